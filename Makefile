@@ -1,0 +1,55 @@
+# Lantai — the two commands a newcomer needs:
+#   make run    run the whole system on this machine (embedded defaults unless URLs are set)
+#   make test   lint and run the whole test suite
+# Everything else is a helper of these two.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+RECORDS ?= 2000
+
+.PHONY: run test install messages lint format openapi migrate bench clean check-python
+
+check-python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Lantai needs Python 3.11 or newer (set PYTHON=python3.11)")'
+
+$(VENV)/.installed: pyproject.toml | check-python
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+# Translation catalogues are compiled in the build (Babel: pure Python, no gettext needed).
+messages: install
+	$(VENV)/bin/pybabel compile --domain django --directory locale --statistics
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+test: install messages lint
+	bash scripts/ensure_chromium.sh || true
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+openapi: install messages
+	DEBUG=true $(PY) manage.py spectacular --lang en --file openapi.yaml --validate
+
+migrate: install messages
+	DEBUG=$${DEBUG:-true} $(PY) manage.py migrate --noinput
+
+run: install messages
+	DEBUG=$${DEBUG:-true} $(PY) scripts/run.py --host $(HOST) --port $(PORT) --records $(RECORDS)
+
+bench: install messages
+	@for script in bench/*.py; do DEBUG=$${DEBUG:-true} $(PY) $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

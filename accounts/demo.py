@@ -1,0 +1,55 @@
+"""Demo users, one for every role (used by ``seed_demo`` and printed by ``make run``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from accounts import services
+from accounts.choices import Classification, Role
+from accounts.models import User
+
+DEMO_PASSWORD = "lantai-demo"
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    username: str
+    display_name: str
+    roles: tuple[str, ...]
+    clearance: int = Classification.NONE
+
+
+DEMO_USERS = (
+    DemoUser("admin", "系统管理员 王磊", (Role.ADMINISTRATOR,), Classification.TOP_SECRET),
+    DemoUser("frontdesk", "利用接待 李娜", (Role.FRONT_DESK,)),
+    DemoUser("approver", "审批人 张伟", (Role.APPROVER,), Classification.CONFIDENTIAL),
+    DemoUser("archivist", "档案员 刘洋", (Role.ARCHIVIST,), Classification.SECRET),
+    DemoUser("keeper", "库房管理员 陈静", (Role.KEEPER,)),
+    DemoUser("researcher", "研究者 赵敏", (Role.RESEARCHER,)),
+)
+
+
+def seed(*, records: int, out) -> None:  # noqa: ARG001
+    for demo in DEMO_USERS:
+        if User.objects.filter(username=demo.username).exists():
+            continue
+        user = services.create_user(
+            demo.username,
+            acting_user=None,
+            password=DEMO_PASSWORD,
+            roles=[str(r) for r in demo.roles],
+            clearance=demo.clearance,
+            display_name=demo.display_name,
+        )
+        if Role.ADMINISTRATOR in demo.roles:
+            User.objects.filter(pk=user.pk).update(is_staff=True, is_superuser=True)
+    out.write(f"demo users: {len(DEMO_USERS)} (password: {DEMO_PASSWORD})")
+
+
+def logins_table() -> str:
+    lines = [f"  {'user':<12} {'role':<22} password"]
+    labels = dict(Role.choices)
+    for demo in DEMO_USERS:
+        role = ", ".join(str(labels[r]) for r in demo.roles)
+        lines.append(f"  {demo.username:<12} {role:<22} {DEMO_PASSWORD}")
+    return "\n".join(lines)

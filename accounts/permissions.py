@@ -1,0 +1,90 @@
+"""Small permission helpers that every app uses.
+
+Roles are groups (see ``accounts.choices.Role``); object permissions go through
+django-guardian. Views call ``role_required``; services call ``grant``/``revoke``; querysets
+call ``clearance_of`` to filter by classification.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.models import AnonymousUser, Group
+from django.contrib.auth.views import redirect_to_login
+from django.db import models
+from django.http import Http404, HttpRequest
+from guardian.shortcuts import assign_perm, get_objects_for_user, remove_perm
+
+from accounts.choices import Classification, Role
+from accounts.models import User
+
+AnyUser = User | AnonymousUser
+
+
+def has_role(user: AnyUser, *roles: str) -> bool:
+    """True when the user holds any of ``roles`` (superusers count as administrators)."""
+    if not user.is_authenticated:
+        return False
+    return user.has_role(*roles)
+
+
+def is_staff_member(user: AnyUser) -> bool:
+    return user.is_authenticated and user.is_archive_staff
+
+
+def clearance_of(user: AnyUser) -> int:
+    """The highest classification the user may see; anonymous users see unclassified only."""
+    if not user.is_authenticated:
+        return Classification.NONE
+    return int(user.clearance)
+
+
+def clearance_allows(user: AnyUser, level: int) -> bool:
+    return clearance_of(user) >= int(level)
+
+
+def role_group(role: Role | str) -> Group:
+    return Group.objects.get(name=str(role))
+
+
+def role_required(*roles: str) -> Callable:
+    """View decorator: sign-in required; a signed-in user without the role gets a 404.
+
+    A 404 rather than a 403 so a page does not reveal that it exists to people who may not use it.
+    """
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any):
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            if roles and not has_role(request.user, *roles):
+                raise Http404
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+staff_required = role_required(
+    Role.FRONT_DESK, Role.APPROVER, Role.ARCHIVIST, Role.KEEPER, Role.ADMINISTRATOR
+)
+
+
+def grant(perm: str, to: User | Group, obj: models.Model | None = None) -> None:
+    """Grant a permission, on one object when ``obj`` is given (django-guardian)."""
+    assign_perm(perm, to, obj)
+
+
+def revoke(perm: str, to: User | Group, obj: models.Model | None = None) -> None:
+    remove_perm(perm, to, obj)
+
+
+def objects_with_perm(
+    user: AnyUser, perms: str | Iterable[str], klass: type[models.Model] | models.QuerySet
+) -> models.QuerySet:
+    """Objects of ``klass`` on which the user holds ``perms`` (directly or through a group)."""
+    return get_objects_for_user(user, perms, klass, accept_global_perms=True)

@@ -1,0 +1,93 @@
+"""Account services: every write goes through here, audited, pushes sent after commit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+from accounts.audit import record_event
+from accounts.models import User
+
+PROFILE_FIELDS = ("display_name", "email", "preferred_language")
+
+
+def user_group(user_id: int) -> str:
+    """The channel group that carries live notices to one user."""
+    return f"accounts.user.{user_id}"
+
+
+def push_to_group(group: str, event_type: str, payload: dict[str, Any]) -> None:
+    """Send a live event to a channel group once the current transaction commits."""
+
+    def send() -> None:
+        layer = get_channel_layer()
+        if layer is None:
+            return
+        async_to_sync(layer.group_send)(
+            group, {"type": "push.event", "event": event_type, "payload": payload}
+        )
+
+    transaction.on_commit(send)
+
+
+def notify_user(user: User, event_type: str, payload: dict[str, Any]) -> None:
+    push_to_group(user_group(user.pk), event_type, payload)
+
+
+@transaction.atomic
+def update_profile(user: User, *, acting_user: User, changes: dict[str, Any]) -> User:
+    """Change a user's own profile fields; audited with before/after."""
+    unknown = set(changes) - set(PROFILE_FIELDS)
+    if unknown:
+        raise ValueError(f"not profile fields: {sorted(unknown)}")
+    before = {field: getattr(user, field) for field in changes}
+    for field, value in changes.items():
+        setattr(user, field, value)
+    user.save(update_fields=list(changes))
+    record_event(
+        "accounts.user.profile_updated",
+        acting_user=acting_user,
+        obj=user,
+        before=before,
+        after={field: getattr(user, field) for field in changes},
+    )
+    notify_user(user, "user.updated", {"fields": sorted(changes)})
+    return user
+
+
+@transaction.atomic
+def create_user(
+    username: str,
+    *,
+    acting_user: User | None,
+    password: str | None,
+    roles: list[str] | tuple[str, ...] = (),
+    clearance: int = 0,
+    display_name: str = "",
+    email: str = "",
+) -> User:
+    """Create a user with roles (groups) and a clearance; audited."""
+    from django.contrib.auth.models import Group
+
+    user = User(username=username, display_name=display_name, email=email, clearance=clearance)
+    if password:
+        user.set_password(password)
+    else:
+        user.set_unusable_password()
+    user.full_clean(exclude=["password"])
+    user.save()
+    groups = list(Group.objects.filter(name__in=roles))
+    missing = set(roles) - {g.name for g in groups}
+    if missing:
+        raise ValueError(f"unknown roles: {sorted(missing)}")
+    user.groups.set(groups)
+    record_event(
+        "accounts.user.created",
+        acting_user=acting_user,
+        obj=user,
+        after={"username": username, "roles": sorted(roles), "clearance": clearance},
+    )
+    return user

@@ -1,0 +1,54 @@
+"""API base: the router, pagination, the shared base viewset and the error format.
+
+Every app registers its viewsets on ``router`` in its ``api/urls.py``-free ``api.py`` module,
+imported by ``config.urls``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, viewsets
+from rest_framework.response import Response
+from rest_framework.routers import DefaultRouter
+from rest_framework.views import exception_handler as drf_exception_handler
+
+router = DefaultRouter()
+
+
+class BaseViewSet(viewsets.GenericViewSet):
+    """Shared base: subclasses give ``get_queryset`` through ``.visible_to(request.user)``.
+
+    Views stay adapters: they parse, call one access helper or service, and render.
+    """
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        context = super().get_serializer_context()
+        context["acting_user"] = self.request.user
+        return context
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's handler, with one error shape: ``{"detail": ..., "errors": {field: [...]}}``.
+
+    "Missing" and "forbidden" on a single object are both a 404 (access helpers raise Http404).
+    """
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        errors = (
+            response.data
+            if isinstance(response.data, dict)
+            else {"non_field_errors": response.data}
+        )
+        response.data = {"detail": str(exceptions.ValidationError.default_detail), "errors": errors}
+    elif isinstance(response.data, dict) and "detail" in response.data:
+        response.data = {"detail": str(response.data["detail"])}
+    return response

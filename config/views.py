@@ -1,0 +1,52 @@
+"""Project-level views: health, public home, staff home, error pages."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from accounts.choices import Role
+from accounts.permissions import staff_required
+from config.health import run_checks
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """JSON health of every part; 200 when every required part is up, 503 otherwise."""
+    healthy, checks = run_checks()
+    return JsonResponse(
+        {"status": "ok" if healthy else "degraded", "time": timezone.now(), "checks": checks},
+        status=200 if healthy else 503,
+        json_dumps_params={"ensure_ascii": False},
+    )
+
+
+def public_home(request: HttpRequest) -> HttpResponse:
+    return render(request, "public/home.html")
+
+
+@staff_required
+def staff_home(request: HttpRequest) -> HttpResponse:
+    labels = dict(Role.choices)
+    roles = [labels.get(name, name) for name in sorted(request.user.role_names)]
+    return render(request, "staff/home.html", {"user_roles": roles})
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return render(request, "errors/404.html", status=404)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    return render(request, "errors/500.html", status=500)
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return render(request, "errors/403.html", status=403)
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return render(request, "errors/400.html", status=400)

@@ -1,0 +1,57 @@
+import pytest
+from django.test import Client
+
+from search.backends import get_backend
+
+
+def test_healthz_reports_every_part(db):
+    response = Client().get("/healthz")
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert body["status"] == "ok"
+    assert {"database", "channel_layer", "search"} <= set(body["checks"])
+    assert all(check["ok"] for check in body["checks"].values())
+
+
+def test_healthz_is_503_and_names_the_channel_layer_when_redis_is_down(db, settings):
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": ["redis://127.0.0.1:1/0"]},
+        }
+    }
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    try:
+        response = Client().get("/healthz")
+    finally:
+        channel_layers.backends.clear()
+    assert response.status_code == 503
+    body = response.json()
+    assert body["checks"]["channel_layer"]["ok"] is False
+    assert "error" in body["checks"]["channel_layer"]
+    assert body["checks"]["database"]["ok"] is True
+
+
+@pytest.fixture
+def unreachable_elasticsearch(settings):
+    settings.ELASTICSEARCH_URL = "http://127.0.0.1:1"
+    get_backend.cache_clear()
+    yield
+    get_backend.cache_clear()
+
+
+def test_healthz_names_search_when_elasticsearch_is_down(db, unreachable_elasticsearch):
+    response = Client().get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["checks"]["search"]["ok"] is False
+
+
+def test_pages_keep_working_when_elasticsearch_is_down(db, unreachable_elasticsearch):
+    assert Client().get("/").status_code == 200
+    assert Client().get("/accounts/login/").status_code == 200
+
+
+def test_healthz_refuses_post(db):
+    assert Client().post("/healthz").status_code == 405
