@@ -46,7 +46,12 @@ def clearance_allows(user: AnyUser, level: int) -> bool:
 
 
 def role_group(role: Role | str) -> Group:
-    return Group.objects.get(name=str(role))
+    """The group of a role (created if missing: a test database flush removes migration data)."""
+    return Group.objects.get_or_create(name=str(role))[0]
+
+
+def ensure_role_groups() -> list[Group]:
+    return [role_group(role) for role in Role]
 
 
 def role_required(*roles: str) -> Callable:

@@ -9,7 +9,9 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 
 from accounts.audit import record_event
+from accounts.choices import Role
 from accounts.models import User
+from accounts.permissions import role_group
 
 PROFILE_FIELDS = ("display_name", "email", "preferred_language")
 
@@ -70,8 +72,6 @@ def create_user(
     email: str = "",
 ) -> User:
     """Create a user with roles (groups) and a clearance; audited."""
-    from django.contrib.auth.models import Group
-
     user = User(username=username, display_name=display_name, email=email, clearance=clearance)
     if password:
         user.set_password(password)
@@ -79,11 +79,10 @@ def create_user(
         user.set_unusable_password()
     user.full_clean(exclude=["password"])
     user.save()
-    groups = list(Group.objects.filter(name__in=roles))
-    missing = set(roles) - {g.name for g in groups}
+    missing = set(roles) - set(Role.values)
     if missing:
         raise ValueError(f"unknown roles: {sorted(missing)}")
-    user.groups.set(groups)
+    user.groups.set([role_group(role) for role in roles])
     record_event(
         "accounts.user.created",
         acting_user=acting_user,

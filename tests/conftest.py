@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Group
 from django.test import Client
 
 from accounts.choices import Classification, Role
 from accounts.models import User
+from accounts.permissions import role_group
 from tests.gates import IN_CI
 
 PASSWORD = "persona-pass-2026"
@@ -29,7 +29,7 @@ def make_persona(name: str) -> User:
     user = User.objects.create_user(
         username=name, password=PASSWORD, clearance=clearance, display_name=name
     )
-    user.groups.set(Group.objects.filter(name__in=[str(r) for r in roles]))
+    user.groups.set([role_group(role) for role in roles])
     return user
 
 

@@ -1,0 +1,10 @@
+"""URLs of the search app, mounted at the site root by config/urls.py.
+
+Staff pages go under `staff/...`, public pages at the root, phone pages under `m/...`.
+"""
+
+from django.urls import path  # noqa: F401
+
+app_name = "search"
+
+urlpatterns: list = []
