@@ -41,6 +41,24 @@ class DatePrecision(models.TextChoices):
     DAY = "day", _("Full date")
 
 
+class ShelvingKind(models.TextChoices):
+    FIXED = "fixed", _("Fixed shelving")  # 固定架
+    MOBILE = "mobile", _("Mobile compact shelving")  # 密集架
+
+
+class OpeningDecision(models.TextChoices):
+    """开放审核 decisions."""
+
+    OPEN = "open", _("Open")  # 开放
+    CONTROLLED = "controlled", _("Keep controlled")  # 继续控制
+    PARTIAL = "partial", _("Open in part")  # 部分开放
+
+
+class StocktakeStatus(models.TextChoices):
+    OPEN = "open", _("In progress")
+    CLOSED = "closed", _("Closed")
+
+
 class RoomTemplate(models.TextChoices):
     """Store-room kinds from the climate table (SPEC; JGJ 25-2010)."""
 

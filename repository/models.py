@@ -13,7 +13,16 @@ from django.utils.translation import gettext_lazy as _
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
 from accounts.choices import Classification
-from repository.choices import AccessStatus, Carrier, DatePrecision, Retention, RoomTemplate
+from repository.choices import (
+    AccessStatus,
+    Carrier,
+    DatePrecision,
+    OpeningDecision,
+    Retention,
+    RoomTemplate,
+    ShelvingKind,
+    StocktakeStatus,
+)
 from repository.querysets import RecordQuerySet
 
 OPENING_AGE_YEARS = 25  # Archives Law: records generally open 25 years after formation
@@ -111,6 +120,26 @@ class DescribedRecord(models.Model):
     notes = models.TextField(_("notes"), blank=True)  # 附注
     filing_year = models.PositiveSmallIntegerField(_("filing year"), null=True, blank=True)
     org_unit = models.CharField(_("organisational unit"), max_length=100, blank=True)
+    # 开放审核: a record kept controlled comes back to the queue on this date.
+    next_review_on = models.DateField(_("next review date"), null=True, blank=True)
+    # Current shelf position (None: not placed, e.g. on loan or electronic only).
+    position = models.ForeignKey(
+        "repository.Position",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="%(class)ss",
+        verbose_name=_("position"),
+    )
+    # The box it is kept in, if any (a box moves with its contents).
+    box = models.ForeignKey(
+        "repository.Box",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="%(class)ss",
+        verbose_name=_("box"),
+    )
     # Increases on every change; the search index never overwrites a newer version.
     version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -140,6 +169,7 @@ class Volume(DescribedRecord):
         indexes = [
             models.Index(fields=["fonds", "category", "filing_year"], name="volume_browse_idx"),
             models.Index(fields=["access_status", "classification"], name="volume_public_idx"),
+            models.Index(fields=["access_status", "date_end"], name="volume_review_idx"),
         ]
 
 
@@ -158,6 +188,7 @@ class Item(DescribedRecord):
             models.Index(fields=["fonds", "category", "filing_year"], name="item_browse_idx"),
             models.Index(fields=["volume", "sequence"], name="item_volume_idx"),
             models.Index(fields=["access_status", "classification"], name="item_public_idx"),
+            models.Index(fields=["access_status", "date_end"], name="item_review_idx"),
         ]
 
 
@@ -182,3 +213,331 @@ class StoreRoom(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} {self.name}"
+
+
+class ShelvingUnit(models.Model):
+    """A shelving unit in a store room: fixed shelves or mobile compact shelving (密集架).
+
+    Addressed by column (列), section (节), layer (层) and side (A/B for double-sided units).
+    """
+
+    room = models.ForeignKey(
+        StoreRoom, on_delete=models.PROTECT, related_name="units", verbose_name=_("store room")
+    )
+    code = models.CharField(_("unit code"), max_length=20)  # e.g. "03" → 3号密集架
+    name = models.CharField(_("unit name"), max_length=100, blank=True)
+    kind = models.CharField(
+        _("shelving kind"), max_length=8, choices=ShelvingKind.choices, default=ShelvingKind.MOBILE
+    )
+    columns = models.PositiveSmallIntegerField(_("columns"), default=1)  # 列
+    sections = models.PositiveSmallIntegerField(_("sections"), default=1)  # 节
+    layers = models.PositiveSmallIntegerField(_("layers"), default=1)  # 层
+    sides = models.PositiveSmallIntegerField(_("sides"), default=1)  # 1 or 2 (A/B)
+    position_capacity = models.PositiveIntegerField(_("capacity per position"), default=20)
+
+    class Meta:
+        verbose_name = _("shelving unit")
+        verbose_name_plural = _("shelving units")
+        ordering = ["room__code", "code"]
+        constraints = [
+            models.UniqueConstraint(fields=["room", "code"], name="unit_unique_code_per_room"),
+            models.CheckConstraint(
+                condition=models.Q(sides__in=[1, 2]), name="unit_sides_one_or_two"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.room.code}-{self.code} {self.name}".strip()
+
+
+class Position(models.Model):
+    """An addressable place on a shelf (one column × section × layer × side) with a capacity.
+
+    ``code`` is printed on the shelf label and scanned; ``path`` is the shelf-order sort key
+    (room, unit, side, column, section, layer, zero-padded) used for retrieval lists.
+    """
+
+    room = models.ForeignKey(
+        StoreRoom, on_delete=models.PROTECT, related_name="positions", verbose_name=_("store room")
+    )
+    unit = models.ForeignKey(
+        ShelvingUnit,
+        on_delete=models.PROTECT,
+        related_name="positions",
+        verbose_name=_("shelving unit"),
+    )
+    side = models.CharField(_("side"), max_length=1, default="A")
+    column = models.PositiveSmallIntegerField(_("column"))
+    section = models.PositiveSmallIntegerField(_("section"))
+    layer = models.PositiveSmallIntegerField(_("layer"))
+    code = models.CharField(_("position code"), max_length=64, unique=True)
+    path = models.CharField(_("shelf order"), max_length=128, db_index=True)
+    capacity = models.PositiveIntegerField(_("capacity"), default=20)
+
+    class Meta:
+        verbose_name = _("position")
+        verbose_name_plural = _("positions")
+        ordering = ["path"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["unit", "side", "column", "section", "layer"],
+                name="position_unique_address",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+    @staticmethod
+    def make_code(room_code: str, unit_code: str, side: str, column: int, section: int, layer: int):
+        """e.g. ``K01-03-A-02-04-3``: room, unit, side, column, section, layer."""
+        return f"{room_code}-{unit_code}-{side}-{column:02d}-{section:02d}-{layer}"
+
+    @staticmethod
+    def make_path(room_code: str, unit_code: str, side: str, column: int, section: int, layer: int):
+        return f"{room_code:>8}/{unit_code:>8}/{side}/{column:03d}/{section:03d}/{layer:03d}"
+
+    def label(self) -> str:
+        """Human address: ``K01 3号架 A面 第2列 第4节 第3层``."""
+        return _(
+            "%(room)s unit %(unit)s side %(side)s column %(col)s section %(sec)s layer %(lay)s"
+        ) % {
+            "room": self.room.code if self.room_id else "",
+            "unit": self.unit.code if self.unit_id else "",
+            "side": self.side,
+            "col": self.column,
+            "sec": self.section,
+            "lay": self.layer,
+        }
+
+
+class Box(models.Model):
+    """档案盒: a box holding volumes or items; it can be placed and moved as a whole."""
+
+    code = models.CharField(_("box code"), max_length=64, unique=True)
+    fonds = models.ForeignKey(Fonds, on_delete=models.PROTECT, related_name="boxes")
+    position = models.ForeignKey(
+        Position, null=True, blank=True, on_delete=models.PROTECT, related_name="boxes"
+    )
+    notes = models.CharField(_("notes"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("box")
+        verbose_name_plural = _("boxes")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class Move(models.Model):
+    """One recorded move of a volume, item or box: from, to, who, when, why."""
+
+    volume = models.ForeignKey(
+        Volume, null=True, blank=True, on_delete=models.CASCADE, related_name="moves"
+    )
+    item = models.ForeignKey(
+        Item, null=True, blank=True, on_delete=models.CASCADE, related_name="moves"
+    )
+    box = models.ForeignKey(
+        Box, null=True, blank=True, on_delete=models.CASCADE, related_name="moves"
+    )
+    from_position = models.ForeignKey(
+        Position,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("from"),
+    )
+    to_position = models.ForeignKey(
+        Position,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("to"),
+    )
+    moved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("moved by"),
+    )
+    moved_at = models.DateTimeField(_("moved at"), auto_now_add=True, db_index=True)
+    reason = models.CharField(_("reason"), max_length=200)
+
+    class Meta:
+        verbose_name = _("move")
+        verbose_name_plural = _("moves")
+        ordering = ["-moved_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(volume__isnull=False, item__isnull=True, box__isnull=True)
+                    | models.Q(volume__isnull=True, item__isnull=False, box__isnull=True)
+                    | models.Q(volume__isnull=True, item__isnull=True, box__isnull=False)
+                ),
+                name="move_exactly_one_subject",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject} {self.from_position or '—'} → {self.to_position or '—'}"
+
+    @property
+    def subject(self):
+        return self.volume or self.item or self.box
+
+
+def _page_path(instance: DigitalPage, filename: str, kind: str) -> str:
+    owner = f"v{instance.volume_id}" if instance.volume_id else f"i{instance.item_id}"
+    return f"repository/{kind}/{owner}/{filename}"
+
+
+def original_path(instance, filename):
+    return _page_path(instance, filename, "originals")
+
+
+def web_path(instance, filename):
+    return _page_path(instance, filename, "web")
+
+
+def thumb_path(instance, filename):
+    return _page_path(instance, filename, "thumbs")
+
+
+class DigitalPage(models.Model):
+    """A digitised page (scan) of a volume or item.
+
+    The original is kept for staff only; the public and researchers get the web derivative with
+    a "仅供查阅" watermark (rendered on the fly). ``withheld`` pages stay hidden from them when a
+    record is opened in part.
+    """
+
+    volume = models.ForeignKey(
+        Volume, null=True, blank=True, on_delete=models.CASCADE, related_name="pages_digitised"
+    )
+    item = models.ForeignKey(
+        Item, null=True, blank=True, on_delete=models.CASCADE, related_name="pages_digitised"
+    )
+    page_number = models.PositiveIntegerField(_("page number"))
+    original = models.FileField(_("original"), upload_to=original_path, max_length=255)
+    web = models.FileField(_("web derivative"), upload_to=web_path, max_length=255)
+    thumbnail = models.FileField(_("thumbnail"), upload_to=thumb_path, max_length=255)
+    format = models.CharField(_("format"), max_length=8)  # JPEG / PNG / TIFF (real format)
+    width = models.PositiveIntegerField(_("width"))
+    height = models.PositiveIntegerField(_("height"))
+    withheld = models.BooleanField(_("withheld (opened in part)"), default=False)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("digitised page")
+        verbose_name_plural = _("digitised pages")
+        ordering = ["page_number"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(volume__isnull=False, item__isnull=True)
+                    | models.Q(volume__isnull=True, item__isnull=False)
+                ),
+                name="page_exactly_one_record",
+            ),
+            models.UniqueConstraint(
+                fields=["volume", "page_number"],
+                condition=models.Q(volume__isnull=False),
+                name="page_unique_number_per_volume",
+            ),
+            models.UniqueConstraint(
+                fields=["item", "page_number"],
+                condition=models.Q(item__isnull=False),
+                name="page_unique_number_per_item",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.record} p.{self.page_number}"
+
+    @property
+    def record(self):
+        return self.volume or self.item
+
+
+class OpeningReview(models.Model):
+    """One opening-review decision (开放审核) on a volume or item; audited as well."""
+
+    volume = models.ForeignKey(
+        Volume, null=True, blank=True, on_delete=models.CASCADE, related_name="reviews"
+    )
+    item = models.ForeignKey(
+        Item, null=True, blank=True, on_delete=models.CASCADE, related_name="reviews"
+    )
+    decision = models.CharField(_("decision"), max_length=12, choices=OpeningDecision.choices)
+    reason = models.TextField(_("reason"), blank=True)
+    next_review_on = models.DateField(_("next review date"), null=True, blank=True)
+    withheld_pages = models.JSONField(_("withheld pages"), default=list, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("opening review decision")
+        verbose_name_plural = _("opening review decisions")
+        ordering = ["-decided_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.volume or self.item} {self.decision}"
+
+
+class Stocktake(models.Model):
+    """盘点 of a room or one shelving unit: scans recorded while open, report at close."""
+
+    room = models.ForeignKey(StoreRoom, on_delete=models.PROTECT, related_name="stocktakes")
+    unit = models.ForeignKey(
+        ShelvingUnit, null=True, blank=True, on_delete=models.PROTECT, related_name="stocktakes"
+    )
+    status = models.CharField(
+        _("status"), max_length=8, choices=StocktakeStatus.choices, default=StocktakeStatus.OPEN
+    )
+    opened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    opened_at = models.DateTimeField(auto_now_add=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    report = models.JSONField(_("discrepancy report"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("stocktake")
+        verbose_name_plural = _("stocktakes")
+        ordering = ["-opened_at", "-id"]
+
+    def __str__(self) -> str:
+        scope = f"{self.room.code}-{self.unit.code}" if self.unit_id else self.room.code
+        return f"{scope} {self.opened_at:%Y-%m-%d}"
+
+
+class StocktakeScan(models.Model):
+    """One scanned code during a stocktake: a record (or box) code seen at a position."""
+
+    stocktake = models.ForeignKey(Stocktake, on_delete=models.CASCADE, related_name="scans")
+    position = models.ForeignKey(Position, null=True, on_delete=models.PROTECT, related_name="+")
+    code = models.CharField(_("scanned code"), max_length=64)
+    scanned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    scanned_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("stocktake scan")
+        verbose_name_plural = _("stocktake scans")
+        constraints = [
+            models.UniqueConstraint(fields=["stocktake", "code"], name="scan_unique_code")
+        ]
+
+    def __str__(self) -> str:
+        return self.code
