@@ -1,0 +1,51 @@
+"""Enumerations of the storage_env app."""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class AlarmRule(models.TextChoices):
+    TEMPERATURE_HIGH = "temp_high", _("Temperature too high")
+    TEMPERATURE_LOW = "temp_low", _("Temperature too low")
+    HUMIDITY_HIGH = "rh_high", _("Humidity too high")
+    HUMIDITY_LOW = "rh_low", _("Humidity too low")
+    TEMPERATURE_SWING = "temp_swing", _("Temperature fluctuation over 24 h")
+    HUMIDITY_SWING = "rh_swing", _("Humidity fluctuation over 24 h")
+    MOULD_RISK = "mould", _("Mould risk")
+    CONDENSATION = "condensation", _("Condensation risk")
+    OFFLINE = "offline", _("Sensor offline")
+    LOW_BATTERY = "low_battery", _("Low battery")
+    DEVICE = "device", _("Device alarm")
+
+
+class AlarmState(models.TextChoices):
+    RAISED = "raised", _("Raised")
+    ACKNOWLEDGED = "acknowledged", _("Acknowledged")
+    CLEARED = "cleared", _("Cleared")
+    CLOSED = "closed", _("Closed")
+
+
+OPEN_STATES = (AlarmState.RAISED, AlarmState.ACKNOWLEDGED)
+
+
+class Severity(models.TextChoices):
+    CRITICAL = "critical", _("Critical")
+    MAJOR = "major", _("Major")
+    MINOR = "minor", _("Minor")
+
+
+class AggregateBucket(models.TextChoices):
+    FIVE_MINUTES = "5m", _("5 minutes")
+    HOUR = "1h", _("1 hour")
+
+
+BUCKET_SECONDS = {AggregateBucket.FIVE_MINUTES: 300, AggregateBucket.HOUR: 3600}
+
+
+class AlarmEventKind(models.TextChoices):
+    RAISED = "raised", _("Raised")
+    ACKNOWLEDGED = "acknowledged", _("Acknowledged")
+    CLEARED = "cleared", _("Cleared")
+    CLOSED = "closed", _("Closed")
+    ESCALATED = "escalated", _("Escalated")
+    REMINDED = "reminded", _("Reminder sent")

@@ -1,0 +1,313 @@
+"""Readings, aggregates, climate policies and alarms of the store rooms."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from repository.choices import CLIMATE_RANGES, RoomTemplate
+from storage_env.choices import (
+    OPEN_STATES,
+    AggregateBucket,
+    AlarmEventKind,
+    AlarmRule,
+    AlarmState,
+    Severity,
+)
+
+
+class Reading(models.Model):
+    """One calibrated measurement; (sensor, ts) is unique so redelivery never duplicates."""
+
+    id = models.BigAutoField(primary_key=True)
+    sensor = models.ForeignKey("devices.Sensor", on_delete=models.CASCADE, related_name="+")
+    room = models.ForeignKey(
+        "repository.StoreRoom", on_delete=models.CASCADE, null=True, related_name="+"
+    )
+    ts = models.DateTimeField(_("measured at"))
+    temperature = models.FloatField(_("temperature (°C)"), null=True)
+    humidity = models.FloatField(_("relative humidity (%RH)"), null=True)
+    dew_point = models.FloatField(_("dew point (°C)"), null=True)
+    battery = models.PositiveSmallIntegerField(null=True)
+    seq = models.BigIntegerField(null=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("reading")
+        verbose_name_plural = _("readings")
+        constraints = [
+            # Its index also serves (sensor, time) range queries.
+            models.UniqueConstraint(fields=["sensor", "ts"], name="reading_sensor_ts_uniq")
+        ]
+        indexes = [
+            models.Index(fields=["room", "ts"], name="reading_room_ts_idx"),
+            models.Index(fields=["ts"], name="reading_ts_idx"),  # retention range delete
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sensor_id} {self.ts:%Y-%m-%d %H:%M:%S} {self.temperature} {self.humidity}"
+
+
+class ReadingAggregate(models.Model):
+    """Min/max/mean of one sensor over a 5-minute or hourly bucket, for charts and reports."""
+
+    sensor = models.ForeignKey("devices.Sensor", on_delete=models.CASCADE, related_name="+")
+    room = models.ForeignKey(
+        "repository.StoreRoom", on_delete=models.CASCADE, null=True, related_name="+"
+    )
+    bucket = models.CharField(max_length=2, choices=AggregateBucket.choices)
+    start = models.DateTimeField()
+    count = models.PositiveIntegerField()
+    temperature_min = models.FloatField(null=True)
+    temperature_max = models.FloatField(null=True)
+    temperature_mean = models.FloatField(null=True)
+    humidity_min = models.FloatField(null=True)
+    humidity_max = models.FloatField(null=True)
+    humidity_mean = models.FloatField(null=True)
+    dew_point_mean = models.FloatField(null=True)
+
+    class Meta:
+        verbose_name = _("reading aggregate")
+        verbose_name_plural = _("reading aggregates")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["sensor", "bucket", "start"], name="aggregate_sensor_bucket_uniq"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["room", "bucket", "start"], name="aggregate_room_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sensor_id} {self.bucket} {self.start:%Y-%m-%d %H:%M}"
+
+
+class RollupWatermark(models.Model):
+    """Up to where (exclusive) each bucket size has been rolled up."""
+
+    bucket = models.CharField(max_length=2, choices=AggregateBucket.choices, primary_key=True)
+    until = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.bucket} until {self.until}"
+
+
+@dataclass(frozen=True)
+class EffectivePolicy:
+    temp_min: float
+    temp_max: float
+    rh_min: float
+    rh_max: float
+    temp_swing: float
+    rh_swing: float
+    sustain_minutes: int
+    clear_minutes: int
+    temp_hysteresis: float
+    rh_hysteresis: float
+    mould_rh: float
+    mould_minutes: int
+    condensation_margin: float
+    low_battery: int
+    escalate_after_minutes: int
+    remind_every_minutes: int
+
+    def temperature_band(self, hysteresis: bool = False) -> tuple[float, float]:
+        h = self.temp_hysteresis if hysteresis else 0.0
+        return self.temp_min + h, self.temp_max - h
+
+    def humidity_band(self, hysteresis: bool = False) -> tuple[float, float]:
+        h = self.rh_hysteresis if hysteresis else 0.0
+        return self.rh_min + h, self.rh_max - h
+
+
+class ClimatePolicy(models.Model):
+    """Per-room climate rules: ranges from the room template unless overridden here."""
+
+    room = models.OneToOneField(
+        "repository.StoreRoom", on_delete=models.CASCADE, related_name="climate_policy"
+    )
+    temp_min = models.FloatField(_("minimum temperature (°C)"), null=True, blank=True)
+    temp_max = models.FloatField(_("maximum temperature (°C)"), null=True, blank=True)
+    rh_min = models.FloatField(_("minimum humidity (%RH)"), null=True, blank=True)
+    rh_max = models.FloatField(_("maximum humidity (%RH)"), null=True, blank=True)
+    temp_swing = models.FloatField(_("allowed 24 h temperature swing (±°C)"), null=True, blank=True)
+    rh_swing = models.FloatField(_("allowed 24 h humidity swing (±%RH)"), null=True, blank=True)
+    sustain_minutes = models.PositiveIntegerField(_("out of range for (minutes)"), default=10)
+    clear_minutes = models.PositiveIntegerField(_("back in range for (minutes)"), default=5)
+    temp_hysteresis = models.FloatField(_("temperature hysteresis (°C)"), default=0.5)
+    rh_hysteresis = models.FloatField(_("humidity hysteresis (%RH)"), default=2.0)
+    mould_rh = models.FloatField(_("mould risk above (%RH)"), default=65.0)
+    mould_minutes = models.PositiveIntegerField(_("mould risk sustained (minutes)"), default=60)
+    condensation_margin = models.FloatField(_("condensation margin (°C)"), default=2.0)
+    low_battery = models.PositiveSmallIntegerField(_("low battery below (%)"), default=20)
+    escalate_after_minutes = models.PositiveIntegerField(
+        _("escalate unacknowledged alarms after (minutes)"), default=30
+    )
+    remind_every_minutes = models.PositiveIntegerField(_("remind every (minutes)"), default=60)
+
+    class Meta:
+        verbose_name = _("climate policy")
+        verbose_name_plural = _("climate policies")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(temp_min__isnull=True)
+                | Q(temp_max__isnull=True)
+                | Q(temp_min__lt=models.F("temp_max")),
+                name="policy_temp_range_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(rh_min__isnull=True)
+                | Q(rh_max__isnull=True)
+                | Q(rh_min__lt=models.F("rh_max")),
+                name="policy_rh_range_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.room}"
+
+    def effective(self) -> EffectivePolicy:
+        return effective_policy(self.room, self)
+
+
+DEFAULT_POLICY = ClimatePolicy()
+
+
+def effective_policy(room, policy: ClimatePolicy | None = None) -> EffectivePolicy:
+    """The room template's ranges (SPEC climate table) with the room's overrides applied."""
+    base = CLIMATE_RANGES.get(room.template, CLIMATE_RANGES[RoomTemplate.PAPER])
+    p = policy or DEFAULT_POLICY
+
+    def pick(value, default):
+        return default if value is None else value
+
+    return EffectivePolicy(
+        temp_min=pick(p.temp_min, base.temp_min),
+        temp_max=pick(p.temp_max, base.temp_max),
+        rh_min=pick(p.rh_min, base.rh_min),
+        rh_max=pick(p.rh_max, base.rh_max),
+        temp_swing=pick(p.temp_swing, base.temp_swing),
+        rh_swing=pick(p.rh_swing, base.rh_swing),
+        sustain_minutes=p.sustain_minutes,
+        clear_minutes=p.clear_minutes,
+        temp_hysteresis=p.temp_hysteresis,
+        rh_hysteresis=p.rh_hysteresis,
+        mould_rh=p.mould_rh,
+        mould_minutes=p.mould_minutes,
+        condensation_margin=p.condensation_margin,
+        low_battery=p.low_battery,
+        escalate_after_minutes=p.escalate_after_minutes,
+        remind_every_minutes=p.remind_every_minutes,
+    )
+
+
+class AlarmQuerySet(models.QuerySet):
+    def open(self) -> AlarmQuerySet:
+        return self.filter(state__in=OPEN_STATES)
+
+    def active(self) -> AlarmQuerySet:
+        """Not yet closed (raised, acknowledged or cleared)."""
+        return self.exclude(state=AlarmState.CLOSED)
+
+
+class Alarm(models.Model):
+    """告警: one open alarm per rule and subject (a room, a sensor, a device alarm code)."""
+
+    rule = models.CharField(_("rule"), max_length=16, choices=AlarmRule.choices)
+    subject = models.CharField(_("subject"), max_length=120)  # e.g. "sensor:TH-01"
+    room = models.ForeignKey(
+        "repository.StoreRoom",
+        on_delete=models.CASCADE,
+        null=True,
+        related_name="alarms",
+        verbose_name=_("store room"),
+    )
+    sensor = models.ForeignKey(
+        "devices.Sensor",
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="alarms",
+        verbose_name=_("sensor"),
+    )
+    severity = models.CharField(
+        _("severity"), max_length=8, choices=Severity.choices, default=Severity.MAJOR
+    )
+    state = models.CharField(
+        _("state"), max_length=12, choices=AlarmState.choices, default=AlarmState.RAISED
+    )
+    message = models.CharField(_("message"), max_length=300)
+    value = models.FloatField(_("value"), null=True, blank=True)
+    code = models.CharField(_("device alarm code"), max_length=40, blank=True)
+    raised_at = models.DateTimeField(_("raised at"))
+    acknowledged_at = models.DateTimeField(_("acknowledged at"), null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("acknowledged by"),
+    )
+    acknowledge_note = models.CharField(_("acknowledgement note"), max_length=500, blank=True)
+    cleared_at = models.DateTimeField(_("cleared at"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("closed by"),
+    )
+    escalation_level = models.PositiveSmallIntegerField(_("escalation level"), default=0)
+    escalated_at = models.DateTimeField(_("escalated at"), null=True, blank=True)
+    last_reminded_at = models.DateTimeField(null=True, blank=True)
+
+    objects = AlarmQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("alarm")
+        verbose_name_plural = _("alarms")
+        ordering = ["-raised_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["rule", "subject"],
+                condition=Q(state__in=["raised", "acknowledged"]),
+                name="alarm_one_open_per_rule_subject",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["state", "raised_at"], name="alarm_state_idx"),
+            models.Index(fields=["room", "state"], name="alarm_room_state_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_rule_display()} {self.subject} ({self.state})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+
+class AlarmEvent(models.Model):
+    """History of an alarm: every transition, escalation and reminder."""
+
+    alarm = models.ForeignKey(Alarm, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=12, choices=AlarmEventKind.choices)
+    at = models.DateTimeField()
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    note = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("alarm event")
+        verbose_name_plural = _("alarm events")
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.alarm_id} {self.kind} {self.at}"
