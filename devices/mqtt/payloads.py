@@ -1,0 +1,223 @@
+"""Validation of device payloads at the edge (SPEC payload contracts).
+
+Every function here either returns clean values or raises ``PayloadError`` with a reason from
+``DeadLetterReason`` and a short detail; nothing else escapes, whatever the bytes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from devices.choices import DeadLetterReason
+
+MAX_PAYLOAD_BYTES = 16 * 1024
+MAX_BATCH = 500
+TEMPERATURE_RANGE = (-40.0, 85.0)
+HUMIDITY_RANGE = (0.0, 100.0)
+BATTERY_RANGE = (0.0, 100.0)
+MAX_FUTURE = dt.timedelta(minutes=5)
+DEFAULT_HORIZON = dt.timedelta(days=7)
+DEVICE_SEVERITIES = ("critical", "major", "minor")
+STATUSES = ("online", "offline")
+CODE_MAX = 40
+MESSAGE_MAX = 300
+
+
+class PayloadError(Exception):
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail[:500]
+
+
+@dataclass(frozen=True)
+class TelemetryReading:
+    ts: dt.datetime
+    temperature: float | None
+    humidity: float | None
+    battery: int | None = None
+    seq: int | None = None
+
+
+@dataclass(frozen=True)
+class DeviceAlarm:
+    ts: dt.datetime
+    code: str
+    severity: str
+    active: bool
+    message: str
+
+
+def _reject_constant(name: str) -> Any:
+    raise PayloadError(DeadLetterReason.BAD_NUMBER, f"{name} is not a number")
+
+
+def decode_json(raw: bytes) -> Any:
+    if len(raw) > MAX_PAYLOAD_BYTES:
+        raise PayloadError(
+            DeadLetterReason.TOO_LARGE, f"{len(raw)} bytes > {MAX_PAYLOAD_BYTES} bytes"
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PayloadError(DeadLetterReason.BAD_ENCODING, str(exc)) from None
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except PayloadError:
+        raise
+    except (ValueError, RecursionError, OverflowError) as exc:
+        raise PayloadError(DeadLetterReason.BAD_JSON, str(exc)[:200]) from None
+
+
+def _number(obj: dict, key: str, bounds: tuple[float, float], *, required: bool) -> float | None:
+    value = obj.get(key)
+    if value is None:
+        if required:
+            raise PayloadError(DeadLetterReason.MISSING_FIELD, f"{key} is missing")
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PayloadError(DeadLetterReason.BAD_NUMBER, f"{key} is not a number")
+    try:
+        number = float(value)
+    except OverflowError:
+        raise PayloadError(DeadLetterReason.BAD_NUMBER, f"{key} is too large") from None
+    if not math.isfinite(number):
+        raise PayloadError(DeadLetterReason.BAD_NUMBER, f"{key} is not finite")
+    low, high = bounds
+    if not low <= number <= high:
+        raise PayloadError(
+            DeadLetterReason.OUT_OF_RANGE, f"{key}={number:g} outside {low:g}…{high:g}"
+        )
+    return number
+
+
+def parse_timestamp(
+    value: Any, *, now: dt.datetime, horizon: dt.timedelta = DEFAULT_HORIZON
+) -> dt.datetime:
+    """ISO-8601 with an offset, or epoch seconds; within ``horizon`` past and 5 min future."""
+    if value is None:
+        raise PayloadError(DeadLetterReason.MISSING_FIELD, "ts is missing")
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        if isinstance(value, int | float):
+            if not math.isfinite(float(value)):
+                raise ValueError("not finite")
+            ts = dt.datetime.fromtimestamp(float(value), tz=dt.UTC)
+        elif isinstance(value, str) and len(value) <= 40:
+            ts = dt.datetime.fromisoformat(value)
+            if ts.tzinfo is None or ts.utcoffset() is None:
+                raise PayloadError(DeadLetterReason.BAD_TIMESTAMP, "ts has no UTC offset")
+            ts = ts.astimezone(dt.UTC)
+        else:
+            raise TypeError
+    except PayloadError:
+        raise
+    except (TypeError, ValueError, OverflowError, OSError):
+        raise PayloadError(DeadLetterReason.BAD_TIMESTAMP, f"ts {str(value)[:60]!r}") from None
+    if ts > now + MAX_FUTURE:
+        raise PayloadError(DeadLetterReason.FUTURE_TIMESTAMP, f"ts {ts.isoformat()} is ahead")
+    if ts < now - horizon:
+        raise PayloadError(DeadLetterReason.OLD_TIMESTAMP, f"ts {ts.isoformat()} is too old")
+    return ts
+
+
+def _check_id(obj: dict, sensor_id: str) -> None:
+    for key in ("sensor_id", "sensor", "id"):
+        if key in obj and str(obj[key])[:80] != sensor_id:
+            raise PayloadError(
+                DeadLetterReason.ID_MISMATCH,
+                f"payload {key}={str(obj[key])[:64]!r}, topic sensor {sensor_id!r}",
+            )
+
+
+def _optional_int(obj: dict, key: str, bounds: tuple[float, float]) -> int | None:
+    value = _number(obj, key, bounds, required=False)
+    return None if value is None else int(round(value))
+
+
+def parse_telemetry_item(
+    obj: Any, *, sensor_id: str, now: dt.datetime, horizon: dt.timedelta = DEFAULT_HORIZON
+) -> TelemetryReading:
+    if not isinstance(obj, dict):
+        raise PayloadError(DeadLetterReason.BAD_SHAPE, f"item is {type(obj).__name__}")
+    _check_id(obj, sensor_id)
+    ts = parse_timestamp(obj.get("ts"), now=now, horizon=horizon)
+    temperature = _number(obj, "temperature", TEMPERATURE_RANGE, required=False)
+    humidity = _number(obj, "humidity", HUMIDITY_RANGE, required=False)
+    if temperature is None and humidity is None:
+        raise PayloadError(DeadLetterReason.MISSING_FIELD, "neither temperature nor humidity")
+    battery = _optional_int(obj, "battery", BATTERY_RANGE)
+    seq = obj.get("seq")
+    if not (isinstance(seq, int) and not isinstance(seq, bool) and 0 <= seq < 2**63):
+        seq = None
+    return TelemetryReading(ts, temperature, humidity, battery, seq)
+
+
+def parse_telemetry(
+    raw: bytes, *, sensor_id: str, now: dt.datetime, horizon: dt.timedelta = DEFAULT_HORIZON
+) -> tuple[list[TelemetryReading], list[PayloadError]]:
+    """Good readings and per-item errors; raises ``PayloadError`` when nothing is usable."""
+    data = decode_json(raw)
+    items = data if isinstance(data, list) else [data]
+    if not items:
+        raise PayloadError(DeadLetterReason.BAD_SHAPE, "empty array")
+    if len(items) > MAX_BATCH:
+        raise PayloadError(DeadLetterReason.TOO_LARGE, f"{len(items)} items > {MAX_BATCH}")
+    readings: list[TelemetryReading] = []
+    errors: list[PayloadError] = []
+    for index, item in enumerate(items):
+        try:
+            readings.append(
+                parse_telemetry_item(item, sensor_id=sensor_id, now=now, horizon=horizon)
+            )
+        except PayloadError as exc:
+            if len(items) > 1:
+                exc.detail = f"[{index}] {exc.detail}"[:500]
+            errors.append(exc)
+    if not readings and len(errors) == 1:
+        raise errors[0]
+    return readings, errors
+
+
+def parse_alarm(raw: bytes, *, sensor_id: str, now: dt.datetime) -> DeviceAlarm:
+    data = decode_json(raw)
+    if not isinstance(data, dict):
+        raise PayloadError(DeadLetterReason.BAD_SHAPE, "alarm must be a JSON object")
+    _check_id(data, sensor_id)
+    ts = parse_timestamp(data.get("ts"), now=now)
+    code = data.get("code")
+    if not isinstance(code, str) or not code or len(code) > CODE_MAX:
+        raise PayloadError(DeadLetterReason.BAD_ALARM, "code must be a short string")
+    severity = data.get("severity", "major")
+    if severity not in DEVICE_SEVERITIES:
+        raise PayloadError(DeadLetterReason.BAD_ALARM, f"severity {str(severity)[:20]!r}")
+    active = data.get("active", True)
+    if not isinstance(active, bool):
+        raise PayloadError(DeadLetterReason.BAD_ALARM, "active must be true or false")
+    message = data.get("message", "")
+    if not isinstance(message, str):
+        raise PayloadError(DeadLetterReason.BAD_ALARM, "message must be a string")
+    return DeviceAlarm(ts, code, severity, active, message[:MESSAGE_MAX])
+
+
+def parse_status(raw: bytes) -> str:
+    if len(raw) > 64:
+        raise PayloadError(DeadLetterReason.TOO_LARGE, f"{len(raw)} bytes for a status")
+    value = raw.decode("utf-8", errors="replace").strip().strip('"').lower()
+    if value not in STATUSES:
+        raise PayloadError(DeadLetterReason.BAD_STATUS, f"status {value[:20]!r}")
+    return value
+
+
+def dew_point(temperature: float | None, humidity: float | None) -> float | None:
+    """Magnus formula (Sonntag 1990 constants), °C; ``None`` without both values."""
+    if temperature is None or humidity is None or humidity <= 0:
+        return None
+    a, b = 17.62, 243.12
+    gamma = math.log(humidity / 100.0) + a * temperature / (b + temperature)
+    return round(b * gamma / (a - gamma), 2)
