@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 from accounts import services
@@ -46,10 +47,16 @@ def seed(*, records: int, out) -> None:  # noqa: ARG001
     out.write(f"demo users: {len(DEMO_USERS)} (password: {DEMO_PASSWORD})")
 
 
+def _pad(text: str, width: int) -> str:
+    """Left-align for a terminal: CJK characters take two columns."""
+    columns = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    return text + " " * max(0, width - columns)
+
+
 def logins_table() -> str:
-    lines = [f"  {'user':<12} {'role':<22} password"]
     labels = dict(Role.choices)
+    lines = [f"  {_pad('user', 12)} {_pad('role', 22)} password"]
     for demo in DEMO_USERS:
         role = ", ".join(str(labels[r]) for r in demo.roles)
-        lines.append(f"  {demo.username:<12} {role:<22} {DEMO_PASSWORD}")
+        lines.append(f"  {_pad(demo.username, 12)} {_pad(role, 22)} {DEMO_PASSWORD}")
     return "\n".join(lines)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -12,6 +13,8 @@ from accounts.audit import record_event
 from accounts.choices import Role
 from accounts.models import User
 from accounts.permissions import role_group
+
+logger = logging.getLogger(__name__)
 
 PROFILE_FIELDS = ("display_name", "email", "preferred_language")
 
@@ -28,9 +31,12 @@ def push_to_group(group: str, event_type: str, payload: dict[str, Any]) -> None:
         layer = get_channel_layer()
         if layer is None:
             return
-        async_to_sync(layer.group_send)(
-            group, {"type": "push.event", "event": event_type, "payload": payload}
-        )
+        try:
+            async_to_sync(layer.group_send)(
+                group, {"type": "push.event", "event": event_type, "payload": payload}
+            )
+        except Exception:  # the change is committed; a lost push is re-synced by the page
+            logger.warning("live push to %s failed (channel layer down?)", group, exc_info=True)
 
     transaction.on_commit(send)
 

@@ -236,13 +236,9 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Caches ---------------------------------------------------------------------------------
+# Per-process memory: API throttles and small caches. Deliberately not Redis, so that a Redis
+# outage degrades live push only (reported by /healthz) and never breaks pages or the API.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-if REDIS_URL:
-    CACHES["default"] = {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": REDIS_URL,
-        "KEY_PREFIX": env.get("CHANNEL_PREFIX", "lantai"),
-    }
 
 # --- Security -------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

@@ -13,20 +13,38 @@ def test_healthz_reports_every_part(db):
     assert all(check["ok"] for check in body["checks"].values())
 
 
-def test_healthz_is_503_and_names_the_channel_layer_when_redis_is_down(db, settings):
+@pytest.fixture
+def unreachable_redis(settings):
+    from channels.layers import channel_layers
+
     settings.CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {"hosts": ["redis://127.0.0.1:1/0"]},
         }
     }
-    from channels.layers import channel_layers
-
     channel_layers.backends.clear()
-    try:
-        response = Client().get("/healthz")
-    finally:
-        channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
+def test_pages_and_api_keep_working_when_redis_is_down(
+    unreachable_redis, client_for, researcher, django_capture_on_commit_callbacks
+):
+    assert Client().get("/").status_code == 200
+    assert client_for(researcher).get("/api/v1/me/").status_code == 200
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = client_for(researcher).patch(
+            "/api/v1/me/", data={"display_name": "x"}, content_type="application/json"
+        )
+    assert callbacks, "the profile change should push a live notice after commit"
+    assert response.status_code == 200  # the live notice is lost, the change is not
+    researcher.refresh_from_db()
+    assert researcher.display_name == "x"
+
+
+def test_healthz_is_503_and_names_the_channel_layer_when_redis_is_down(db, unreachable_redis):
+    response = Client().get("/healthz")
     assert response.status_code == 503
     body = response.json()
     assert body["checks"]["channel_layer"]["ok"] is False
