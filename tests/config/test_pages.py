@@ -56,3 +56,13 @@ def test_pages_carry_security_headers_and_no_inline_script(db):
     body = response.content.decode()
     assert "<script>" not in body and "style=" not in body
     assert "http://" not in body.replace("http://testserver", "")
+
+
+def test_server_error_page_is_localised_and_shows_no_trace(db, settings):
+    settings.ROOT_URLCONF = "tests.config.urls_boom"
+    client = Client(raise_request_exception=False)
+    response = client.get("/boom/")
+    assert response.status_code == 500
+    body = response.content.decode()
+    assert "服务器错误" in body
+    assert "secret internal detail" not in body and "Traceback" not in body
