@@ -1,0 +1,363 @@
+"""Access requests (利用申请), approvals, loans, check-in scans and digital-copy grants.
+
+Single-object invariants live here (state transitions, one active loan per record as a database
+constraint); every multi-object write is in ``borrowing/services.py``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.choices import Classification
+from borrowing.choices import (
+    TRANSITIONS,
+    ApproverRole,
+    IdDocumentType,
+    LineDecision,
+    Purpose,
+    RequestState,
+    ScanKind,
+    UserType,
+)
+from repository.choices import AccessStatus
+
+
+class IllegalTransition(ValidationError):
+    """A request state change that the state machine does not allow."""
+
+
+def id_number_digest(number: str) -> str:
+    """A keyed digest of an identity document number: lets staff match a number again without
+    the system keeping it (only the digest and the last four characters are stored)."""
+    normalised = "".join(number.split()).upper()
+    return hmac.new(settings.SECRET_KEY.encode(), normalised.encode(), hashlib.sha256).hexdigest()
+
+
+class AccessRequestQuerySet(models.QuerySet):
+    def visible_to(self, user) -> AccessRequestQuerySet:
+        """Staff who handle requests see them all; everyone else sees only their own."""
+        if user is None or not user.is_authenticated:
+            return self.none()
+        from borrowing.access import is_borrowing_staff
+
+        if is_borrowing_staff(user):
+            return self
+        return self.filter(requester=user)
+
+
+class AccessRequest(models.Model):
+    """利用申请: one person asks to use some volumes/items for a purpose over a window."""
+
+    requester = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="access_requests",
+        verbose_name=_("requester"),
+    )
+    user_type = models.CharField(_("user type"), max_length=12, choices=UserType.choices)
+    purpose = models.CharField(_("purpose"), max_length=12, choices=Purpose.choices)
+    state = models.CharField(
+        _("state"), max_length=16, choices=RequestState.choices, default=RequestState.DRAFT
+    )
+    date_from = models.DateField(_("from"))
+    date_to = models.DateField(_("to"))
+    note = models.TextField(_("note"), blank=True, max_length=2000)
+    # Identity (public users): stored minimally — type, last four characters, keyed digest.
+    id_document_type = models.CharField(
+        _("identity document"), max_length=12, choices=IdDocumentType.choices, blank=True
+    )
+    id_number_last4 = models.CharField(max_length=4, blank=True)
+    id_number_digest = models.CharField(max_length=64, blank=True)
+    id_document_expires = models.DateField(_("document valid until"), null=True, blank=True)
+    # The approval chain fixed at submission: [{"role": ..., "clearance": n}, ...]
+    chain = models.JSONField(default=list, blank=True)
+    max_classification = models.PositiveSmallIntegerField(
+        choices=Classification.choices, default=Classification.NONE
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    submitted_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = AccessRequestQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("access request")
+        verbose_name_plural = _("access requests")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["state", "submitted_at"], name="request_queue_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(date_to__gte=models.F("date_from")), name="request_dates_ordered"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.get_purpose_display()}"
+
+    @property
+    def number(self) -> str:
+        """The request number printed on slips and encoded in their barcode."""
+        return f"JY{self.pk:08d}" if self.pk else "JY--------"
+
+    @property
+    def masked_id_number(self) -> str:
+        return f"{'*' * 8}{self.id_number_last4}" if self.id_number_last4 else ""
+
+    @property
+    def id_document_expired(self) -> bool:
+        return bool(self.id_document_expires and self.id_document_expires < timezone.localdate())
+
+    @property
+    def steps_done(self) -> int:
+        return self.decisions.count()
+
+    def can_transition(self, target: str) -> bool:
+        return target in TRANSITIONS.get(self.state, frozenset())
+
+    def transition(self, target: str) -> None:
+        """Move to ``target`` or raise ``IllegalTransition`` with a clear message."""
+        if not self.can_transition(target):
+            raise IllegalTransition(
+                _("A request that is “%(state)s” cannot become “%(target)s”.")
+                % {
+                    "state": RequestState(self.state).label,
+                    "target": RequestState(target).label,
+                },
+                code="illegal_transition",
+            )
+        self.state = target
+
+
+class RecordRef(models.Model):
+    """Points at exactly one catalogue record: a volume or an item."""
+
+    volume = models.ForeignKey(
+        "repository.Volume", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    item = models.ForeignKey(
+        "repository.Item", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        abstract = True
+
+    @property
+    def record(self):
+        return self.item if self.item_id else self.volume
+
+
+def _one_record(name: str) -> models.CheckConstraint:
+    return models.CheckConstraint(
+        condition=(Q(item__isnull=False) & Q(volume__isnull=True))
+        | (Q(item__isnull=True) & Q(volume__isnull=False)),
+        name=name,
+    )
+
+
+class RequestLine(RecordRef):
+    """One record in a request, with the decision on it."""
+
+    request = models.ForeignKey(AccessRequest, on_delete=models.CASCADE, related_name="lines")
+    decision = models.CharField(
+        _("decision"), max_length=10, choices=LineDecision.choices, default=LineDecision.PENDING
+    )
+    refusal_reason = models.CharField(_("reason for refusal"), max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("requested record")
+        verbose_name_plural = _("requested records")
+        ordering = ["id"]
+        constraints = [
+            _one_record("line_one_record"),
+            models.UniqueConstraint(fields=["request", "item"], name="line_unique_item"),
+            models.UniqueConstraint(fields=["request", "volume"], name="line_unique_volume"),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.record)
+
+
+class ApprovalRule(models.Model):
+    """One row of the configurable approval rule table. The first matching row (lowest
+    ``priority``) for the most restrictive record in a request decides the chain."""
+
+    priority = models.PositiveSmallIntegerField(_("priority"), default=100)
+    min_classification = models.PositiveSmallIntegerField(
+        _("from classification"), choices=Classification.choices, default=Classification.NONE
+    )
+    access_status = models.CharField(
+        _("access status"),
+        max_length=12,
+        choices=AccessStatus.choices,
+        blank=True,
+        help_text=_("Blank: any."),
+    )
+    purpose = models.CharField(
+        _("purpose"),
+        max_length=12,
+        choices=Purpose.choices,
+        blank=True,
+        help_text=_("Blank: any."),
+    )
+    role = models.CharField(_("approved by"), max_length=12, choices=ApproverRole.choices)
+    steps = models.PositiveSmallIntegerField(_("approval steps"), default=1)
+    description = models.CharField(_("description"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("approval rule")
+        verbose_name_plural = _("approval rules")
+        ordering = ["priority", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(steps__gte=1) & Q(steps__lte=3), name="rule_steps_1_to_3"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.description or f"#{self.priority}"
+
+
+class ApprovalDecision(models.Model):
+    """One step of the approval chain: who decided, when, which lines, and why."""
+
+    request = models.ForeignKey(AccessRequest, on_delete=models.CASCADE, related_name="decisions")
+    step = models.PositiveSmallIntegerField(_("step"))
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(default=timezone.now)
+    approved_lines = models.JSONField(default=list)
+    refused_lines = models.JSONField(default=list)
+    reason = models.CharField(_("reason"), max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("approval decision")
+        verbose_name_plural = _("approval decisions")
+        ordering = ["request", "step"]
+        constraints = [
+            models.UniqueConstraint(fields=["request", "step"], name="decision_one_per_step")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.request.number} step {self.step}"
+
+
+class LoanQuerySet(models.QuerySet):
+    def active(self) -> LoanQuerySet:
+        return self.filter(returned_at__isnull=True)
+
+
+class Loan(RecordRef):
+    """借出: one record in a reader's hands. At most one active loan per record (constraint)."""
+
+    line = models.OneToOneField(RequestLine, on_delete=models.PROTECT, related_name="loan")
+    request = models.ForeignKey(AccessRequest, on_delete=models.PROTECT, related_name="loans")
+    borrower = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="loans"
+    )
+    checked_out_at = models.DateTimeField(default=timezone.now)
+    checked_out_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    due_date = models.DateField(_("due date"), db_index=True)
+    conditions = models.CharField(_("conditions"), max_length=500, blank=True)
+    renewals = models.PositiveSmallIntegerField(_("renewals"), default=0)
+    returned_at = models.DateTimeField(_("returned at"), null=True, blank=True)
+    returned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    objects = LoanQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("loan")
+        verbose_name_plural = _("loans")
+        ordering = ["-checked_out_at", "-id"]
+        constraints = [
+            _one_record("loan_one_record"),
+            models.UniqueConstraint(
+                fields=["item"], condition=Q(returned_at__isnull=True), name="loan_one_active_item"
+            ),
+            models.UniqueConstraint(
+                fields=["volume"],
+                condition=Q(returned_at__isnull=True),
+                name="loan_one_active_volume",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.request.number} {self.record}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.returned_at is None
+
+    @property
+    def is_overdue(self) -> bool:
+        return self.is_active and self.due_date < timezone.localdate()
+
+
+class Reminder(models.Model):
+    """An overdue reminder sent for a loan and a due date: never the same one twice."""
+
+    loan = models.ForeignKey(Loan, on_delete=models.CASCADE, related_name="reminders")
+    due_date = models.DateField()
+    sent_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["loan", "due_date"], name="reminder_once_per_due_date")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.loan_id} {self.due_date}"
+
+
+class Scan(models.Model):
+    """A check-in scan from a phone, keyed by the client's scan id: a replay returns the first
+    result and changes nothing."""
+
+    scan_id = models.UUIDField(unique=True)
+    kind = models.CharField(max_length=8, choices=ScanKind.choices)
+    code = models.CharField(max_length=128)
+    scanned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    status_code = models.PositiveSmallIntegerField(default=200)
+    result = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.code}"
+
+
+class DigitalGrant(RecordRef):
+    """Time-limited view access to a record's digitised pages, from an approved request. The
+    object permission itself is a django-guardian row; this is the expiry record."""
+
+    request = models.ForeignKey(AccessRequest, on_delete=models.CASCADE, related_name="grants")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="digital_grants"
+    )
+    starts_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [_one_record("grant_one_record")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.record} → {self.expires_at:%Y-%m-%d}"
