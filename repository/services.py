@@ -51,3 +51,785 @@ Stocktake: ``open_stocktake(room, *, acting_user, unit=None)``,
 """
 
 from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Count, F, Q, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.audit import record_event
+from accounts.choices import Classification
+from accounts.services import push_to_group
+from repository import codes
+from repository.access import can_change_fonds
+from repository.choices import (
+    AccessStatus,
+    Carrier,
+    OpeningDecision,
+    Retention,
+    ShelvingKind,
+)
+from repository.models import (
+    Box,
+    Category,
+    Fonds,
+    Item,
+    Move,
+    OpeningReview,
+    Position,
+    ShelvingUnit,
+    StoreRoom,
+    Volume,
+)
+from repository.validation import ELEMENT_LABELS, check_mandatory, parse_partial_date
+from search.outbox import enqueue
+
+CATALOGUE_GROUP = "repository.catalogue"
+KINDS = {"volume": Volume, "item": Item}
+EDITABLE_FIELDS = (
+    "title",
+    "creator",
+    "pages",
+    "retention",
+    "classification",
+    "access_status",
+    "carrier",
+    "keywords",
+    "notes",
+    "filing_year",
+    "org_unit",
+)
+AUDITED_FIELDS = (
+    "reference_code",
+    *EDITABLE_FIELDS,
+    "date_start",
+    "date_end",
+    "date_precision",
+    "category_id",
+    "volume_id",
+    "sequence",
+)
+
+
+def kind_of(record) -> str:
+    return "volume" if isinstance(record, Volume) else "item"
+
+
+def snapshot(record) -> dict[str, Any]:
+    return {f: getattr(record, f, None) for f in AUDITED_FIELDS if hasattr(record, f)}
+
+
+def _push(record, event: str) -> None:
+    push_to_group(
+        CATALOGUE_GROUP,
+        event,
+        {
+            "kind": kind_of(record),
+            "id": record.pk,
+            "reference_code": record.reference_code,
+            "version": record.version,
+        },
+    )
+
+
+def _require_change(user, fonds: Fonds, classification: int = 0) -> None:
+    if user is None:  # system actions (imports from the command line, the seeder)
+        return
+    if not can_change_fonds(user, fonds):
+        raise PermissionDenied(_("You may not change the records of this fonds."))
+    if int(classification) > int(user.clearance):
+        raise PermissionDenied(_("The classification is above your clearance."))
+
+
+def code_taken(code: str, *, exclude=None) -> bool:
+    for model in (Volume, Item):
+        qs = model.objects.filter(reference_code=code)
+        if exclude is not None and isinstance(exclude, model):
+            qs = qs.exclude(pk=exclude.pk)
+        if qs.exists():
+            return True
+    return False
+
+
+def _codes_with_prefix(prefix: str) -> list[str]:
+    found: list[str] = []
+    for model in (Volume, Item):
+        found += model.objects.filter(reference_code__startswith=prefix).values_list(
+            "reference_code", flat=True
+        )
+    return found
+
+
+def next_reference_code(
+    fonds: Fonds,
+    category: Category,
+    *,
+    kind: str,
+    year: int | None = None,
+    retention: str | None = None,
+    org_unit: str = "",
+    volume: Volume | None = None,
+) -> str:
+    """The next free reference code under the fonds' pattern (no write)."""
+    template = codes.template_for(fonds, kind, in_volume=volume is not None)
+    values = codes.expected_values(
+        fonds, category, year=year, retention=retention, unit=org_unit, volume=volume
+    )
+    return codes.next_code(template, values, taken_codes_with_prefix=_codes_with_prefix)
+
+
+def validate_reference_code(record, code: str) -> None:
+    """Validate ``code`` for ``record`` segment by segment and for uniqueness."""
+    kind = kind_of(record)
+    volume = getattr(record, "volume", None)
+    template = codes.template_for(record.fonds, kind, in_volume=volume is not None)
+    expected = codes.expected_values(
+        record.fonds,
+        record.category,
+        year=record.filing_year,
+        retention=record.retention,
+        unit=(record.org_unit or None),
+        volume=volume,
+    )
+    try:
+        codes.validate_code(code, template, expected)
+    except ValidationError as exc:
+        raise ValidationError({"reference_code": exc.messages}) from exc
+    if code_taken(code, exclude=record if record.pk else None):
+        raise ValidationError(
+            {
+                "reference_code": [
+                    _("The reference code %(code)s is already used by another record.")
+                    % {"code": code}
+                ]
+            }
+        )
+
+
+def _choice(field: str, value, choices) -> Any:
+    if value in (None, ""):
+        return None
+    if field == "classification":
+        try:
+            value = int(value)
+        except (TypeError, ValueError):
+            value = -1
+    if value not in choices.values:
+        raise ValidationError(
+            {
+                field: [
+                    _("%(element)s: “%(value)s” is not one of %(choices)s.")
+                    % {
+                        "element": ELEMENT_LABELS.get(field, field),
+                        "value": value,
+                        "choices": "、".join(str(v) for v in choices.labels),
+                    }
+                ]
+            }
+        )
+    return value
+
+
+def _apply(record, data: dict[str, Any]) -> None:
+    """Copy description values from ``data`` onto ``record`` (validated, not saved)."""
+    for field in EDITABLE_FIELDS:
+        if field not in data:
+            continue
+        value = data[field]
+        if field == "retention":
+            value = _choice(field, value, Retention)
+        elif field == "classification":
+            value = _choice(field, value, Classification)
+            value = Classification.NONE if value is None else value
+        elif field == "access_status":
+            value = _choice(field, value, AccessStatus)
+        elif field == "carrier":
+            value = _choice(field, value, Carrier) or Carrier.PAPER
+        elif field in ("pages", "filing_year"):
+            if value in (None, ""):
+                value = None
+            else:
+                try:
+                    value = int(value)
+                except (TypeError, ValueError):
+                    raise ValidationError(
+                        {field: [_("“%(value)s” is not a whole number.") % {"value": value}]}
+                    ) from None
+                if value < 0 or (field == "filing_year" and not 1000 <= value <= 2999):
+                    raise ValidationError(
+                        {field: [_("“%(value)s” is out of range.") % {"value": value}]}
+                    )
+        elif isinstance(value, str):
+            value = value.strip()
+        elif value is None:
+            value = ""
+        setattr(record, field, value)
+    if "date" in data:
+        try:
+            start, end, precision = parse_partial_date(data["date"])
+        except ValidationError as exc:
+            raise ValidationError({"date": exc.messages}) from exc
+        record.date_start, record.date_end = start, end
+        if start is not None:
+            record.date_precision = precision
+    for field in ("date_start", "date_end"):
+        if field in data and "date" not in data:
+            setattr(record, field, data[field])
+
+
+def _check(record) -> None:
+    values = {f: getattr(record, f, None) for f in ("title", "access_status", "retention")}
+    values.update(
+        reference_code=record.reference_code,
+        filing_year=record.filing_year,
+        date_start=record.date_start,
+        classification=record.classification,
+    )
+    check_mandatory(kind_of(record), values)
+    if record.category.fonds_id != record.fonds_id:
+        raise ValidationError({"category": [_("The category belongs to another fonds.")]})
+    volume = getattr(record, "volume", None)
+    if volume is not None and (
+        volume.fonds_id != record.fonds_id or volume.category_id != record.category_id
+    ):
+        raise ValidationError({"volume": [_("The volume belongs to another fonds or category.")]})
+    if record.access_status == AccessStatus.OPEN and record.classification != Classification.NONE:
+        raise ValidationError({"access_status": [_("A classified record cannot be open.")]})
+    try:
+        record.full_clean(validate_unique=False, validate_constraints=False)
+    except ValidationError as exc:
+        raise ValidationError(exc.message_dict) from exc
+
+
+def _resolve(model, value):
+    if value is None or isinstance(value, model):
+        return value
+    try:
+        return model.objects.get(pk=value)
+    except (model.DoesNotExist, ValueError, TypeError):
+        raise ValidationError(
+            {model._meta.model_name: [_("No such %(what)s.") % {"what": model._meta.verbose_name}]}
+        ) from None
+
+
+@transaction.atomic
+def create_record(kind: str, data: dict[str, Any], *, acting_user) -> Volume | Item:
+    """Describe a new volume or item. An empty ``reference_code`` assigns the next one."""
+    model = KINDS[kind]
+    fonds = _resolve(Fonds, data.get("fonds"))
+    category = _resolve(Category, data.get("category"))
+    if fonds is None or category is None:
+        raise ValidationError({"category": [_("A fonds and a category are required.")]})
+    record = model(fonds=fonds, category=category)
+    if kind == "item":
+        record.volume = _resolve(Volume, data.get("volume"))
+        if data.get("sequence") not in (None, ""):
+            record.sequence = int(data["sequence"])
+    _apply(record, data)
+    if record.access_status is None:
+        record.access_status = AccessStatus.UNREVIEWED
+    if record.retention is None:
+        record.retention = ""
+    _require_change(acting_user, fonds, record.classification)
+    code = (data.get("reference_code") or "").strip()
+    if not code and record.title and (record.filing_year or kind == "item"):
+        year = record.filing_year or (record.date_start.year if record.date_start else None)
+        code = next_reference_code(
+            fonds,
+            category,
+            kind=kind,
+            year=year,
+            retention=record.retention,
+            org_unit=record.org_unit,
+            volume=getattr(record, "volume", None),
+        )
+    record.reference_code = code
+    _check(record)
+    validate_reference_code(record, code)
+    record.save()
+    record_event(
+        f"repository.{kind}.created", acting_user=acting_user, obj=record, after=snapshot(record)
+    )
+    enqueue(record)
+    _push(record, "record.created")
+    return record
+
+
+@transaction.atomic
+def update_record(record, changes: dict[str, Any], *, acting_user):
+    """Change description elements. The reference code changes only by ``renumber_record``."""
+    record = type(record).objects.select_for_update().get(pk=record.pk)
+    _require_change(acting_user, record.fonds, record.classification)
+    if "reference_code" in changes and changes["reference_code"] != record.reference_code:
+        raise ValidationError(
+            {
+                "reference_code": [
+                    _("Reference codes are stable: renumber the record explicitly instead.")
+                ]
+            }
+        )
+    before = snapshot(record)
+    _apply(record, changes)
+    _require_change(acting_user, record.fonds, record.classification)
+    _check(record)
+    after = snapshot(record)
+    changed = {k: v for k, v in after.items() if before.get(k) != v}
+    if not changed:
+        return record
+    record.version += 1
+    record.save()
+    record_event(
+        f"repository.{kind_of(record)}.updated",
+        acting_user=acting_user,
+        obj=record,
+        before={k: before[k] for k in changed},
+        after=changed,
+    )
+    enqueue(record)
+    _push(record, "record.updated")
+    return record
+
+
+@transaction.atomic
+def delete_record(record, *, acting_user) -> None:
+    record = type(record).objects.select_for_update().get(pk=record.pk)
+    _require_change(acting_user, record.fonds, record.classification)
+    if isinstance(record, Volume) and record.items.exists():
+        raise ValidationError(_("The volume still holds items; move or delete them first."))
+    record_event(
+        f"repository.{kind_of(record)}.deleted",
+        acting_user=acting_user,
+        obj=record,
+        before=snapshot(record),
+    )
+    record.version += 1
+    enqueue(record, deleted=True)
+    _push(record, "record.deleted")
+    record.pages_digitised.all().delete()
+    record.reviews.all().delete()
+    record.moves.all().delete()
+    record.delete()
+
+
+@transaction.atomic
+def renumber_record(record, new_code: str, *, acting_user, reason: str):
+    """Give a record a new reference code: explicit, audited old → new (volumes carry their
+    items' codes along when those are built on the volume code)."""
+    record = type(record).objects.select_for_update().get(pk=record.pk)
+    _require_change(acting_user, record.fonds, record.classification)
+    new_code = (new_code or "").strip()
+    if not (reason or "").strip():
+        raise ValidationError({"reason": [_("Give a reason for renumbering.")]})
+    old = record.reference_code
+    if new_code == old:
+        raise ValidationError({"reference_code": [_("The new code is the same as the old one.")]})
+    validate_reference_code(record, new_code)
+    renamed = [(record, old, new_code)]
+    if isinstance(record, Volume):
+        for item in record.items.select_for_update():
+            if item.reference_code.startswith(old):
+                child = new_code + item.reference_code[len(old) :]
+                if code_taken(child, exclude=item):
+                    raise ValidationError(
+                        {"reference_code": [_("%(code)s is already used.") % {"code": child}]}
+                    )
+                renamed.append((item, item.reference_code, child))
+    for obj, before, after in renamed:
+        obj.reference_code = after
+        obj.version += 1
+        obj.save(update_fields=["reference_code", "version", "updated_at"])
+        record_event(
+            f"repository.{kind_of(obj)}.renumbered",
+            acting_user=acting_user,
+            obj=obj,
+            before={"reference_code": before},
+            after={"reference_code": after},
+            note=reason.strip(),
+        )
+        enqueue(obj)
+        _push(obj, "record.renumbered")
+    return record
+
+
+def record_classified_view(record, *, acting_user, ip_address: str | None = None) -> None:
+    """Audit a view of a classified record (every door that shows one calls this)."""
+    if record.classification > Classification.NONE:
+        record_event(
+            f"repository.{kind_of(record)}.viewed",
+            acting_user=acting_user,
+            obj=record,
+            ip_address=ip_address,
+            after={"classification": record.classification},
+        )
+
+
+# --- Opening review (开放审核) -------------------------------------------------------------
+
+
+def _years_before(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)
+
+
+def review_queue_for(model, *, today: dt.date | None = None, categories=None):
+    """Records of ``model`` that reached their opening age and are not open, oldest first."""
+    today = today or timezone.localdate()
+    due = Q(pk__in=[])
+    for category_id, age in (categories or Category.objects).values_list("id", "opening_age_years"):
+        cutoff = _years_before(today, age)
+        due |= Q(category_id=category_id) & (
+            Q(date_end__lte=cutoff) | Q(date_end__isnull=True, filing_year__lte=cutoff.year - 1)
+        )
+    return (
+        model.objects.exclude(access_status=AccessStatus.OPEN)
+        .filter(due)
+        .filter(Q(next_review_on__isnull=True) | Q(next_review_on__lte=today))
+        .order_by("date_end", "id")
+    )
+
+
+@transaction.atomic
+def decide_opening(
+    record,
+    decision: str,
+    *,
+    acting_user,
+    reason: str = "",
+    next_review_on: dt.date | None = None,
+    withheld_pages=(),
+) -> OpeningReview:
+    """Record an opening decision: open / keep controlled (reason + next review date) / open
+    in part (the listed digitised pages stay withheld). Opening takes effect everywhere at once
+    (every door reads ``access_status`` through ``visible_to``; search gets an outbox row)."""
+    record = type(record).objects.select_for_update().get(pk=record.pk)
+    _require_change(acting_user, record.fonds, record.classification)
+    reason = (reason or "").strip()
+    if decision not in OpeningDecision.values:
+        raise ValidationError({"decision": [_("Unknown decision.")]})
+    pages = sorted({int(p) for p in withheld_pages or ()})
+    if (
+        decision in (OpeningDecision.OPEN, OpeningDecision.PARTIAL)
+        and record.classification != Classification.NONE
+    ):
+        raise ValidationError(
+            {"decision": [_("A classified record cannot be opened; declassify it first.")]}
+        )
+    if decision == OpeningDecision.CONTROLLED:
+        errors = {}
+        if not reason:
+            errors["reason"] = [_("Give the reason for keeping the record controlled.")]
+        if next_review_on is None:
+            errors["next_review_on"] = [_("Give the date of the next review.")]
+        elif next_review_on <= timezone.localdate():
+            errors["next_review_on"] = [_("The next review date must be in the future.")]
+        if errors:
+            raise ValidationError(errors)
+    if decision == OpeningDecision.PARTIAL:
+        if not pages:
+            raise ValidationError(
+                {"withheld_pages": [_("List the pages that stay closed when opening in part.")]}
+            )
+        if not reason:
+            raise ValidationError({"reason": [_("Give the reason for withholding pages.")]})
+    before = {"access_status": record.access_status, "next_review_on": record.next_review_on}
+    if decision == OpeningDecision.CONTROLLED:
+        record.access_status = AccessStatus.CONTROLLED
+        record.next_review_on = next_review_on
+    else:
+        record.access_status = AccessStatus.OPEN
+        record.next_review_on = None
+    record.pages_digitised.update(withheld=False)
+    if pages:
+        record.pages_digitised.filter(page_number__in=pages).update(withheld=True)
+    record.version += 1
+    record.save(update_fields=["access_status", "next_review_on", "version", "updated_at"])
+    review = OpeningReview.objects.create(
+        **{kind_of(record): record},
+        decision=decision,
+        reason=reason,
+        next_review_on=record.next_review_on,
+        withheld_pages=pages,
+        decided_by=acting_user if acting_user and acting_user.is_authenticated else None,
+    )
+    record_event(
+        "repository.opening.decided",
+        acting_user=acting_user,
+        obj=record,
+        before=before,
+        after={
+            "decision": decision,
+            "access_status": record.access_status,
+            "next_review_on": record.next_review_on,
+            "withheld_pages": pages,
+        },
+        note=reason,
+    )
+    enqueue(record)
+    _push(record, "record.opened" if decision != OpeningDecision.CONTROLLED else "record.updated")
+    return review
+
+
+# --- Locations ----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def create_shelving_unit(
+    room: StoreRoom,
+    *,
+    acting_user,
+    code: str,
+    columns: int,
+    sections: int,
+    layers: int,
+    sides: int = 1,
+    kind: str = ShelvingKind.MOBILE,
+    position_capacity: int = 20,
+    name: str = "",
+) -> ShelvingUnit:
+    """A shelving unit and every addressable position on it."""
+    if sides not in (1, 2):
+        raise ValidationError({"sides": [_("A shelving unit has one or two sides.")]})
+    for field, value in (("columns", columns), ("sections", sections), ("layers", layers)):
+        if not 1 <= int(value) <= 99:
+            raise ValidationError({field: [_("Must be between 1 and 99.")]})
+    if ShelvingUnit.objects.filter(room=room, code=code).exists():
+        raise ValidationError(
+            {"code": [_("This room already has a unit %(code)s.") % {"code": code}]}
+        )
+    unit = ShelvingUnit.objects.create(
+        room=room,
+        code=code,
+        name=name,
+        kind=kind,
+        columns=columns,
+        sections=sections,
+        layers=layers,
+        sides=sides,
+        position_capacity=position_capacity,
+    )
+    Position.objects.bulk_create(build_positions(unit), batch_size=1000)
+    record_event("repository.unit.created", acting_user=acting_user, obj=unit, after={"code": code})
+    return unit
+
+
+def build_positions(unit: ShelvingUnit) -> list[Position]:
+    room_code = unit.room.code
+    out = []
+    for side in "AB"[: unit.sides]:
+        for column in range(1, unit.columns + 1):
+            for section in range(1, unit.sections + 1):
+                for layer in range(1, unit.layers + 1):
+                    address = (room_code, unit.code, side, column, section, layer)
+                    out.append(
+                        Position(
+                            room_id=unit.room_id,
+                            unit=unit,
+                            side=side,
+                            column=column,
+                            section=section,
+                            layer=layer,
+                            code=Position.make_code(*address),
+                            path=Position.make_path(*address),
+                            capacity=unit.position_capacity,
+                        )
+                    )
+    return out
+
+
+def position_occupancy(position: Position) -> int:
+    """Places taken: volumes and loose items not in a box, plus boxes (items inside a volume
+    travel with their volume and take no place of their own)."""
+    return (
+        Volume.objects.filter(position=position, box__isnull=True).count()
+        + Item.objects.filter(position=position, box__isnull=True, volume__isnull=True).count()
+        + Box.objects.filter(position=position).count()
+    )
+
+
+def resolve_position(value) -> Position:
+    if isinstance(value, Position):
+        return value
+    code = str(value or "").strip()
+    position = Position.objects.filter(code=code).first()
+    if position is None:
+        raise ValidationError(
+            {"to_position": [_("There is no position with the code “%(code)s”.") % {"code": code}]}
+        )
+    return position
+
+
+@transaction.atomic
+def move_record(subject, to_position, *, acting_user, reason: str) -> Move:
+    """Move a volume, item or box to a position (or off the shelf with ``None``), recording
+    from, to, who, when and why. Refuses a full or unknown position; changes nothing then."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": [_("Give the reason for the move.")]})
+    target = resolve_position(to_position) if to_position not in (None, "") else None
+    model = type(subject)
+    subject = model.objects.select_for_update().get(pk=subject.pk)
+    if not isinstance(subject, Box):
+        _require_move(acting_user, subject)
+    source = subject.position
+    if target is not None:
+        target = Position.objects.select_for_update().select_related("room").get(pk=target.pk)
+        if source is not None and source.pk == target.pk:
+            raise ValidationError(
+                {"to_position": [_("It is already at %(code)s.") % {"code": target.code}]}
+            )
+        used = position_occupancy(target)
+        if used >= target.capacity:
+            raise ValidationError(
+                {
+                    "to_position": [
+                        _("Position %(code)s is full (%(used)d of %(capacity)d places taken).")
+                        % {"code": target.code, "used": used, "capacity": target.capacity}
+                    ]
+                }
+            )
+    subject.position = target
+    changed = []
+    if isinstance(subject, Box):
+        subject.save(update_fields=["position"])
+        for contents in (Volume.objects.filter(box=subject), Item.objects.filter(box=subject)):
+            changed += list(contents.select_for_update())
+    else:
+        if subject.box_id is not None:
+            subject.box = None  # taken out of its box
+        subject.version += 1
+        subject.save(update_fields=["position", "box", "version", "updated_at"])
+        enqueue(subject)
+        if isinstance(subject, Volume):
+            changed += list(subject.items.select_for_update())
+    for record in changed:
+        record.position = target
+        record.version += 1
+        record.save(update_fields=["position", "version", "updated_at"])
+        enqueue(record)
+    move = Move.objects.create(
+        **{model._meta.model_name: subject},
+        from_position=source,
+        to_position=target,
+        moved_by=acting_user if acting_user and acting_user.is_authenticated else None,
+        reason=reason,
+    )
+    record_event(
+        f"repository.{model._meta.model_name}.moved",
+        acting_user=acting_user,
+        obj=subject,
+        before={"position": source.code if source else None},
+        after={"position": target.code if target else None},
+        note=reason,
+    )
+    payload = {
+        "kind": model._meta.model_name,
+        "id": subject.pk,
+        "code": getattr(subject, "reference_code", None) or subject.code,
+        "from": source.code if source else None,
+        "to": target.code if target else None,
+    }
+    push_to_group(CATALOGUE_GROUP, "record.moved", payload)
+    return move
+
+
+def _require_move(user, record) -> None:
+    """Staff move what they can see (``visible_to``)."""
+    if user is None:
+        return
+    if not user.is_archive_staff or (
+        not type(record).objects.visible_to(user).filter(pk=record.pk).exists()
+    ):
+        raise PermissionDenied(_("You may not move this record."))
+
+
+@dataclass
+class Location:
+    kind: str  # volume | item | box | position
+    obj: Any
+    position: Position | None
+
+    @property
+    def room(self):
+        return self.position.room if self.position else None
+
+    @property
+    def unit(self):
+        return self.position.unit if self.position else None
+
+
+def where_is(code: str, *, user=None) -> Location | None:
+    """Find a record, box or position by its code. Records go through ``visible_to(user)``
+    when a user is given (a hidden record is "not found")."""
+    code = (code or "").strip()
+    if not code:
+        return None
+    related = ("position__room", "position__unit")
+    for kind, model in KINDS.items():
+        qs = model.objects.select_related(*related)
+        if user is not None:
+            qs = qs.visible_to(user)
+        record = qs.filter(reference_code=code).first()
+        if record is not None:
+            return Location(kind, record, record.position)
+    box = Box.objects.select_related(*related).filter(code=code).first()
+    if box is not None:
+        return Location("box", box, box.position)
+    position = Position.objects.select_related("room", "unit").filter(code=code).first()
+    if position is not None:
+        return Location("position", position, position)
+    return None
+
+
+def records_in_room(room: StoreRoom):
+    """(volumes, items) placed in ``room`` — e.g. the records at risk when its climate alarms."""
+    return (
+        Volume.objects.filter(position__room=room),
+        Item.objects.filter(position__room=room),
+    )
+
+
+def room_occupancy(room: StoreRoom) -> dict[str, Any]:
+    """Capacity and places used per shelving unit and for the whole room."""
+    units = {
+        u.pk: {"unit": u, "capacity": 0, "used": 0}
+        for u in ShelvingUnit.objects.filter(room=room).order_by("code")
+    }
+    for row in (
+        Position.objects.filter(room=room).values("unit_id").annotate(capacity=Sum("capacity"))
+    ):
+        units[row["unit_id"]]["capacity"] = row["capacity"] or 0
+    counted = (
+        Volume.objects.filter(position__room=room, box__isnull=True),
+        Item.objects.filter(position__room=room, box__isnull=True, volume__isnull=True),
+        Box.objects.filter(position__room=room),
+    )
+    for qs in counted:
+        for row in qs.values("position__unit_id").annotate(n=Count("id")):
+            units[row["position__unit_id"]]["used"] += row["n"]
+    capacity = sum(u["capacity"] for u in units.values())
+    used = sum(u["used"] for u in units.values())
+    return {
+        "room": room,
+        "capacity": capacity,
+        "used": used,
+        "percent": round(100 * used / capacity, 1) if capacity else 0.0,
+        "units": list(units.values()),
+    }
+
+
+def retrieval_list(records) -> list:
+    """Records sorted in shelf order (room, unit, side, column, section, layer); unplaced last."""
+    return sorted(
+        records, key=lambda r: (r.position is None, r.position.path if r.position else "")
+    )
+
+
+def bump_versions(model, pks) -> None:
+    model.objects.filter(pk__in=pks).update(version=F("version") + 1)
