@@ -8,6 +8,8 @@ class SearchConfig(AppConfig):
 
     def ready(self) -> None:
         from config.health import register_check
-        from search.backends import check_search_backend
+        from search.backends import check_search_backend, check_search_backlog
 
         register_check("search", check_search_backend, required=True)
+        # A backlog means search is behind, not that the site is down: reported, not required.
+        register_check("search_outbox", check_search_backlog, required=False)

@@ -26,3 +26,54 @@ class OutboxEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model_label}#{self.object_id} v{self.version}"
+
+
+class SearchDocument(models.Model):
+    """The database backend's index: one row per searchable volume or item.
+
+    The same fields as the Elasticsearch document, plus the tokens (CJK bigrams and lower-case
+    words, ``search.documents.tokenize``) the full-text index is built from. On PostgreSQL a
+    generated ``search_vector`` tsvector column (title weighted A) carries a GIN index; on
+    SQLite an FTS5 table ``search_document_fts`` (rowid = id) is kept in step by the backend.
+    Both are created by migration 0002 for the database in use.
+    """
+
+    doc_id = models.CharField(max_length=40, unique=True)  # "item-123"
+    kind = models.CharField(max_length=10)
+    record_id = models.BigIntegerField()
+    reference_code = models.CharField(max_length=64, db_index=True)
+    title = models.CharField(max_length=500)
+    creator = models.CharField(max_length=200, blank=True)
+    keywords = models.CharField(max_length=500, blank=True)
+    notes = models.TextField(blank=True)
+    fonds_id = models.IntegerField()
+    fonds_code = models.CharField(max_length=20, blank=True)
+    category_id = models.IntegerField()
+    category_code = models.CharField(max_length=20, blank=True)
+    category_name = models.CharField(max_length=100, blank=True)
+    year = models.SmallIntegerField(null=True, blank=True)
+    date_start = models.DateField(null=True, blank=True)
+    date_end = models.DateField(null=True, blank=True)
+    retention = models.CharField(max_length=4)
+    classification = models.PositiveSmallIntegerField(default=0)
+    access_status = models.CharField(max_length=12)
+    carrier = models.CharField(max_length=12)
+    room = models.CharField(max_length=20, blank=True)
+    is_public = models.BooleanField(default=False)
+    version = models.PositiveIntegerField(default=0)
+    title_tokens = models.TextField(blank=True)
+    body_tokens = models.TextField(blank=True)
+
+    class Meta:
+        db_table = "search_document"
+        verbose_name = _("search document")
+        verbose_name_plural = _("search documents")
+        indexes = [
+            models.Index(fields=["kind", "record_id"], name="searchdoc_record_idx"),
+            models.Index(fields=["is_public", "date_start"], name="searchdoc_public_idx"),
+            models.Index(fields=["fonds_id", "classification"], name="searchdoc_fonds_idx"),
+            models.Index(fields=["date_start", "doc_id"], name="searchdoc_date_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.doc_id

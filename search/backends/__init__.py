@@ -2,16 +2,45 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
 from django.conf import settings
 
-from search.backends.base import SearchBackend
+from search.backends.base import SearchBackend, SearchUnavailable
+
+__all__ = [
+    "SearchBackend",
+    "SearchUnavailable",
+    "check_search_backend",
+    "get_backend",
+    "use_backend",
+]
+
+_overrides: list[SearchBackend] = []
+
+
+def get_backend() -> SearchBackend:
+    """The configured backend (or the one a test pushed with ``use_backend``)."""
+    if _overrides:
+        return _overrides[-1]
+    return _configured_backend()
+
+
+@contextmanager
+def use_backend(backend: SearchBackend) -> Iterator[SearchBackend]:
+    """Serve ``backend`` from ``get_backend`` inside the block (tests, benchmarks)."""
+    _overrides.append(backend)
+    try:
+        yield backend
+    finally:
+        _overrides.remove(backend)
 
 
 @cache
-def get_backend() -> SearchBackend:
+def _configured_backend() -> SearchBackend:
     if settings.ELASTICSEARCH_URL:
         from search.backends.elasticsearch import ElasticsearchBackend
 
@@ -23,5 +52,14 @@ def get_backend() -> SearchBackend:
     return DatabaseSearchBackend()
 
 
+get_backend.cache_clear = _configured_backend.cache_clear  # type: ignore[attr-defined]
+
+
 def check_search_backend() -> dict[str, Any]:
     return get_backend().ping()
+
+
+def check_search_backlog() -> dict[str, Any]:
+    from search.sync import backlog
+
+    return backlog()

@@ -1,9 +1,43 @@
-"""The search backend interface (the Wagtail pattern): one API, several engines."""
+"""The search backend interface (the Wagtail pattern): one API, several engines.
+
+Every backend stores the documents of ``search.documents.build_document`` and answers the
+``search.query`` model. Writes carry the record's ``version``: a write never replaces a newer
+version already in the index (Elasticsearch external versioning; a version column in the
+database backend), so the outbox drainer, the reindexer and the reconciler may race safely.
+"""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
+
+from search.query import SearchRequest, SearchResult, Suggestion, Visibility
+
+
+class SearchUnavailable(Exception):
+    """The engine cannot be reached or refused the request (searching shows a degraded notice)."""
+
+
+@dataclass
+class BulkResult:
+    indexed: int = 0
+    deleted: int = 0
+    skipped_stale: int = 0  # an equal or newer version was already there
+    errors: list[str] = field(default_factory=list)
+    failed: set[str] = field(default_factory=set)  # doc ids the engine refused (not stale)
+
+
+@dataclass
+class ReindexResult:
+    target: str
+    streamed: int
+    counted: int
+    expected: int
+    switched: bool
+    caught_up: int = 0
+    seconds: float = 0.0
 
 
 class SearchBackend(ABC):
@@ -14,3 +48,47 @@ class SearchBackend(ABC):
     @abstractmethod
     def ping(self) -> dict[str, Any]:
         """Answer ``{"ok": True, ...}`` when the engine can serve queries, else raise."""
+
+    @abstractmethod
+    def setup(self) -> None:
+        """Create the index if it does not exist (idempotent)."""
+
+    @abstractmethod
+    def index_documents(self, docs: Iterable[dict[str, Any]]) -> BulkResult:
+        """Add or replace documents, unless the index holds an equal or newer version."""
+
+    @abstractmethod
+    def delete_documents(self, items: Iterable[tuple[str, int]]) -> BulkResult:
+        """Delete ``(doc_id, version)`` pairs unless the index holds a newer version."""
+
+    @abstractmethod
+    def search(self, request: SearchRequest, visibility: Visibility) -> SearchResult:
+        """Run a query with the visibility rules as filter clauses."""
+
+    @abstractmethod
+    def suggest(self, prefix: str, visibility: Visibility, *, size: int = 8) -> list[Suggestion]:
+        """Type-ahead on titles and reference codes, visibility enforced."""
+
+    @abstractmethod
+    def versions(self, doc_ids: Iterable[str]) -> dict[str, int]:
+        """Indexed versions of the given documents (missing ones are absent)."""
+
+    @abstractmethod
+    def iter_versions(self) -> Iterator[tuple[str, int]]:
+        """Every ``(doc_id, version)`` in the index (for reconcile)."""
+
+    @abstractmethod
+    def count(self) -> int:
+        """Number of documents in the live index."""
+
+    def refresh(self) -> None:
+        """Make recent writes searchable now (tests, reindex)."""
+        return None
+
+    def clear(self) -> None:
+        """Drop every document and index (tests)."""
+        return None
+
+    @abstractmethod
+    def rebuild(self, docs: Iterable[dict[str, Any]], *, expected: int, progress=None):
+        """Build a complete new index from ``docs`` and make it live when counts match."""

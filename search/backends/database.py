@@ -1,12 +1,128 @@
-"""The embedded default: search in the database itself (PostgreSQL full text / SQLite FTS5)."""
+"""The embedded default: search in the database itself (PostgreSQL full text / SQLite FTS5).
+
+Documents live in ``search.SearchDocument`` (table ``search_document``) with their tokens
+(``search.documents.tokenize``: CJK bigrams + lower-case words, the same analysis as the
+Elasticsearch mapping). PostgreSQL matches a generated ``tsvector`` under a GIN index with a
+``tsquery`` built from the same terms (lexemes passed as-is, so no parser or dictionary touches
+Chinese); SQLite matches an FTS5 table. Visibility and filters are ordinary ``WHERE`` clauses on
+the same query, so counts and facets never include a hidden record.
+"""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterable, Iterator
+from datetime import date
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
+from django.db.models import BooleanField, Count, F, FloatField, Q, QuerySet, Value
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Coalesce
 
-from search.backends.base import SearchBackend
+from search.backends.base import BulkResult, ReindexResult, SearchBackend
+from search.documents import query_terms, tokenize
+from search.highlight import highlight
+from search.models import SearchDocument
+from search.query import (
+    FACET_FIELDS,
+    FacetBucket,
+    Hit,
+    SearchRequest,
+    SearchResult,
+    Suggestion,
+    Visibility,
+    encode_cursor,
+)
+
+DOC_FIELDS = (
+    "doc_id",
+    "kind",
+    "reference_code",
+    "title",
+    "creator",
+    "keywords",
+    "notes",
+    "fonds_id",
+    "fonds_code",
+    "category_id",
+    "category_code",
+    "category_name",
+    "year",
+    "date_start",
+    "date_end",
+    "retention",
+    "classification",
+    "access_status",
+    "carrier",
+    "room",
+    "is_public",
+    "version",
+)
+CODE_BOOST = 100.0
+BATCH = 1000
+
+
+def _unique(tokens: Iterable[str]) -> str:
+    return " ".join(dict.fromkeys(tokens))
+
+
+def to_row(doc: dict[str, Any]) -> SearchDocument:
+    values = {name: doc.get(name) for name in DOC_FIELDS}
+    values["record_id"] = doc["pk"]
+    for name in ("date_start", "date_end"):
+        if isinstance(values[name], str):
+            values[name] = date.fromisoformat(values[name])
+    for name in ("creator", "keywords", "notes", "room", "fonds_code", "category_code"):
+        values[name] = values[name] or ""
+    values["category_name"] = values["category_name"] or ""
+    values["title_tokens"] = _unique(tokenize(doc["title"]))
+    body = " ".join(doc.get(n) or "" for n in ("reference_code", "creator", "keywords", "notes"))
+    values["body_tokens"] = _unique(tokenize(body))
+    return SearchDocument(**values)
+
+
+def to_doc(row: dict[str, Any]) -> dict[str, Any]:
+    doc = {name: row[name] for name in DOC_FIELDS}
+    doc["pk"] = row["record_id"]
+    for name in ("date_start", "date_end"):
+        doc[name] = doc[name].isoformat() if doc[name] else None
+    return doc
+
+
+def visibility_q(visibility: Visibility) -> Q:
+    public = Q(is_public=True)
+    if visibility.public_only or visibility.fonds_ids == ():
+        return public
+    permitted = Q(classification__lte=visibility.clearance)
+    if visibility.fonds_ids is not None:
+        permitted &= Q(fonds_id__in=list(visibility.fonds_ids))
+    return public | permitted
+
+
+def filters_q(filters: dict[str, Any]) -> Q:
+    q = Q()
+    if "fonds" in filters:
+        q &= Q(fonds_id__in=filters["fonds"])
+    if "category" in filters:
+        q &= Q(category_id__in=filters["category"])
+    for name in ("carrier", "retention", "access_status", "kind"):
+        if name in filters:
+            q &= Q(**{f"{name}__in": filters[name]})
+    if "year_from" in filters:
+        q &= Q(year__gte=filters["year_from"])
+    if "year_to" in filters:
+        q &= Q(year__lte=filters["year_to"])
+    return q
+
+
+def tsquery(terms: list[str]) -> str:
+    """``'档案' & '案馆'``: quoted lexemes are taken as they are (terms hold no quotes)."""
+    return " & ".join("'" + t.replace("'", "''").replace("\\", "\\\\") + "'" for t in terms)
+
+
+def fts5_query(terms: list[str]) -> str:
+    return " AND ".join('"' + t.replace('"', '""') + '"' for t in terms)
 
 
 class DatabaseSearchBackend(SearchBackend):
@@ -16,3 +132,321 @@ class DatabaseSearchBackend(SearchBackend):
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
         return {"ok": True, "backend": self.name, "vendor": connection.vendor}
+
+    def setup(self) -> None:
+        """The table and its full-text index come from the search app's migrations."""
+
+    # --- writes --------------------------------------------------------------------------
+    def _fts_delete(self, ids: list[int]) -> None:
+        if connection.vendor != "sqlite" or not ids:
+            return
+        with connection.cursor() as cursor:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                marks = ",".join("%s" for _ in chunk)
+                cursor.execute(f"DELETE FROM search_document_fts WHERE rowid IN ({marks})", chunk)  # noqa: S608
+
+    def _fts_insert(self, rows: list[SearchDocument]) -> None:
+        if connection.vendor != "sqlite" or not rows:
+            return
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO search_document_fts (rowid, title, body) VALUES (%s, %s, %s)",
+                [(r.pk, r.title_tokens, r.body_tokens) for r in rows],
+            )
+
+    def index_documents(self, docs: Iterable[dict[str, Any]], *, force: bool = False) -> BulkResult:
+        """Insert or replace rows; a row holding an equal (or, with ``force``, a strictly)
+        newer version is kept. Rows are locked while compared, so writers may race."""
+        result = BulkResult()
+        batch: dict[str, dict[str, Any]] = {}
+        for doc in docs:
+            current = batch.get(doc["doc_id"])
+            if current is None or doc["version"] > current["version"]:
+                batch[doc["doc_id"]] = doc
+            if len(batch) >= BATCH:
+                self._write_batch(batch, result, force=force)
+                batch = {}
+        if batch:
+            self._write_batch(batch, result, force=force)
+        return result
+
+    def _write_batch(self, batch: dict[str, dict], result: BulkResult, *, force: bool) -> None:
+        with transaction.atomic():
+            existing = {
+                doc_id: (pk, version)
+                for pk, doc_id, version in SearchDocument.objects.select_for_update()
+                .filter(doc_id__in=list(batch))
+                .values_list("pk", "doc_id", "version")
+            }
+            replace_ids: list[int] = []
+            rows: list[SearchDocument] = []
+            for doc_id, doc in batch.items():
+                if doc_id in existing:
+                    pk, version = existing[doc_id]
+                    newer = doc["version"] >= version if force else doc["version"] > version
+                    if not newer:
+                        result.skipped_stale += 1
+                        continue
+                    replace_ids.append(pk)
+                rows.append(to_row(doc))
+            if replace_ids:
+                self._fts_delete(replace_ids)
+                SearchDocument.objects.filter(pk__in=replace_ids).delete()
+            created = SearchDocument.objects.bulk_create(rows, batch_size=BATCH)
+            self._fts_insert(created)
+            result.indexed += len(created)
+
+    def delete_documents(self, items: Iterable[tuple[str, int]]) -> BulkResult:
+        result = BulkResult()
+        wanted = dict(items)
+        if not wanted:
+            return result
+        with transaction.atomic():
+            rows = list(
+                SearchDocument.objects.select_for_update()
+                .filter(doc_id__in=list(wanted))
+                .values_list("pk", "doc_id", "version")
+            )
+            doomed = [pk for pk, doc_id, version in rows if version <= wanted[doc_id]]
+            result.skipped_stale = len(rows) - len(doomed)
+            self._fts_delete(doomed)
+            SearchDocument.objects.filter(pk__in=doomed).delete()
+            result.deleted = len(wanted) - result.skipped_stale
+        return result
+
+    # --- reads ---------------------------------------------------------------------------
+    def _matching(self, query: str, visibility: Visibility) -> tuple[QuerySet, bool]:
+        """Visible rows matching ``query``, annotated with ``rank`` (higher is better)."""
+        rows = SearchDocument.objects.filter(visibility_q(visibility))
+        terms = query_terms(query)
+        if not terms:
+            return rows, False
+        code = query.strip()
+        if connection.vendor == "postgresql":
+            tsq = tsquery(terms)
+            rows = rows.filter(
+                RawSQL("search_vector @@ %s::tsquery", [tsq], output_field=BooleanField())
+                | Q(reference_code=code)
+            ).annotate(
+                rank=RawSQL(
+                    "(ts_rank(search_vector, %s::tsquery)"
+                    " + CASE WHEN reference_code = %s THEN %s ELSE 0 END)::float8",
+                    [tsq, code, CODE_BOOST],
+                    output_field=FloatField(),
+                )
+            )
+        else:
+            match = fts5_query(terms)
+            rows = rows.filter(
+                Q(
+                    pk__in=RawSQL(
+                        "SELECT rowid FROM search_document_fts WHERE search_document_fts MATCH %s",
+                        [match],
+                    )
+                )
+                | Q(reference_code=code)
+            ).annotate(
+                rank=Coalesce(
+                    RawSQL(
+                        "(SELECT -bm25(search_document_fts, 3.0, 1.0) FROM search_document_fts"
+                        " WHERE search_document_fts MATCH %s"
+                        " AND search_document_fts.rowid = search_document.id)",
+                        [match],
+                        output_field=FloatField(),
+                    ),
+                    Value(0.0),
+                )
+                + RawSQL(
+                    "CASE WHEN search_document.reference_code = %s THEN %s ELSE 0 END",
+                    [code, CODE_BOOST],
+                    output_field=FloatField(),
+                )
+            )
+        return rows, True
+
+    @staticmethod
+    def _sort(rows: QuerySet, sort: str, after: list | None, has_text: bool) -> QuerySet:
+        if sort == "relevance" and not has_text:
+            sort = "-date"
+        if sort == "relevance":
+            if after is not None:
+                rank, doc_id = after
+                rows = rows.filter(Q(rank__lt=rank) | Q(rank=rank, doc_id__gt=doc_id))
+            return rows.order_by("-rank", "doc_id")
+        if sort == "code":
+            if after is not None:
+                code, doc_id = after
+                rows = rows.filter(
+                    Q(reference_code__gt=code) | Q(reference_code=code, doc_id__gt=doc_id)
+                )
+            return rows.order_by("reference_code", "doc_id")
+        descending = sort == "-date"
+        if after is not None:
+            day, doc_id = after
+            if day is None:
+                rows = rows.filter(date_start__isnull=True, doc_id__gt=doc_id)
+            else:
+                beyond = "date_start__lt" if descending else "date_start__gt"
+                rows = rows.filter(
+                    Q(**{beyond: day})
+                    | Q(date_start=day, doc_id__gt=doc_id)
+                    | Q(date_start__isnull=True)
+                )
+        ordered = (
+            F("date_start").desc(nulls_last=True)
+            if descending
+            else F("date_start").asc(nulls_last=True)
+        )
+        return rows.order_by(ordered, "doc_id")
+
+    @staticmethod
+    def _sort_values(sort: str, row: dict, has_text: bool) -> list[Any]:
+        if sort == "relevance" and not has_text:
+            sort = "-date"
+        if sort == "relevance":
+            return [row["rank"], row["doc_id"]]
+        if sort == "code":
+            return [row["reference_code"], row["doc_id"]]
+        return [row["date_start"].isoformat() if row["date_start"] else None, row["doc_id"]]
+
+    def search(self, request: SearchRequest, visibility: Visibility) -> SearchResult:
+        matching, has_text = self._matching(request.query, visibility)
+        matching = matching.filter(filters_q(request.filters))
+        total = matching.count()
+        ordered = self._sort(matching, request.sort, request.after, has_text)
+        fields = [*DOC_FIELDS, "record_id"] + (["rank"] if has_text else [])
+        window = ordered.values(*fields)[request.offset : request.offset + request.size]
+        terms = query_terms(request.query) if request.highlight else []
+        hits = []
+        for row in window:
+            highlights = {}
+            for name in ("title", "creator", "keywords", "notes"):
+                marked = highlight(row[name], terms, fragment=name == "notes")
+                if marked:
+                    highlights[name] = [marked]
+            hits.append(
+                Hit(
+                    doc=to_doc(row),
+                    score=row.get("rank"),
+                    highlights=highlights,
+                    sort_values=self._sort_values(request.sort, row, has_text),
+                )
+            )
+        facets = {}
+        for name in request.facets:
+            field = FACET_FIELDS[name]
+            buckets = (
+                matching.order_by()
+                .values(field)
+                .annotate(n=Count("id"))
+                .order_by("-n", field)[: 200 if name == "year" else 50]
+            )
+            facets[name] = [
+                FacetBucket(value=b[field], count=b["n"]) for b in buckets if b[field] is not None
+            ]
+        next_cursor = None
+        if hits and len(hits) == request.size:
+            next_cursor = encode_cursor(hits[-1].sort_values)
+        return SearchResult(
+            total=total,
+            hits=hits,
+            facets=facets,
+            next_cursor=next_cursor,
+            page=request.page,
+            size=request.size,
+        )
+
+    def suggest(self, prefix: str, visibility: Visibility, *, size: int = 8) -> list[Suggestion]:
+        prefix = prefix.strip()
+        if not prefix:
+            return []
+        visible = SearchDocument.objects.filter(visibility_q(visibility))
+        by_code = list(
+            visible.filter(reference_code__startswith=prefix)
+            .order_by("reference_code")
+            .values("title", "reference_code", "kind", "record_id")[:size]
+        )
+        by_title: list[dict] = []
+        if len(by_code) < size and query_terms(prefix):
+            matching, _ = self._matching(prefix, visibility)
+            by_title = list(
+                matching.order_by("-rank", "doc_id").values(
+                    "title", "reference_code", "kind", "record_id"
+                )[:size]
+            )
+        seen: set[str] = set()
+        suggestions = []
+        for row in by_code + by_title:
+            if row["reference_code"] in seen:
+                continue
+            seen.add(row["reference_code"])
+            suggestions.append(
+                Suggestion(
+                    text=row["title"],
+                    reference_code=row["reference_code"],
+                    kind=row["kind"],
+                    pk=row["record_id"],
+                )
+            )
+        return suggestions[:size]
+
+    def versions(self, doc_ids: Iterable[str]) -> dict[str, int]:
+        return dict(
+            SearchDocument.objects.filter(doc_id__in=list(doc_ids)).values_list("doc_id", "version")
+        )
+
+    def iter_versions(self) -> Iterator[tuple[str, int]]:
+        yield from (
+            SearchDocument.objects.order_by()
+            .values_list("doc_id", "version")
+            .iterator(chunk_size=5000)
+        )
+
+    def count(self) -> int:
+        return SearchDocument.objects.count()
+
+    def clear(self) -> None:
+        with connection.cursor() as cursor:
+            if connection.vendor == "sqlite":
+                cursor.execute("DELETE FROM search_document_fts")
+        SearchDocument.objects.all().delete()
+
+    def rebuild(self, docs: Iterable[dict[str, Any]], *, expected: int, progress=None):
+        """In place, with no downtime: every document is upserted (equal versions rewritten),
+        then rows whose record is gone are dropped. Searches keep answering throughout."""
+        started = time.monotonic()
+
+        def counted(stream):
+            for doc in stream:
+                if progress is not None:
+                    progress.update(1)
+                yield doc
+
+        result = self.index_documents(counted(docs), force=True)
+        self.prune_missing()
+        counted_docs = self.count()
+        return ReindexResult(
+            target="search_document",
+            streamed=result.indexed,
+            counted=counted_docs,
+            expected=expected,
+            switched=counted_docs == expected,
+            seconds=time.monotonic() - started,
+        )
+
+    def prune_missing(self) -> int:
+        """Drop rows whose record no longer exists (one anti-join per kind)."""
+        from search.documents import record_models
+
+        removed = 0
+        for kind, model in record_models().items():
+            gone = SearchDocument.objects.filter(kind=kind).exclude(
+                record_id__in=model.objects.values("pk")
+            )
+            ids = list(gone.values_list("pk", flat=True)[:100_000])
+            while ids:
+                self._fts_delete(ids)
+                removed += SearchDocument.objects.filter(pk__in=ids).delete()[0]
+                ids = list(gone.values_list("pk", flat=True)[:100_000])
+        return removed

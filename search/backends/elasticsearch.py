@@ -1,12 +1,190 @@
-"""Elasticsearch 8.x backend through the official client and ``elasticsearch.dsl``."""
+"""Elasticsearch 8.x backend through the official client and ``elasticsearch.dsl``.
+
+One alias (``<prefix>-records``) points at one timestamped index (``<prefix>-records-<ts>``);
+``rebuild`` fills a new index and switches the alias atomically. Analysis needs no plugin: the
+built-in ``standard`` tokenizer with ``cjk_width``, ``lowercase`` and ``cjk_bigram`` (what the
+built-in ``cjk`` analyzer does, without its English stop words), plus a keyword sub-field
+``reference_code.raw`` for exact codes. Writes use external versioning with the record's
+``version``, so an older update is refused by Elasticsearch itself (409, counted as stale).
+"""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
-from elasticsearch import Elasticsearch
+from elasticsearch import ApiError, Elasticsearch, TransportError, helpers
+from elasticsearch.dsl import (
+    Boolean,
+    Date,
+    Index,
+    Integer,
+    Keyword,
+    Long,
+    Mapping,
+    Q,
+    Search,
+    Short,
+    Text,
+    analyzer,
+)
 
-from search.backends.base import SearchBackend
+from search.backends.base import BulkResult, ReindexResult, SearchBackend, SearchUnavailable
+from search.documents import query_terms
+from search.query import (
+    FACET_FIELDS,
+    FacetBucket,
+    Hit,
+    SearchRequest,
+    SearchResult,
+    Suggestion,
+    Visibility,
+    encode_cursor,
+)
+
+CJK_ANALYZER = analyzer(
+    "lantai_cjk", tokenizer="standard", filter=["cjk_width", "lowercase", "cjk_bigram"]
+)
+TEXT_BOOSTS = ("title^3", "reference_code^2", "creator^1.5", "keywords^1.5", "notes")
+HIGHLIGHT_FIELDS = ("title", "creator", "keywords", "notes")
+FACET_SIZES = {"year": 200}
+BULK_CHUNK = 1000
+
+
+def build_mapping() -> Mapping:
+    m = Mapping()
+    m.field("doc_id", Keyword())
+    m.field("kind", Keyword())
+    m.field("pk", Long())
+    m.field(
+        "reference_code",
+        Text(analyzer=CJK_ANALYZER, fields={"raw": Keyword(ignore_above=128)}),
+    )
+    for name in ("title", "creator", "keywords", "notes"):
+        m.field(name, Text(analyzer=CJK_ANALYZER))
+    for name in ("fonds_id", "category_id"):
+        m.field(name, Integer())
+    for name in ("fonds_code", "category_code", "category_name", "room"):
+        m.field(name, Keyword())
+    m.field("year", Short())
+    m.field("date_start", Date())
+    m.field("date_end", Date())
+    for name in ("retention", "access_status", "carrier"):
+        m.field(name, Keyword())
+    m.field("classification", Short())
+    m.field("is_public", Boolean())
+    m.field("version", Long())
+    return m
+
+
+def build_index(name: str, *, shards: int = 1, replicas: int = 0) -> Index:
+    index = Index(name)
+    index.settings(number_of_shards=shards, number_of_replicas=replicas)
+    index.mapping(build_mapping())
+    return index
+
+
+def visibility_filter(visibility: Visibility) -> Q:
+    """The ``visible_to`` rules as one filter clause."""
+    public = Q("term", is_public=True)
+    if visibility.public_only or visibility.fonds_ids == ():
+        return public
+    permitted = [Q("range", classification={"lte": visibility.clearance})]
+    if visibility.fonds_ids is not None:
+        permitted.append(Q("terms", fonds_id=list(visibility.fonds_ids)))
+    return Q("bool", should=[public, Q("bool", filter=permitted)], minimum_should_match=1)
+
+
+def filter_clauses(filters: dict[str, Any]) -> list[Q]:
+    clauses = []
+    for name, field in (("fonds", "fonds_id"), ("category", "category_id")):
+        if name in filters:
+            clauses.append(Q("terms", **{field: filters[name]}))
+    for name in ("carrier", "retention", "access_status", "kind"):
+        if name in filters:
+            clauses.append(Q("terms", **{name: filters[name]}))
+    years = {}
+    if "year_from" in filters:
+        years["gte"] = filters["year_from"]
+    if "year_to" in filters:
+        years["lte"] = filters["year_to"]
+    if years:
+        clauses.append(Q("range", year=years))
+    return clauses
+
+
+def text_query(query: str) -> Q | None:
+    terms = query_terms(query)
+    if not terms:
+        return None
+    analysed = " ".join(terms)  # what the analyzer would make of it, without operators
+    return Q(
+        "bool",
+        should=[
+            Q("term", **{"reference_code.raw": {"value": query.strip(), "boost": 20}}),
+            Q(
+                "multi_match",
+                query=analysed,
+                type="cross_fields",
+                fields=list(TEXT_BOOSTS),
+                operator="and",
+            ),
+        ],
+        minimum_should_match=1,
+    )
+
+
+def sort_spec(request: SearchRequest, has_text: bool) -> list[Any]:
+    sort = request.sort
+    if sort == "relevance" and not has_text:
+        sort = "-date"
+    if sort == "relevance":
+        return ["_score", {"doc_id": "asc"}]
+    if sort == "code":
+        return [{"reference_code.raw": "asc"}, {"doc_id": "asc"}]
+    order = "desc" if sort == "-date" else "asc"
+    return [{"date_start": {"order": order, "missing": "_last"}}, {"doc_id": "asc"}]
+
+
+def build_search(request: SearchRequest, visibility: Visibility, *, index: str = "") -> Search:
+    """The whole query as ``elasticsearch.dsl`` (``.to_dict()`` is checked in unit tests)."""
+    search = Search(index=index or None)
+    text = text_query(request.query)
+    if text is not None:
+        search = search.query(text)
+    search = search.filter(visibility_filter(visibility))
+    for clause in filter_clauses(request.filters):
+        search = search.filter(clause)
+    for facet in request.facets:
+        search.aggs.bucket(
+            facet, "terms", field=FACET_FIELDS[facet], size=FACET_SIZES.get(facet, 50)
+        )
+    search = search.sort(*sort_spec(request, text is not None))
+    search = search.extra(track_total_hits=True)
+    if request.after is not None:
+        search = search.extra(search_after=request.after)
+    search = search[request.offset : request.offset + request.size]
+    if request.highlight and text is not None:
+        for name in HIGHLIGHT_FIELDS:
+            search = search.highlight(
+                name, number_of_fragments=0 if name == "title" else 2, fragment_size=80
+            )
+        search = search.highlight_options(
+            encoder="html", pre_tags=["<mark>"], post_tags=["</mark>"], require_field_match=False
+        )
+    return search
+
+
+def build_suggest(prefix: str, visibility: Visibility, *, size: int = 8) -> Search:
+    should = [Q("prefix", **{"reference_code.raw": {"value": prefix.strip(), "boost": 5}})]
+    terms = query_terms(prefix)
+    if terms:
+        should.append(Q("match", title={"query": " ".join(terms), "operator": "and"}))
+    search = Search().query(Q("bool", should=should, minimum_should_match=1))
+    search = search.filter(visibility_filter(visibility))
+    return search.source(["title", "reference_code", "kind", "pk"])[:size]
 
 
 class ElasticsearchBackend(SearchBackend):
@@ -15,7 +193,16 @@ class ElasticsearchBackend(SearchBackend):
     def __init__(self, url: str, *, index_prefix: str = "lantai", timeout: float = 5.0) -> None:
         self.url = url
         self.index_prefix = index_prefix
+        self.alias = f"{index_prefix}-records"
         self.client = Elasticsearch(url, request_timeout=timeout, max_retries=1)
+        self._ready = False
+
+    # --- plumbing ------------------------------------------------------------------------
+    def _call(self, func, *args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except (TransportError, ApiError) as exc:
+            raise SearchUnavailable(f"{type(exc).__name__}: {exc}"[:300]) from exc
 
     def ping(self) -> dict[str, Any]:
         health = self.client.cluster.health(timeout="2s")
@@ -24,4 +211,220 @@ class ElasticsearchBackend(SearchBackend):
             "ok": status in ("green", "yellow"),
             "backend": self.name,
             "cluster_status": status,
+            "alias": self.alias,
         }
+
+    def new_index_name(self) -> str:
+        return f"{self.alias}-{datetime.now(UTC):%Y%m%d%H%M%S%f}"
+
+    def setup(self) -> None:
+        if self._ready:
+            return
+        if self._call(self.client.indices.exists_alias, name=self.alias):
+            self._ready = True
+            return
+        name = self.new_index_name()
+        index = build_index(name)
+        body = index.to_dict()
+        body["aliases"] = {self.alias: {}}
+        self._call(self.client.indices.create, index=name, **body)
+        self._ready = True
+
+    # --- writes --------------------------------------------------------------------------
+    def _bulk(self, actions: Iterable[dict[str, Any]], result: BulkResult, *, key: str) -> None:
+        try:
+            for ok, info in helpers.streaming_bulk(
+                self.client.options(request_timeout=60),
+                actions,
+                chunk_size=BULK_CHUNK,
+                max_retries=5,
+                initial_backoff=1,
+                max_backoff=30,
+                raise_on_error=False,
+                raise_on_exception=True,
+            ):
+                op = next(iter(info.values()))
+                if ok:
+                    setattr(result, key, getattr(result, key) + 1)
+                elif op.get("status") == 409:
+                    result.skipped_stale += 1
+                elif op.get("status") == 404 and key == "deleted":
+                    result.deleted += 1  # already gone
+                else:
+                    result.errors.append(f"{op.get('_id')}: {op.get('error')}"[:300])
+                    result.failed.add(str(op.get("_id")))
+        except (TransportError, ApiError) as exc:
+            raise SearchUnavailable(f"{type(exc).__name__}: {exc}"[:300]) from exc
+
+    def index_documents(self, docs: Iterable[dict[str, Any]]) -> BulkResult:
+        self.setup()
+        result = BulkResult()
+        self.index_documents_into(docs, self.alias, result)
+        return result
+
+    def delete_documents(self, items: Iterable[tuple[str, int]]) -> BulkResult:
+        self.setup()
+        result = BulkResult()
+        actions = (
+            {
+                "_op_type": "delete",
+                "_index": self.alias,
+                "_id": doc_id,
+                "version": version,
+                "version_type": "external_gte",
+            }
+            for doc_id, version in items
+        )
+        self._bulk(actions, result, key="deleted")
+        return result
+
+    # --- reads ---------------------------------------------------------------------------
+    def search(self, request: SearchRequest, visibility: Visibility) -> SearchResult:
+        self.setup()
+        search = build_search(request, visibility, index=self.alias)
+        body = search.to_dict()
+        response = self._call(self.client.search, index=self.alias, body=body)
+        hits = []
+        for raw in response["hits"]["hits"]:
+            highlights = {k: v for k, v in raw.get("highlight", {}).items()}
+            hits.append(
+                Hit(
+                    doc=raw["_source"],
+                    score=raw.get("_score"),
+                    highlights=highlights,
+                    sort_values=list(raw.get("sort", [])),
+                )
+            )
+        facets = {}
+        for name in request.facets:
+            buckets = response.get("aggregations", {}).get(name, {}).get("buckets", [])
+            facets[name] = [FacetBucket(value=b["key"], count=b["doc_count"]) for b in buckets]
+        next_cursor = None
+        if hits and len(hits) == request.size:
+            next_cursor = encode_cursor(hits[-1].sort_values)
+        return SearchResult(
+            total=response["hits"]["total"]["value"],
+            hits=hits,
+            facets=facets,
+            next_cursor=next_cursor,
+            page=request.page,
+            size=request.size,
+        )
+
+    def suggest(self, prefix: str, visibility: Visibility, *, size: int = 8) -> list[Suggestion]:
+        if not prefix.strip():
+            return []
+        self.setup()
+        body = build_suggest(prefix, visibility, size=size).to_dict()
+        response = self._call(self.client.search, index=self.alias, body=body)
+        return [
+            Suggestion(
+                text=h["_source"]["title"],
+                reference_code=h["_source"]["reference_code"],
+                kind=h["_source"]["kind"],
+                pk=h["_source"]["pk"],
+            )
+            for h in response["hits"]["hits"]
+        ]
+
+    def versions(self, doc_ids: Iterable[str]) -> dict[str, int]:
+        ids = list(doc_ids)
+        if not ids:
+            return {}
+        response = self._call(self.client.mget, index=self.alias, ids=ids, source=False)
+        return {d["_id"]: d["_version"] for d in response["docs"] if d.get("found")}
+
+    def iter_versions(self) -> Iterator[tuple[str, int]]:
+        try:
+            for hit in helpers.scan(
+                self.client,
+                index=self.alias,
+                query={"_source": False, "version": True, "query": {"match_all": {}}},
+                size=5000,
+            ):
+                yield hit["_id"], hit["_version"]
+        except (TransportError, ApiError) as exc:
+            raise SearchUnavailable(str(exc)[:300]) from exc
+
+    def count(self) -> int:
+        self.setup()
+        return self._call(self.client.count, index=self.alias)["count"]
+
+    def refresh(self) -> None:
+        self._call(self.client.indices.refresh, index=self.alias)
+
+    def clear(self) -> None:
+        self._ready = False
+        self._call(
+            self.client.indices.delete,
+            index=f"{self.alias}-*",
+            ignore_unavailable=True,
+            allow_no_indices=True,
+        )
+
+    def live_indices(self) -> list[str]:
+        if not self._call(self.client.indices.exists_alias, name=self.alias):
+            return []
+        return sorted(self._call(self.client.indices.get_alias, name=self.alias).keys())
+
+    # --- zero-downtime rebuild -----------------------------------------------------------
+    def rebuild(self, docs: Iterable[dict[str, Any]], *, expected: int, progress=None):
+        """New timestamped index, streamed in bulk (429s retried with backoff); the alias moves
+        to it in one atomic ``update_aliases`` only when its count equals ``expected``."""
+        started = time.monotonic()
+        name = self.new_index_name()
+        body = build_index(name).to_dict()
+        body["settings"]["refresh_interval"] = "-1"  # bulk load: refresh once at the end
+        self._call(self.client.indices.create, index=name, **body)
+        result = BulkResult()
+
+        def counted(stream):
+            for doc in stream:
+                if progress is not None:
+                    progress.update(1)
+                yield doc
+
+        try:
+            self.index_documents_into(counted(docs), name, result)
+            self._call(
+                self.client.indices.put_settings,
+                index=name,
+                settings={"index": {"refresh_interval": "1s"}},
+            )
+            self._call(self.client.indices.refresh, index=name)
+            counted_docs = self._call(self.client.count, index=name)["count"]
+        except Exception:
+            self.client.indices.delete(index=name, ignore_unavailable=True)
+            raise
+        switched = counted_docs == expected and not result.errors
+        if switched:
+            old = self.live_indices()
+            actions = [{"remove": {"index": i, "alias": self.alias}} for i in old]
+            actions.append({"add": {"index": name, "alias": self.alias}})
+            self._call(self.client.indices.update_aliases, actions=actions)
+            for index in old:
+                self.client.indices.delete(index=index, ignore_unavailable=True)
+        else:
+            self.client.indices.delete(index=name, ignore_unavailable=True)
+        return ReindexResult(
+            target=name,
+            streamed=result.indexed,
+            counted=counted_docs,
+            expected=expected,
+            switched=switched,
+            seconds=time.monotonic() - started,
+        )
+
+    def index_documents_into(self, docs, index: str, result: BulkResult) -> None:
+        actions = (
+            {
+                "_op_type": "index",
+                "_index": index,
+                "_id": doc["doc_id"],
+                "version": doc["version"],
+                "version_type": "external",
+                "_source": doc,
+            }
+            for doc in docs
+        )
+        self._bulk(actions, result, key="indexed")

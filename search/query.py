@@ -1,0 +1,265 @@
+"""The one query model of Lantai's search: what a caller asks, who asks, and what comes back.
+
+``Visibility.for_user`` reproduces ``repository.querysets.RecordQuerySet.visible_to`` exactly;
+each backend turns it into filter clauses of the query itself, so totals, facets, highlights,
+suggestions and pages never count a hidden record.
+
+``parse_search_params`` is the edge: it turns request parameters into a ``SearchRequest`` or
+raises ``SearchInputError`` with a reason per parameter (answered as a 400).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from accounts.choices import Classification
+from repository.choices import AccessStatus, Carrier, Retention
+
+MAX_QUERY_LENGTH = 200  # characters; longer queries are refused with a reason
+MAX_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 20
+MAX_WINDOW = 10_000  # page × size beyond this must use the cursor (search_after)
+SUGGEST_SIZE = 8
+
+FACETS = ("fonds", "category", "year", "carrier", "retention", "access_status")
+FACET_FIELDS = {
+    "fonds": "fonds_id",
+    "category": "category_id",
+    "year": "year",
+    "carrier": "carrier",
+    "retention": "retention",
+    "access_status": "access_status",
+}
+SORTS = ("relevance", "date", "-date", "code")
+CHOICE_FILTERS = {
+    "carrier": {c.value for c in Carrier},
+    "retention": {c.value for c in Retention},
+    "access_status": {c.value for c in AccessStatus},
+    "kind": {"item", "volume"},
+}
+ID_FILTERS = ("fonds", "category")
+
+
+class SearchInputError(ValueError):
+    """Bad search parameters: ``errors`` maps a parameter to its reasons."""
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class Visibility:
+    """Who asks. ``public_only``: open + unclassified only. Otherwise staff see those plus
+    records of ``fonds_ids`` (``None`` = every fonds) up to ``clearance``."""
+
+    public_only: bool = True
+    fonds_ids: tuple[int, ...] | None = ()
+    clearance: int = Classification.NONE
+
+    @classmethod
+    def for_user(cls, user) -> Visibility:
+        if user is None or not user.is_authenticated or not user.is_archive_staff:
+            return cls()
+        from repository.querysets import visible_fonds_ids
+
+        ids = visible_fonds_ids(user)
+        return cls(
+            public_only=False,
+            fonds_ids=None if ids is None else tuple(ids),
+            clearance=int(user.clearance),
+        )
+
+    def allows(self, doc: dict[str, Any]) -> bool:
+        """The same rule in Python (used by tests and by the suggestion fallback)."""
+        if doc["is_public"]:
+            return True
+        if self.public_only:
+            return False
+        in_fonds = self.fonds_ids is None or doc["fonds_id"] in self.fonds_ids
+        return in_fonds and doc["classification"] <= self.clearance
+
+
+@dataclass
+class SearchRequest:
+    query: str = ""
+    filters: dict[str, Any] = field(default_factory=dict)
+    facets: tuple[str, ...] = ()
+    sort: str = "relevance"
+    page: int = 1
+    size: int = DEFAULT_PAGE_SIZE
+    after: list[Any] | None = None  # decoded cursor: the sort values of the last hit
+    highlight: bool = True
+
+    @property
+    def offset(self) -> int:
+        return 0 if self.after is not None else (self.page - 1) * self.size
+
+
+@dataclass
+class Hit:
+    doc: dict[str, Any]
+    score: float | None = None
+    highlights: dict[str, list[str]] = field(default_factory=dict)
+    sort_values: list[Any] = field(default_factory=list)
+
+    @property
+    def kind(self) -> str:
+        return self.doc["kind"]
+
+    @property
+    def pk(self) -> int:
+        return self.doc["pk"]
+
+
+@dataclass
+class FacetBucket:
+    value: Any
+    count: int
+    label: str = ""
+
+
+@dataclass
+class SearchResult:
+    total: int
+    hits: list[Hit]
+    facets: dict[str, list[FacetBucket]] = field(default_factory=dict)
+    next_cursor: str | None = None
+    page: int = 1
+    size: int = DEFAULT_PAGE_SIZE
+
+
+@dataclass
+class Suggestion:
+    text: str
+    reference_code: str
+    kind: str
+    pk: int
+
+
+def encode_cursor(values: list[Any]) -> str:
+    raw = json.dumps(values, separators=(",", ":"), ensure_ascii=False).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(value: str) -> list[Any]:
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+        decoded = json.loads(raw)
+    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        raise SearchInputError({"cursor": [_("Not a valid cursor.")]}) from exc
+    if (
+        not isinstance(decoded, list)
+        or len(decoded) != 2
+        or not isinstance(decoded[1], str)
+        or not all(v is None or isinstance(v, int | float | str) for v in decoded)
+    ):
+        raise SearchInputError({"cursor": [_("Not a valid cursor.")]})
+    return decoded
+
+
+def _int(value: str, name: str, errors: dict[str, list[str]]) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        errors.setdefault(name, []).append(_("Must be a whole number."))
+        return None
+
+
+def _values(params, name: str) -> list[str]:
+    """Repeated (``?carrier=a&carrier=b``) or comma-separated parameter values."""
+    getlist = getattr(params, "getlist", None)
+    raw = getlist(name) if getlist else ([params[name]] if name in params else [])
+    values: list[str] = []
+    for item in raw:
+        values.extend(v.strip() for v in str(item).split(",") if v.strip())
+    return values
+
+
+def parse_search_params(params, *, default_facets: tuple[str, ...] = ()) -> SearchRequest:
+    """Validate request parameters (a QueryDict or a dict) into a ``SearchRequest``."""
+    errors: dict[str, list[str]] = {}
+    request = SearchRequest(facets=default_facets)
+
+    query = str(params.get("q", "") or "")
+    if len(query) > MAX_QUERY_LENGTH:
+        errors["q"] = [
+            _("The query is too long (at most %(max)d characters).") % {"max": MAX_QUERY_LENGTH}
+        ]
+    request.query = query.strip()
+
+    if "page" in params:
+        page = _int(params.get("page"), "page", errors)
+        if page is not None and page < 1:
+            errors.setdefault("page", []).append(_("Pages start at 1."))
+        elif page is not None:
+            request.page = page
+    if "size" in params:
+        size = _int(params.get("size"), "size", errors)
+        if size is not None and not 1 <= size <= MAX_PAGE_SIZE:
+            errors.setdefault("size", []).append(
+                _("Between 1 and %(max)d results per page.") % {"max": MAX_PAGE_SIZE}
+            )
+        elif size is not None:
+            request.size = size
+    if "page" not in errors and request.page * request.size > MAX_WINDOW:
+        errors.setdefault("page", []).append(
+            _("Too deep for page numbers: follow the next-page cursor instead.")
+        )
+
+    sort = str(params.get("sort", "") or "relevance")
+    if sort not in SORTS:
+        errors["sort"] = [_("Unknown sort; use one of: %(sorts)s.") % {"sorts": ", ".join(SORTS)}]
+    request.sort = sort
+
+    cursor = params.get("cursor")
+    if cursor:
+        try:
+            request.after = decode_cursor(str(cursor))
+        except SearchInputError as exc:
+            errors.update(exc.errors)
+
+    if "facets" in params:
+        facets = _values(params, "facets")
+        unknown = [f for f in facets if f not in FACETS]
+        if unknown:
+            errors["facets"] = [
+                _("Unknown facet %(names)s; known facets: %(known)s.")
+                % {"names": ", ".join(unknown)[:100], "known": ", ".join(FACETS)}
+            ]
+        request.facets = tuple(dict.fromkeys(f for f in facets if f in FACETS))
+
+    filters: dict[str, Any] = {}
+    for name in ID_FILTERS:
+        values = _values(params, name)
+        if values:
+            ids = [_int(v, name, errors) for v in values[:50]]
+            filters[name] = [i for i in ids if i is not None]
+    for name, allowed in CHOICE_FILTERS.items():
+        values = _values(params, name)
+        if values:
+            bad = [v for v in values if v not in allowed]
+            if bad:
+                errors[name] = [
+                    _("Unknown value %(values)s; use one of: %(allowed)s.")
+                    % {"values": ", ".join(bad)[:100], "allowed": ", ".join(sorted(allowed))}
+                ]
+            filters[name] = [v for v in values if v in allowed]
+    for name in ("year_from", "year_to"):
+        if params.get(name) not in (None, ""):
+            year = _int(params.get(name), name, errors)
+            if year is not None and not 1 <= year <= 9999:
+                errors.setdefault(name, []).append(_("Not a plausible year."))
+            elif year is not None:
+                filters[name] = year
+    request.filters = filters
+
+    if errors:
+        raise SearchInputError(errors)
+    return request

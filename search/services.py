@@ -1,0 +1,62 @@
+"""The read side for views and the API: search and suggest for a user, visibility enforced.
+
+Views call these and nothing else; the backend comes from ``search.backends.get_backend``.
+When the engine cannot answer, ``SearchUnavailable`` propagates and the caller shows a clear
+degraded notice (the database backend is not kept in step while Elasticsearch is configured,
+so falling back to it would show stale results).
+"""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext as _
+
+from accounts.choices import Classification
+from repository.choices import AccessStatus, Carrier, Retention
+from search.backends import get_backend
+from search.query import SUGGEST_SIZE, SearchRequest, SearchResult, Suggestion, Visibility
+
+CHOICE_LABELS = {
+    "carrier": dict(Carrier.choices),
+    "retention": dict(Retention.choices),
+    "access_status": dict(AccessStatus.choices),
+}
+
+
+def _label_facets(result: SearchResult) -> None:
+    from repository.models import Category, Fonds
+
+    fonds_ids = [b.value for b in result.facets.get("fonds", [])]
+    category_ids = [b.value for b in result.facets.get("category", [])]
+    fonds = {f.pk: str(f) for f in Fonds.objects.filter(pk__in=fonds_ids)} if fonds_ids else {}
+    categories = (
+        {c.pk: f"{c.code} {c.name}" for c in Category.objects.filter(pk__in=category_ids)}
+        if category_ids
+        else {}
+    )
+    for name, buckets in result.facets.items():
+        for bucket in buckets:
+            if name == "fonds":
+                bucket.label = fonds.get(bucket.value, str(bucket.value))
+            elif name == "category":
+                bucket.label = categories.get(bucket.value, str(bucket.value))
+            elif name in CHOICE_LABELS:
+                bucket.label = str(CHOICE_LABELS[name].get(bucket.value, bucket.value))
+            else:
+                bucket.label = str(bucket.value)
+        if name == "year":
+            buckets.sort(key=lambda b: b.value, reverse=True)
+
+
+def search_records(user, request: SearchRequest) -> SearchResult:
+    """Search as ``user`` sees the catalogue (the ``visible_to`` rules inside the query)."""
+    result = get_backend().search(request, Visibility.for_user(user))
+    _label_facets(result)
+    return result
+
+
+def suggest_records(user, prefix: str, *, size: int = SUGGEST_SIZE) -> list[Suggestion]:
+    return get_backend().suggest(prefix[:100], Visibility.for_user(user), size=size)
+
+
+def classification_label(level: int) -> str:
+    return str(dict(Classification.choices).get(level, level)) if level else _("Unclassified")
