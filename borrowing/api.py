@@ -1,8 +1,215 @@
-"""REST API of the borrowing app: register viewsets on `config.api.router`; extra API paths
-(non-viewset views) go in `api_urlpatterns`, mounted under /api/v1/."""
+"""REST API of the borrowing app (the mobile check-in page uses it). Adapters only."""
 
-from django.urls import path  # noqa: F401
+from __future__ import annotations
 
-from config.api import router  # noqa: F401
+from django.db.models import Prefetch
+from django.http import Http404
+from django.urls import path
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, status
+from rest_framework.decorators import action, api_view
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.response import Response
 
-api_urlpatterns: list = []
+from borrowing import services
+from borrowing.access import (
+    CHECKIN_ROLES,
+    access_loan_for_user,
+    access_request_for_user,
+    is_borrowing_staff,
+)
+from borrowing.models import AccessRequest, IllegalTransition, Loan, RequestLine
+from borrowing.serializers import (
+    AccessRequestCreateSerializer,
+    AccessRequestSerializer,
+    CheckOutSerializer,
+    DecideSerializer,
+    LoanSerializer,
+    RenewSerializer,
+    ScanResultSerializer,
+    ScanSerializer,
+)
+from config.api import BaseViewSet, router
+
+
+def _refused(exc: Exception) -> Response:
+    if isinstance(exc, services.BorrowingError):
+        code, status_code = exc.code, exc.status
+    else:
+        code, status_code = "illegal_transition", status.HTTP_409_CONFLICT
+    return Response(
+        {"detail": " ".join(str(m) for m in exc.messages), "code": code}, status=status_code
+    )
+
+
+def _run(call):
+    try:
+        return call()
+    except (services.BorrowingError, IllegalTransition) as exc:
+        return _refused(exc)
+
+
+class AccessRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseViewSet):
+    """Access requests: staff who handle them see all; everyone else only their own."""
+
+    serializer_class = AccessRequestSerializer
+    filterset_fields: list[str] = []
+
+    def get_queryset(self):
+        qs = AccessRequest.objects.visible_to(self.request.user).select_related("requester")
+        state = self.request.query_params.get("state")
+        if state:
+            qs = qs.filter(state=state)
+        return qs.prefetch_related(
+            Prefetch("lines", RequestLine.objects.select_related("item", "volume")),
+            "decisions__decided_by",
+        )
+
+    def get_object(self):
+        return access_request_for_user(self.request.user, self.kwargs["pk"])
+
+    @extend_schema(request=AccessRequestCreateSerializer, responses={201: AccessRequestSerializer})
+    def create(self, request):
+        data = AccessRequestCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        try:
+            records = [services.find_record_by_code(code) for code in values.pop("records")]
+        except services.BorrowingError:
+            return Response(
+                {"detail": "You cannot request this record.", "code": "record_not_visible"},
+                status=400,
+            )
+
+        def call():
+            req = services.create_access_request(
+                acting_user=request.user, records=records, **values
+            )
+            return Response(AccessRequestSerializer(req).data, status=201)
+
+        return _run(call)
+
+    def _act(self, fn, serializer_class=None, **extra):
+        req = self.get_object()
+        kwargs = dict(extra)
+        if serializer_class is not None:
+            payload = serializer_class(data=self.request.data)
+            payload.is_valid(raise_exception=True)
+            kwargs.update(payload.validated_data)
+
+        def call():
+            fn(req, acting_user=self.request.user, **kwargs)
+            return Response(AccessRequestSerializer(AccessRequest.objects.get(pk=req.pk)).data)
+
+        return _run(call)
+
+    @extend_schema(request=DecideSerializer, responses=AccessRequestSerializer)
+    @action(detail=True, methods=["post"])
+    def decide(self, request, pk=None):
+        return self._act(services.decide_access_request, DecideSerializer)
+
+    @extend_schema(request=None, responses=AccessRequestSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        return self._act(services.cancel_access_request)
+
+    @extend_schema(request=None, responses=AccessRequestSerializer)
+    @action(detail=True, methods=["post"])
+    def retrieve_records(self, request, pk=None):
+        return self._act(services.retrieve_access_request)
+
+    @extend_schema(request=CheckOutSerializer, responses=AccessRequestSerializer)
+    @action(detail=True, methods=["post"])
+    def check_out(self, request, pk=None):
+        return self._act(services.check_out_access_request, CheckOutSerializer)
+
+    @extend_schema(request=None, responses=AccessRequestSerializer)
+    @action(detail=True, methods=["post"])
+    def close(self, request, pk=None):
+        return self._act(services.close_access_request)
+
+
+class LoanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseViewSet):
+    """Loans: staff see all, borrowers their own."""
+
+    serializer_class = LoanSerializer
+
+    def get_queryset(self):
+        qs = Loan.objects.select_related("item", "volume", "request", "borrower")
+        if not is_borrowing_staff(self.request.user):
+            qs = qs.filter(borrower=self.request.user)
+        if self.request.query_params.get("active") == "true":
+            qs = qs.active()
+        return qs
+
+    def get_object(self):
+        return access_loan_for_user(self.request.user, self.kwargs["pk"])
+
+    @extend_schema(request=None, responses=LoanSerializer)
+    @action(detail=True, methods=["post"], url_path="return")
+    def return_loan(self, request, pk=None):
+        loan = self.get_object()
+
+        def call():
+            services.return_loan(loan, acting_user=request.user)
+            return Response(LoanSerializer(Loan.objects.get(pk=loan.pk)).data)
+
+        return _run(call)
+
+    @extend_schema(request=RenewSerializer, responses=LoanSerializer)
+    @action(detail=True, methods=["post"])
+    def renew(self, request, pk=None):
+        loan = self.get_object()
+        payload = RenewSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+
+        def call():
+            services.renew_loan(loan, acting_user=request.user, **payload.validated_data)
+            return Response(LoanSerializer(Loan.objects.get(pk=loan.pk)).data)
+
+        return _run(call)
+
+
+def _checkin_staff(user) -> None:
+    if not user.has_role(*CHECKIN_ROLES):
+        raise Http404
+
+
+@extend_schema(
+    parameters=[OpenApiParameter("code", str, required=True)],
+    responses={200: ScanResultSerializer},
+    operation_id="checkin_lookup",
+)
+@api_view(["GET"])
+def checkin_lookup(request):
+    """The active loan of a scanned or typed record code (no change)."""
+    _checkin_staff(request.user)
+    return _run(lambda: Response(services.lookup_loan(request.query_params.get("code", ""))))
+
+
+@extend_schema(
+    request=ScanSerializer, responses={200: ScanResultSerializer}, operation_id="checkin_scan"
+)
+@api_view(["POST"])
+def checkin_scan(request):
+    """One check-in scan (return, or re-shelve at a position). Idempotent on ``scan_id``."""
+    _checkin_staff(request.user)
+    payload = ScanSerializer(data=request.data)
+    payload.is_valid(raise_exception=True)
+
+    def call():
+        result = services.process_checkin_scan(acting_user=request.user, **payload.validated_data)
+        return Response(result.body, status=result.status)
+
+    return _run(call)
+
+
+router.register("borrowing/requests", AccessRequestViewSet, basename="access-request")
+router.register("borrowing/loans", LoanViewSet, basename="loan")
+
+api_urlpatterns: list = [
+    path("borrowing/checkin/lookup/", checkin_lookup, name="checkin-lookup"),
+    path("borrowing/checkin/scans/", checkin_scan, name="checkin-scan"),
+]
+
+__all__ = ["PermissionDenied"]

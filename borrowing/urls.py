@@ -1,10 +1,28 @@
-"""URLs of the borrowing app, mounted at the site root by config/urls.py.
+"""URLs of the borrowing app, mounted at the site root by config/urls.py."""
 
-Staff pages go under `staff/...`, public pages at the root, phone pages under `m/...`.
-"""
+from django.urls import path
 
-from django.urls import path  # noqa: F401
+from borrowing import views
 
 app_name = "borrowing"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("staff/borrowing/", views.desk, name="desk"),
+    path("staff/borrowing/requests/<int:pk>/", views.request_detail, name="request-detail"),
+    path(
+        "staff/borrowing/requests/<int:pk>/<slug:action>/",
+        views.request_action,
+        name="request-action",
+    ),
+    path("staff/borrowing/requests/<int:pk>/slip.pdf", views.slip_pdf, name="slip-pdf"),
+    path("staff/borrowing/requests/<int:pk>/receipt.pdf", views.receipt_pdf, name="receipt-pdf"),
+    path("staff/borrowing/loans/<int:pk>/<slug:action>/", views.loan_action, name="loan-action"),
+    path("staff/borrowing/retrieval/", views.retrieval_list, name="retrieval"),
+    path("staff/borrowing/statistics/", views.statistics_page, name="statistics"),
+    path("m/checkin/", views.checkin, name="checkin"),
+    path("requests/", views.my_requests, name="my-requests"),
+    path("requests/new/", views.new_request, name="new-request"),
+    path("requests/<int:pk>/", views.my_request, name="my-request"),
+    path("copies/<int:pk>/", views.digital_copy, name="digital-copy"),
+    path("copies/<int:pk>/pages/<int:number>/", views.digital_page, name="digital-page"),
+]

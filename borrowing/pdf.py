@@ -1,0 +1,172 @@
+"""PDFs: the borrowing slip (借阅单), the return receipt and the retrieval list (取档单).
+
+reportlab with the built-in STSong-Light CID font (Chinese without shipping a font file) and
+Code 128 barcodes carrying the request number and each record's code.
+"""
+
+from __future__ import annotations
+
+import io
+from functools import cache
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from reportlab.graphics.barcode.code128 import Code128
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+from borrowing.services import record_code
+
+FONT = "STSong-Light"
+
+
+@cache
+def _styles() -> dict[str, ParagraphStyle]:
+    pdfmetrics.registerFont(UnicodeCIDFont(FONT))
+    return {
+        "title": ParagraphStyle("title", fontName=FONT, fontSize=16, leading=22, spaceAfter=6),
+        "body": ParagraphStyle("body", fontName=FONT, fontSize=10, leading=14),
+        "small": ParagraphStyle("small", fontName=FONT, fontSize=8, leading=10),
+    }
+
+
+def _p(text, style="body") -> Paragraph:
+    from xml.sax.saxutils import escape
+
+    return Paragraph(escape(str(text)), _styles()[style])
+
+
+def _barcode(value: str, height: float = 10 * mm) -> Code128:
+    return Code128(value, barHeight=height, barWidth=0.9, humanReadable=True)
+
+
+def _table(rows, widths) -> Table:
+    table = Table(rows, colWidths=widths, repeatRows=1)
+    table.setStyle(
+        TableStyle(
+            [
+                ("GRID", (0, 0), (-1, -1), 0.5, colors.grey),
+                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                ("BACKGROUND", (0, 0), (-1, 0), colors.whitesmoke),
+            ]
+        )
+    )
+    return table
+
+
+def _build(story, title: str) -> bytes:
+    buffer = io.BytesIO()
+    doc = SimpleDocTemplate(
+        buffer,
+        pagesize=A4,
+        leftMargin=15 * mm,
+        rightMargin=15 * mm,
+        topMargin=15 * mm,
+        bottomMargin=15 * mm,
+        title=title,
+        author="Lantai",
+    )
+    doc.build(story)
+    return buffer.getvalue()
+
+
+def _header(req, heading: str) -> list:
+    local = timezone.localtime
+    return [
+        _p(heading, "title"),
+        _barcode(req.number, 12 * mm),
+        Spacer(1, 4 * mm),
+        _table(
+            [
+                [_p(_("Request")), _p(req.number), _p(_("Purpose")), _p(req.get_purpose_display())],
+                [
+                    _p(_("Requester")),
+                    _p(req.requester),
+                    _p(_("User type")),
+                    _p(req.get_user_type_display()),
+                ],
+                [
+                    _p(_("Identity document")),
+                    _p(f"{req.get_id_document_type_display()} {req.masked_id_number}".strip()),
+                    _p(_("Period")),
+                    _p(f"{req.date_from} – {req.date_to}"),
+                ],
+                [
+                    _p(_("State")),
+                    _p(req.get_state_display()),
+                    _p(_("Printed")),
+                    _p(f"{local():%Y-%m-%d %H:%M}"),
+                ],
+            ],
+            [30 * mm, 60 * mm, 30 * mm, 60 * mm],
+        ),
+        Spacer(1, 6 * mm),
+    ]
+
+
+def borrowing_slip(req) -> bytes:
+    """借阅单: the request, each approved record with its barcode, and signature lines."""
+    story = _header(req, _("Borrowing slip"))
+    rows = [[_p(_("Code")), _p(_("Reference code")), _p(_("Title")), _p(_("Decision"))]]
+    for line in req.lines.select_related("item", "volume"):
+        record = line.record
+        rows.append(
+            [
+                _barcode(record_code(record), 8 * mm),
+                _p(record.reference_code, "small"),
+                _p(record.title, "small"),
+                _p(line.get_decision_display(), "small"),
+            ]
+        )
+    story.append(_table(rows, [45 * mm, 45 * mm, 65 * mm, 25 * mm]))
+    story += [Spacer(1, 12 * mm), _p(_("Reader's signature: ____________    Staff: ____________"))]
+    return _build(story, req.number)
+
+
+def return_receipt(req) -> bytes:
+    """归还回执: every loan of the request and when it came back."""
+    story = _header(req, _("Return receipt"))
+    rows = [[_p(_("Code")), _p(_("Reference code")), _p(_("Checked out")), _p(_("Returned"))]]
+    for loan in req.loans.select_related("item", "volume"):
+        returned = (
+            timezone.localtime(loan.returned_at).strftime("%Y-%m-%d %H:%M")
+            if loan.returned_at
+            else _("not yet")
+        )
+        rows.append(
+            [
+                _barcode(record_code(loan.record), 8 * mm),
+                _p(loan.record.reference_code, "small"),
+                _p(f"{timezone.localtime(loan.checked_out_at):%Y-%m-%d %H:%M}", "small"),
+                _p(returned, "small"),
+            ]
+        )
+    story.append(_table(rows, [45 * mm, 55 * mm, 40 * mm, 40 * mm]))
+    return _build(story, req.number)
+
+
+def retrieval_list(groups) -> bytes:
+    """取档单: approved records grouped by room, in shelf order."""
+    story = [
+        _p(_("Retrieval list"), "title"),
+        _p(f"{timezone.localtime():%Y-%m-%d %H:%M}", "small"),
+    ]
+    for room, entries in groups.items():
+        story += [Spacer(1, 4 * mm), _p(str(room) if room else _("No shelf position"))]
+        rows = [[_p(_("Position")), _p(_("Reference code")), _p(_("Title")), _p(_("Request"))]]
+        for entry in entries:
+            rows.append(
+                [
+                    _p(entry["position"].code if entry["position"] else "—", "small"),
+                    _p(entry["record"].reference_code, "small"),
+                    _p(entry["record"].title, "small"),
+                    _p(entry["request"].number, "small"),
+                ]
+            )
+        story.append(_table(rows, [40 * mm, 50 * mm, 65 * mm, 25 * mm]))
+    return _build(story, "retrieval")

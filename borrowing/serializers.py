@@ -1,0 +1,144 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from borrowing.choices import IdDocumentType, Purpose, ScanKind
+from borrowing.models import AccessRequest, ApprovalDecision, Loan, RequestLine
+from borrowing.services import record_code
+
+
+class RequestLineSerializer(serializers.ModelSerializer):
+    record = serializers.SerializerMethodField()
+    reference_code = serializers.SerializerMethodField()
+    title = serializers.SerializerMethodField()
+
+    class Meta:
+        model = RequestLine
+        fields = ["id", "record", "reference_code", "title", "decision", "refusal_reason"]
+
+    def get_record(self, line) -> str:
+        return record_code(line.record)
+
+    def get_reference_code(self, line) -> str:
+        return line.record.reference_code
+
+    def get_title(self, line) -> str:
+        return line.record.title
+
+
+class DecisionSerializer(serializers.ModelSerializer):
+    decided_by = serializers.CharField(source="decided_by.username")
+
+    class Meta:
+        model = ApprovalDecision
+        fields = ["step", "decided_by", "decided_at", "approved_lines", "refused_lines", "reason"]
+
+
+class AccessRequestSerializer(serializers.ModelSerializer):
+    number = serializers.CharField(read_only=True)
+    requester = serializers.CharField(source="requester.username", read_only=True)
+    id_number_masked = serializers.CharField(source="masked_id_number", read_only=True)
+    lines = RequestLineSerializer(many=True, read_only=True)
+    decisions = DecisionSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = AccessRequest
+        fields = [
+            "id",
+            "number",
+            "requester",
+            "user_type",
+            "purpose",
+            "state",
+            "date_from",
+            "date_to",
+            "note",
+            "id_document_type",
+            "id_number_masked",
+            "id_document_expires",
+            "chain",
+            "submitted_at",
+            "decided_at",
+            "lines",
+            "decisions",
+        ]
+        read_only_fields = fields
+
+
+class AccessRequestCreateSerializer(serializers.Serializer):
+    records = serializers.ListField(
+        child=serializers.RegexField(r"^[IV]\d{1,12}$"),
+        min_length=1,
+        max_length=50,
+        help_text="Record codes: I<id> for items, V<id> for volumes.",
+    )
+    purpose = serializers.ChoiceField(choices=Purpose.choices)
+    date_from = serializers.DateField()
+    date_to = serializers.DateField()
+    note = serializers.CharField(max_length=2000, required=False, default="", allow_blank=True)
+    id_document_type = serializers.ChoiceField(
+        choices=IdDocumentType.choices, required=False, default="", allow_blank=True
+    )
+    id_number = serializers.CharField(
+        max_length=30, required=False, default="", allow_blank=True, write_only=True
+    )
+    id_document_expires = serializers.DateField(required=False, allow_null=True, default=None)
+
+
+class DecideSerializer(serializers.Serializer):
+    approve = serializers.ListField(child=serializers.IntegerField(), required=False, default=list)
+    reason = serializers.CharField(max_length=500, required=False, default="", allow_blank=True)
+
+
+class CheckOutSerializer(serializers.Serializer):
+    due_date = serializers.DateField()
+    conditions = serializers.CharField(max_length=500, required=False, default="", allow_blank=True)
+
+
+class RenewSerializer(serializers.Serializer):
+    due_date = serializers.DateField(required=False, allow_null=True, default=None)
+
+
+class LoanSerializer(serializers.ModelSerializer):
+    record = serializers.SerializerMethodField()
+    reference_code = serializers.SerializerMethodField()
+    request_number = serializers.CharField(source="request.number", read_only=True)
+    borrower = serializers.CharField(source="borrower.username", read_only=True)
+
+    class Meta:
+        model = Loan
+        fields = [
+            "id",
+            "record",
+            "reference_code",
+            "request",
+            "request_number",
+            "borrower",
+            "checked_out_at",
+            "due_date",
+            "conditions",
+            "renewals",
+            "returned_at",
+        ]
+        read_only_fields = fields
+
+    def get_record(self, loan) -> str:
+        return record_code(loan.record)
+
+    def get_reference_code(self, loan) -> str:
+        return loan.record.reference_code
+
+
+class ScanSerializer(serializers.Serializer):
+    scan_id = serializers.UUIDField()
+    kind = serializers.ChoiceField(choices=ScanKind.choices)
+    code = serializers.CharField(max_length=128, allow_blank=True)
+    position = serializers.CharField(max_length=64, required=False, default="", allow_blank=True)
+
+
+class ScanResultSerializer(serializers.Serializer):
+    scan_id = serializers.UUIDField()
+    replayed = serializers.BooleanField()
+    action = serializers.CharField(required=False)
+    detail = serializers.CharField(required=False)
+    code = serializers.CharField(required=False)

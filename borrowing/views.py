@@ -1,0 +1,360 @@
+"""Pages of the borrowing app. Thin adapters: parse, one access helper, one service, render."""
+
+from __future__ import annotations
+
+import csv
+from collections import OrderedDict
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from accounts.choices import Role
+from accounts.permissions import role_required
+from borrowing import digital, pdf, services, statistics
+from borrowing.access import (
+    BORROWING_STAFF_ROLES,
+    CHECKIN_ROLES,
+    DESK_ROLES,
+    access_loan_for_user,
+    access_request_for_user,
+)
+from borrowing.choices import LineDecision, RequestState
+from borrowing.forms import AccessRequestForm, CheckOutForm, DecisionForm, RenewForm
+from borrowing.models import AccessRequest, Loan, RequestLine
+from repository.models import Item, Volume
+
+QUEUE_PAGE_SIZE = 50
+
+
+def _error(request: HttpRequest, exc: services.BorrowingError) -> None:
+    for message in exc.messages:
+        messages.error(request, message)
+
+
+# --- front desk ------------------------------------------------------------------------------
+
+
+@role_required(*BORROWING_STAFF_ROLES)
+def desk(request: HttpRequest) -> HttpResponse:
+    """The front-desk queue: requests by state, with a count per state."""
+    counts = dict(
+        AccessRequest.objects.exclude(state=RequestState.DRAFT)
+        .values_list("state")
+        .annotate(n=Count("id"))
+        .values_list("state", "n")
+    )
+    state = request.GET.get("state") or RequestState.SUBMITTED
+    if state not in RequestState.values:
+        state = RequestState.SUBMITTED
+    rows = (
+        AccessRequest.objects.filter(state=state)
+        .select_related("requester")
+        .annotate(n_lines=Count("lines"))
+        .order_by("submitted_at", "id")[:QUEUE_PAGE_SIZE]
+    )
+    tabs = [
+        (value, label, counts.get(value, 0))
+        for value, label in RequestState.choices
+        if value != RequestState.DRAFT
+    ]
+    return render(request, "borrowing/desk.html", {"tabs": tabs, "state": state, "rows": rows})
+
+
+def _warnings(req: AccessRequest) -> list[str]:
+    warnings = []
+    if req.id_document_expired:
+        warnings.append(
+            _("The identity document expired on %(date)s.") % {"date": req.id_document_expires}
+        )
+    for line in req.lines.select_related("item", "volume"):
+        record = line.record
+        other = Loan.objects.active().filter(**services._line_kwargs(record)).exclude(request=req)
+        if other.exists():
+            warnings.append(
+                _("%(code)s is on loan to another request.") % {"code": record.reference_code}
+            )
+        alarm = _room_alarm(record)
+        if alarm:
+            warnings.append(alarm)
+    return warnings
+
+
+def _room_alarm(record) -> str | None:
+    """A warning when the record's room has an open climate alarm (if storage_env has alarms)."""
+    try:
+        from storage_env.models import Alarm  # type: ignore[attr-defined]  # noqa: PLC0415
+    except ImportError:
+        return None
+    if not record.position_id or not hasattr(Alarm, "room"):
+        return None
+    room_id = record.position.room_id
+    try:
+        open_alarm = Alarm.objects.filter(room_id=room_id, cleared_at__isnull=True).exists()
+    except Exception:  # noqa: BLE001 - the alarm model's shape is not ours to rely on
+        return None
+    if open_alarm:
+        return _("%(code)s is in a room with an open climate alarm.") % {
+            "code": record.reference_code
+        }
+    return None
+
+
+@role_required(*BORROWING_STAFF_ROLES)
+def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    req = access_request_for_user(request.user, pk)
+    lines = list(req.lines.select_related("item", "volume", "item__position", "volume__position"))
+    pending = [line for line in lines if line.decision != LineDecision.REFUSED]
+    step = None
+    if req.state in (RequestState.SUBMITTED, RequestState.UNDER_REVIEW) and req.chain:
+        done = req.decisions.count()
+        if done < len(req.chain):
+            step = req.chain[done]
+    context = {
+        "req": req,
+        "lines": lines,
+        "decisions": req.decisions.select_related("decided_by"),
+        "loans": req.loans.select_related("item", "volume"),
+        "warnings": _warnings(req),
+        "step": step,
+        "can_decide": step is not None
+        and services.can_decide_step(request.user, step)
+        and req.requester_id != request.user.pk,
+        "decision_form": DecisionForm(lines=pending),
+        "checkout_form": CheckOutForm(initial={"due_date": req.date_to}),
+        "renew_form": RenewForm(),
+        "is_desk": request.user.has_role(*DESK_ROLES),
+    }
+    return render(request, "borrowing/request_detail.html", context)
+
+
+@require_POST
+@role_required(*BORROWING_STAFF_ROLES)
+def request_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    req = access_request_for_user(request.user, pk)
+    user = request.user
+    try:
+        if action == "decide":
+            lines = req.lines.exclude(decision=LineDecision.REFUSED)
+            form = DecisionForm(request.POST, lines=lines)
+            if not form.is_valid():
+                raise services.BorrowingError(_("Check the form."))
+            services.decide_access_request(
+                req,
+                acting_user=user,
+                approve=form.cleaned_data["approve"],
+                reason=form.cleaned_data["reason"],
+            )
+            messages.success(request, _("Decision recorded."))
+        elif action == "retrieve":
+            services.retrieve_access_request(req, acting_user=user)
+            messages.success(request, _("Marked as retrieved."))
+        elif action == "checkout":
+            form = CheckOutForm(request.POST)
+            if not form.is_valid():
+                raise services.BorrowingError(_("Give a valid due date."))
+            services.check_out_access_request(req, acting_user=user, **form.cleaned_data)
+            messages.success(request, _("Checked out."))
+        elif action == "close":
+            services.close_access_request(req, acting_user=user)
+        elif action == "cancel":
+            services.cancel_access_request(req, acting_user=user)
+        else:
+            raise Http404
+    except services.BorrowingError as exc:
+        _error(request, exc)
+    return redirect("borrowing:request-detail", pk=req.pk)
+
+
+@require_POST
+@role_required(*CHECKIN_ROLES)
+def loan_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    loan = access_loan_for_user(request.user, pk)
+    try:
+        if action == "return":
+            services.return_loan(loan, acting_user=request.user)
+            messages.success(request, _("Returned."))
+        elif action == "renew":
+            form = RenewForm(request.POST)
+            due = form.cleaned_data.get("due_date") if form.is_valid() else None
+            services.renew_loan(loan, acting_user=request.user, due_date=due)
+            messages.success(request, _("Renewed."))
+        else:
+            raise Http404
+    except services.BorrowingError as exc:
+        _error(request, exc)
+    return redirect("borrowing:request-detail", pk=loan.request_id)
+
+
+@role_required(*BORROWING_STAFF_ROLES)
+def slip_pdf(request: HttpRequest, pk: int) -> HttpResponse:
+    req = access_request_for_user(request.user, pk)
+    return _pdf(pdf.borrowing_slip(req), f"{req.number}-slip.pdf")
+
+
+@role_required(*BORROWING_STAFF_ROLES)
+def receipt_pdf(request: HttpRequest, pk: int) -> HttpResponse:
+    req = access_request_for_user(request.user, pk)
+    if not req.loans.exclude(returned_at=None).exists():
+        raise Http404
+    return _pdf(pdf.return_receipt(req), f"{req.number}-receipt.pdf")
+
+
+def _pdf(data: bytes, filename: str) -> HttpResponse:
+    response = HttpResponse(data, content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="{filename}"'
+    return response
+
+
+def retrieval_groups() -> OrderedDict:
+    """Approved records waiting to be fetched (取档单), grouped by room, in shelf order."""
+    lines = RequestLine.objects.filter(
+        decision=LineDecision.APPROVED,
+        request__state__in=[RequestState.APPROVED, RequestState.PARTLY_APPROVED],
+    ).select_related("request", "item__position__room", "volume__position__room")
+    entries = []
+    for line in lines:
+        record = line.record
+        position = record.position
+        entries.append(
+            {
+                "record": record,
+                "request": line.request,
+                "position": position,
+                "room": position.room if position else None,
+                "sort": (position.path if position else "~", record.reference_code),
+            }
+        )
+    entries.sort(key=lambda e: e["sort"])
+    groups: OrderedDict = OrderedDict()
+    for entry in entries:
+        groups.setdefault(entry["room"], []).append(entry)
+    return groups
+
+
+@role_required(Role.KEEPER, Role.FRONT_DESK, Role.ADMINISTRATOR)
+def retrieval_list(request: HttpRequest) -> HttpResponse:
+    groups = retrieval_groups()
+    if request.GET.get("format") == "pdf":
+        return _pdf(pdf.retrieval_list(groups), "retrieval-list.pdf")
+    return render(request, "borrowing/retrieval.html", {"groups": groups})
+
+
+@role_required(Role.FRONT_DESK, Role.APPROVER, Role.ADMINISTRATOR)
+def statistics_page(request: HttpRequest) -> HttpResponse:
+    year = request.GET.get("year", "")
+    try:
+        year_int = int(year) if year else timezone.localdate().year
+        if not 2000 <= year_int <= 2100:
+            raise ValueError
+    except ValueError:
+        year_int = timezone.localdate().year
+    data = statistics.monthly(year_int)
+    if request.GET.get("format") == "csv":
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="usage-{year_int}.csv"'
+        response.write("\ufeff")
+        writer = csv.writer(response)
+        writer.writerow([_("Month"), _("Dimension"), _("Value"), _("Count")])
+        for row in data["rows"]:
+            writer.writerow([row["month"], row["dimension"], row["label"], row["count"]])
+        return response
+    return render(request, "borrowing/statistics.html", {"data": data, "year": year_int})
+
+
+@role_required(*CHECKIN_ROLES)
+def checkin(request: HttpRequest) -> HttpResponse:
+    return render(request, "borrowing/checkin.html")
+
+
+# --- public side -----------------------------------------------------------------------------
+
+
+def _record_from_query(request: HttpRequest):
+    for key, model in (("item", Item), ("volume", Volume)):
+        value = request.GET.get(key) or request.POST.get(key)
+        if value:
+            try:
+                return model.objects.visible_to(request.user).get(pk=int(value))
+            except (model.DoesNotExist, ValueError):
+                raise Http404 from None
+    raise Http404
+
+
+@login_required
+def digital_copy(request: HttpRequest, pk: int) -> HttpResponse:
+    grant = digital.access_grant_for_user(request.user, pk)
+    pages = digital._pages(grant.record).values_list("page_number", flat=True)
+    return render(request, "borrowing/digital_copy.html", {"grant": grant, "pages": pages})
+
+
+@login_required
+def digital_page(request: HttpRequest, pk: int, number: int) -> HttpResponse:
+    page = digital.access_page_for_user(request.user, pk, number)
+    digital.record_copy_view(page, acting_user=request.user)
+    response = FileResponse(page.web.open("rb"), content_type="image/jpeg")
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@login_required
+def new_request(request: HttpRequest) -> HttpResponse:
+    """Request a record the user can see (from a search result or a record page)."""
+    record = _record_from_query(request)
+    staff = request.user.is_archive_staff
+    form = AccessRequestForm(request.POST or None, staff=staff)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            req = services.create_access_request(
+                acting_user=request.user,
+                records=[record],
+                purpose=data["purpose"],
+                date_from=data["date_from"],
+                date_to=data["date_to"],
+                note=data["note"],
+                id_document_type=data.get("id_document_type", ""),
+                id_number=data.get("id_number", ""),
+                id_document_expires=data.get("id_document_expires"),
+            )
+        except services.BorrowingError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, _("Request %(number)s submitted.") % {"number": req.number})
+            return redirect("borrowing:my-request", pk=req.pk)
+    return render(request, "borrowing/request_new.html", {"form": form, "record": record})
+
+
+@login_required
+def my_requests(request: HttpRequest) -> HttpResponse:
+    rows = AccessRequest.objects.filter(requester=request.user).annotate(n_lines=Count("lines"))[
+        :200
+    ]
+    return render(request, "borrowing/my_requests.html", {"rows": rows})
+
+
+@login_required
+def my_request(request: HttpRequest, pk: int) -> HttpResponse:
+    req = access_request_for_user(request.user, pk)
+    if req.requester_id != request.user.pk:
+        raise Http404
+    if request.method == "POST":
+        try:
+            services.cancel_access_request(req, acting_user=request.user)
+            messages.success(request, _("Request cancelled."))
+        except services.BorrowingError as exc:
+            _error(request, exc)
+        return redirect("borrowing:my-request", pk=req.pk)
+    context = {
+        "req": req,
+        "lines": req.lines.select_related("item", "volume"),
+        "loans": req.loans.select_related("item", "volume"),
+        "grants": req.grants.filter(revoked_at=None, expires_at__gt=timezone.now()),
+        "can_cancel": req.can_transition(RequestState.CANCELLED),
+    }
+    return render(request, "borrowing/my_request.html", context)
