@@ -1,0 +1,51 @@
+"""``mqtt_broker``: the embedded MQTT broker (amqtt) on loopback, for a bare machine.
+
+``make run`` starts it only when ``MQTT_URL`` is unset. Production uses Mosquitto (README).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+
+def broker_settings(port: int) -> dict:
+    return {
+        "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}},
+        "plugins": {
+            "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True},
+        },
+    }
+
+
+class Command(BaseCommand):
+    help = "Run the embedded MQTT broker (amqtt) on 127.0.0.1:MQTT_EMBEDDED_PORT."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--port", type=int, default=None)
+
+    def handle(self, *args, port=None, **options):
+        from amqtt.broker import Broker
+
+        for name in ("amqtt", "transitions"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+        port = port or settings.MQTT_EMBEDDED_PORT
+
+        async def main() -> None:
+            broker = Broker(broker_settings(port))
+            await broker.start()
+            self.stdout.write(f"mqtt_broker: listening on 127.0.0.1:{port}")
+            self.stdout.flush()
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, stop.set)
+            await stop.wait()
+            await broker.shutdown()
+
+        asyncio.run(main())
+        self.stdout.write("mqtt_broker: stopped")

@@ -1,0 +1,57 @@
+"""``mqtt_ingest``: the long-running MQTT subscriber (readings, device alarms, device status)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import signal
+import threading
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from devices.ingest import IngestWorker
+
+DEFAULT_CLIENT_ID = "lantai-ingest"
+
+
+class Command(BaseCommand):
+    help = "Subscribe to sensor topics (QoS 1, persistent session) and store what arrives."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--client-id",
+            default=None,
+            help="fixed MQTT client id (default: lantai-ingest-<MQTT_TOPIC_PREFIX>)",
+        )
+        parser.add_argument("--batch-size", type=int, default=2000)
+        parser.add_argument("--flush-interval", type=float, default=0.2, help="seconds, ≤ 0.2")
+        parser.add_argument("--buffer-limit", type=int, default=50000)
+        parser.add_argument("--horizon-days", type=float, default=7.0)
+
+    def handle(self, *args, **options):
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+        client_id = options["client_id"] or f"{DEFAULT_CLIENT_ID}-{settings.MQTT_TOPIC_PREFIX}"
+        worker = IngestWorker(
+            client_id=client_id[:64],
+            batch_size=options["batch_size"],
+            flush_interval=min(0.2, options["flush_interval"]),
+            buffer_limit=options["buffer_limit"],
+            horizon=dt.timedelta(days=options["horizon_days"]),
+        )
+        stop = threading.Event()
+
+        def on_signal(signum, frame):
+            stop.set()
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        worker.start()
+        self.stdout.write(f"mqtt_ingest: client id {client_id}, prefix {worker.topic_prefix}")
+        self.stdout.flush()
+        while not stop.wait(1.0):
+            if not worker._thread or not worker._thread.is_alive():
+                self.stderr.write("mqtt_ingest: writer thread died")
+                break
+        worker.stop()
+        self.stdout.write("mqtt_ingest: stopped cleanly")

@@ -1,0 +1,248 @@
+"""Alarm lifecycle and live pushes. Alarms are stored before they are pushed (on commit)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.audit import record_event
+from accounts.choices import Role
+from accounts.models import User
+from accounts.services import notify_user, push_to_group
+from storage_env.choices import OPEN_STATES, AlarmEventKind, AlarmRule, AlarmState, Severity
+from storage_env.models import Alarm, AlarmEvent
+
+DASHBOARD_GROUP = "storage_env.dashboard"
+SUPERVISOR_ROLE = Role.ADMINISTRATOR
+
+
+class AlarmTransitionError(ValueError):
+    """The alarm is not in a state that allows this change."""
+
+
+def room_group(room_id: int) -> str:
+    return f"storage_env.room.{room_id}"
+
+
+def alarm_payload(alarm: Alarm) -> dict[str, Any]:
+    return {
+        "id": alarm.pk,
+        "rule": alarm.rule,
+        "rule_label": str(alarm.get_rule_display()),
+        "subject": alarm.subject,
+        "room_id": alarm.room_id,
+        "sensor_id": alarm.sensor.sensor_id if alarm.sensor_id else None,
+        "severity": alarm.severity,
+        "state": alarm.state,
+        "message": alarm.message,
+        "value": alarm.value,
+        "code": alarm.code,
+        "raised_at": alarm.raised_at.isoformat(),
+        "acknowledged_at": alarm.acknowledged_at.isoformat() if alarm.acknowledged_at else None,
+        "acknowledged_by": (
+            alarm.acknowledged_by.get_username() if alarm.acknowledged_by_id else None
+        ),
+        "acknowledge_note": alarm.acknowledge_note,
+        "cleared_at": alarm.cleared_at.isoformat() if alarm.cleared_at else None,
+        "escalation_level": alarm.escalation_level,
+    }
+
+
+def push_alarm(alarm: Alarm, event_type: str) -> None:
+    payload = alarm_payload(alarm)
+    push_to_group(DASHBOARD_GROUP, event_type, payload)
+
+
+def _event(
+    alarm: Alarm, kind: str, at: dt.datetime, actor: User | None = None, note: str = ""
+) -> None:
+    AlarmEvent.objects.create(alarm=alarm, kind=kind, at=at, actor=actor, note=note[:500])
+
+
+@transaction.atomic
+def raise_alarm(
+    rule: str,
+    subject: str,
+    *,
+    message: str,
+    room_id: int | None = None,
+    sensor_id: int | None = None,
+    severity: str = Severity.MAJOR,
+    value: float | None = None,
+    code: str = "",
+    now: dt.datetime | None = None,
+) -> tuple[Alarm, bool]:
+    """Open an alarm for (rule, subject) unless one is open already; (alarm, created)."""
+    now = now or timezone.now()
+    existing = Alarm.objects.filter(rule=rule, subject=subject, state__in=OPEN_STATES).first()
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():
+            alarm = Alarm.objects.create(
+                rule=rule,
+                subject=subject,
+                room_id=room_id,
+                sensor_id=sensor_id,
+                severity=severity,
+                message=message[:300],
+                value=value,
+                code=code[:40],
+                raised_at=now,
+            )
+    except IntegrityError:  # raised concurrently by another worker
+        return Alarm.objects.get(rule=rule, subject=subject, state__in=OPEN_STATES), False
+    _event(alarm, AlarmEventKind.RAISED, now, note=message)
+    push_alarm(alarm, "alarm.raised")
+    return alarm, True
+
+
+@transaction.atomic
+def clear_alarm(
+    rule: str,
+    subject: str,
+    *,
+    now: dt.datetime | None = None,
+    note: str = "",
+) -> Alarm | None:
+    """The condition is gone: the open alarm for (rule, subject) becomes cleared."""
+    alarm = (
+        Alarm.objects.select_for_update()
+        .filter(rule=rule, subject=subject, state__in=OPEN_STATES)
+        .first()
+    )
+    if alarm is None:
+        return None
+    return _clear(alarm, now=now or timezone.now(), actor=None, note=note)
+
+
+def _clear(alarm: Alarm, *, now: dt.datetime, actor: User | None, note: str) -> Alarm:
+    alarm.state = AlarmState.CLEARED
+    alarm.cleared_at = now
+    alarm.save(update_fields=["state", "cleared_at"])
+    _event(alarm, AlarmEventKind.CLEARED, now, actor, note)
+    push_alarm(alarm, "alarm.cleared")
+    return alarm
+
+
+def _locked(alarm: Alarm) -> Alarm:
+    return Alarm.objects.select_for_update().select_related("sensor").get(pk=alarm.pk)
+
+
+@transaction.atomic
+def acknowledge_alarm(alarm: Alarm, *, acting_user: User, note: str = "") -> Alarm:
+    """A keeper has seen it (who, note); escalation stops."""
+    alarm = _locked(alarm)
+    if alarm.state != AlarmState.RAISED:
+        raise AlarmTransitionError(f"cannot acknowledge an alarm that is {alarm.state}")
+    now = timezone.now()
+    alarm.state = AlarmState.ACKNOWLEDGED
+    alarm.acknowledged_at = now
+    alarm.acknowledged_by = acting_user
+    alarm.acknowledge_note = note[:500]
+    alarm.save(update_fields=["state", "acknowledged_at", "acknowledged_by", "acknowledge_note"])
+    _event(alarm, AlarmEventKind.ACKNOWLEDGED, now, acting_user, note)
+    record_event(
+        "storage_env.alarm.acknowledged", acting_user=acting_user, obj=alarm, note=note[:500]
+    )
+    push_alarm(alarm, "alarm.acknowledged")
+    return alarm
+
+
+@transaction.atomic
+def clear_alarm_manually(alarm: Alarm, *, acting_user: User, note: str = "") -> Alarm:
+    """A keeper clears an open alarm by hand (the engine raises it again if it recurs)."""
+    alarm = _locked(alarm)
+    if alarm.state not in OPEN_STATES:
+        raise AlarmTransitionError(f"cannot clear an alarm that is {alarm.state}")
+    alarm = _clear(alarm, now=timezone.now(), actor=acting_user, note=note)
+    record_event("storage_env.alarm.cleared", acting_user=acting_user, obj=alarm, note=note[:500])
+    return alarm
+
+
+@transaction.atomic
+def close_alarm(alarm: Alarm, *, acting_user: User, note: str = "") -> Alarm:
+    """Closing ends the record of a cleared alarm."""
+    alarm = _locked(alarm)
+    if alarm.state != AlarmState.CLEARED:
+        raise AlarmTransitionError(f"cannot close an alarm that is {alarm.state}")
+    now = timezone.now()
+    alarm.state = AlarmState.CLOSED
+    alarm.closed_at = now
+    alarm.closed_by = acting_user
+    alarm.save(update_fields=["state", "closed_at", "closed_by"])
+    _event(alarm, AlarmEventKind.CLOSED, now, acting_user, note)
+    record_event("storage_env.alarm.closed", acting_user=acting_user, obj=alarm, note=note[:500])
+    push_alarm(alarm, "alarm.closed")
+    return alarm
+
+
+def supervisors() -> list[User]:
+    return list(User.objects.filter(groups__name=SUPERVISOR_ROLE, is_active=True).distinct())
+
+
+@transaction.atomic
+def escalate_alarm(alarm: Alarm, *, now: dt.datetime | None = None) -> Alarm:
+    """Unacknowledged too long: tell the supervisors (administrators) directly."""
+    alarm = _locked(alarm)
+    if alarm.state != AlarmState.RAISED:
+        return alarm
+    now = now or timezone.now()
+    alarm.escalation_level += 1
+    alarm.escalated_at = now
+    alarm.save(update_fields=["escalation_level", "escalated_at"])
+    _event(alarm, AlarmEventKind.ESCALATED, now, note=f"level {alarm.escalation_level}")
+    payload = alarm_payload(alarm)
+    for user in supervisors():
+        notify_user(user, "alarm.escalated", payload)
+    push_alarm(alarm, "alarm.escalated")
+    return alarm
+
+
+@transaction.atomic
+def remind_alarm(alarm: Alarm, *, now: dt.datetime | None = None) -> Alarm:
+    now = now or timezone.now()
+    Alarm.objects.filter(pk=alarm.pk).update(last_reminded_at=now)
+    alarm.last_reminded_at = now
+    _event(alarm, AlarmEventKind.REMINDED, now)
+    push_alarm(alarm, "alarm.reminded")
+    return alarm
+
+
+def device_alarm_subject(sensor_id: str, code: str) -> str:
+    return f"sensor:{sensor_id}:{code}"
+
+
+def apply_device_alarm(
+    *,
+    sensor,
+    code: str,
+    severity: str,
+    active: bool,
+    message: str,
+    now: dt.datetime,
+) -> None:
+    """A device alarm (water leak, smoke, door…) passed through as an alarm of rule DEVICE."""
+    subject = device_alarm_subject(sensor.sensor_id, code)
+    if active:
+        raise_alarm(
+            AlarmRule.DEVICE,
+            subject,
+            message=message or code,
+            room_id=sensor.room_id,
+            sensor_id=sensor.pk,
+            severity=severity,
+            code=code,
+            now=now,
+        )
+    else:
+        clear_alarm(AlarmRule.DEVICE, subject, now=now, note=message)
+
+
+def push_readings(latest: list[dict[str, Any]]) -> None:
+    """Latest values of the rooms touched by one ingest flush (after commit)."""
+    if latest:
+        push_to_group(DASHBOARD_GROUP, "reading.updated", {"readings": latest})
