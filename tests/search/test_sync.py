@@ -1,0 +1,213 @@
+"""Outbox drain, retries with backoff, engine outage, reconcile, zero-downtime reindex,
+/healthz backlog — on every backend."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.core.management import call_command
+from django.db import transaction
+from django.utils import timezone
+
+from search.backends import SearchUnavailable, use_backend
+from search.backends.elasticsearch import ElasticsearchBackend
+from search.models import OutboxEntry
+from search.outbox import enqueue
+from search.query import SearchRequest, Visibility
+from search.services import search_records
+from search.sync import backlog, backoff_seconds, drain_once, reconcile, reindex
+from tests.search.conftest import sync
+
+EVERYTHING = Visibility(public_only=False, fonds_ids=None, clearance=3)
+
+
+def titles(backend, query):
+    result = backend.search(SearchRequest(query=query), EVERYTHING)
+    return [h.doc["title"] for h in result.hits]
+
+
+def edit(item, **changes):
+    """What a catalogue service does: change, bump the version, outbox row, one transaction."""
+    with transaction.atomic():
+        for name, value in changes.items():
+            setattr(item, name, value)
+        item.version += 1
+        item.save()
+        enqueue(item)
+
+
+@pytest.fixture
+def down():
+    """An Elasticsearch backend whose node is not there (nothing listens on port 9)."""
+    return ElasticsearchBackend("http://127.0.0.1:9", index_prefix="lantai_down", timeout=0.5)
+
+
+def test_drain_collapses_duplicates_and_empties_the_outbox(backend, catalogue):
+    item = catalogue["loan"]
+    edit(item, title="借阅制度 第二版")
+    edit(item, title="借阅制度 第三版")
+    assert OutboxEntry.objects.filter(object_id=item.pk).count() == 3
+    sync(backend)
+    assert not OutboxEntry.objects.exists()
+    assert backend.versions([f"item-{item.pk}"]) == {f"item-{item.pk}": item.version}
+    assert titles(backend, "第三") == ["借阅制度 第三版"]
+
+
+def test_stale_outbox_row_does_not_overwrite_newer_document(backend, indexed):
+    item = indexed["loan"]
+    edit(item, title="借阅制度 新版")
+    sync(backend)
+    # a late duplicate of the first change arrives after the newer one was indexed
+    OutboxEntry.objects.create(model_label="repository.item", object_id=item.pk, version=1)
+    result = drain_once(backend=backend)
+    assert result.taken == 1 and not result.error
+    backend.refresh()
+    assert titles(backend, "新版") == ["借阅制度 新版"]
+
+
+def test_deleted_record_leaves_the_index(backend, indexed):
+    item = indexed["unrelated"]
+    with transaction.atomic():
+        enqueue(item, deleted=True)
+        item.delete()
+    sync(backend)
+    assert titles(backend, "馆舍") == []
+
+
+def test_engine_down_edits_succeed_then_drain_when_it_returns(backend, indexed, down):
+    item = indexed["controlled"]
+    with use_backend(down):
+        edit(item, access_status="open")  # the edit itself never touches the engine
+        item.refresh_from_db()
+        assert item.access_status == "open"
+        result = drain_once(backend=down)
+        assert result.error and result.failed == 1
+        with pytest.raises(SearchUnavailable):
+            search_records(None, SearchRequest(query="移交"))
+    entry = OutboxEntry.objects.get()
+    assert entry.attempts == 1 and entry.last_error
+    assert entry.next_attempt_at > timezone.now()
+    assert drain_once(backend=backend).taken == 0  # backing off: not due yet
+    with time_machine.travel(timezone.now() + timedelta(seconds=backoff_seconds(1) + 1)):
+        assert drain_once(backend=backend).indexed == 1
+    backend.refresh()
+    assert not OutboxEntry.objects.exists()
+    public = backend.search(SearchRequest(query="移交"), Visibility())
+    assert [h.doc["reference_code"] for h in public.hits] == [item.reference_code]
+    assert reconcile(backend=backend, repair=False).clean
+
+
+def test_backoff_grows_and_is_capped():
+    assert [backoff_seconds(n) for n in (1, 2, 3, 4)] == [1, 2, 4, 8]
+    assert backoff_seconds(50) == 300
+
+
+def test_reconcile_finds_and_repairs_both_ways(backend, indexed):
+    item, gone = indexed["loan"], indexed["unrelated"]
+    # Changes that bypassed the outbox: a newer version in the database, a record deleted.
+    type(item).objects.filter(pk=item.pk).update(title="借阅制度 改", version=9)
+    OutboxEntry.objects.all().delete()
+    gone_key = f"item-{gone.pk}"
+    type(gone).objects.filter(pk=gone.pk).delete()
+    report = reconcile(backend=backend, repair=False)
+    assert report.outdated == [f"item-{item.pk}"]
+    assert report.orphaned == [gone_key]
+    assert not report.missing
+    repaired = reconcile(backend=backend)
+    assert repaired.repaired == 2
+    backend.refresh()
+    assert reconcile(backend=backend, repair=False).clean
+    assert titles(backend, "借阅") == ["借阅制度 改"]
+
+
+def test_reconcile_finds_missing_documents(backend, catalogue):
+    report = reconcile(backend=backend, repair=False)  # nothing was drained yet
+    assert len(report.missing) == 11
+    reconcile(backend=backend)
+    backend.refresh()
+    assert backend.count() == 11
+
+
+def test_reindex_rebuilds_and_catches_up(backend, indexed, monkeypatch):
+    import search.sync as sync_module
+
+    changed = indexed["loan"]
+    real_iter = sync_module.iter_documents
+    state = {"done": False}
+
+    def iter_and_change(kind, **filters):
+        for doc in real_iter(kind, **filters):
+            yield doc
+            if not state["done"]:  # a record changes while the rebuild streams
+                state["done"] = True
+                edit(changed, title="借阅制度（重建中修改）")
+
+    monkeypatch.setattr(sync_module, "iter_documents", iter_and_change)
+    before = backend.live_indices() if isinstance(backend, ElasticsearchBackend) else None
+    result = reindex(backend=backend)
+    assert result.switched and result.counted == result.expected == 11
+    assert result.caught_up >= 1
+    backend.refresh()
+    assert titles(backend, "重建") == ["借阅制度（重建中修改）"]
+    assert backend.count() == 11
+    if before is not None:
+        after = backend.live_indices()
+        assert after == [result.target] and after != before
+
+
+def test_reindex_refuses_to_switch_on_count_mismatch(backend, indexed, monkeypatch):
+    import search.sync as sync_module
+
+    monkeypatch.setattr(sync_module, "expected_count", lambda since: 999)
+    before = backend.live_indices() if isinstance(backend, ElasticsearchBackend) else None
+    result = reindex(backend=backend)
+    assert not result.switched
+    if before is not None:
+        assert backend.live_indices() == before
+    assert titles(backend, "借阅")
+
+
+def test_reindex_command_prints_progress_and_summary(backend, indexed, capsys):
+    call_command("search_reindex", "--no-progress")
+    out = capsys.readouterr().out
+    assert "11 streamed" in out and "live index switched" in out
+
+
+def test_reconcile_command(backend, indexed, capsys):
+    call_command("search_reconcile", "--dry-run")
+    assert "0 missing, 0 outdated, 0 orphaned" in capsys.readouterr().out
+
+
+def test_sync_command_stops_cleanly_on_sigterm(backend, catalogue, capsys):
+    timer = threading.Timer(1.0, os.kill, args=(os.getpid(), signal.SIGTERM))
+    timer.start()
+    try:
+        call_command("search_sync", "--idle", "0.1")
+    finally:
+        timer.cancel()
+    assert "search_sync stopped; 11 documents written" in capsys.readouterr().out
+    assert not OutboxEntry.objects.exists()
+    assert signal.getsignal(signal.SIGTERM) is not None
+
+
+def test_sync_command_once(backend, catalogue, capsys):
+    call_command("search_sync", "--once")
+    assert not OutboxEntry.objects.exists()
+
+
+def test_healthz_reports_backlog_and_age(client, backend, catalogue):
+    with time_machine.travel(timezone.now() + timedelta(seconds=30)):
+        state = backlog()
+        body = client.get("/healthz").json()
+    assert state["backlog"] == 11 and state["oldest_age_seconds"] >= 30 and state["ok"]
+    detail = body["checks"]["search_outbox"]
+    assert detail["backlog"] == 11 and detail["required"] is False
+    with time_machine.travel(timezone.now() + timedelta(hours=1)):
+        assert not backlog()["ok"]
+    sync(backend)
+    assert backlog() == {"ok": True, "backlog": 0, "oldest_age_seconds": 0.0, "max_attempts": 0}
