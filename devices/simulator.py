@@ -1,0 +1,79 @@
+"""Realistic sensor behaviour for the demo and the benchmarks (no Django writes here)."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from dataclasses import dataclass, field
+
+from repository.choices import CLIMATE_RANGES, RoomTemplate
+
+
+@dataclass
+class SimulatedSensor:
+    sensor_id: str
+    template: str = RoomTemplate.PAPER
+    kind: str = "climate"
+    rng: random.Random = field(default_factory=random.Random)
+    humidity_drift: float = 0.0
+    excursion_left: int = 0
+    excursion_temp: float = 0.0
+    excursion_rh: float = 0.0
+    battery: float = 100.0
+    seq: int = 0
+
+    def __post_init__(self) -> None:
+        ranges = CLIMATE_RANGES.get(self.template, CLIMATE_RANGES[RoomTemplate.PAPER])
+        self.base_temp = (ranges.temp_min + ranges.temp_max) / 2 + self.rng.uniform(-1, 1)
+        self.base_rh = (ranges.rh_min + ranges.rh_max) / 2 + self.rng.uniform(-2, 2)
+        self.battery = self.rng.uniform(30, 100)
+        self.phase = self.rng.uniform(0, 2 * math.pi)
+
+    def step(self, epoch: float, *, excursion_rate: float) -> dict:
+        """One reading at ``epoch``: diurnal drift, slow humidity rise, occasional excursion."""
+        self.seq += 1
+        day = 2 * math.pi * (epoch % 86400) / 86400
+        self.humidity_drift = max(-3.0, min(4.0, self.humidity_drift + self.rng.gauss(0.01, 0.05)))
+        if self.excursion_left <= 0 and self.rng.random() < excursion_rate:
+            self.excursion_left = self.rng.randint(6, 30)
+            self.excursion_temp = self.rng.choice([0.0, 5.0, -4.0])
+            self.excursion_rh = self.rng.choice([12.0, 20.0, -15.0])
+        bump_t = bump_rh = 0.0
+        if self.excursion_left > 0:
+            self.excursion_left -= 1
+            bump_t, bump_rh = self.excursion_temp, self.excursion_rh
+        self.battery = max(0.0, self.battery - 0.001)
+        temperature = self.base_temp + 0.8 * math.sin(day + self.phase) + self.rng.gauss(0, 0.05)
+        humidity = (
+            self.base_rh
+            + self.humidity_drift
+            + 1.5 * math.sin(day + self.phase + 1)
+            + self.rng.gauss(0, 0.3)
+        )
+        if self.kind == "surface":  # a wall or floor: cooler, humidity not measured
+            return {
+                "ts": round(epoch, 3),
+                "temperature": round(temperature - 3 + bump_t, 2),
+                "battery": round(self.battery),
+                "seq": self.seq,
+            }
+        return {
+            "ts": round(epoch, 3),
+            "temperature": round(temperature + bump_t, 2),
+            "humidity": round(min(100.0, max(0.0, humidity + bump_rh)), 2),
+            "battery": round(self.battery),
+            "seq": self.seq,
+        }
+
+
+MALFORMED = [
+    b"{not json",
+    b'{"ts": 0, "temperature": NaN}',
+    b'{"ts": "2099-01-01T00:00:00+00:00", "temperature": 20, "humidity": 50}',
+    b'{"temperature": 20, "humidity": 150}',
+]
+
+
+def encode(reading: dict) -> bytes:
+    return json.dumps(reading, separators=(",", ":")).encode()
