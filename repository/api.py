@@ -1,8 +1,337 @@
-"""REST API of the repository app: register viewsets on `config.api.router`; extra API paths
-(non-viewset views) go in `api_urlpatterns`, mounted under /api/v1/."""
+"""REST API of the repository app (``/api/v1/``). Every list and detail goes through
+``visible_to(request.user)``; writes call one service each; missing and forbidden are 404."""
 
-from django.urls import path  # noqa: F401
+from __future__ import annotations
 
-from config.api import router  # noqa: F401
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.urls import path
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import mixins, permissions, serializers, status
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import PermissionDenied as DRFPermissionDenied
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
-api_urlpatterns: list = []
+from config.api import BaseViewSet, router
+from repository import access, listing, services
+from repository.models import Item, Move, Position, Volume
+from repository.serializers import (
+    DecisionSerializer,
+    LocationSerializer,
+    MoveInputSerializer,
+    MoveSerializer,
+    PositionSerializer,
+    RecordInputSerializer,
+    RecordSerializer,
+    RenumberSerializer,
+    StaffRecordSerializer,
+    as_drf_error,
+)
+
+
+class KeysetPagination:
+    """``?after=<reference code>&size=N``; the response carries ``next`` (no total count)."""
+
+    def paginate(self, request, qs):
+        size = request.query_params.get("size", "")
+        page = listing.keyset_page(
+            qs,
+            after=request.query_params.get("after", "")[:64],
+            size=int(size) if size.isdigit() else listing.PAGE_SIZE,
+        )
+        next_url = None
+        if page.next_after:
+            query = request.query_params.copy()
+            query["after"] = page.next_after
+            next_url = request.build_absolute_uri(request.path + "?" + query.urlencode())
+        return page.rows, next_url
+
+
+LIST_PARAMETERS = [
+    OpenApiParameter("after", str, description="reference code of the last row seen"),
+    OpenApiParameter("size", int, description="rows per page (at most 200)"),
+    OpenApiParameter("fonds", str, description="fonds number"),
+    OpenApiParameter("category", int),
+    OpenApiParameter("access_status", str),
+    OpenApiParameter("year", int, description="filing year"),
+    OpenApiParameter("q", str, description="title words or a reference-code prefix"),
+]
+
+
+def _call(fn, *args, **kwargs):
+    try:
+        return fn(*args, **kwargs)
+    except DjangoValidationError as exc:
+        raise as_drf_error(exc) from None
+    except DjangoPermissionDenied as exc:
+        raise DRFPermissionDenied(str(exc)) from None
+
+
+class RecordViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, BaseViewSet
+):
+    """Volumes or items of the catalogue, as far as the caller may see them."""
+
+    kind = "item"
+    permission_classes = [permissions.AllowAny]
+    lookup_value_regex = r"\d+"
+
+    def get_permissions(self):
+        if self.action in ("list", "retrieve"):
+            return [permissions.AllowAny()]
+        return [permissions.IsAuthenticated()]
+
+    def get_serializer_class(self):
+        if self.action in ("create", "partial_update"):
+            return RecordInputSerializer
+        if self.request is not None and access.is_staff_viewer(self.request.user):
+            return StaffRecordSerializer
+        return RecordSerializer
+
+    def get_queryset(self):
+        filters = listing.Filters.from_query(self.request.query_params, default_kind=self.kind)
+        filters.kind = self.kind
+        return listing.visible_records(self.request.user, filters).select_related(
+            "fonds", "category", "position"
+        )
+
+    def get_object(self):
+        record = access.access_record(self.request.user, self.kind, self.kwargs["pk"])
+        services.record_classified_view(record, acting_user=self.request.user)
+        return record
+
+    @extend_schema(parameters=LIST_PARAMETERS)
+    def list(self, request, *args, **kwargs):
+        rows, next_url = KeysetPagination().paginate(request, self.get_queryset())
+        serializer_class = self.get_serializer_class()
+        return Response({"next": next_url, "results": serializer_class(rows, many=True).data})
+
+    @extend_schema(request=RecordInputSerializer, responses=StaffRecordSerializer)
+    def create(self, request):
+        serializer = RecordInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        record = _call(
+            services.create_record,
+            self.kind,
+            dict(serializer.validated_data),
+            acting_user=request.user,
+        )
+        return Response(StaffRecordSerializer(record).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=RecordInputSerializer, responses=StaffRecordSerializer)
+    def partial_update(self, request, pk=None):
+        record = access.access_record_for_change(request.user, self.kind, pk)
+        serializer = RecordInputSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        changes = {
+            k: v
+            for k, v in serializer.validated_data.items()
+            if k not in ("fonds", "category", "volume")
+        }
+        record = _call(services.update_record, record, changes, acting_user=request.user)
+        return Response(StaffRecordSerializer(record).data)
+
+    def destroy(self, request, pk=None):
+        record = access.access_record_for_change(request.user, self.kind, pk)
+        _call(services.delete_record, record, acting_user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=RenumberSerializer, responses=StaffRecordSerializer)
+    @action(detail=True, methods=["post"])
+    def renumber(self, request, pk=None):
+        record = access.access_record_for_change(request.user, self.kind, pk)
+        serializer = RenumberSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        record = _call(
+            services.renumber_record,
+            record,
+            serializer.validated_data["new_code"],
+            acting_user=request.user,
+            reason=serializer.validated_data["reason"],
+        )
+        return Response(StaffRecordSerializer(record).data)
+
+    @extend_schema(request=MoveInputSerializer, responses=MoveSerializer)
+    @action(detail=True, methods=["post"])
+    def move(self, request, pk=None):
+        record = access.access_record(request.user, self.kind, pk)
+        if not access.is_staff_viewer(request.user):
+            raise NotFound
+        serializer = MoveInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        move = _call(
+            services.move_record,
+            record,
+            serializer.validated_data["to_position"] or None,
+            acting_user=request.user,
+            reason=serializer.validated_data["reason"],
+        )
+        return Response(MoveSerializer(move).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=DecisionSerializer, responses=StaffRecordSerializer)
+    @action(detail=True, methods=["post"])
+    def decide(self, request, pk=None):
+        """Opening review decision: open / controlled (reason, next_review_on) / partial."""
+        record = access.access_record_for_change(request.user, self.kind, pk)
+        serializer = DecisionSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        _call(
+            services.decide_opening,
+            record,
+            data["decision"],
+            acting_user=request.user,
+            reason=data["reason"],
+            next_review_on=data["next_review_on"],
+            withheld_pages=data["withheld_pages"],
+        )
+        record.refresh_from_db()
+        return Response(StaffRecordSerializer(record).data)
+
+
+class VolumeViewSet(RecordViewSet):
+    kind = "volume"
+    queryset = Volume.objects.none()
+
+
+class ItemViewSet(RecordViewSet):
+    kind = "item"
+    queryset = Item.objects.none()
+
+
+class StaffOnly(permissions.BasePermission):
+    def has_permission(self, request, view):
+        return access.is_staff_viewer(request.user)
+
+
+class PositionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseViewSet):
+    """Shelf positions in shelf order (staff)."""
+
+    permission_classes = [StaffOnly]
+    serializer_class = PositionSerializer
+
+    def get_queryset(self):
+        qs = Position.objects.select_related("room", "unit").order_by("path")
+        room = self.request.query_params.get("room")
+        if room:
+            qs = qs.filter(room__code=room)
+        return qs
+
+
+class MoveViewSet(mixins.ListModelMixin, BaseViewSet):
+    """Recorded moves, newest first (staff; only moves of records they see)."""
+
+    permission_classes = [StaffOnly]
+    serializer_class = MoveSerializer
+
+    def get_queryset(self):
+        user = self.request.user
+        return Move.objects.select_related("from_position", "to_position", "moved_by").filter(
+            Q_visible_moves(user)
+        )
+
+
+def Q_visible_moves(user):  # noqa: N802 - reads as a Q object
+    from django.db.models import Q
+
+    return (
+        Q(volume__in=Volume.objects.visible_to(user).values("pk"))
+        | Q(item__in=Item.objects.visible_to(user).values("pk"))
+        | Q(box__isnull=False)
+    )
+
+
+class WhereIsView(APIView):
+    """Where is it: a record, box or position by its code (staff; hidden records not found)."""
+
+    permission_classes = [StaffOnly]
+
+    @extend_schema(
+        parameters=[OpenApiParameter("code", str, required=True)], responses=LocationSerializer
+    )
+    def get(self, request):
+        location = services.where_is(request.query_params.get("code", ""), user=request.user)
+        if location is None:
+            raise NotFound
+        obj = location.obj
+        is_record = location.kind in ("volume", "item")
+        return Response(
+            LocationSerializer(
+                {
+                    "kind": location.kind,
+                    "code": obj.reference_code if is_record else obj.code,
+                    "title": obj.title if is_record else "",
+                    "record_id": obj.pk if is_record else None,
+                    "position": location.position,
+                    "label": str(location.position.label()) if location.position else "",
+                }
+            ).data
+        )
+
+
+class ReviewQueueView(APIView):
+    """Records due for opening review in the fonds the caller may change."""
+
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(
+        responses=inline_serializer("ReviewQueue", {"results": RecordSerializer(many=True)})
+    )
+    def get(self, request):
+        from repository.models import Fonds
+
+        fonds_ids = [f.pk for f in Fonds.objects.all() if access.can_review(request.user, f)]
+        rows = []
+        for model in (Volume, Item):
+            queue = services.review_queue_for(model).filter(fonds_id__in=fonds_ids)
+            rows += list(queue.visible_to(request.user).select_related("fonds", "category")[:100])
+        return Response({"results": StaffRecordSerializer(rows, many=True).data})
+
+
+class RoomOccupancyView(APIView):
+    permission_classes = [StaffOnly]
+
+    @extend_schema(
+        responses=inline_serializer(
+            "RoomOccupancy",
+            {
+                "room": serializers.CharField(),
+                "capacity": serializers.IntegerField(),
+                "used": serializers.IntegerField(),
+                "percent": serializers.FloatField(),
+            },
+        )
+    )
+    def get(self, request, code: str):
+        from repository.models import StoreRoom
+
+        room = StoreRoom.objects.filter(code=code).first()
+        if room is None:
+            raise NotFound
+        occ = services.room_occupancy(room)
+        return Response(
+            {
+                "room": room.code,
+                "capacity": occ["capacity"],
+                "used": occ["used"],
+                "percent": occ["percent"],
+                "units": [
+                    {"unit": u["unit"].code, "capacity": u["capacity"], "used": u["used"]}
+                    for u in occ["units"]
+                ],
+            }
+        )
+
+
+router.register("volumes", VolumeViewSet, basename="volume")
+router.register("items", ItemViewSet, basename="item")
+router.register("positions", PositionViewSet, basename="position")
+router.register("moves", MoveViewSet, basename="move")
+
+api_urlpatterns: list = [
+    path("where-is/", WhereIsView.as_view(), name="api-where-is"),
+    path("review-queue/", ReviewQueueView.as_view(), name="api-review-queue"),
+    path("rooms/<str:code>/occupancy/", RoomOccupancyView.as_view(), name="api-room-occupancy"),
+]

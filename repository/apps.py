@@ -5,3 +5,17 @@ from django.utils.translation import gettext_lazy as _
 class RepositoryConfig(AppConfig):
     name = "repository"
     verbose_name = _("Catalogue and locations")
+
+    def ready(self) -> None:
+        from accounts.choices import Role
+        from accounts.navigation import NavItem, register
+
+        archivists = frozenset({Role.ARCHIVIST, Role.ADMINISTRATOR})
+        register(NavItem(_("Catalogue"), "repository:staff-catalogue", order=10))
+        register(NavItem(_("Fonds and categories"), "repository:staff-hierarchy", order=11))
+        register(NavItem(_("Opening review"), "repository:staff-review", archivists, 12))
+        register(NavItem(_("Import catalogue"), "repository:staff-import", archivists, 13))
+        register(NavItem(_("Where is it?"), "repository:staff-where-is", order=20))
+        register(NavItem(_("Store rooms"), "repository:staff-rooms", order=21))
+        register(NavItem(_("Stocktake"), "repository:staff-stocktakes", order=22))
+        register(NavItem(_("Labels"), "repository:staff-labels", order=23))

@@ -3,8 +3,67 @@
 Staff pages go under `staff/...`, public pages at the root, phone pages under `m/...`.
 """
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from repository import views
 
 app_name = "repository"
 
-urlpatterns: list = []
+urlpatterns = [
+    # staff: catalogue
+    path("staff/catalogue/", views.staff_catalogue, name="staff-catalogue"),
+    path("staff/catalogue/hierarchy/", views.staff_hierarchy, name="staff-hierarchy"),
+    path("staff/catalogue/export.<str:fmt>", views.staff_export, name="staff-export"),
+    path("staff/catalogue/new/<str:kind>/", views.staff_record_new, name="staff-record-new"),
+    path("staff/catalogue/<str:kind>/<int:pk>/", views.staff_record, name="staff-record"),
+    path(
+        "staff/catalogue/<str:kind>/<int:pk>/edit/",
+        views.staff_record_edit,
+        name="staff-record-edit",
+    ),
+    path(
+        "staff/catalogue/<str:kind>/<int:pk>/renumber/",
+        views.staff_record_renumber,
+        name="staff-record-renumber",
+    ),
+    path(
+        "staff/catalogue/<str:kind>/<int:pk>/delete/",
+        views.staff_record_delete,
+        name="staff-record-delete",
+    ),
+    path(
+        "staff/catalogue/<str:kind>/<int:pk>/move/",
+        views.staff_record_move,
+        name="staff-record-move",
+    ),
+    path(
+        "staff/catalogue/<str:kind>/<int:pk>/pages/",
+        views.staff_page_upload,
+        name="staff-page-upload",
+    ),
+    path(
+        "staff/catalogue/pages/<int:pk>/original/",
+        views.staff_page_original,
+        name="staff-page-original",
+    ),
+    # staff: opening review
+    path("staff/review/", views.staff_review_queue, name="staff-review"),
+    path(
+        "staff/review/<str:kind>/<int:pk>/", views.staff_review_decide, name="staff-review-decide"
+    ),
+    # staff: locations
+    path("staff/locations/", views.staff_rooms, name="staff-rooms"),
+    path("staff/locations/where/", views.staff_where_is, name="staff-where-is"),
+    path("staff/locations/moves/", views.staff_moves, name="staff-moves"),
+    # public open catalogue
+    path("catalogue/", views.public_fonds_list, name="public-fonds-list"),
+    path("catalogue/export.<str:fmt>", views.public_export, name="public-export"),
+    path("catalogue/fonds/<str:code>/", views.public_fonds, name="public-fonds"),
+    path(
+        "catalogue/fonds/<str:code>/<str:category>/",
+        views.public_category,
+        name="public-category",
+    ),
+    path("catalogue/<str:kind>/<int:pk>/", views.public_record, name="public-record"),
+    path("catalogue/pages/<int:pk>/<str:variant>.jpg", views.page_image, name="page-image"),
+]

@@ -1,0 +1,126 @@
+"""Forms: they parse and show errors; the rules live in repository.services."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from accounts.choices import Classification
+from repository.choices import AccessStatus, Carrier, OpeningDecision, Retention
+from repository.models import Category, Fonds, Volume
+
+
+class RecordForm(forms.Form):
+    reference_code = forms.CharField(
+        label=_("reference code"),
+        max_length=64,
+        required=False,
+        help_text=_("Leave empty to assign the next code of the fonds' pattern."),
+    )
+    title = forms.CharField(label=_("title"), max_length=500, required=False)
+    creator = forms.CharField(label=_("creator"), max_length=200, required=False)
+    date = forms.CharField(
+        label=_("date"),
+        max_length=40,
+        required=False,
+        help_text=_("YYYY, YYYY-MM, YYYY-MM-DD or a range such as 2019-03/2019-05."),
+    )
+    pages = forms.CharField(label=_("pages"), max_length=10, required=False)
+    retention = forms.ChoiceField(label=_("retention"), choices=Retention.choices)
+    classification = forms.TypedChoiceField(
+        label=_("classification"), choices=Classification.choices, coerce=int
+    )
+    access_status = forms.ChoiceField(
+        label=_("access status"), choices=AccessStatus.choices, initial=AccessStatus.UNREVIEWED
+    )
+    carrier = forms.ChoiceField(label=_("carrier type"), choices=Carrier.choices)
+    keywords = forms.CharField(label=_("keywords"), max_length=500, required=False)
+    notes = forms.CharField(
+        label=_("notes"), widget=forms.Textarea(attrs={"rows": 3}), required=False
+    )
+    filing_year = forms.CharField(label=_("filing year"), max_length=4, required=False)
+    org_unit = forms.CharField(label=_("organisational unit"), max_length=100, required=False)
+
+    def add_service_errors(self, error) -> None:
+        """Show a service ValidationError on the fields it names."""
+        if hasattr(error, "error_dict"):
+            for field, messages in error.message_dict.items():
+                target = field if field in self.fields else None
+                for message in messages:
+                    self.add_error(target, message)
+        else:
+            for message in error.messages:
+                self.add_error(None, message)
+
+
+class NewRecordForm(RecordForm):
+    fonds = forms.ModelChoiceField(label=_("fonds"), queryset=Fonds.objects.none())
+    category = forms.ModelChoiceField(label=_("category"), queryset=Category.objects.none())
+    volume = forms.ModelChoiceField(
+        label=_("volume"), queryset=Volume.objects.none(), required=False
+    )
+
+    field_order = ["fonds", "category", "volume"]
+
+    def __init__(self, *args, fonds_qs, kind: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["fonds"].queryset = fonds_qs
+        self.fields["category"].queryset = Category.objects.filter(fonds__in=fonds_qs)
+        if kind == "item":
+            self.fields["volume"].queryset = Volume.objects.filter(fonds__in=fonds_qs)
+            self.fields["volume"].widget = forms.TextInput()
+            self.fields["volume"].help_text = _("Volume id (optional).")
+        else:
+            del self.fields["volume"]
+
+
+class RenumberForm(forms.Form):
+    new_code = forms.CharField(label=_("new reference code"), max_length=64)
+    reason = forms.CharField(label=_("reason"), max_length=500)
+
+
+class MoveForm(forms.Form):
+    to_position = forms.CharField(
+        label=_("to position (code)"), max_length=64, help_text=_("Scan or type the shelf code.")
+    )
+    reason = forms.CharField(label=_("reason"), max_length=200)
+
+
+class DecisionForm(forms.Form):
+    decision = forms.ChoiceField(label=_("decision"), choices=OpeningDecision.choices)
+    reason = forms.CharField(
+        label=_("reason"), widget=forms.Textarea(attrs={"rows": 2}), required=False
+    )
+    next_review_on = forms.DateField(
+        label=_("next review date"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    withheld_pages = forms.CharField(
+        label=_("withheld pages"),
+        required=False,
+        help_text=_("Page numbers separated by commas, e.g. 3,4,7."),
+    )
+
+    def clean_withheld_pages(self) -> list[int]:
+        raw = self.cleaned_data.get("withheld_pages") or ""
+        pages = []
+        for part in raw.replace("，", ",").split(","):
+            part = part.strip()
+            if not part:
+                continue
+            if not part.isdigit() or int(part) < 1:
+                raise forms.ValidationError(
+                    _("“%(value)s” is not a page number.") % {"value": part}
+                )
+            pages.append(int(part))
+        return pages
+
+
+class PageUploadForm(forms.Form):
+    image = forms.FileField(label=_("scan (JPEG, PNG or TIFF)"))
+    page_number = forms.IntegerField(label=_("page number"), min_value=1, required=False)
+
+
+class WhereIsForm(forms.Form):
+    code = forms.CharField(label=_("reference, box or position code"), max_length=64)

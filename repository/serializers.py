@@ -1,0 +1,146 @@
+"""API representations. Input serializers only parse; rules live in repository.services."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import serializers
+
+from accounts.choices import Classification
+from repository.choices import AccessStatus, Carrier, OpeningDecision, Retention
+from repository.models import Move, Position
+from repository.validation import format_partial_date
+
+
+def as_drf_error(exc: DjangoValidationError) -> serializers.ValidationError:
+    if hasattr(exc, "error_dict"):
+        return serializers.ValidationError(exc.message_dict)
+    return serializers.ValidationError({"non_field_errors": exc.messages})
+
+
+class RecordSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    kind = serializers.SerializerMethodField()
+    reference_code = serializers.CharField(read_only=True)
+    title = serializers.CharField(read_only=True)
+    creator = serializers.CharField(read_only=True)
+    date = serializers.SerializerMethodField()
+    date_start = serializers.DateField(read_only=True)
+    date_end = serializers.DateField(read_only=True)
+    pages = serializers.IntegerField(read_only=True, allow_null=True)
+    retention = serializers.CharField(read_only=True)
+    classification = serializers.IntegerField(read_only=True)
+    access_status = serializers.CharField(read_only=True)
+    carrier = serializers.CharField(read_only=True)
+    keywords = serializers.CharField(read_only=True)
+    notes = serializers.CharField(read_only=True)
+    filing_year = serializers.IntegerField(read_only=True, allow_null=True)
+    org_unit = serializers.CharField(read_only=True)
+    fonds = serializers.CharField(source="fonds.code", read_only=True)
+    category = serializers.CharField(source="category.code", read_only=True)
+    category_id = serializers.IntegerField(read_only=True)
+    volume_id = serializers.IntegerField(read_only=True, allow_null=True, required=False)
+    version = serializers.IntegerField(read_only=True)
+
+    def get_kind(self, obj) -> str:
+        return obj._meta.model_name
+
+    def get_date(self, obj) -> str:
+        return format_partial_date(obj.date_start, obj.date_end, obj.date_precision)
+
+
+class StaffRecordSerializer(RecordSerializer):
+    position = serializers.SerializerMethodField()
+
+    def get_position(self, obj) -> str | None:
+        return obj.position.code if obj.position_id else None
+
+
+class RecordInputSerializer(serializers.Serializer):
+    """Fields for create (all) and update (partial). Values are checked by the services."""
+
+    fonds = serializers.IntegerField(required=False, help_text="fonds id (create only)")
+    category = serializers.IntegerField(required=False, help_text="category id (create only)")
+    volume = serializers.IntegerField(required=False, allow_null=True)
+    reference_code = serializers.CharField(required=False, allow_blank=True, max_length=64)
+    title = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    creator = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    date = serializers.CharField(required=False, allow_blank=True, max_length=40)
+    pages = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+    retention = serializers.ChoiceField(choices=Retention.choices, required=False)
+    classification = serializers.ChoiceField(choices=Classification.choices, required=False)
+    access_status = serializers.ChoiceField(choices=AccessStatus.choices, required=False)
+    carrier = serializers.ChoiceField(choices=Carrier.choices, required=False)
+    keywords = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    notes = serializers.CharField(required=False, allow_blank=True)
+    filing_year = serializers.IntegerField(required=False, allow_null=True)
+    org_unit = serializers.CharField(required=False, allow_blank=True, max_length=100)
+
+
+class RenumberSerializer(serializers.Serializer):
+    new_code = serializers.CharField(max_length=64)
+    reason = serializers.CharField(max_length=500)
+
+
+class MoveInputSerializer(serializers.Serializer):
+    to_position = serializers.CharField(
+        max_length=64, allow_blank=True, help_text="position code; empty takes it off the shelf"
+    )
+    reason = serializers.CharField(max_length=200)
+
+
+class DecisionSerializer(serializers.Serializer):
+    decision = serializers.ChoiceField(choices=OpeningDecision.choices)
+    reason = serializers.CharField(required=False, allow_blank=True, default="")
+    next_review_on = serializers.DateField(required=False, allow_null=True, default=None)
+    withheld_pages = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), required=False, default=list
+    )
+
+
+class PositionSerializer(serializers.ModelSerializer):
+    room = serializers.CharField(source="room.code", read_only=True)
+    unit = serializers.CharField(source="unit.code", read_only=True)
+
+    class Meta:
+        model = Position
+        fields = [
+            "id",
+            "code",
+            "room",
+            "unit",
+            "side",
+            "column",
+            "section",
+            "layer",
+            "path",
+            "capacity",
+        ]
+
+
+class MoveSerializer(serializers.ModelSerializer):
+    from_position = serializers.CharField(source="from_position.code", default=None)
+    to_position = serializers.CharField(source="to_position.code", default=None)
+    moved_by = serializers.CharField(source="moved_by.username", default=None)
+
+    class Meta:
+        model = Move
+        fields = [
+            "id",
+            "volume",
+            "item",
+            "box",
+            "from_position",
+            "to_position",
+            "moved_by",
+            "moved_at",
+            "reason",
+        ]
+
+
+class LocationSerializer(serializers.Serializer):
+    kind = serializers.CharField()
+    code = serializers.CharField()
+    title = serializers.CharField(allow_blank=True)
+    record_id = serializers.IntegerField(allow_null=True)
+    position = PositionSerializer(allow_null=True)
+    label = serializers.CharField(allow_blank=True)

@@ -1,0 +1,427 @@
+"""Pages of the catalogue and the store rooms. Thin adapters: parse, one access helper, one
+service, render. Staff pages under ``staff/``; the public open catalogue under ``catalogue/``."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts.choices import Role
+from accounts.permissions import role_required, staff_required
+from repository import access, exports, images, listing, services
+from repository.forms import (
+    DecisionForm,
+    MoveForm,
+    NewRecordForm,
+    PageUploadForm,
+    RecordForm,
+    RenumberForm,
+    WhereIsForm,
+)
+from repository.models import Category, Fonds, Move, StoreRoom
+from repository.validation import format_partial_date
+
+archivist_required = role_required(Role.ARCHIVIST, Role.ADMINISTRATOR)
+
+
+def _client_ip(request: HttpRequest) -> str | None:
+    return request.META.get("REMOTE_ADDR")
+
+
+def _list_context(request: HttpRequest, filters: listing.Filters, base_qs) -> dict:
+    size = request.GET.get("size", "")
+    page = listing.keyset_page(
+        base_qs.select_related("fonds", "category"),
+        after=request.GET.get("after", "")[:64],
+        size=int(size) if size.isdigit() else listing.PAGE_SIZE,
+    )
+    query = filters.as_query()
+    return {
+        "page": page,
+        "filters": filters,
+        "query": urlencode(query),
+        "next_query": urlencode({**query, "after": page.next_after}) if page.next_after else "",
+    }
+
+
+# --- staff: catalogue -----------------------------------------------------------------------
+
+
+@staff_required
+def staff_catalogue(request: HttpRequest) -> HttpResponse:
+    """The staff record list: filters, keyset pages, export links."""
+    filters = listing.Filters.from_query(request.GET)
+    qs = listing.visible_records(request.user, filters)
+    context = _list_context(request, filters, qs)
+    context["fonds_list"] = Fonds.objects.all()
+    context["statuses"] = services.AccessStatus.choices
+    return render(request, "repository/staff/catalogue.html", context)
+
+
+@staff_required
+def staff_export(request: HttpRequest, fmt: str) -> HttpResponse:
+    filters = listing.Filters.from_query(request.GET)
+    return export_response(listing.visible_records(request.user, filters), fmt)
+
+
+def export_response(qs, fmt: str) -> HttpResponse:
+    if fmt == "csv":
+        response = StreamingHttpResponse(exports.csv_stream(qs), content_type="text/csv")
+        response["Content-Disposition"] = 'attachment; filename="catalogue.csv"'
+        return response
+    if fmt == "xlsx":
+        response = HttpResponse(
+            exports.xlsx_export(qs),
+            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+        response["Content-Disposition"] = 'attachment; filename="catalogue.xlsx"'
+        return response
+    raise Http404
+
+
+@staff_required
+def staff_hierarchy(request: HttpRequest) -> HttpResponse:
+    """Fonds → categories, with links into the record list (no counts over big tables)."""
+    fonds_list = Fonds.objects.prefetch_related("categories")
+    return render(request, "repository/staff/hierarchy.html", {"fonds_list": fonds_list})
+
+
+@staff_required
+def staff_record(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
+    record = access.access_record(request.user, kind, pk)
+    services.record_classified_view(
+        record, acting_user=request.user, ip_address=_client_ip(request)
+    )
+    context = {
+        "record": record,
+        "kind": kind,
+        "date_text": format_partial_date(record.date_start, record.date_end, record.date_precision),
+        "can_change": access.can_change_fonds(request.user, record.fonds),
+        "moves": record.moves.select_related("from_position", "to_position", "moved_by")[:20],
+        "reviews": record.reviews.select_related("decided_by")[:10],
+        "pages": record.pages_digitised.all()[:200],
+        "move_form": MoveForm(),
+        "sees_original": access.sees_original(request.user, record),
+    }
+    if kind == "volume":
+        context["items"] = record.items.visible_to(request.user).order_by(
+            "sequence", "reference_code"
+        )[:200]
+    return render(request, "repository/staff/record.html", context)
+
+
+def _record_data(form) -> dict:
+    data = dict(form.cleaned_data)
+    return data
+
+
+@archivist_required
+@require_http_methods(["GET", "POST"])
+def staff_record_new(request: HttpRequest, kind: str) -> HttpResponse:
+    if kind not in listing.KINDS:
+        raise Http404
+    fonds_qs = Fonds.objects.all()
+    if not request.user.is_superuser:
+        fonds_qs = Fonds.objects.filter(
+            pk__in=[f.pk for f in fonds_qs if access.can_change_fonds(request.user, f)]
+        )
+    form = NewRecordForm(request.POST or None, fonds_qs=fonds_qs, kind=kind)
+    if request.method == "POST" and form.is_valid():
+        try:
+            record = services.create_record(kind, _record_data(form), acting_user=request.user)
+        except ValidationError as exc:
+            form.add_service_errors(exc)
+        except PermissionDenied as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(
+                request, _("Record %(code)s created.") % {"code": record.reference_code}
+            )
+            return redirect("repository:staff-record", kind=kind, pk=record.pk)
+    return render(request, "repository/staff/record_form.html", {"form": form, "kind": kind})
+
+
+@archivist_required
+@require_http_methods(["GET", "POST"])
+def staff_record_edit(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
+    record = access.access_record_for_change(request.user, kind, pk)
+    initial = {f: getattr(record, f) for f in services.EDITABLE_FIELDS}
+    initial["reference_code"] = record.reference_code
+    initial["date"] = format_partial_date(record.date_start, record.date_end, record.date_precision)
+    form = RecordForm(request.POST or None, initial=initial)
+    form.fields["reference_code"].disabled = True
+    if request.method == "POST" and form.is_valid():
+        data = {k: v for k, v in form.cleaned_data.items() if k != "reference_code"}
+        try:
+            services.update_record(record, data, acting_user=request.user)
+        except ValidationError as exc:
+            form.add_service_errors(exc)
+        except PermissionDenied as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, _("Saved."))
+            return redirect("repository:staff-record", kind=kind, pk=record.pk)
+    return render(
+        request,
+        "repository/staff/record_form.html",
+        {"form": form, "kind": kind, "record": record, "renumber_form": RenumberForm()},
+    )
+
+
+@archivist_required
+@require_POST
+def staff_record_renumber(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
+    record = access.access_record_for_change(request.user, kind, pk)
+    form = RenumberForm(request.POST)
+    if form.is_valid():
+        try:
+            services.renumber_record(
+                record,
+                form.cleaned_data["new_code"],
+                acting_user=request.user,
+                reason=form.cleaned_data["reason"],
+            )
+        except ValidationError as exc:
+            for message in exc.messages:
+                messages.error(request, message)
+        else:
+            messages.success(request, _("Renumbered."))
+    else:
+        messages.error(request, _("Give the new code and a reason."))
+    return redirect("repository:staff-record", kind=kind, pk=pk)
+
+
+@archivist_required
+@require_POST
+def staff_record_delete(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
+    record = access.access_record_for_change(request.user, kind, pk)
+    try:
+        services.delete_record(record, acting_user=request.user)
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+        return redirect("repository:staff-record", kind=kind, pk=pk)
+    messages.success(request, _("Deleted."))
+    return redirect("repository:staff-catalogue")
+
+
+@staff_required
+@require_POST
+def staff_record_move(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
+    record = access.access_record(request.user, kind, pk)
+    form = MoveForm(request.POST)
+    if form.is_valid():
+        try:
+            services.move_record(
+                record,
+                form.cleaned_data["to_position"],
+                acting_user=request.user,
+                reason=form.cleaned_data["reason"],
+            )
+        except (ValidationError, PermissionDenied) as exc:
+            for message in getattr(exc, "messages", [str(exc)]):
+                messages.error(request, message)
+        else:
+            messages.success(request, _("Moved."))
+    else:
+        messages.error(request, _("Give the position code and a reason."))
+    return redirect("repository:staff-record", kind=kind, pk=pk)
+
+
+@archivist_required
+@require_POST
+def staff_page_upload(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
+    record = access.access_record_for_change(request.user, kind, pk)
+    form = PageUploadForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            services_pages = images.add_digital_page(
+                record,
+                form.cleaned_data["image"],
+                acting_user=request.user,
+                page_number=form.cleaned_data.get("page_number"),
+            )
+        except ValidationError as exc:
+            for message in exc.messages:
+                messages.error(request, message)
+        else:
+            messages.success(request, _("Page %(n)d added.") % {"n": services_pages.page_number})
+    else:
+        messages.error(request, _("Choose an image file."))
+    return redirect("repository:staff-record", kind=kind, pk=pk)
+
+
+@staff_required
+def staff_page_original(request: HttpRequest, pk: int) -> HttpResponse:
+    page = access.access_page(request.user, pk)
+    if not access.sees_original(request.user, page.record):
+        raise Http404
+    return FileResponse(page.original.open("rb"), filename=page.original.name.rsplit("/", 1)[-1])
+
+
+# --- staff: opening review ----------------------------------------------------------------
+
+
+@archivist_required
+def staff_review_queue(request: HttpRequest) -> HttpResponse:
+    fonds_ids = [f.pk for f in Fonds.objects.all() if access.can_review(request.user, f)]
+    rows = []
+    for kind, model in listing.KINDS.items():
+        queue = services.review_queue_for(model).filter(fonds_id__in=fonds_ids)
+        queue = queue.visible_to(request.user).select_related("fonds", "category")[:100]
+        rows += [(kind, r) for r in queue]
+    return render(request, "repository/staff/review_queue.html", {"rows": rows})
+
+
+@archivist_required
+@require_http_methods(["GET", "POST"])
+def staff_review_decide(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
+    record = access.access_record_for_change(request.user, kind, pk)
+    form = DecisionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.decide_opening(
+                record,
+                form.cleaned_data["decision"],
+                acting_user=request.user,
+                reason=form.cleaned_data["reason"],
+                next_review_on=form.cleaned_data["next_review_on"],
+                withheld_pages=form.cleaned_data["withheld_pages"],
+            )
+        except ValidationError as exc:
+            RecordForm.add_service_errors(form, exc)
+        else:
+            messages.success(request, _("Decision recorded."))
+            return redirect("repository:staff-review")
+    return render(
+        request,
+        "repository/staff/review_decide.html",
+        {"form": form, "record": record, "kind": kind},
+    )
+
+
+# --- staff: locations ---------------------------------------------------------------------
+
+
+@staff_required
+def staff_where_is(request: HttpRequest) -> HttpResponse:
+    form = WhereIsForm(request.GET or None)
+    location = None
+    searched = False
+    if form.is_valid():
+        searched = True
+        location = services.where_is(form.cleaned_data["code"], user=request.user)
+    return render(
+        request,
+        "repository/staff/where_is.html",
+        {
+            "form": form,
+            "location": location,
+            "searched": searched,
+            "location_code": (
+                getattr(location.obj, "reference_code", None) or location.obj.code
+                if location
+                else ""
+            ),
+        },
+    )
+
+
+@staff_required
+def staff_rooms(request: HttpRequest) -> HttpResponse:
+    rooms = [services.room_occupancy(room) for room in StoreRoom.objects.all()]
+    return render(request, "repository/staff/rooms.html", {"rooms": rooms})
+
+
+@staff_required
+def staff_moves(request: HttpRequest) -> HttpResponse:
+    moves = Move.objects.select_related(
+        "volume", "item", "box", "from_position", "to_position", "moved_by"
+    )
+    visible = []
+    for move in moves[:200]:
+        subject = move.subject
+        if (
+            move.box_id
+            or services.KINDS["volume" if move.volume_id else "item"]
+            .objects.visible_to(request.user)
+            .filter(pk=subject.pk)
+            .exists()
+        ):
+            visible.append(move)
+        if len(visible) >= 100:
+            break
+    return render(request, "repository/staff/moves.html", {"moves": visible})
+
+
+# --- public catalogue -----------------------------------------------------------------------
+
+
+def public_fonds_list(request: HttpRequest) -> HttpResponse:
+    return render(request, "repository/public/fonds_list.html", {"fonds_list": Fonds.objects.all()})
+
+
+def public_fonds(request: HttpRequest, code: str) -> HttpResponse:
+    fonds = get_object_or_404(Fonds, code=code)
+    return render(
+        request,
+        "repository/public/fonds.html",
+        {"fonds": fonds, "categories": fonds.categories.all()},
+    )
+
+
+def public_category(request: HttpRequest, code: str, category: str) -> HttpResponse:
+    cat = get_object_or_404(
+        Category.objects.select_related("fonds"), fonds__code=code, code=category
+    )
+    filters = listing.Filters.from_query(request.GET)
+    filters.fonds, filters.category = cat.fonds.code, cat.pk
+    qs = listing.visible_records(request.user, filters)
+    context = _list_context(request, filters, qs)
+    context["category"] = cat
+    return render(request, "repository/public/category.html", context)
+
+
+def public_record(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
+    record = access.access_record(request.user, kind, pk)
+    services.record_classified_view(
+        record, acting_user=request.user, ip_address=_client_ip(request)
+    )
+    pages = record.pages_digitised.all()
+    if not access.sees_fonds(request.user, record.fonds_id):
+        pages = pages.filter(withheld=False)
+    context = {
+        "record": record,
+        "kind": kind,
+        "date_text": format_partial_date(record.date_start, record.date_end, record.date_precision),
+        "pages": pages[:500],
+    }
+    if kind == "volume":
+        context["items"] = record.items.visible_to(request.user).order_by(
+            "sequence", "reference_code"
+        )[:200]
+    return render(request, "repository/public/record.html", context)
+
+
+def public_export(request: HttpRequest, fmt: str) -> HttpResponse:
+    filters = listing.Filters.from_query(request.GET)
+    return export_response(listing.visible_records(request.user, filters), fmt)
+
+
+def page_image(request: HttpRequest, pk: int, variant: str) -> HttpResponse:
+    """Thumbnail or web image of a digitised page; watermarked unless the viewer is staff
+    with the fonds. Originals are served only by ``staff_page_original``."""
+    if variant not in ("thumb", "web"):
+        raise Http404
+    page = access.access_page(request.user, pk)
+    watermark = not access.sees_fonds(request.user, page.record.fonds_id)
+    data = images.render_variant(page, variant, watermark=watermark)
+    response = HttpResponse(data, content_type="image/jpeg")
+    response["Cache-Control"] = "private, max-age=300"
+    return response
