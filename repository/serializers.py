@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from accounts.choices import Classification
 from repository.choices import AccessStatus, Carrier, OpeningDecision, Retention
 from repository.models import Move, Position
 from repository.validation import format_partial_date
@@ -67,7 +66,9 @@ class RecordInputSerializer(serializers.Serializer):
     date = serializers.CharField(required=False, allow_blank=True, max_length=40)
     pages = serializers.IntegerField(required=False, allow_null=True, min_value=0)
     retention = serializers.ChoiceField(choices=Retention.choices, required=False)
-    classification = serializers.ChoiceField(choices=Classification.choices, required=False)
+    classification = serializers.IntegerField(
+        required=False, min_value=0, max_value=3, help_text="0 none, 1 秘密, 2 机密, 3 绝密"
+    )
     access_status = serializers.ChoiceField(choices=AccessStatus.choices, required=False)
     carrier = serializers.ChoiceField(choices=Carrier.choices, required=False)
     keywords = serializers.CharField(required=False, allow_blank=True, max_length=500)
