@@ -129,7 +129,7 @@ def _clear(alarm: Alarm, *, now: dt.datetime, actor: User | None, note: str) -> 
 
 
 def _locked(alarm: Alarm) -> Alarm:
-    return Alarm.objects.select_for_update().select_related("sensor").get(pk=alarm.pk)
+    return Alarm.objects.select_for_update(of=("self",)).select_related("sensor").get(pk=alarm.pk)
 
 
 @transaction.atomic
