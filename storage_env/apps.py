@@ -5,3 +5,16 @@ from django.utils.translation import gettext_lazy as _
 class StorageEnvConfig(AppConfig):
     name = "storage_env"
     verbose_name = _("Store-room climate")
+
+    def ready(self) -> None:
+        from accounts.choices import Role
+        from accounts.navigation import NavItem, register
+
+        register(
+            NavItem(
+                _("Store-room climate"),
+                "storage_env:dashboard",
+                frozenset({Role.KEEPER, Role.ADMINISTRATOR}),
+                400,
+            )
+        )

@@ -1,5 +1,7 @@
 """Websocket routes of the storage_env app (under `ws/`), collected by config/routing.py."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-websocket_urlpatterns: list = []
+from storage_env.consumers import ClimateConsumer
+
+websocket_urlpatterns: list = [path("ws/climate/", ClimateConsumer.as_asgi())]

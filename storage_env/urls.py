@@ -1,10 +1,19 @@
-"""URLs of the storage_env app, mounted at the site root by config/urls.py.
+"""URLs of the storage_env app, mounted at the site root by config/urls.py."""
 
-Staff pages go under `staff/...`, public pages at the root, phone pages under `m/...`.
-"""
+from django.urls import path
 
-from django.urls import path  # noqa: F401
+from storage_env import views
 
 app_name = "storage_env"
 
-urlpatterns: list = []
+urlpatterns: list = [
+    path("staff/climate/", views.dashboard, name="dashboard"),
+    path("staff/climate/rooms/<int:pk>/", views.room_detail, name="room"),
+    path("staff/climate/rooms/<int:pk>/export.csv", views.room_export, name="room-export"),
+    path("staff/climate/rooms/<int:pk>/report.pdf", views.room_report, name="room-report"),
+    path(
+        "staff/climate/alarms/<int:pk>/<str:action>/",
+        views.alarm_action,
+        name="alarm-action",
+    ),
+]

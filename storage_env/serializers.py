@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from storage_env.models import Alarm
+
+
+class AlarmSerializer(serializers.ModelSerializer):
+    sensor_id = serializers.CharField(source="sensor.sensor_id", default=None, read_only=True)
+    rule_label = serializers.CharField(source="get_rule_display", read_only=True)
+    acknowledged_by = serializers.CharField(
+        source="acknowledged_by.username", default=None, read_only=True
+    )
+    # Plain strings in the schema: a "state" enum here would clash with other apps' enum names.
+    state = serializers.CharField(read_only=True, help_text="raised, acknowledged, cleared, closed")
+
+    class Meta:
+        model = Alarm
+        fields = [
+            "id",
+            "rule",
+            "rule_label",
+            "subject",
+            "room",
+            "sensor_id",
+            "severity",
+            "state",
+            "message",
+            "value",
+            "code",
+            "raised_at",
+            "acknowledged_at",
+            "acknowledged_by",
+            "acknowledge_note",
+            "cleared_at",
+            "closed_at",
+            "escalation_level",
+        ]
+        read_only_fields = fields
+
+
+class AlarmActionSerializer(serializers.Serializer):
+    note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class RoomStateSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    code = serializers.CharField()
+    name = serializers.CharField()
+    template = serializers.CharField()
+    template_label = serializers.CharField()
+    temperature = serializers.FloatField(allow_null=True)
+    humidity = serializers.FloatField(allow_null=True)
+    dew_point = serializers.FloatField(allow_null=True)
+    updated_at = serializers.DateTimeField(allow_null=True)
+    state = serializers.CharField(help_text="ok, warning, critical or unknown")
+    range = serializers.DictField(child=serializers.FloatField())
+    open_alarms = serializers.ListField(child=serializers.DictField())
+
+
+class HistorySerializer(serializers.Serializer):
+    room = serializers.IntegerField()
+    range = serializers.CharField()
+    bucket = serializers.CharField()
+    since = serializers.CharField()
+    limits = serializers.DictField(child=serializers.FloatField())
+    points = serializers.ListField(child=serializers.DictField())

@@ -1,0 +1,149 @@
+"""Staff pages: the climate dashboard, a room page with charts, CSV export, alarm actions."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.permissions import role_required
+from storage_env import queries, services
+from storage_env.access import CLIMATE_ROLES, access_alarm, access_room, records_in_room
+from storage_env.choices import OPEN_STATES
+from storage_env.models import Alarm, Reading
+
+climate_required = role_required(*CLIMATE_ROLES)
+RECORDS_SHOWN = 50
+
+
+@require_GET
+@climate_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    return render(request, "storage_env/dashboard.html", {"rooms": queries.room_states()})
+
+
+@require_GET
+@climate_required
+def room_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    room = access_room(request.user, pk)
+    state = queries.room_states([room])[0]
+    volumes, items = records_in_room(request.user, room)
+    alarms = (
+        Alarm.objects.filter(room=room)
+        .select_related("sensor", "acknowledged_by")
+        .order_by("-raised_at")[:50]
+    )
+    return render(
+        request,
+        "storage_env/room.html",
+        {
+            "room": room,
+            "state": state,
+            "alarms": alarms,
+            "open_states": OPEN_STATES,
+            "volumes": volumes.order_by("reference_code")[:RECORDS_SHOWN],
+            "items": items.order_by("reference_code")[:RECORDS_SHOWN],
+            "volume_count": volumes.count(),
+            "item_count": items.count(),
+            "ranges": list(queries.RANGES),
+            "months": _recent_months(),
+        },
+    )
+
+
+def _recent_months(count: int = 12) -> list[str]:
+    today = timezone.localdate()
+    months, year, month = [], today.year, today.month
+    for _i in range(count):
+        months.append(f"{year:04d}-{month:02d}")
+        year, month = (year - 1, 12) if month == 1 else (year, month - 1)
+    return months
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+@require_GET
+@climate_required
+def room_export(request: HttpRequest, pk: int) -> HttpResponse:
+    """CSV of the room's raw readings over a range (streamed)."""
+    room = access_room(request.user, pk)
+    range_name = request.GET.get("range", "day")
+    if range_name not in queries.RANGES:
+        return HttpResponse(_("Unknown range."), status=400, content_type="text/plain")
+    since = timezone.now() - queries.RANGES[range_name][0]
+    rows = (
+        Reading.objects.filter(room=room, ts__gte=since)
+        .order_by("ts")
+        .values_list("ts", "sensor__sensor_id", "temperature", "humidity", "dew_point", "battery")
+    )
+    writer = csv.writer(_Echo())
+
+    def stream():
+        yield "\ufeff"  # Excel opens UTF-8 with a BOM
+        yield writer.writerow(
+            ["time", "sensor", "temperature_c", "humidity_rh", "dew_point_c", "battery"]
+        )
+        for ts, sensor_id, temperature, humidity, dew, battery in rows.iterator(chunk_size=5000):
+            yield writer.writerow(
+                [timezone.localtime(ts).isoformat(), sensor_id, temperature, humidity, dew, battery]
+            )
+
+    response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
+    stamp = dt.date.today().isoformat()
+    response["Content-Disposition"] = (
+        f'attachment; filename="climate-{room.code}-{range_name}-{stamp}.csv"'
+    )
+    return response
+
+
+ACTIONS = {
+    "acknowledge": (services.acknowledge_alarm, "Alarm acknowledged."),
+    "clear": (services.clear_alarm_manually, "Alarm cleared."),
+    "close": (services.close_alarm, "Alarm closed."),
+}
+
+
+@require_POST
+@climate_required
+def alarm_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    alarm = access_alarm(request.user, pk)
+    if action not in ACTIONS:
+        return HttpResponse(status=404)
+    service, done = ACTIONS[action]
+    note = request.POST.get("note", "")[:500]
+    try:
+        service(alarm, acting_user=request.user, note=note)
+        messages.success(request, _(done))
+    except services.AlarmTransitionError:
+        messages.error(request, _("The alarm has changed meanwhile; nothing was done."))
+    if alarm.room_id:
+        return redirect("storage_env:room", pk=alarm.room_id)
+    return redirect("storage_env:dashboard")
+
+
+@require_GET
+@climate_required
+def room_report(request: HttpRequest, pk: int) -> HttpResponse:
+    """Monthly environment report (PDF) of the room; ``?month=YYYY-MM``."""
+    from storage_env.reports import monthly_report_pdf
+
+    room = access_room(request.user, pk)
+    month = request.GET.get("month") or timezone.localdate().strftime("%Y-%m")
+    try:
+        pdf = monthly_report_pdf(room, month)
+    except ValueError:
+        return HttpResponse(
+            _("Month must look like 2026-11."), status=400, content_type="text/plain"
+        )
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="climate-{room.code}-{month}.pdf"'
+    return response
