@@ -1,8 +1,206 @@
-"""REST API of the search app: register viewsets on `config.api.router`; extra API paths
-(non-viewset views) go in `api_urlpatterns`, mounted under /api/v1/."""
+"""``/api/v1/search/`` and ``/api/v1/search/suggest/``: the same search as the pages.
 
-from django.urls import path  # noqa: F401
+Anonymous callers get the open catalogue; signed-in staff get what ``visible_to`` allows them.
+Bad parameters answer 400 with a reason per parameter; an unreachable engine answers 503.
+"""
+
+from __future__ import annotations
+
+from django.urls import path
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from config.api import router  # noqa: F401
+from search.backends import SearchUnavailable
+from search.query import (
+    FACETS,
+    MAX_PAGE_SIZE,
+    MAX_QUERY_LENGTH,
+    SORTS,
+    SearchInputError,
+    parse_search_params,
+)
+from search.services import search_records, suggest_records
 
-api_urlpatterns: list = []
+
+class HitSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["item", "volume"])
+    id = serializers.IntegerField()
+    reference_code = serializers.CharField()
+    title = serializers.CharField()
+    creator = serializers.CharField()
+    year = serializers.IntegerField(allow_null=True)
+    date_start = serializers.DateField(allow_null=True)
+    date_end = serializers.DateField(allow_null=True)
+    fonds_id = serializers.IntegerField()
+    fonds_code = serializers.CharField()
+    category_id = serializers.IntegerField()
+    category_code = serializers.CharField()
+    retention = serializers.CharField()
+    access_status = serializers.CharField()
+    classification = serializers.IntegerField()
+    carrier = serializers.CharField()
+    score = serializers.FloatField(allow_null=True)
+    highlights = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="HTML-escaped snippets with <mark> around matched terms.",
+    )
+
+
+class FacetBucketSerializer(serializers.Serializer):
+    value = serializers.JSONField()
+    label = serializers.CharField()
+    count = serializers.IntegerField()
+
+
+class SearchResponseSerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    page = serializers.IntegerField()
+    size = serializers.IntegerField()
+    next_cursor = serializers.CharField(allow_null=True)
+    results = HitSerializer(many=True)
+    facets = serializers.DictField(child=FacetBucketSerializer(many=True))
+
+
+ERROR = inline_serializer(
+    "SearchError",
+    {
+        "detail": serializers.CharField(),
+        "errors": serializers.DictField(child=serializers.ListField(child=serializers.CharField())),
+    },
+)
+MULTI = {"many": True, "explode": False, "style": "form"}
+PARAMETERS = [
+    OpenApiParameter("q", str, description=f"Words or a reference code (≤ {MAX_QUERY_LENGTH})"),
+    OpenApiParameter("page", int, description="1-based; page × size ≤ 10,000, then the cursor"),
+    OpenApiParameter("size", int, description=f"1–{MAX_PAGE_SIZE} (default 20)"),
+    OpenApiParameter("cursor", str, description="next_cursor of the previous page (deep pages)"),
+    OpenApiParameter("sort", str, enum=list(SORTS)),
+    OpenApiParameter("facets", str, enum=list(FACETS), **MULTI),
+    OpenApiParameter("fonds", int, **MULTI),
+    OpenApiParameter("category", int, **MULTI),
+    OpenApiParameter("year", int, **MULTI),
+    OpenApiParameter("year_from", int),
+    OpenApiParameter("year_to", int),
+    OpenApiParameter("carrier", str, **MULTI),
+    OpenApiParameter("retention", str, **MULTI),
+    OpenApiParameter("access_status", str, **MULTI),
+    OpenApiParameter("kind", str, enum=["item", "volume"], **MULTI),
+]
+
+
+def _bad(exc: SearchInputError) -> Response:
+    return Response(
+        {"detail": "Invalid search parameters.", "errors": exc.errors},
+        status=status.HTTP_400_BAD_REQUEST,
+    )
+
+
+def _unavailable() -> Response:
+    return Response(
+        {"detail": "Search is temporarily unavailable; try again shortly."},
+        status=status.HTTP_503_SERVICE_UNAVAILABLE,
+    )
+
+
+class SearchView(APIView):
+    """Full-text search of the catalogue, as the caller may see it."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="search_records",
+        parameters=PARAMETERS,
+        responses={200: SearchResponseSerializer, 400: ERROR, 503: OpenApiTypes.OBJECT},
+        tags=["search"],
+    )
+    def get(self, request: Request) -> Response:
+        try:
+            search = parse_search_params(request.query_params)
+            result = search_records(request.user, search)
+        except SearchInputError as exc:
+            return _bad(exc)
+        except SearchUnavailable:
+            return _unavailable()
+        results = []
+        for hit in result.hits:
+            doc = hit.doc
+            results.append(
+                {
+                    **{k: doc.get(k) for k in HitSerializer().fields if k in doc},
+                    "id": doc["pk"],
+                    "score": hit.score,
+                    "highlights": hit.highlights,
+                }
+            )
+        return Response(
+            {
+                "total": result.total,
+                "page": result.page,
+                "size": result.size,
+                "next_cursor": result.next_cursor,
+                "results": results,
+                "facets": {
+                    name: [{"value": b.value, "label": b.label, "count": b.count} for b in buckets]
+                    for name, buckets in result.facets.items()
+                },
+            }
+        )
+
+
+class SuggestView(APIView):
+    """Type-ahead on titles and reference codes."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="search_suggest",
+        parameters=[OpenApiParameter("q", str, required=True, description="prefix (≤ 100)")],
+        responses={
+            200: inline_serializer(
+                "SearchSuggestions",
+                {
+                    "suggestions": inline_serializer(
+                        "SearchSuggestion",
+                        {
+                            "text": serializers.CharField(),
+                            "reference_code": serializers.CharField(),
+                            "kind": serializers.CharField(),
+                            "id": serializers.IntegerField(),
+                        },
+                        many=True,
+                    )
+                },
+            ),
+            400: ERROR,
+            503: OpenApiTypes.OBJECT,
+        },
+        tags=["search"],
+    )
+    def get(self, request: Request) -> Response:
+        prefix = request.query_params.get("q", "")
+        if len(prefix) > 100:
+            return _bad(SearchInputError({"q": ["The prefix is too long (at most 100)."]}))
+        try:
+            suggestions = suggest_records(request.user, prefix)
+        except SearchUnavailable:
+            return _unavailable()
+        return Response(
+            {
+                "suggestions": [
+                    {"text": s.text, "reference_code": s.reference_code, "kind": s.kind, "id": s.pk}
+                    for s in suggestions
+                ]
+            }
+        )
+
+
+api_urlpatterns: list = [
+    path("search/", SearchView.as_view(), name="search"),
+    path("search/suggest/", SuggestView.as_view(), name="search-suggest"),
+]

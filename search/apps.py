@@ -7,9 +7,11 @@ class SearchConfig(AppConfig):
     verbose_name = _("Search")
 
     def ready(self) -> None:
+        from accounts.navigation import NavItem, register
         from config.health import register_check
         from search.backends import check_search_backend, check_search_backlog
 
         register_check("search", check_search_backend, required=True)
         # A backlog means search is behind, not that the site is down: reported, not required.
         register_check("search_outbox", check_search_backlog, required=False)
+        register(NavItem(_("Search"), "search:staff", order=5))

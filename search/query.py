@@ -43,7 +43,7 @@ CHOICE_FILTERS = {
     "access_status": {c.value for c in AccessStatus},
     "kind": {"item", "volume"},
 }
-ID_FILTERS = ("fonds", "category")
+ID_FILTERS = ("fonds", "category", "year")
 
 
 class SearchInputError(ValueError):

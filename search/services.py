@@ -8,9 +8,6 @@ so falling back to it would show stale results).
 
 from __future__ import annotations
 
-from django.utils.translation import gettext as _
-
-from accounts.choices import Classification
 from repository.choices import AccessStatus, Carrier, Retention
 from search.backends import get_backend
 from search.query import SUGGEST_SIZE, SearchRequest, SearchResult, Suggestion, Visibility
@@ -56,7 +53,3 @@ def search_records(user, request: SearchRequest) -> SearchResult:
 
 def suggest_records(user, prefix: str, *, size: int = SUGGEST_SIZE) -> list[Suggestion]:
     return get_backend().suggest(prefix[:100], Visibility.for_user(user), size=size)
-
-
-def classification_label(level: int) -> str:
-    return str(dict(Classification.choices).get(level, level)) if level else _("Unclassified")

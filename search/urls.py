@@ -1,10 +1,14 @@
-"""URLs of the search app, mounted at the site root by config/urls.py.
+"""URLs of the search app, mounted at the site root by config/urls.py."""
 
-Staff pages go under `staff/...`, public pages at the root, phone pages under `m/...`.
-"""
+from django.urls import path
 
-from django.urls import path  # noqa: F401
+from search import views
 
 app_name = "search"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("search/", views.public_search, name="public"),
+    path("search/suggest/", views.public_suggest, name="public-suggest"),
+    path("staff/search/", views.staff_search, name="staff"),
+    path("staff/search/suggest/", views.staff_suggest, name="staff-suggest"),
+]

@@ -106,6 +106,8 @@ def filters_q(filters: dict[str, Any]) -> Q:
         q &= Q(fonds_id__in=filters["fonds"])
     if "category" in filters:
         q &= Q(category_id__in=filters["category"])
+    if "year" in filters:
+        q &= Q(year__in=filters["year"])
     for name in ("carrier", "retention", "access_status", "kind"):
         if name in filters:
             q &= Q(**{f"{name}__in": filters[name]})

@@ -99,7 +99,7 @@ def visibility_filter(visibility: Visibility) -> Q:
 
 def filter_clauses(filters: dict[str, Any]) -> list[Q]:
     clauses = []
-    for name, field in (("fonds", "fonds_id"), ("category", "category_id")):
+    for name, field in (("fonds", "fonds_id"), ("category", "category_id"), ("year", "year")):
         if name in filters:
             clauses.append(Q("terms", **{field: filters[name]}))
     for name in ("carrier", "retention", "access_status", "kind"):
