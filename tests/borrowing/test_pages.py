@@ -157,7 +157,8 @@ def test_api_refuses_a_hidden_record(client_for, researcher, records, today):
         },
         content_type="application/json",
     )
-    assert response.status_code == 400 and "cannot request" in response.json()["detail"]
+    assert response.status_code == 400 and response.json()["code"] == "record_not_visible"
+    assert response.json()["detail"] == "您不能申请利用这件档案。"
     assert not AccessRequest.objects.exists()
 
 
@@ -312,14 +313,15 @@ def test_api_flow_decide_checkout_renew(client_for, front_desk, researcher, open
         {"due_date": str(today)},
         content_type="application/json",
     )
-    assert r.status_code == 409 and "cannot become" in r.json()["detail"]
+    assert r.status_code == 409 and r.json()["code"] == "illegal_transition"
+    assert "不能变为" in r.json()["detail"]
     client.post(f"/api/v1/borrowing/requests/{open_request.pk}/retrieve_records/")
     r = client.post(
         f"/api/v1/borrowing/requests/{open_request.pk}/check_out/",
         {"due_date": str(today - dt.timedelta(days=1))},
         content_type="application/json",
     )
-    assert r.status_code == 400 and "past" in r.json()["detail"]
+    assert r.status_code == 400 and r.json()["code"] == "due_in_past"
     r = client.post(
         f"/api/v1/borrowing/requests/{open_request.pk}/check_out/",
         {"due_date": str(today)},

@@ -17,6 +17,15 @@ from borrowing.models import AccessRequest, ApprovalRule, IllegalTransition, Loa
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _english():
+    """Messages are matched in English here (the interface default is Chinese)."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
+
 def approve_all(req, *users):
     for user in users:
         req = services.approve_access_request(req, acting_user=user)
