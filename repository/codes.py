@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
@@ -65,7 +66,8 @@ class Token:
     width: int = 0
 
 
-def parse_template(template: str) -> list[Token]:
+@lru_cache(maxsize=256)
+def parse_template(template: str) -> tuple[Token, ...]:
     tokens: list[Token] = []
     pos = 0
     for match in _TOKEN.finditer(template):
@@ -80,7 +82,7 @@ def parse_template(template: str) -> list[Token]:
         pos = match.end()
     if pos < len(template):
         tokens.append(Token(literal=template[pos:]))
-    return tokens
+    return tuple(tokens)
 
 
 def template_for(fonds, kind: str, *, in_volume: bool = False) -> str:
@@ -261,14 +263,22 @@ def next_code(template: str, values: dict[str, str], *, taken_codes_with_prefix)
     return f"{prefix}{number:0{last.width}d}" if last.width else f"{prefix}{number}"
 
 
-def format_code(template: str, values: dict[str, str | int]) -> str:
-    """Fill a template directly (bulk paths such as the demo seeder)."""
+@lru_cache(maxsize=256)
+def python_format(template: str) -> str:
+    """The template as a ``str.format`` string (numbers zero-padded)."""
     out = []
     for token in parse_template(template):
         if token.literal:
-            out.append(token.literal)
+            out.append(token.literal.replace("{", "{{").replace("}", "}}"))
         elif token.segment in NUMBER_SEGMENTS:
-            out.append(f"{int(values[token.segment]):0{token.width}d}")
+            out.append(
+                f"{{{token.segment}:0{token.width}d}}" if token.width else f"{{{token.segment}}}"
+            )
         else:
-            out.append(str(values[token.segment]))
+            out.append(f"{{{token.segment}}}")
     return "".join(out)
+
+
+def format_code(template: str, values: dict[str, str | int]) -> str:
+    """Fill a template directly (bulk paths such as the demo seeder)."""
+    return python_format(template).format(**values)
