@@ -124,3 +124,16 @@ class PageUploadForm(forms.Form):
 
 class WhereIsForm(forms.Form):
     code = forms.CharField(label=_("reference, box or position code"), max_length=64)
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(label=_("catalogue file (.csv or .xlsx)"))
+    kind = forms.ChoiceField(
+        label=_("level"), choices=[("item", _("items")), ("volume", _("volumes"))]
+    )
+    encoding = forms.ChoiceField(
+        label=_("CSV encoding"),
+        required=False,
+        choices=[("", _("detect (UTF-8 or GBK)")), ("utf-8-sig", "UTF-8"), ("gb18030", "GBK")],
+    )
+    all_or_nothing = forms.BooleanField(label=_("write nothing if any row is bad"), required=False)

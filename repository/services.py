@@ -183,8 +183,8 @@ def next_reference_code(
     return codes.next_code(template, values, taken_codes_with_prefix=_codes_with_prefix)
 
 
-def validate_reference_code(record, code: str) -> None:
-    """Validate ``code`` for ``record`` segment by segment and for uniqueness."""
+def validate_code_segments(record, code: str) -> None:
+    """Validate ``code`` for ``record`` segment by segment (no uniqueness check)."""
     kind = kind_of(record)
     volume = getattr(record, "volume", None)
     template = codes.template_for(record.fonds, kind, in_volume=volume is not None)
@@ -200,6 +200,11 @@ def validate_reference_code(record, code: str) -> None:
         codes.validate_code(code, template, expected)
     except ValidationError as exc:
         raise ValidationError({"reference_code": exc.messages}) from exc
+
+
+def validate_reference_code(record, code: str) -> None:
+    """Validate ``code`` for ``record`` segment by segment and for uniqueness."""
+    validate_code_segments(record, code)
     if code_taken(code, exclude=record if record.pk else None):
         raise ValidationError(
             {
@@ -301,7 +306,11 @@ def _check(record) -> None:
     if record.access_status == AccessStatus.OPEN and record.classification != Classification.NONE:
         raise ValidationError({"access_status": [_("A classified record cannot be open.")]})
     try:
-        record.full_clean(validate_unique=False, validate_constraints=False)
+        record.full_clean(
+            exclude=["fonds", "category", "volume", "position", "box"],
+            validate_unique=False,
+            validate_constraints=False,
+        )
     except ValidationError as exc:
         raise ValidationError(exc.message_dict) from exc
 
@@ -317,9 +326,15 @@ def _resolve(model, value):
         ) from None
 
 
-@transaction.atomic
-def create_record(kind: str, data: dict[str, Any], *, acting_user) -> Volume | Item:
-    """Describe a new volume or item. An empty ``reference_code`` assigns the next one."""
+def build_record(
+    kind: str, data: dict[str, Any], *, acting_user, check_unique: bool = True, taken=None
+) -> Volume | Item:
+    """A new, validated, unsaved record (``create_record`` and the importer share this).
+
+    ``taken(prefix)`` lists extra codes already claimed (e.g. earlier rows of an import) when a
+    code is generated; ``check_unique=False`` leaves the uniqueness check to the caller (the
+    importer checks a whole batch in one query).
+    """
     model = KINDS[kind]
     fonds = _resolve(Fonds, data.get("fonds"))
     category = _resolve(Category, data.get("category"))
@@ -329,7 +344,16 @@ def create_record(kind: str, data: dict[str, Any], *, acting_user) -> Volume | I
     if kind == "item":
         record.volume = _resolve(Volume, data.get("volume"))
         if data.get("sequence") not in (None, ""):
-            record.sequence = int(data["sequence"])
+            try:
+                record.sequence = int(data["sequence"])
+            except (TypeError, ValueError):
+                raise ValidationError(
+                    {
+                        "sequence": [
+                            _("“%(value)s” is not a whole number.") % {"value": data["sequence"]}
+                        ]
+                    }
+                ) from None
     _apply(record, data)
     if record.access_status is None:
         record.access_status = AccessStatus.UNREVIEWED
@@ -337,20 +361,43 @@ def create_record(kind: str, data: dict[str, Any], *, acting_user) -> Volume | I
         record.retention = ""
     _require_change(acting_user, fonds, record.classification)
     code = (data.get("reference_code") or "").strip()
-    if not code and record.title and (record.filing_year or kind == "item"):
+    if not code and record.title and record.retention:
         year = record.filing_year or (record.date_start.year if record.date_start else None)
-        code = next_reference_code(
-            fonds,
-            category,
-            kind=kind,
-            year=year,
-            retention=record.retention,
-            org_unit=record.org_unit,
-            volume=getattr(record, "volume", None),
-        )
+        if year:
+            template = codes.template_for(
+                fonds, kind, in_volume=record.volume_id is not None if kind == "item" else False
+            )
+            values = codes.expected_values(
+                fonds,
+                category,
+                year=year,
+                retention=record.retention,
+                unit=record.org_unit,
+                volume=getattr(record, "volume", None),
+            )
+            try:
+                code = codes.next_code(
+                    template,
+                    values,
+                    taken_codes_with_prefix=lambda p: (
+                        _codes_with_prefix(p) + (list(taken(p)) if taken else [])
+                    ),
+                )
+            except ValidationError as exc:
+                raise ValidationError({"reference_code": exc.messages}) from exc
     record.reference_code = code
     _check(record)
-    validate_reference_code(record, code)
+    if check_unique:
+        validate_reference_code(record, code)
+    else:
+        validate_code_segments(record, code)
+    return record
+
+
+@transaction.atomic
+def create_record(kind: str, data: dict[str, Any], *, acting_user) -> Volume | Item:
+    """Describe a new volume or item. An empty ``reference_code`` assigns the next one."""
+    record = build_record(kind, data, acting_user=acting_user)
     record.save()
     record_event(
         f"repository.{kind}.created", acting_user=acting_user, obj=record, after=snapshot(record)

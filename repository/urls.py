@@ -46,6 +46,12 @@ urlpatterns = [
         views.staff_page_original,
         name="staff-page-original",
     ),
+    path("staff/catalogue/import/", views.staff_import, name="staff-import"),
+    path(
+        "staff/catalogue/import/<str:token>/rejected/",
+        views.staff_import_rejected,
+        name="staff-import-rejected",
+    ),
     # staff: opening review
     path("staff/review/", views.staff_review_queue, name="staff-review"),
     path(

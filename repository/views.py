@@ -425,3 +425,111 @@ def page_image(request: HttpRequest, pk: int, variant: str) -> HttpResponse:
     response = HttpResponse(data, content_type="image/jpeg")
     response["Cache-Control"] = "private, max-age=300"
     return response
+
+
+# --- staff: import --------------------------------------------------------------------------
+
+IMPORT_SESSION_KEY = "repository_imports"
+
+
+def _stored_import(request: HttpRequest, token: str) -> tuple[bytes, dict]:
+    from django.core.files.storage import default_storage
+
+    entry = request.session.get(IMPORT_SESSION_KEY, {}).get(token)
+    if not entry:
+        raise Http404
+    with default_storage.open(entry["path"], "rb") as handle:
+        return handle.read(), entry
+
+
+@archivist_required
+@require_http_methods(["GET", "POST"])
+def staff_import(request: HttpRequest) -> HttpResponse:
+    """Upload a CSV/XLSX, see the dry-run report, then commit (or download rejected rows)."""
+    import uuid
+
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    from repository import imports
+    from repository.forms import ImportForm
+
+    form = ImportForm(request.POST or None, request.FILES or None)
+    report = None
+    token = request.POST.get("token", "") if request.method == "POST" else ""
+    if request.method == "POST":
+        if token:
+            data, entry = _stored_import(request, token)
+            options = entry["options"]
+            dry_run = request.POST.get("commit") != "1"
+        elif form.is_valid():
+            upload = form.cleaned_data["file"]
+            data = upload.read()
+            token = uuid.uuid4().hex
+            path = default_storage.save(f"repository/imports/{token}", ContentFile(data))
+            options = {
+                "kind": form.cleaned_data["kind"],
+                "encoding": form.cleaned_data["encoding"] or None,
+                "all_or_nothing": form.cleaned_data["all_or_nothing"],
+                "filename": upload.name,
+            }
+            stored = request.session.get(IMPORT_SESSION_KEY, {})
+            stored[token] = {"path": path, "options": options}
+            request.session[IMPORT_SESSION_KEY] = stored
+            dry_run = True
+        else:
+            return render(request, "repository/staff/import.html", {"form": form})
+        try:
+            report = imports.import_catalogue(
+                data,
+                options["filename"],
+                acting_user=request.user,
+                kind=options["kind"],
+                encoding=options["encoding"],
+                all_or_nothing=options["all_or_nothing"],
+                dry_run=dry_run,
+            )
+        except imports.ImportFileError as exc:
+            form.add_error(None, str(exc))
+            return render(request, "repository/staff/import.html", {"form": form})
+        if not dry_run:
+            messages.success(request, _("%(n)d records imported.") % {"n": report.written})
+    return render(
+        request,
+        "repository/staff/import.html",
+        {
+            "form": form,
+            "report": report,
+            "token": token,
+            "errors": (report.errors[:500] if report else []),
+        },
+    )
+
+
+@archivist_required
+def staff_import_rejected(request: HttpRequest, token: str) -> HttpResponse:
+    from repository import imports
+
+    data, entry = _stored_import(request, token)
+    options = entry["options"]
+    try:
+        report = imports.import_catalogue(
+            data,
+            options["filename"],
+            acting_user=request.user,
+            kind=options["kind"],
+            encoding=options["encoding"],
+            dry_run=True,
+        )
+    except imports.ImportFileError as exc:
+        raise Http404 from exc
+    if request.GET.get("format") == "xlsx":
+        response = HttpResponse(
+            imports.rejected_xlsx(report),
+            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+        response["Content-Disposition"] = 'attachment; filename="rejected.xlsx"'
+        return response
+    response = HttpResponse(imports.rejected_csv(report), content_type="text/csv")
+    response["Content-Disposition"] = 'attachment; filename="rejected.csv"'
+    return response

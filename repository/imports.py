@@ -1,0 +1,485 @@
+"""Catalogue import from CSV (UTF-8, UTF-8 with BOM, GBK) and Excel .xlsx.
+
+1. ``read_table`` reads the file (encoding detected, or given) into a header and rows;
+2. ``map_columns`` maps headers to catalogue columns (the column key, its English or Chinese
+   name, common aliases, or an explicit mapping); missing required columns stop the import;
+3. ``check_rows`` validates every row with the same rules as ``services.build_record`` and
+   reports every problem as (row, column, reason) — a dry run stops here;
+4. ``import_catalogue`` writes the valid rows in one transaction (bulk, with one audit row per
+   record and search-outbox rows) and returns the rejected rows with an error column. With
+   ``all_or_nothing`` a single bad row writes nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import override
+
+from accounts.audit import _jsonable
+from accounts.choices import Classification
+from accounts.models import AuditLog
+from repository import services
+from repository.choices import AccessStatus, Carrier, Retention
+from repository.exports import COLUMNS
+from repository.models import Category, Fonds, Item, Position, Volume
+from search.outbox import enqueue_many
+
+REQUIRED = ("fonds", "category", "title")
+BATCH = 2000
+ALIASES = {
+    "档号": "reference_code",
+    "题名": "title",
+    "责任者": "creator",
+    "日期": "date",
+    "文件形成日期": "date",
+    "页数": "pages",
+    "保管期限": "retention",
+    "密级": "classification",
+    "开放标识": "access_status",
+    "开放状态": "access_status",
+    "载体类型": "carrier",
+    "主题词": "keywords",
+    "附注": "notes",
+    "备注": "notes",
+    "归档年度": "filing_year",
+    "年度": "filing_year",
+    "机构（问题）": "org_unit",
+    "机构(问题)": "org_unit",
+    "机构": "org_unit",
+    "全宗号": "fonds",
+    "门类代码": "category",
+    "门类": "category",
+    "类别": "category",
+    "案卷档号": "volume",
+    "案卷号": "volume",
+    "位置": "position",
+    "位置编码": "position",
+    "件号": "sequence",
+}
+CHOICES = {
+    "retention": Retention,
+    "classification": Classification,
+    "access_status": AccessStatus,
+    "carrier": Carrier,
+}
+EXTRA_CHOICE_WORDS = {
+    "classification": {"": 0, "无": 0, "非密": 0, "公开": 0, "内部": 0},
+    "retention": {"永久": "Y", "长期": "D30", "短期": "D10", "30年": "D30", "10年": "D10"},
+}
+
+
+class ImportFileError(Exception):
+    """The file as a whole cannot be read (encoding, format, missing columns)."""
+
+
+@dataclass
+class RowError:
+    row: int  # 1-based row number in the file, the header being row 1
+    column: str
+    reason: str
+
+
+@dataclass
+class ImportReport:
+    total: int = 0
+    valid: int = 0
+    written: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    rejected: list[tuple[int, list[str], str]] = field(default_factory=list)
+    header: list[str] = field(default_factory=list)
+    dry_run: bool = True
+
+    @property
+    def rejected_rows(self) -> int:
+        return len(self.rejected)
+
+
+def column_names() -> dict[str, str]:
+    """Every accepted header (lower-cased) → column key."""
+    names = {key: key for key, _label in COLUMNS}
+    names["sequence"] = "sequence"
+    for language in ("en", "zh-hans"):
+        with override(language):
+            for key, label in COLUMNS:
+                names[str(label).strip().lower()] = key
+    names.update({alias.lower(): key for alias, key in ALIASES.items()})
+    return names
+
+
+def _decode(data: bytes, encoding: str | None) -> str:
+    if encoding:
+        try:
+            return data.decode(encoding)
+        except (UnicodeDecodeError, LookupError) as exc:
+            raise ImportFileError(
+                _("The file is not valid %(encoding)s text.") % {"encoding": encoding}
+            ) from exc
+    for candidate in ("utf-8-sig", "gb18030"):
+        try:
+            return data.decode(candidate)
+        except UnicodeDecodeError:
+            continue
+    raise ImportFileError(
+        _("The file's encoding is neither UTF-8 nor GBK; save it as UTF-8 CSV or as .xlsx.")
+    )
+
+
+def read_table(data: bytes, filename: str, *, encoding: str | None = None):
+    """(header, iterator of rows). ``.xlsx`` by content (a ZIP), otherwise CSV."""
+    if data[:4] == b"PK\x03\x04" or filename.lower().endswith(".xlsx"):
+        from openpyxl import load_workbook
+
+        try:
+            book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        except Exception as exc:  # noqa: BLE001 - any parser failure: not a workbook
+            raise ImportFileError(_("The file is not a readable .xlsx workbook.")) from exc
+        sheet = book.worksheets[0]
+        rows = sheet.iter_rows(values_only=True)
+        header = next(rows, None)
+        if header is None:
+            raise ImportFileError(_("The file is empty."))
+
+        def cells():
+            for row in rows:
+                yield ["" if v is None else _cell(v) for v in row]
+
+        return [_cell(h) if h is not None else "" for h in header], cells()
+    if data[:5] == b"%PDF-" or b"\x00" in data[:1024]:
+        raise ImportFileError(_("The file is not a CSV text file or an .xlsx workbook."))
+    text = _decode(data, encoding)
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader, None)
+    if not header:
+        raise ImportFileError(_("The file is empty."))
+    return [h.strip() for h in header], reader
+
+
+def _cell(value) -> str:
+    import datetime as dt
+
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def map_columns(header: list[str], mapping: dict[str, str] | None = None) -> dict[int, str]:
+    """Column index → key. Raises ImportFileError naming missing required columns."""
+    names = column_names()
+    explicit = {k.strip().lower(): v for k, v in (mapping or {}).items()}
+    result: dict[int, str] = {}
+    for index, title in enumerate(header):
+        label = (title or "").strip().lower()
+        key = explicit.get(label) or names.get(label)
+        if key and key not in result.values():
+            result[index] = key
+    missing = [key for key in REQUIRED if key not in result.values()]
+    if missing:
+        labels = dict(COLUMNS)
+        raise ImportFileError(
+            _("Missing columns: %(columns)s.")
+            % {"columns": "、".join(str(labels.get(k, k)) for k in missing)}
+        )
+    return result
+
+
+class Lookups:
+    """Cached lookups so that validating a row costs no query."""
+
+    def __init__(self):
+        self.fonds = {f.code: f for f in Fonds.objects.all()}
+        self.categories = {(c.fonds_id, c.code): c for c in Category.objects.all()}
+        self.volumes: dict[str, Volume | None] = {}
+        self.positions: dict[str, Position | None] = {}
+        self.choice_words = {}
+        for name, choices in CHOICES.items():
+            words = {}
+            for language in ("en", "zh-hans"):
+                with override(language):
+                    for value, label in choices.choices:
+                        words[str(label).strip().lower()] = value
+            for value in choices.values:
+                words[str(value).lower()] = value
+            words.update(EXTRA_CHOICE_WORDS.get(name, {}))
+            self.choice_words[name] = words
+
+    def volume(self, code: str) -> Volume | None:
+        if code not in self.volumes:
+            self.volumes[code] = Volume.objects.filter(reference_code=code).first()
+        return self.volumes[code]
+
+    def position(self, code: str) -> Position | None:
+        if code not in self.positions:
+            self.positions[code] = Position.objects.filter(code=code).first()
+        return self.positions[code]
+
+
+def _row_data(values: dict[str, str], lookups: Lookups, kind: str) -> tuple[dict, list]:
+    """Turn cells into service data; return (data, [(column, reason)])."""
+    problems: list[tuple[str, str]] = []
+    data: dict[str, Any] = {}
+    fonds = lookups.fonds.get(values.get("fonds", "").strip())
+    if fonds is None:
+        problems.append(("fonds", _("No fonds “%(v)s”.") % {"v": values.get("fonds", "")}))
+    else:
+        data["fonds"] = fonds
+        category = lookups.categories.get((fonds.pk, values.get("category", "").strip()))
+        if category is None:
+            problems.append(
+                (
+                    "category",
+                    _("No category “%(v)s” in this fonds.") % {"v": values.get("category")},
+                )
+            )
+        data["category"] = category
+    for key in (
+        "reference_code",
+        "title",
+        "creator",
+        "date",
+        "pages",
+        "keywords",
+        "notes",
+        "filing_year",
+        "org_unit",
+        "sequence",
+    ):
+        if key in values:
+            data[key] = values[key]
+    for key in CHOICES:
+        raw = values.get(key, "")
+        if raw == "" and key != "classification":
+            continue
+        value = lookups.choice_words[key].get(str(raw).strip().lower())
+        if value is None:
+            problems.append((key, _("“%(v)s” is not a known value.") % {"v": raw}))
+        else:
+            data[key] = value
+    if kind == "item" and values.get("volume"):
+        volume = lookups.volume(values["volume"].strip())
+        if volume is None:
+            problems.append(("volume", _("No volume “%(v)s”.") % {"v": values["volume"]}))
+        data["volume"] = volume
+    if values.get("position"):
+        position = lookups.position(values["position"].strip())
+        if position is None:
+            problems.append(
+                (
+                    "position",
+                    _("There is no position with the code “%(code)s”.")
+                    % {"code": values["position"]},
+                )
+            )
+        data["_position"] = position
+    return data, problems
+
+
+def check_rows(
+    header: list[str],
+    rows: Iterable[list[str]],
+    *,
+    kind: str = "item",
+    mapping: dict[str, str] | None = None,
+    acting_user=None,
+    progress: Callable[[int], None] | None = None,
+):
+    """Validate every row. Yields (row number, cells, record or None, [RowError])."""
+    columns = map_columns(header, mapping)
+    lookups = Lookups()
+    seen: dict[str, int] = {}
+    pending: list = []
+    placed: dict[int, int] = {}
+    labels = dict(COLUMNS)
+
+    def flush():
+        # One query per batch for codes already in the catalogue.
+        codes = [r.reference_code for _n, _c, r, errs in pending if r is not None and not errs]
+        existing = set()
+        for model in (Volume, Item):
+            existing |= set(
+                model.objects.filter(reference_code__in=codes).values_list(
+                    "reference_code", flat=True
+                )
+            )
+        for number, cells, record, errors in pending:
+            if record is not None and not errors and record.reference_code in existing:
+                errors.append(
+                    RowError(
+                        number,
+                        str(labels["reference_code"]),
+                        _("The reference code %(code)s is already used by another record.")
+                        % {"code": record.reference_code},
+                    )
+                )
+            yield number, cells, (None if errors else record), errors
+        pending.clear()
+
+    def claimed(prefix):
+        return [code for code in seen if code.startswith(prefix)]
+
+    for offset, cells in enumerate(rows):
+        number = offset + 2
+        if not any(str(c).strip() for c in cells):
+            continue
+        values = {
+            key: str(cells[i]).strip() if i < len(cells) else "" for i, key in columns.items()
+        }
+        data, problems = _row_data(values, lookups, kind)
+        errors = [RowError(number, str(labels.get(c, c)), reason) for c, reason in problems]
+        record = None
+        if not problems:
+            try:
+                record = services.build_record(
+                    kind, data, acting_user=acting_user, check_unique=False, taken=claimed
+                )
+            except ValidationError as exc:
+                details = exc.message_dict if hasattr(exc, "error_dict") else {"": exc.messages}
+                for column, messages in details.items():
+                    for message in messages:
+                        errors.append(RowError(number, str(labels.get(column, column)), message))
+            except PermissionDenied as exc:
+                errors.append(RowError(number, str(labels["fonds"]), str(exc)))
+        if record is not None and not errors:
+            if record.reference_code in seen:
+                errors.append(
+                    RowError(
+                        number,
+                        str(labels["reference_code"]),
+                        _("The reference code %(code)s is repeated (first on row %(row)d).")
+                        % {"code": record.reference_code, "row": seen[record.reference_code]},
+                    )
+                )
+            else:
+                seen[record.reference_code] = number
+            position = data.get("_position")
+            if position is not None and not errors:
+                if position.pk not in placed:
+                    placed[position.pk] = services.position_occupancy(position)
+                used = placed[position.pk]
+                if used >= position.capacity:
+                    errors.append(
+                        RowError(
+                            number,
+                            str(labels["position"]),
+                            _("Position %(code)s is full (%(used)d of %(capacity)d places taken).")
+                            % {"code": position.code, "used": used, "capacity": position.capacity},
+                        )
+                    )
+                else:
+                    placed[position.pk] += 1
+                    record.position = position
+        pending.append((number, cells, record, errors))
+        if progress:
+            progress(1)
+        if len(pending) >= BATCH:
+            yield from flush()
+    yield from flush()
+
+
+def import_catalogue(
+    data: bytes,
+    filename: str,
+    *,
+    acting_user,
+    kind: str = "item",
+    mapping: dict[str, str] | None = None,
+    encoding: str | None = None,
+    dry_run: bool = True,
+    all_or_nothing: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> ImportReport:
+    """Check (and unless ``dry_run``, write) a catalogue file. File-level problems raise
+    ImportFileError; row problems are in the report and their rows in ``report.rejected``."""
+    header, rows = read_table(data, filename, encoding=encoding)
+    report = ImportReport(header=header, dry_run=dry_run)
+    model = services.KINDS[kind]
+    with transaction.atomic():
+        batch = []
+        for number, cells, record, errors in check_rows(
+            header, rows, kind=kind, mapping=mapping, acting_user=acting_user, progress=progress
+        ):
+            report.total += 1
+            if errors:
+                report.errors += errors
+                report.rejected.append((number, list(cells), "；".join(e.reason for e in errors)))
+                continue
+            report.valid += 1
+            if not dry_run:
+                batch.append(record)
+                if len(batch) >= BATCH:
+                    report.written += _write(model, batch, acting_user)
+                    batch = []
+        if not dry_run:
+            if all_or_nothing and report.errors:
+                transaction.set_rollback(True)
+                report.written = 0
+                return report
+            report.written += _write(model, batch, acting_user)
+    return report
+
+
+def _write(model, records: list, acting_user) -> int:
+    if not records:
+        return 0
+    model.objects.bulk_create(records, batch_size=BATCH)
+    if records[0].pk is None:  # backends without RETURNING: fetch the ids by code
+        ids = dict(
+            model.objects.filter(
+                reference_code__in=[r.reference_code for r in records]
+            ).values_list("reference_code", "pk")
+        )
+        for record in records:
+            record.pk = ids[record.reference_code]
+    content_type = ContentType.objects.get_for_model(model)
+    actor = acting_user if acting_user is not None and acting_user.is_authenticated else None
+    actor_name = actor.get_username() if actor else "system"
+    now = timezone.now()
+    AuditLog.objects.bulk_create(
+        [
+            AuditLog(
+                at=now,
+                actor=actor,
+                actor_repr=actor_name,
+                action=f"repository.{model._meta.model_name}.created",
+                object_type=content_type,
+                object_id=str(r.pk),
+                object_repr=str(r)[:255],
+                after=_jsonable(services.snapshot(r)),
+                note="import",
+            )
+            for r in records
+        ],
+        batch_size=BATCH,
+    )
+    enqueue_many(records)
+    return len(records)
+
+
+def rejected_csv(report: ImportReport) -> bytes:
+    """The rejected rows as UTF-8 CSV (with BOM), original columns plus an error column."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([_("row"), *report.header, _("error")])
+    for number, cells, reason in report.rejected:
+        writer.writerow([number, *cells, reason])
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def rejected_xlsx(report: ImportReport) -> bytes:
+    from repository.exports import xlsx_bytes
+
+    rows = ([number, *cells, reason] for number, cells, reason in report.rejected)
+    return xlsx_bytes(rows, [_("row"), *report.header, _("error")], title="rejected")
