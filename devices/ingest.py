@@ -41,6 +41,7 @@ HEARTBEAT_SECONDS = 5.0
 HEARTBEAT_STALE_SECONDS = 30.0
 SENSOR_CACHE_SECONDS = 30.0
 PUSH_EVERY_SECONDS = 1.0
+TOUCH_SECONDS = 2.0
 
 
 @dataclass
@@ -157,15 +158,38 @@ def calibrate(info: SensorInfo, reading: payloads.TelemetryReading) -> tuple:
 
 
 def insert_readings(rows: list[tuple]) -> int:
-    """INSERT … ON CONFLICT DO NOTHING; returns how many rows were new."""
+    """INSERT … ON CONFLICT DO NOTHING; returns how many rows were new.
+
+    PostgreSQL gets one statement over ``unnest`` of nine arrays (no per-row placeholders to
+    convert); other databases a multi-row VALUES list.
+    """
     from storage_env.models import Reading
 
     table = Reading._meta.db_table
     columns = "sensor_id, room_id, ts, temperature, humidity, dew_point, battery, seq, received_at"
     inserted = 0
     with connection.cursor() as cursor:
-        for start in range(0, len(rows), 1000):
-            chunk = rows[start : start + 1000]
+        if connection.vendor == "postgresql":
+            columns_of = list(zip(*rows, strict=True))
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) "  # noqa: S608
+                "SELECT s, r, to_timestamp(t), te, hu, dp, b, q, %s FROM unnest("
+                "%s::bigint[], %s::bigint[], %s::float8[], %s::float8[], %s::float8[], "
+                "%s::float8[], %s::smallint[], %s::bigint[]) AS v(s, r, t, te, hu, dp, b, q) "
+                "ON CONFLICT (sensor_id, ts) DO NOTHING RETURNING id",
+                [
+                    rows[0][8],
+                    list(columns_of[0]),
+                    list(columns_of[1]),
+                    [ts.timestamp() for ts in columns_of[2]],
+                    *(list(column) for column in columns_of[3:8]),
+                ],
+            )
+            return len(cursor.fetchall())
+        adapt = connection.ops.adapt_datetimefield_value
+        rows = [(*row[:2], adapt(row[2]), *row[3:8], adapt(row[8])) for row in rows]
+        for start in range(0, len(rows), 500):
+            chunk = rows[start : start + 500]
             values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(chunk))
             params = [value for row in chunk for value in row]
             cursor.execute(
@@ -177,6 +201,27 @@ def insert_readings(rows: list[tuple]) -> int:
     return inserted
 
 
+def touch_sensors_pg(seen: dict[str, dict[str, Any]], now: dt.datetime) -> None:
+    """One statement: last_seen, battery and online status for many sensors (PostgreSQL)."""
+    table = Sensor._meta.db_table
+    ids = list(seen)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS s SET last_seen = v.ts, "  # noqa: S608
+            "battery = COALESCE(v.battery, s.battery), "
+            "status_changed_at = CASE WHEN s.status <> 'online' THEN %s "
+            "ELSE s.status_changed_at END, status = 'online' "
+            "FROM unnest(%s::text[], %s::timestamptz[], %s::smallint[]) AS v(sid, ts, battery) "
+            "WHERE s.sensor_id = v.sid AND (s.last_seen IS NULL OR s.last_seen <= v.ts)",
+            [
+                now,
+                ids,
+                [seen[i]["ts"] for i in ids],
+                [seen[i].get("battery") for i in ids],
+            ],
+        )
+
+
 class Writer:
     """Writes batches of Parsed messages in one transaction each; no MQTT inside."""
 
@@ -184,6 +229,7 @@ class Writer:
         self.sensors = SensorCache()
         self.counters = Counters()
         self._last_push: dict[int, float] = {}
+        self._touched: dict[str, float] = {}
         self._on_pushed = on_pushed
 
     def write(self, batch: list[Parsed]) -> None:
@@ -264,18 +310,36 @@ class Writer:
     def _touch_sensors(
         self, touched: dict[str, dict[str, Any]], statuses: dict[str, str], now: dt.datetime
     ) -> None:
-        for sensor_id, seen in touched.items():
+        """last_seen/battery/online, written at most every TOUCH_SECONDS per sensor (offline
+        detection works in multiples of the reporting interval, so this loses nothing)."""
+        clock = time.monotonic()
+        due = {
+            sensor_id: seen
+            for sensor_id, seen in touched.items()
+            if sensor_id not in statuses
+            and clock - self._touched.get(sensor_id, -TOUCH_SECONDS) >= TOUCH_SECONDS
+        }
+        for sensor_id in due:
+            self._touched[sensor_id] = clock
+        if due and connection.vendor == "postgresql":
+            touch_sensors_pg(due, now)
+            due = {}
+        for sensor_id, seen in due.items():
             changes: dict[str, Any] = {"last_seen": seen["ts"]}
             if "battery" in seen:
                 changes["battery"] = seen["battery"]
             Sensor.objects.filter(sensor_id=sensor_id).exclude(last_seen__gt=seen["ts"]).update(
                 **changes
             )
-            if sensor_id not in statuses:
-                Sensor.objects.filter(sensor_id=sensor_id).exclude(
-                    status=SensorStatus.ONLINE
-                ).update(status=SensorStatus.ONLINE, status_changed_at=now)
+            Sensor.objects.filter(sensor_id=sensor_id).exclude(status=SensorStatus.ONLINE).update(
+                status=SensorStatus.ONLINE, status_changed_at=now
+            )
         for sensor_id, status in statuses.items():
+            self._touched.pop(sensor_id, None)
+            if sensor_id in touched:
+                Sensor.objects.filter(sensor_id=sensor_id).exclude(
+                    last_seen__gt=touched[sensor_id]["ts"]
+                ).update(last_seen=touched[sensor_id]["ts"])
             Sensor.objects.filter(sensor_id=sensor_id).exclude(status=status).update(
                 status=status, status_changed_at=now
             )
