@@ -564,7 +564,11 @@ def check_out_access_request(
 def return_loan(loan: Loan, *, acting_user: User) -> Loan:
     if not acting_user.has_role(Role.FRONT_DESK, Role.KEEPER, Role.ADMINISTRATOR):
         _fail(NotAllowed, _("Only staff take records back."), "not_allowed")
-    loan = Loan.objects.select_for_update().select_related("item", "volume").get(pk=loan.pk)
+    loan = (
+        Loan.objects.select_for_update(of=("self",))
+        .select_related("item", "volume")
+        .get(pk=loan.pk)
+    )
     if loan.returned_at is not None:
         _fail(
             Conflict,
@@ -748,7 +752,7 @@ def lookup_loan(code: str) -> dict[str, Any]:
 
 
 def _error_body(exc: BorrowingError) -> dict[str, Any]:
-    return {"detail": " ".join(str(m) for m in exc.messages), "code": exc.code}
+    return {"detail": " ".join(str(m) for m in exc.messages), "code": getattr(exc, "code", None)}
 
 
 def process_checkin_scan(
@@ -840,24 +844,21 @@ def _scan_shelve(code: str, position_code: str, acting_user: User) -> dict[str, 
 
 
 def _record_move(record, position_code: str, acting_user: User) -> bool:
-    """A mismatch is recorded as a move through the repository's service (when it exists)."""
-    try:
-        from repository import services as repo_services  # noqa: PLC0415
-    except ImportError:
-        return False
-    move = getattr(repo_services, "move_record", None)
-    if move is None:
-        return False
-    from repository.models import Position  # type: ignore[attr-defined]  # noqa: PLC0415
+    """A mismatch is recorded as a move through the repository's service: the record now
+    sits where it was scanned."""
+    from django.core.exceptions import PermissionDenied  # noqa: PLC0415
 
-    position = Position.objects.filter(code=position_code).first()
-    if position is None:
-        _fail(
-            UnknownCode,
-            _("No shelf position has the code “%(code)s”.") % {"code": position_code},
-            "unknown_position",
-        )
-    move(record, position, acting_user=acting_user, reason="check-in re-shelving mismatch")
+    from repository.services import move_record  # noqa: PLC0415
+
+    try:
+        with transaction.atomic():
+            move_record(
+                record, position_code, acting_user=acting_user, reason=_("Re-shelved at check-in")
+            )
+    except ValidationError as exc:
+        raise BorrowingError(" ".join(exc.messages), code="move_refused") from None
+    except PermissionDenied as exc:
+        raise NotAllowed(str(exc), code="move_refused") from None
     return True
 
 

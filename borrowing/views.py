@@ -8,7 +8,7 @@ from collections import OrderedDict
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -295,9 +295,14 @@ def digital_copy(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def digital_page(request: HttpRequest, pk: int, number: int) -> HttpResponse:
+    """One page of a granted digital copy: the web derivative with the "仅供查阅" watermark."""
+    from repository import images  # noqa: PLC0415
+
     page = digital.access_page_for_user(request.user, pk, number)
     digital.record_copy_view(page, acting_user=request.user)
-    response = FileResponse(page.web.open("rb"), content_type="image/jpeg")
+    response = HttpResponse(
+        images.render_variant(page, "web", watermark=True), content_type="image/jpeg"
+    )
     response["Cache-Control"] = "private, no-store"
     return response
 

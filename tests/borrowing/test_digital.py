@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 
 import pytest
 import time_machine
 from django.core.files.base import ContentFile
 from django.core.management import call_command
+from PIL import Image
 
 from accounts.models import AuditLog
 from borrowing import services
@@ -26,12 +28,16 @@ def media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
 
 
+def jpeg() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (120, 160), (240, 230, 200)).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
 def add_page(record, number=1):
-    page = DigitalPage(item=record, page_number=number, format="JPEG", width=10, height=10)
+    page = DigitalPage(item=record, page_number=number, format="JPEG", width=120, height=160)
     for field in ("original", "web", "thumbnail"):
-        getattr(page, field).save(
-            f"p{number}.jpg", ContentFile(b"\xff\xd8\xff fake jpeg"), save=False
-        )
+        getattr(page, field).save(f"p{number}.jpg", ContentFile(jpeg()), save=False)
     page.save()
     return page
 
@@ -60,8 +66,8 @@ def test_approval_grants_pages_for_the_window_then_expiry_revokes(grant_setup, c
         client = client_for(keeper)  # signed in at the frozen time (sessions expire)
         assert client.get(f"/copies/{grant.pk}/").status_code == 200
         response = client.get(url)
-        assert response.status_code == 200
-        b"".join(response.streaming_content)
+        assert response.status_code == 200 and response["Content-Type"] == "image/jpeg"
+        assert Image.open(io.BytesIO(response.content)).size == (120, 160)
     # every view of a controlled record's digital copy is audited
     assert AuditLog.objects.filter(action="borrowing.digital.viewed").count() == 1
     with time_machine.travel(START + dt.timedelta(days=2), tick=False):  # 3 March 10:00 — inside

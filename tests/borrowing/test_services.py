@@ -352,7 +352,14 @@ def test_reshelving_checks_the_expected_position(checked_out, keeper, shelf):
         acting_user=keeper, scan_id=uuid.uuid4(), kind="shelve", code=code, position=shelf[0].code
     )
     assert wrong.status == 200 and wrong.body["matches"] is False
-    assert wrong.body["expected_position"] == shelf[2].code
+    assert wrong.body["expected_position"] == shelf[2].code and wrong.body["moved"] is True
+    # the mismatch is recorded as a move through the repository's service
+    from repository.models import Move
+
+    move = Move.objects.get(item=record)
+    assert (move.from_position, move.to_position, move.moved_by) == (shelf[2], shelf[0], keeper)
+    record.refresh_from_db()
+    assert record.position == shelf[0]
     assert AuditLog.objects.filter(action="borrowing.record.reshelved").count() == 2
 
 
@@ -361,3 +368,18 @@ def test_researchers_cannot_scan(researcher):
         services.process_checkin_scan(
             acting_user=researcher, scan_id=uuid.uuid4(), kind="return", code="I1"
         )
+
+
+def test_reshelving_at_an_unknown_position_changes_nothing(checked_out, keeper, shelf):
+    record = checked_out.record
+    code = services.record_code(record)
+    services.process_checkin_scan(
+        acting_user=keeper, scan_id=uuid.uuid4(), kind="return", code=code
+    )
+    result = services.process_checkin_scan(
+        acting_user=keeper, scan_id=uuid.uuid4(), kind="shelve", code=code, position="K99-NOPE"
+    )
+    assert result.status == 400 and "K99-NOPE" in result.body["detail"]
+    record.refresh_from_db()
+    assert record.position == shelf[2]
+    assert not AuditLog.objects.filter(action="borrowing.record.reshelved").exists()
