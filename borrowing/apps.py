@@ -9,6 +9,14 @@ class BorrowingConfig(AppConfig):
     def ready(self) -> None:
         from accounts.choices import Role
         from accounts.navigation import NavItem, register
+        from borrowing.services import records_on_loan
+
+        try:
+            from repository.stocktake import register_on_loan_provider
+        except ImportError:  # pragma: no cover - the repository app always has it today
+            pass
+        else:
+            register_on_loan_provider(records_on_loan)
 
         desk = frozenset({Role.FRONT_DESK, Role.APPROVER, Role.KEEPER, Role.ADMINISTRATOR})
         register(NavItem(_("Access requests"), "borrowing:desk", desk, 300))

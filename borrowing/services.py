@@ -862,6 +862,19 @@ def _record_move(record, position_code: str, acting_user: User) -> bool:
     return True
 
 
+def records_on_loan(volume_ids: set[int], item_ids: set[int]) -> set[tuple[str, int]]:
+    """For the repository's stocktake: which of these records are out on loan."""
+    active = Loan.objects.active()
+    out = {
+        ("volume", pk)
+        for pk in active.filter(volume_id__in=volume_ids).values_list("volume_id", flat=True)
+    }
+    out |= {
+        ("item", pk) for pk in active.filter(item_id__in=item_ids).values_list("item_id", flat=True)
+    }
+    return out
+
+
 # --- digital copies --------------------------------------------------------------------------
 
 

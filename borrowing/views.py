@@ -72,7 +72,7 @@ def _warnings(req: AccessRequest) -> list[str]:
         warnings.append(
             _("The identity document expired on %(date)s.") % {"date": req.id_document_expires}
         )
-    for line in req.lines.select_related("item", "volume"):
+    for line in req.lines.select_related("item__position", "volume__position"):
         record = line.record
         other = Loan.objects.active().filter(**services._line_kwargs(record)).exclude(request=req)
         if other.exists():
@@ -86,19 +86,16 @@ def _warnings(req: AccessRequest) -> list[str]:
 
 
 def _room_alarm(record) -> str | None:
-    """A warning when the record's room has an open climate alarm (if storage_env has alarms)."""
-    try:
-        from storage_env.models import Alarm  # type: ignore[attr-defined]  # noqa: PLC0415
-    except ImportError:
+    """A warning when the record's room has an open climate alarm (storage_env)."""
+    if not record.position_id:
         return None
-    if not record.position_id or not hasattr(Alarm, "room"):
+    try:
+        from storage_env.choices import OPEN_STATES  # noqa: PLC0415
+        from storage_env.models import Alarm  # noqa: PLC0415
+    except ImportError:  # pragma: no cover - storage_env is optional for borrowing
         return None
     room_id = record.position.room_id
-    try:
-        open_alarm = Alarm.objects.filter(room_id=room_id, cleared_at__isnull=True).exists()
-    except Exception:  # noqa: BLE001 - the alarm model's shape is not ours to rely on
-        return None
-    if open_alarm:
+    if Alarm.objects.filter(room_id=room_id, state__in=OPEN_STATES).exists():
         return _("%(code)s is in a room with an open climate alarm.") % {
             "code": record.reference_code
         }

@@ -333,3 +333,36 @@ def test_api_flow_decide_checkout_renew(client_for, front_desk, researcher, open
         f"/api/v1/borrowing/loans/{loan_id}/renew/", {}, content_type="application/json"
     )
     assert r.status_code == 200 and r.json()["renewals"] == 1
+
+
+def test_detail_warns_of_an_open_climate_alarm_in_the_records_room(
+    client_for, front_desk, open_request, shelf
+):
+    from django.utils import timezone
+
+    from storage_env.models import Alarm
+
+    Alarm.objects.create(
+        rule="humidity",
+        subject="room:K01",
+        room=shelf[0].room,
+        message="RH 72%",
+        raised_at=timezone.now(),
+    )
+    html = (
+        client_for(front_desk).get(f"/staff/borrowing/requests/{open_request.pk}/").content.decode()
+    )
+    assert "所在库房有未解除的温湿度报警" in html
+
+
+def test_stocktake_knows_what_is_on_loan(researcher, front_desk, records, make_request, today):
+    from repository.stocktake import _on_loan
+
+    req = services.approve_access_request(
+        make_request(researcher, [records["open"]]), acting_user=front_desk
+    )
+    services.retrieve_access_request(req, acting_user=front_desk)
+    services.check_out_access_request(req, acting_user=front_desk, due_date=today)
+    assert _on_loan(set(), {records["open"].pk, records["open2"].pk}) == {
+        ("item", records["open"].pk)
+    }
