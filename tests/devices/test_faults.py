@@ -1,0 +1,180 @@
+"""Faults: database outage while messages arrive, broker connection dropped, garbage input."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import socket
+import threading
+import time
+import uuid
+from types import SimpleNamespace
+from unittest import mock
+
+import pytest
+from django.db import OperationalError
+from django.utils import timezone
+
+from devices.health import check_ingest
+from devices.ingest import IngestWorker, Writer
+from devices.models import IngestState, Sensor
+from devices.mqtt.client import BrokerConfig
+from repository.models import StoreRoom
+from storage_env.models import Reading
+from tests.gates import require_mqtt, require_postgresql
+
+from .test_ingest_real import Publisher, wait_for
+
+
+def refused_so_far() -> int:
+    state = IngestState.objects.filter(client_id="fault-db").first()
+    return state.refused if state else 0
+
+
+def fake_message(topic: str, body: dict, mid: int) -> SimpleNamespace:
+    return SimpleNamespace(topic=topic, payload=json.dumps(body).encode(), mid=mid, qos=1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_database_outage_buffers_bounded_counts_refusals_and_recovers(monkeypatch):
+    room = StoreRoom.objects.create(code="F1", name="故障库房")
+    Sensor.objects.create(sensor_id="F-1", room=room)
+    worker = IngestWorker(client_id="fault-db", topic_prefix="f", buffer_limit=50)
+    acks: list[tuple[int, int]] = []
+    worker.client = SimpleNamespace(ack=lambda mid, qos: acks.append((mid, qos)))
+    outage = {"down": True}
+    real_write = Writer.write
+
+    def write(self, batch):
+        if outage["down"]:
+            raise OperationalError("server closed the connection unexpectedly")
+        return real_write(self, batch)
+
+    monkeypatch.setattr(Writer, "write", write)
+    thread = threading.Thread(target=worker.run_writer, daemon=True)
+    thread.start()
+    start = timezone.now() - dt.timedelta(minutes=30)
+    try:
+        for i in range(80):
+            ts = (start + dt.timedelta(seconds=i)).isoformat()
+            worker.on_message(
+                None, None, fake_message("f/sensors/F-1/telemetry", {"ts": ts, "humidity": 50}, i)
+            )
+        assert wait_for(lambda: not worker.db_ok, 5)
+        assert worker.pending_count() <= 50  # bounded
+        assert worker.writer.counters.refused + refused_so_far() == 30  # could not hold
+        assert acks == []  # nothing acknowledged: the broker will deliver it again
+        outage["down"] = False
+        assert wait_for(lambda: Reading.objects.count() == 50, 10)
+        assert wait_for(lambda: len(acks) == 50, 5) and worker.db_ok
+        worker.heartbeat()
+        state = IngestState.objects.get(client_id="fault-db")
+        assert state.refused == 30 and state.stored == 50 and state.last_error == ""
+        assert check_ingest()["ok"]
+    finally:
+        worker.stopping.set()
+        thread.join(5)
+
+
+@pytest.mark.django_db
+def test_health_check_reports_stale_or_failing_worker():
+    assert not check_ingest()["ok"]
+    IngestState.objects.create(client_id="w", heartbeat_at=timezone.now() - dt.timedelta(minutes=5))
+    assert not check_ingest()["ok"]
+    IngestState.objects.filter(client_id="w").update(heartbeat_at=timezone.now())
+    assert check_ingest()["ok"]
+    IngestState.objects.filter(client_id="w").update(last_error="OperationalError: down")
+    assert not check_ingest()["ok"]
+
+
+class Proxy:
+    """A TCP proxy in front of the broker whose connections the test can cut."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.sockets: list[socket.socket] = []
+        self.running = True
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while self.running:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.target)
+            self.sockets += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (source, sink):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+
+    def cut(self) -> None:
+        for s in self.sockets:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+                s.close()
+            except OSError:
+                pass
+        self.sockets = []
+
+    def close(self) -> None:
+        self.running = False
+        self.cut()
+        self.server.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_broker_connection_lost_worker_reconnects_and_resubscribes():
+    require_postgresql()
+    url = require_mqtt()
+    config = BrokerConfig.from_url(url)
+    prefix = f"lantai_env_reconnect_{uuid.uuid4().hex[:6]}"
+    room = StoreRoom.objects.create(code="F2", name="重连库房")
+    Sensor.objects.create(sensor_id="R-1", room=room)
+    proxy = Proxy((config.host, config.port))
+    worker = IngestWorker(client_id=f"ingest-{prefix}", topic_prefix=prefix)
+    publisher = Publisher(url, prefix)
+    start = timezone.now() - dt.timedelta(minutes=10)
+    try:
+        with mock.patch(
+            "devices.mqtt.client.broker_config",
+            return_value=BrokerConfig(host="127.0.0.1", port=proxy.port),
+        ):
+            worker.start()
+        assert wait_for(lambda: worker.connected, 10)
+        time.sleep(0.3)
+        publisher.telemetry("R-1", {"ts": start.isoformat(), "humidity": 50})
+        publisher.flush()
+        assert wait_for(lambda: Reading.objects.count() == 1, 10)
+        proxy.cut()  # the broker "restarts" as far as the worker can tell
+        assert wait_for(lambda: not worker.connected, 10)
+        for i in range(1, 20):  # published while the worker is away: kept for its session
+            publisher.telemetry(
+                "R-1", {"ts": (start + dt.timedelta(seconds=i)).isoformat(), "humidity": 50}
+            )
+        publisher.flush()
+        assert wait_for(lambda: worker.connected, 20)  # reconnects by itself (backoff)
+        assert wait_for(lambda: Reading.objects.count() == 20, 20)
+        publisher.telemetry(
+            "R-1", {"ts": (start + dt.timedelta(seconds=30)).isoformat(), "humidity": 50}
+        )
+        publisher.flush()
+        assert wait_for(lambda: Reading.objects.count() == 21, 10)  # subscribed again
+    finally:
+        publisher.close()
+        worker.stop()
+        proxy.close()
