@@ -13,3 +13,8 @@ class DevicesConfig(AppConfig):
         # Not required: a web node stays in rotation while the ingest worker restarts; the
         # check still reports the heartbeat age and any database error the worker saw.
         register_check("mqtt_ingest", check_ingest, required=False)
+
+        from accounts.choices import Role
+        from accounts.navigation import NavItem, register
+
+        register(NavItem(_("Sensors"), "devices:sensors", frozenset({Role.ADMINISTRATOR}), 410))

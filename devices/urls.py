@@ -1,10 +1,12 @@
-"""URLs of the devices app, mounted at the site root by config/urls.py.
+"""URLs of the devices app, mounted at the site root by config/urls.py."""
 
-Staff pages go under `staff/...`, public pages at the root, phone pages under `m/...`.
-"""
+from django.urls import path
 
-from django.urls import path  # noqa: F401
+from devices import views
 
 app_name = "devices"
 
-urlpatterns: list = []
+urlpatterns: list = [
+    path("staff/devices/", views.sensors, name="sensors"),
+    path("staff/devices/discovered/<int:pk>/assign/", views.assign, name="assign"),
+]
