@@ -325,13 +325,153 @@ class RoomOccupancyView(APIView):
         )
 
 
+class LabelsInputSerializer(serializers.Serializer):
+    codes = serializers.ListField(
+        child=serializers.CharField(max_length=64), required=False, default=list
+    )
+    unit = serializers.IntegerField(required=False, allow_null=True, help_text="shelving unit id")
+    size = serializers.ChoiceField(choices=["a4", "thermal"], default="a4")
+
+
+class LabelsView(APIView):
+    """A PDF of labels (code text, Code 128, QR) for codes or for a shelving unit's positions."""
+
+    permission_classes = [StaffOnly]
+
+    @extend_schema(request=LabelsInputSerializer, responses={(200, "application/pdf"): bytes})
+    def post(self, request):
+        from django.http import HttpResponse
+
+        from repository import labels
+        from repository.models import ShelvingUnit
+
+        serializer = LabelsInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        if data.get("unit"):
+            unit = ShelvingUnit.objects.filter(pk=data["unit"]).select_related("room").first()
+            if unit is None:
+                raise NotFound
+            entries = services.labels_for_unit(unit)
+        else:
+            if not data["codes"]:
+                raise serializers.ValidationError({"codes": ["Give codes or a unit."]})
+            entries, unknown = services.labels_for_codes(data["codes"], user=request.user)
+            if unknown:
+                raise serializers.ValidationError({"codes": [f"not found: {', '.join(unknown)}"]})
+        return HttpResponse(
+            labels.labels_pdf(entries, size=data["size"]), content_type="application/pdf"
+        )
+
+
+class StocktakeSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    room = serializers.CharField(source="room.code", read_only=True)
+    unit = serializers.CharField(source="unit.code", read_only=True, default=None)
+    status = serializers.CharField(read_only=True)
+    opened_at = serializers.DateTimeField(read_only=True)
+    closed_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    report = serializers.JSONField(read_only=True, allow_null=True)
+
+
+class StocktakeOpenSerializer(serializers.Serializer):
+    room = serializers.CharField(help_text="store room code")
+    unit = serializers.CharField(required=False, allow_blank=True, help_text="unit code")
+
+
+class ScanSerializer(serializers.Serializer):
+    code = serializers.CharField(max_length=64)
+    position = serializers.CharField(
+        max_length=64, required=False, allow_blank=True, help_text="shelf code where it stands"
+    )
+
+
+class StocktakeRoles(permissions.BasePermission):
+    def has_permission(self, request, view):
+        user = request.user
+        return bool(
+            user and user.is_authenticated and user.has_role("keeper", "archivist", "administrator")
+        )
+
+
+class StocktakeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseViewSet):
+    """Stocktakes: open, record scans, close with a discrepancy report."""
+
+    permission_classes = [StocktakeRoles]
+    serializer_class = StocktakeSerializer
+
+    def get_queryset(self):
+        from repository.models import Stocktake
+
+        return Stocktake.objects.select_related("room", "unit")
+
+    @extend_schema(request=StocktakeOpenSerializer, responses=StocktakeSerializer)
+    def create(self, request):
+        from repository import stocktake
+        from repository.models import ShelvingUnit, StoreRoom
+
+        serializer = StocktakeOpenSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        room = StoreRoom.objects.filter(code=serializer.validated_data["room"]).first()
+        if room is None:
+            raise serializers.ValidationError({"room": ["No such store room."]})
+        unit = None
+        if serializer.validated_data.get("unit"):
+            unit = ShelvingUnit.objects.filter(
+                room=room, code=serializer.validated_data["unit"]
+            ).first()
+            if unit is None:
+                raise serializers.ValidationError({"unit": ["No such unit in this room."]})
+        opened = _call(stocktake.open_stocktake, room, acting_user=request.user, unit=unit)
+        return Response(StocktakeSerializer(opened).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=ScanSerializer,
+        responses=inline_serializer(
+            "ScanResult",
+            {
+                "kind": serializers.CharField(),
+                "code": serializers.CharField(required=False),
+                "position": serializers.CharField(),
+            },
+        ),
+    )
+    @action(detail=True, methods=["post"])
+    def scan(self, request, pk=None):
+        from repository import stocktake
+
+        current = self.get_object()
+        serializer = ScanSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        result = _call(
+            stocktake.record_scan,
+            current,
+            serializer.validated_data["code"],
+            acting_user=request.user,
+            position=serializer.validated_data.get("position") or None,
+        )
+        return Response(result)
+
+    @extend_schema(request=None, responses=StocktakeSerializer)
+    @action(detail=True, methods=["post"])
+    def close(self, request, pk=None):
+        from repository import stocktake
+
+        current = self.get_object()
+        _call(stocktake.close_stocktake, current, acting_user=request.user)
+        current.refresh_from_db()
+        return Response(StocktakeSerializer(current).data)
+
+
 router.register("volumes", VolumeViewSet, basename="volume")
 router.register("items", ItemViewSet, basename="item")
 router.register("positions", PositionViewSet, basename="position")
 router.register("moves", MoveViewSet, basename="move")
+router.register("stocktakes", StocktakeViewSet, basename="stocktake")
 
 api_urlpatterns: list = [
     path("where-is/", WhereIsView.as_view(), name="api-where-is"),
+    path("labels/", LabelsView.as_view(), name="api-labels"),
     path("review-queue/", ReviewQueueView.as_view(), name="api-review-queue"),
     path("rooms/<str:code>/occupancy/", RoomOccupancyView.as_view(), name="api-room-occupancy"),
 ]

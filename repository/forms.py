@@ -137,3 +137,46 @@ class ImportForm(forms.Form):
         choices=[("", _("detect (UTF-8 or GBK)")), ("utf-8-sig", "UTF-8"), ("gb18030", "GBK")],
     )
     all_or_nothing = forms.BooleanField(label=_("write nothing if any row is bad"), required=False)
+
+
+class LabelForm(forms.Form):
+    codes = forms.CharField(
+        label=_("codes (one per line)"),
+        widget=forms.Textarea(attrs={"rows": 6}),
+        required=False,
+    )
+    unit = forms.ModelChoiceField(
+        label=_("or every position of a shelving unit"),
+        queryset=None,
+        required=False,
+    )
+    size = forms.ChoiceField(
+        label=_("label size"),
+        choices=[("a4", _("A4 sheet (3 × 8, 70 × 37 mm)")), ("thermal", _("thermal 60 × 40 mm"))],
+    )
+
+    def __init__(self, *args, **kwargs):
+        from repository.models import ShelvingUnit
+
+        super().__init__(*args, **kwargs)
+        self.fields["unit"].queryset = ShelvingUnit.objects.select_related("room")
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("unit") and not (data.get("codes") or "").strip():
+            raise forms.ValidationError(_("Give codes or choose a shelving unit."))
+        return data
+
+
+class StocktakeForm(forms.Form):
+    room = forms.ModelChoiceField(label=_("store room"), queryset=None)
+    unit = forms.ModelChoiceField(
+        label=_("shelving unit (optional)"), queryset=None, required=False
+    )
+
+    def __init__(self, *args, **kwargs):
+        from repository.models import ShelvingUnit, StoreRoom
+
+        super().__init__(*args, **kwargs)
+        self.fields["room"].queryset = StoreRoom.objects.all()
+        self.fields["unit"].queryset = ShelvingUnit.objects.select_related("room")

@@ -813,10 +813,19 @@ class Location:
 
 def where_is(code: str, *, user=None) -> Location | None:
     """Find a record, box or position by its code. Records go through ``visible_to(user)``
-    when a user is given (a hidden record is "not found")."""
-    code = (code or "").strip()
-    if not code:
-        return None
+    when a user is given (a hidden record is "not found"). A Code 128 scan ("." for "·") is
+    understood."""
+    from repository.labels import candidates
+
+    for candidate in candidates(code or ""):
+        if candidate:
+            found = _where_is_exact(candidate, user)
+            if found is not None:
+                return found
+    return None
+
+
+def _where_is_exact(code: str, user) -> Location | None:
     related = ("position__room", "position__unit")
     for kind, model in KINDS.items():
         qs = model.objects.select_related(*related)
@@ -880,3 +889,34 @@ def retrieval_list(records) -> list:
 
 def bump_versions(model, pks) -> None:
     model.objects.filter(pk__in=pks).update(version=F("version") + 1)
+
+
+def labels_for_codes(codes_text, *, user) -> tuple[list, list[str]]:
+    """Labels for record, box or position codes the user may see; and the codes not found."""
+    from repository.labels import Label
+
+    labels, unknown = [], []
+    for code in codes_text:
+        code = code.strip()
+        if not code:
+            continue
+        location = where_is(code, user=user)
+        if location is None:
+            unknown.append(code)
+            continue
+        obj = location.obj
+        if location.kind == "position":
+            labels.append(Label(obj.code, str(obj.room), str(obj.label())))
+        elif location.kind == "box":
+            labels.append(Label(obj.code, str(obj.fonds), ""))
+        else:
+            place = str(location.position.label()) if location.position else ""
+            labels.append(Label(obj.reference_code, obj.title, place))
+    return labels, unknown
+
+
+def labels_for_unit(unit: ShelvingUnit) -> list:
+    from repository.labels import Label
+
+    positions = Position.objects.filter(unit=unit).select_related("room", "unit").order_by("path")
+    return [Label(p.code, str(p.room), str(p.label())) for p in positions]

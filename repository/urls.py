@@ -61,6 +61,10 @@ urlpatterns = [
     path("staff/locations/", views.staff_rooms, name="staff-rooms"),
     path("staff/locations/where/", views.staff_where_is, name="staff-where-is"),
     path("staff/locations/moves/", views.staff_moves, name="staff-moves"),
+    path("staff/labels/", views.staff_labels, name="staff-labels"),
+    path("staff/stocktakes/", views.staff_stocktakes, name="staff-stocktakes"),
+    path("staff/stocktakes/<int:pk>/", views.staff_stocktake, name="staff-stocktake"),
+    path("m/stocktake/<int:pk>/", views.mobile_stocktake, name="mobile-stocktake"),
     # public open catalogue
     path("catalogue/", views.public_fonds_list, name="public-fonds-list"),
     path("catalogue/export.<str:fmt>", views.public_export, name="public-export"),

@@ -533,3 +533,122 @@ def staff_import_rejected(request: HttpRequest, token: str) -> HttpResponse:
     response = HttpResponse(imports.rejected_csv(report), content_type="text/csv")
     response["Content-Disposition"] = 'attachment; filename="rejected.csv"'
     return response
+
+
+# --- staff: labels ------------------------------------------------------------------------
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+def staff_labels(request: HttpRequest) -> HttpResponse:
+    """Print labels for record, box or position codes, or for every position of a unit."""
+    from repository import labels
+    from repository.forms import LabelForm
+
+    form = LabelForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        unit = form.cleaned_data.get("unit")
+        if unit is not None:
+            entries = services.labels_for_unit(unit)
+        else:
+            entries, unknown = services.labels_for_codes(
+                form.cleaned_data["codes"].splitlines(), user=request.user
+            )
+            if unknown:
+                form.add_error(
+                    "codes",
+                    _("Not found: %(codes)s") % {"codes": "、".join(unknown[:20])},
+                )
+        if form.is_valid():
+            pdf = labels.labels_pdf(entries, size=form.cleaned_data["size"])
+            response = HttpResponse(pdf, content_type="application/pdf")
+            response["Content-Disposition"] = 'inline; filename="labels.pdf"'
+            return response
+    return render(request, "repository/staff/labels.html", {"form": form})
+
+
+# --- stocktake ----------------------------------------------------------------------------
+
+stocktake_required = role_required(Role.KEEPER, Role.ARCHIVIST, Role.ADMINISTRATOR)
+
+
+def _stocktake(pk: int):
+    from repository.models import Stocktake
+
+    return get_object_or_404(Stocktake.objects.select_related("room", "unit"), pk=pk)
+
+
+@stocktake_required
+@require_http_methods(["GET", "POST"])
+def staff_stocktakes(request: HttpRequest) -> HttpResponse:
+    from repository import stocktake as stocktakes
+    from repository.forms import StocktakeForm
+    from repository.models import Stocktake
+
+    form = StocktakeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            opened = stocktakes.open_stocktake(
+                form.cleaned_data["room"], acting_user=request.user, unit=form.cleaned_data["unit"]
+            )
+        except ValidationError as exc:
+            RecordForm.add_service_errors(form, exc)
+        else:
+            return redirect("repository:mobile-stocktake", pk=opened.pk)
+    recent = Stocktake.objects.select_related("room", "unit", "opened_by")[:50]
+    return render(request, "repository/staff/stocktakes.html", {"form": form, "stocktakes": recent})
+
+
+@stocktake_required
+def staff_stocktake(request: HttpRequest, pk: int) -> HttpResponse:
+    from repository import stocktake as stocktakes
+
+    current = _stocktake(pk)
+    report = current.report or stocktakes.build_report(current)
+    return render(
+        request, "repository/staff/stocktake.html", {"stocktake": current, "report": report}
+    )
+
+
+@stocktake_required
+@require_http_methods(["GET", "POST"])
+def mobile_stocktake(request: HttpRequest, pk: int) -> HttpResponse:
+    """Phone page: scan a shelf, then what stands on it; close when done."""
+    from repository import stocktake as stocktakes
+    from repository.models import StocktakeScan
+
+    current = _stocktake(pk)
+    key = f"stocktake_position_{current.pk}"
+    if request.method == "POST":
+        if request.POST.get("close") == "1":
+            try:
+                stocktakes.close_stocktake(current, acting_user=request.user)
+            except ValidationError as exc:
+                messages.error(request, " ".join(exc.messages))
+            return redirect("repository:staff-stocktake", pk=current.pk)
+        try:
+            result = stocktakes.record_scan(
+                current,
+                request.POST.get("code", ""),
+                acting_user=request.user,
+                position=request.session.get(key),
+            )
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            if result["kind"] == "position":
+                request.session[key] = result["position"]
+                messages.info(request, _("Shelf %(code)s") % {"code": result["position"]})
+            else:
+                messages.success(request, _("Recorded %(code)s") % {"code": result["code"]})
+        return redirect("repository:mobile-stocktake", pk=current.pk)
+    scans = (
+        StocktakeScan.objects.filter(stocktake=current)
+        .select_related("position")
+        .order_by("-scanned_at")[:20]
+    )
+    return render(
+        request,
+        "repository/mobile/stocktake.html",
+        {"stocktake": current, "current_position": request.session.get(key), "scans": scans},
+    )

@@ -1,0 +1,137 @@
+"""Labels (reportlab): code in text, Code 128 barcode and QR code, Chinese title.
+
+Two sizes: an A4 sheet of 3 × 8 labels (70 × 37 mm, common self-adhesive sheets) and a
+60 × 40 mm thermal label (one per page). Chinese text uses reportlab's built-in ``STSong-Light``
+CID font (the PDF viewer supplies the glyphs), so no font file is needed on the server.
+
+Code 128 carries ASCII only, and reference codes may contain "·": the barcode carries the code
+with "·" written as "." (``barcode_payload``); ``scanned_code`` turns a scan back into the code
+(segments never contain "."). The QR code carries the code unchanged (UTF-8).
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+from reportlab.graphics import renderPDF
+from reportlab.graphics.barcode import code128, qr
+from reportlab.graphics.shapes import Drawing
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+from reportlab.pdfgen import canvas
+
+CJK_FONT = "STSong-Light"
+SIZES = ("a4", "thermal")
+MAX_LABELS = 2000
+
+
+@dataclass(frozen=True)
+class Label:
+    code: str
+    title: str = ""
+    line: str = ""  # a second line: a shelf address, a fonds name …
+
+
+def barcode_payload(code: str) -> str:
+    return code.replace("·", ".")
+
+
+def scanned_code(text: str) -> str:
+    """A scanned barcode back to the code it stands for ("." → "·" when that is a code)."""
+    return (text or "").strip()
+
+
+def candidates(text: str) -> list[str]:
+    """Codes a scan may stand for: as scanned, and with "." read as "·"."""
+    text = scanned_code(text)
+    out = [text]
+    if "." in text:
+        out.append(text.replace(".", "·"))
+    return out
+
+
+def _font() -> str:
+    if CJK_FONT not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(UnicodeCIDFont(CJK_FONT))
+    return CJK_FONT
+
+
+def _fit(pdf: canvas.Canvas, text: str, font: str, size: float, width: float) -> str:
+    if pdfmetrics.stringWidth(text, font, size) <= width:
+        return text
+    while text and pdfmetrics.stringWidth(text + "…", font, size) > width:
+        text = text[:-1]
+    return text + "…"
+
+
+def _draw_label(pdf: canvas.Canvas, label: Label, x: float, y: float, w: float, h: float) -> None:
+    font = _font()
+    pad = 2.5 * mm
+    bar_h = 9 * mm
+    # The QR code sits top right, above the full-width barcode.
+    qr_size = min(h - 2 * pad - bar_h - 1 * mm, 24 * mm)
+    widget = qr.QrCodeWidget(label.code, barLevel="M")
+    x0, y0, x1, y1 = widget.getBounds()
+    drawing = Drawing(
+        qr_size, qr_size, transform=[qr_size / (x1 - x0), 0, 0, qr_size / (y1 - y0), 0, 0]
+    )
+    drawing.add(widget)
+    renderPDF.draw(drawing, pdf, x + w - pad - qr_size, y + h - pad - qr_size)
+    text_w = w - 3 * pad - qr_size
+    top = y + h - pad
+    pdf.setFont(font, 8)
+    if label.title:
+        pdf.drawString(x + pad, top - 8, _fit(pdf, label.title, font, 8, text_w))
+    if label.line:
+        pdf.setFont(font, 7)
+        pdf.drawString(x + pad, top - 17, _fit(pdf, label.line, font, 7, text_w))
+    code_size = 8
+    while code_size > 5 and pdfmetrics.stringWidth(label.code, font, code_size) > text_w:
+        code_size -= 0.5
+    pdf.setFont(font, code_size)
+    pdf.drawString(x + pad, y + pad + bar_h + 1.5 * mm, label.code)
+    bar_w = w - 2 * pad
+    barcode = code128.Code128(barcode_payload(label.code), barHeight=bar_h, humanReadable=False)
+    scale = min(1.0, bar_w / barcode.width) if barcode.width else 1.0
+    pdf.saveState()
+    pdf.translate(x + pad, y + pad)
+    pdf.scale(scale, 1)
+    barcode.drawOn(pdf, 0, 0)
+    pdf.restoreState()
+
+
+def labels_pdf(labels: list[Label], *, size: str = "a4") -> bytes:
+    """A PDF of labels; ``size`` "a4" (3 × 8 per sheet) or "thermal" (60 × 40 mm)."""
+    if size not in SIZES:
+        raise ValueError(f"size must be one of {SIZES}")
+    out = io.BytesIO()
+    labels = labels[:MAX_LABELS]
+    if size == "thermal":
+        w, h = 60 * mm, 40 * mm
+        pdf = canvas.Canvas(out, pagesize=(w, h))
+        for label in labels:
+            _draw_label(pdf, label, 0, 0, w, h)
+            pdf.showPage()
+    else:
+        pdf = canvas.Canvas(out, pagesize=A4)
+        cols, rows = 3, 8
+        w, h = 70 * mm, 37 * mm
+        margin_y = (A4[1] - rows * h) / 2
+        for index, label in enumerate(labels):
+            slot = index % (cols * rows)
+            if index and slot == 0:
+                pdf.showPage()
+            col, row = slot % cols, slot // cols
+            _draw_label(pdf, label, col * w, A4[1] - margin_y - (row + 1) * h, w, h)
+        if labels:
+            pdf.showPage()
+    pdf.setTitle("Lantai labels")
+    if not labels:
+        pdf.setFont(_font(), 10)
+        pdf.drawString(10 * mm, 10 * mm, "—")
+        pdf.showPage()
+    pdf.save()
+    return out.getvalue()

@@ -1,0 +1,197 @@
+"""Stocktake (盘点) of a store room or one shelving unit.
+
+Open it, record scans (scan a shelf code to say where you are, then the codes of what stands
+there — on a phone page or through the API), close it: the report lists what is **missing**,
+**misplaced** (found at another position), **unexpected** (not expected in this room or unit, or
+unknown) and **on loan** (absent, but borrowing says it is out). "On loan" is pluggable: the
+borrowing app registers a provider with ``register_on_loan_provider``.
+
+What is expected: the volumes, the items that are not inside a volume, and the boxes placed in
+the room or unit (items travel with their volume; box contents with their box).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.audit import record_event
+from repository.choices import StocktakeStatus
+from repository.labels import candidates
+from repository.models import (
+    Box,
+    Item,
+    Position,
+    ShelvingUnit,
+    Stocktake,
+    StocktakeScan,
+    StoreRoom,
+    Volume,
+)
+
+# provider(volume_ids, item_ids) -> {("volume", id), ("item", id), …} currently on loan
+OnLoanProvider = Callable[[set[int], set[int]], set[tuple[str, int]]]
+on_loan_providers: list[OnLoanProvider] = []
+
+
+def register_on_loan_provider(provider: OnLoanProvider) -> None:
+    if provider not in on_loan_providers:
+        on_loan_providers.append(provider)
+
+
+def _on_loan(volume_ids: set[int], item_ids: set[int]) -> set[tuple[str, int]]:
+    out: set[tuple[str, int]] = set()
+    for provider in on_loan_providers:
+        out |= set(provider(volume_ids, item_ids))
+    return out
+
+
+@transaction.atomic
+def open_stocktake(room: StoreRoom, *, acting_user, unit: ShelvingUnit | None = None) -> Stocktake:
+    if unit is not None and unit.room_id != room.pk:
+        raise ValidationError({"unit": [_("The shelving unit is in another room.")]})
+    busy = Stocktake.objects.select_for_update().filter(room=room, status=StocktakeStatus.OPEN)
+    busy = busy.filter(unit=unit) if unit is not None else busy.filter(unit__isnull=True)
+    if busy.exists():
+        raise ValidationError(_("A stocktake of this room or unit is already open."))
+    stocktake = Stocktake.objects.create(
+        room=room,
+        unit=unit,
+        opened_by=acting_user if acting_user and acting_user.is_authenticated else None,
+    )
+    record_event(
+        "repository.stocktake.opened",
+        acting_user=acting_user,
+        obj=stocktake,
+        after={"room": room.code, "unit": unit.code if unit else None},
+    )
+    return stocktake
+
+
+def _in_scope(stocktake: Stocktake, position: Position) -> bool:
+    if stocktake.unit_id:
+        return position.unit_id == stocktake.unit_id
+    return position.room_id == stocktake.room_id
+
+
+def record_scan(
+    stocktake: Stocktake, code: str, *, acting_user, position: Position | str | None = None
+) -> dict:
+    """Record one scan. A position code returns ``{"kind": "position"}`` (the caller keeps it as
+    the current shelf); other codes are stored as seen at ``position``."""
+    if not Stocktake.objects.filter(pk=stocktake.pk, status=StocktakeStatus.OPEN).exists():
+        raise ValidationError(_("This stocktake is closed."))
+    code = (code or "").strip()
+    if not code or len(code) > 64:
+        raise ValidationError({"code": [_("Scan a code (at most 64 characters).")]})
+    for candidate in candidates(code):
+        found = Position.objects.filter(code=candidate).first()
+        if found is not None:
+            if not _in_scope(stocktake, found):
+                raise ValidationError(
+                    {
+                        "code": [
+                            _("Position %(code)s is not part of this stocktake.")
+                            % {"code": found.code}
+                        ]
+                    }
+                )
+            return {"kind": "position", "position": found.code}
+    if isinstance(position, str):
+        position = Position.objects.filter(code=position).first()
+        if position is None:
+            raise ValidationError({"position": [_("Scan the shelf code first.")]})
+    if position is None:
+        raise ValidationError({"position": [_("Scan the shelf code first.")]})
+    resolved = code
+    for candidate in candidates(code):
+        if (
+            Volume.objects.filter(reference_code=candidate).exists()
+            or Item.objects.filter(reference_code=candidate).exists()
+            or Box.objects.filter(code=candidate).exists()
+        ):
+            resolved = candidate
+            break
+    user = acting_user if acting_user and acting_user.is_authenticated else None
+    try:
+        with transaction.atomic():
+            StocktakeScan.objects.create(
+                stocktake=stocktake, code=resolved, position=position, scanned_by=user
+            )
+    except IntegrityError:
+        StocktakeScan.objects.filter(stocktake=stocktake, code=resolved).update(
+            position=position, scanned_by=user, scanned_at=timezone.now()
+        )
+    return {"kind": "record", "code": resolved, "position": position.code}
+
+
+def build_report(stocktake: Stocktake) -> dict:
+    scope = (
+        {"position__unit_id": stocktake.unit_id}
+        if stocktake.unit_id
+        else {"position__room_id": stocktake.room_id}
+    )
+    expected: dict[str, dict] = {}
+    for kind, qs in (
+        ("volume", Volume.objects.filter(**scope)),
+        ("item", Item.objects.filter(volume__isnull=True, box__isnull=True, **scope)),
+    ):
+        for pk, code, title, pos in qs.values_list(
+            "pk", "reference_code", "title", "position__code"
+        ):
+            expected[code] = {"kind": kind, "id": pk, "code": code, "title": title, "expected": pos}
+    for pk, code, pos in Box.objects.filter(**scope).values_list("pk", "code", "position__code"):
+        expected[code] = {"kind": "box", "id": pk, "code": code, "title": "", "expected": pos}
+    scans = dict(
+        StocktakeScan.objects.filter(stocktake=stocktake).values_list("code", "position__code")
+    )
+    found, misplaced, missing_rows, unexpected = [], [], [], []
+    for code, entry in expected.items():
+        if code not in scans:
+            missing_rows.append(entry)
+        elif scans[code] == entry["expected"]:
+            found.append(entry)
+        else:
+            misplaced.append({**entry, "found": scans[code]})
+    for code, position_code in scans.items():
+        if code not in expected:
+            unexpected.append({"code": code, "found": position_code})
+    loaned = _on_loan(
+        {e["id"] for e in missing_rows if e["kind"] == "volume"},
+        {e["id"] for e in missing_rows if e["kind"] == "item"},
+    )
+    on_loan = [e for e in missing_rows if (e["kind"], e["id"]) in loaned]
+    missing = [e for e in missing_rows if (e["kind"], e["id"]) not in loaned]
+    return {
+        "expected": len(expected),
+        "found": len(found),
+        "missing": missing,
+        "misplaced": misplaced,
+        "unexpected": unexpected,
+        "on_loan": on_loan,
+    }
+
+
+@transaction.atomic
+def close_stocktake(stocktake: Stocktake, *, acting_user) -> dict:
+    stocktake = Stocktake.objects.select_for_update().get(pk=stocktake.pk)
+    if stocktake.status != StocktakeStatus.OPEN:
+        raise ValidationError(_("This stocktake is closed."))
+    report = build_report(stocktake)
+    stocktake.report = report
+    stocktake.status = StocktakeStatus.CLOSED
+    stocktake.closed_at = timezone.now()
+    stocktake.save(update_fields=["report", "status", "closed_at"])
+    record_event(
+        "repository.stocktake.closed",
+        acting_user=acting_user,
+        obj=stocktake,
+        after={
+            key: (len(value) if isinstance(value, list) else value) for key, value in report.items()
+        },
+    )
+    return report

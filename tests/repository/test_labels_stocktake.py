@@ -1,0 +1,158 @@
+"""Labels (PDF with Code 128 + QR, Chinese) and stocktakes (scan, close, discrepancies)."""
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.urls import reverse
+from django.utils import translation
+
+from repository import labels, services, stocktake
+from repository.choices import AccessStatus
+from repository.models import Position, Stocktake
+from tests.repository.conftest import make_item, make_volume
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def english():
+    with translation.override("en"):
+        yield
+
+
+def test_pdf_sizes_and_cjk_font():
+    entries = [
+        labels.Label("J012-WS·2019-Y-BGS-0001", "关于开展档案安全检查的通知", "一号库房")
+    ] * 30
+    a4 = labels.labels_pdf(entries, size="a4")
+    thermal = labels.labels_pdf(entries[:3], size="thermal")
+    assert a4.startswith(b"%PDF") and thermal.startswith(b"%PDF")
+    assert b"STSong-Light" in a4
+    assert a4.count(b"/Type /Page\n") + a4.count(b"/Type /Page ") >= 2 or b"/Count 2" in a4
+    assert b"/Count 3" in thermal
+    with pytest.raises(ValueError):
+        labels.labels_pdf(entries, size="a3")
+
+
+def test_barcode_payload_round_trip(ws, archivist_a):
+    item = make_item(ws)
+    payload = labels.barcode_payload(item.reference_code)
+    assert payload.isascii()
+    assert services.where_is(payload, user=archivist_a).obj == item
+
+
+def test_labels_page_and_api(ws, unit, archivist_a, client_for):
+    item = make_item(ws)
+    client = client_for(archivist_a)
+    response = client.post(
+        reverse("repository:staff-labels"), {"codes": item.reference_code, "size": "thermal"}
+    )
+    assert response["Content-Type"] == "application/pdf"
+    response = client.post(reverse("repository:staff-labels"), {"codes": "NOPE-1", "size": "a4"})
+    assert response.status_code == 200 and "NOPE-1" in response.content.decode()
+    response = client.post(
+        "/api/v1/labels/", {"unit": unit.pk, "size": "a4"}, content_type="application/json"
+    )
+    assert response.status_code == 200 and response.content.startswith(b"%PDF")
+
+
+def test_labels_do_not_leak_hidden_records(ws, keeper, client_for):
+    hidden = make_item(ws)  # controlled: the keeper has no permission on the fonds
+    response = client_for(keeper).post(
+        "/api/v1/labels/", {"codes": [hidden.reference_code]}, content_type="application/json"
+    )
+    assert response.status_code == 400
+
+
+@pytest.fixture
+def shelved(ws, unit, archivist_a):
+    positions = list(Position.objects.filter(unit=unit).order_by("path"))
+    items = [make_item(ws, n, access_status=AccessStatus.OPEN) for n in range(1, 5)]
+    volume = make_volume(ws, 1)
+    for record, position in zip([*items, volume], positions, strict=False):
+        services.move_record(record, position, acting_user=archivist_a, reason="入库")
+    return positions, items, volume
+
+
+def test_stocktake_report(ws, room, unit, shelved, keeper, archivist_a):
+    positions, items, volume = shelved
+    stray = make_item(ws, 9)
+    take = stocktake.open_stocktake(room, acting_user=keeper)
+    with pytest.raises(ValidationError, match="already open"):
+        stocktake.open_stocktake(room, acting_user=keeper)
+    with pytest.raises(ValidationError, match="shelf code first"):
+        stocktake.record_scan(take, items[0].reference_code, acting_user=keeper)
+    assert stocktake.record_scan(take, positions[0].code, acting_user=keeper)["kind"] == "position"
+    stocktake.record_scan(take, items[0].reference_code, acting_user=keeper, position=positions[0])
+    stocktake.record_scan(take, items[1].reference_code, acting_user=keeper, position=positions[5])
+    stocktake.record_scan(
+        take,
+        labels.barcode_payload(volume.reference_code),
+        acting_user=keeper,
+        position=positions[4],
+    )
+    stocktake.record_scan(take, stray.reference_code, acting_user=keeper, position=positions[0])
+    stocktake.record_scan(take, "UNKNOWN-1", acting_user=keeper, position=positions[0])
+    stocktake.register_on_loan_provider(
+        lambda v, i: {("item", items[3].pk)} & {("item", x) for x in i}
+    )
+    try:
+        report = stocktake.close_stocktake(take, acting_user=keeper)
+    finally:
+        stocktake.on_loan_providers.clear()
+    assert report["expected"] == 5 and report["found"] == 2
+    assert [e["code"] for e in report["misplaced"]] == [items[1].reference_code]
+    assert [e["code"] for e in report["missing"]] == [items[2].reference_code]
+    assert [e["code"] for e in report["on_loan"]] == [items[3].reference_code]
+    assert {e["code"] for e in report["unexpected"]} == {stray.reference_code, "UNKNOWN-1"}
+    with pytest.raises(ValidationError, match="closed"):
+        stocktake.record_scan(take, "X", acting_user=keeper, position=positions[0])
+
+
+def test_stocktake_unit_scope_refuses_other_positions(room, unit, keeper):
+    other = services.create_shelving_unit(
+        room, acting_user=None, code="04", columns=1, sections=1, layers=1
+    )
+    take = stocktake.open_stocktake(room, acting_user=keeper, unit=unit)
+    with pytest.raises(ValidationError, match="not part"):
+        stocktake.record_scan(take, other.positions.first().code, acting_user=keeper)
+
+
+def test_phone_page_flow(room, unit, shelved, keeper, client_for):
+    positions, items, _volume = shelved
+    client = client_for(keeper)
+    response = client.post(reverse("repository:staff-stocktakes"), {"room": room.pk})
+    take = Stocktake.objects.get()
+    assert response.url == reverse("repository:mobile-stocktake", args=[take.pk])
+    page = reverse("repository:mobile-stocktake", args=[take.pk])
+    client.post(page, {"code": positions[0].code})
+    client.post(page, {"code": items[0].reference_code})
+    assert take.scans.get().position == positions[0]
+    response = client.post(page, {"close": "1"})
+    take.refresh_from_db()
+    assert take.status == "closed" and take.report["found"] == 1
+    assert client.get(response.url).status_code == 200
+
+
+def test_stocktake_api(room, unit, shelved, keeper, researcher, client_for):
+    positions, items, _volume = shelved
+    client = client_for(keeper)
+    assert client_for(researcher).get("/api/v1/stocktakes/").status_code == 403
+    created = client.post(
+        "/api/v1/stocktakes/",
+        {"room": room.code, "unit": unit.code},
+        content_type="application/json",
+    ).json()
+    scan = client.post(
+        f"/api/v1/stocktakes/{created['id']}/scan/",
+        {"code": items[0].reference_code, "position": positions[0].code},
+        content_type="application/json",
+    )
+    assert scan.status_code == 200 and scan.json()["kind"] == "record"
+    bad = client.post(
+        f"/api/v1/stocktakes/{created['id']}/scan/",
+        {"code": items[1].reference_code},
+        content_type="application/json",
+    )
+    assert bad.status_code == 400
+    closed = client.post(f"/api/v1/stocktakes/{created['id']}/close/").json()
+    assert closed["status"] == "closed" and closed["report"]["found"] == 1
