@@ -137,11 +137,70 @@ def build_document(record: models.Model) -> dict[str, Any]:
     }
 
 
+ROW_FIELDS = (
+    "pk",
+    "reference_code",
+    "title",
+    "creator",
+    "keywords",
+    "notes",
+    "fonds_id",
+    "fonds__code",
+    "category_id",
+    "category__code",
+    "category__name",
+    "date_start",
+    "date_end",
+    "filing_year",
+    "retention",
+    "classification",
+    "access_status",
+    "carrier",
+    "version",
+)
+
+
+def document_from_row(kind: str, row: dict[str, Any]) -> dict[str, Any]:
+    """``build_document`` from a ``.values()`` row (no model instances: the bulk path)."""
+    start = row["date_start"]
+    classification = int(row["classification"])
+    return {
+        "doc_id": f"{kind}-{row['pk']}",
+        "kind": kind,
+        "pk": row["pk"],
+        "reference_code": row["reference_code"],
+        "title": row["title"],
+        "creator": row["creator"] or "",
+        "keywords": row["keywords"] or "",
+        "notes": row["notes"] or "",
+        "fonds_id": row["fonds_id"],
+        "fonds_code": row["fonds__code"],
+        "category_id": row["category_id"],
+        "category_code": row["category__code"],
+        "category_name": row["category__name"],
+        "year": start.year if start else (row["filing_year"] or None),
+        "date_start": start.isoformat() if start else None,
+        "date_end": row["date_end"].isoformat() if row["date_end"] else None,
+        "retention": row["retention"],
+        "classification": classification,
+        "access_status": row["access_status"],
+        "carrier": row["carrier"],
+        "room": row.get("position__room__code") or "",
+        "is_public": row["access_status"] == AccessStatus.OPEN
+        and classification == Classification.NONE,
+        "version": int(row["version"] or 0),
+    }
+
+
 def iter_documents(kind: str, *, chunk_size: int = 2000, **filters: Any) -> Iterator[dict]:
     """Stream documents from a chunked (server-side on PostgreSQL) cursor: flat memory."""
-    queryset = record_queryset(kind).filter(**filters).order_by()
-    for record in queryset.iterator(chunk_size=chunk_size):
-        yield build_document(record)
+    model = record_models()[kind]
+    fields = list(ROW_FIELDS)
+    if _has_field(model, "position"):
+        fields.append("position__room__code")
+    rows = model.objects.filter(**filters).order_by().values(*fields)
+    for row in rows.iterator(chunk_size=chunk_size):
+        yield document_from_row(kind, row)
 
 
 def documents_for(kind: str, pks: Iterable[int]) -> dict[int, dict]:

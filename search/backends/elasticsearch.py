@@ -10,6 +10,8 @@ built-in ``cjk`` analyzer does, without its English stop words), plus a keyword 
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
@@ -51,6 +53,7 @@ TEXT_BOOSTS = ("title^3", "reference_code^2", "creator^1.5", "keywords^1.5", "no
 HIGHLIGHT_FIELDS = ("title", "creator", "keywords", "notes")
 FACET_SIZES = {"year": 200}
 BULK_CHUNK = 1000
+PIPELINE_DEPTH = 4  # chunks in flight between the database reader and the bulk sender
 
 
 def build_mapping() -> Mapping:
@@ -385,7 +388,7 @@ class ElasticsearchBackend(SearchBackend):
                 yield doc
 
         try:
-            self.index_documents_into(counted(docs), name, result)
+            self._pipelined_bulk(counted(docs), name, result)
             self._call(
                 self.client.indices.put_settings,
                 index=name,
@@ -414,6 +417,47 @@ class ElasticsearchBackend(SearchBackend):
             switched=switched,
             seconds=time.monotonic() - started,
         )
+
+    def _pipelined_bulk(self, docs: Iterable[dict[str, Any]], index: str, result: BulkResult):
+        """Read the database here while a worker thread sends the previous chunks: database
+        reads and Elasticsearch indexing overlap. A bounded queue keeps memory flat; the
+        worker never touches the database (this thread's connection and transaction stay)."""
+        chunks: queue.Queue[list[dict] | None] = queue.Queue(maxsize=PIPELINE_DEPTH)
+        failure: list[BaseException] = []
+
+        ended = threading.Event()
+
+        def consume() -> None:
+            def stream():
+                while (chunk := chunks.get()) is not None:
+                    yield from chunk
+                ended.set()
+
+            try:
+                self.index_documents_into(stream(), index, result)
+            except BaseException as exc:  # handed back to the producer below
+                failure.append(exc)
+                while not ended.is_set() and chunks.get() is not None:  # unblock the producer
+                    pass
+
+        worker = threading.Thread(target=consume, name="reindex-bulk", daemon=True)
+        worker.start()
+        chunk: list[dict] = []
+        try:
+            for doc in docs:
+                chunk.append(doc)
+                if len(chunk) >= BULK_CHUNK:
+                    chunks.put(chunk)
+                    chunk = []
+                    if failure:
+                        break
+            if chunk and not failure:
+                chunks.put(chunk)
+        finally:
+            chunks.put(None)
+            worker.join()
+        if failure:
+            raise failure[0]
 
     def index_documents_into(self, docs, index: str, result: BulkResult) -> None:
         actions = (

@@ -191,3 +191,12 @@ def test_good_parameters():
     assert (request.page, request.size, request.offset) == (2, 5, 5)
     assert request.facets == ("fonds", "year")
     assert request.filters == {"carrier": ["paper", "photo"]}
+
+
+def test_bulk_rows_and_instances_make_the_same_document(catalogue):  # noqa: D103
+    from search.documents import build_document, iter_documents
+
+    for kind, model in (("item", type(catalogue["code"])), ("volume", type(catalogue["volume"]))):
+        streamed = {d["pk"]: d for d in iter_documents(kind)}
+        for record in model.objects.all():
+            assert streamed[record.pk] == build_document(record)
