@@ -379,7 +379,7 @@ class StocktakeOpenSerializer(serializers.Serializer):
     unit = serializers.CharField(required=False, allow_blank=True, help_text="unit code")
 
 
-class ScanSerializer(serializers.Serializer):
+class StocktakeScanSerializer(serializers.Serializer):
     code = serializers.CharField(max_length=64)
     position = serializers.CharField(
         max_length=64, required=False, allow_blank=True, help_text="shelf code where it stands"
@@ -426,9 +426,9 @@ class StocktakeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseVie
         return Response(StocktakeSerializer(opened).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
-        request=ScanSerializer,
+        request=StocktakeScanSerializer,
         responses=inline_serializer(
-            "ScanResult",
+            "StocktakeScanResult",
             {
                 "kind": serializers.CharField(),
                 "code": serializers.CharField(required=False),
@@ -441,7 +441,7 @@ class StocktakeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseVie
         from repository import stocktake
 
         current = self.get_object()
-        serializer = ScanSerializer(data=request.data)
+        serializer = StocktakeScanSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         result = _call(
             stocktake.record_scan,
