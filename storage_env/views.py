@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.permissions import role_required
@@ -106,9 +107,9 @@ def room_export(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 ACTIONS = {
-    "acknowledge": (services.acknowledge_alarm, "Alarm acknowledged."),
-    "clear": (services.clear_alarm_manually, "Alarm cleared."),
-    "close": (services.close_alarm, "Alarm closed."),
+    "acknowledge": (services.acknowledge_alarm, gettext_lazy("Alarm acknowledged.")),
+    "clear": (services.clear_alarm_manually, gettext_lazy("Alarm cleared.")),
+    "close": (services.close_alarm, gettext_lazy("Alarm closed.")),
 }
 
 
@@ -122,7 +123,7 @@ def alarm_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     note = request.POST.get("note", "")[:500]
     try:
         service(alarm, acting_user=request.user, note=note)
-        messages.success(request, _(done))
+        messages.success(request, done)
     except services.AlarmTransitionError:
         messages.error(request, _("The alarm has changed meanwhile; nothing was done."))
     if alarm.room_id:
