@@ -7,14 +7,20 @@ configured engine cannot be reached the demo still loads, and says how to build 
 
 from __future__ import annotations
 
+from django.utils import timezone
+
 from search.backends import SearchUnavailable, get_backend
-from search.sync import reindex
+from search.sync import expected_count, reindex
 
 
 def seed(*, records: int, out) -> None:
     backend = get_backend()
     try:
         backend.setup()
+        have = backend.count()
+        if have and have == expected_count(timezone.now()):
+            out.write(f"  search index ({backend.name}) already holds {have} documents")
+            return
         result = reindex(backend=backend, progress=records >= 20_000)
     except (SearchUnavailable, ConnectionError, OSError) as exc:
         out.write(

@@ -29,3 +29,11 @@ def test_demo_survives_an_unreachable_engine(db):
     with use_backend(Down()):
         demo.seed(records=10, out=out)
     assert "search_reindex" in out.getvalue()
+
+
+def test_demo_is_idempotent(backend, catalogue):
+    demo.seed(records=10, out=io.StringIO())
+    backend.refresh()
+    out = io.StringIO()
+    demo.seed(records=10, out=out)
+    assert "already holds 11 documents" in out.getvalue()
