@@ -49,10 +49,14 @@ def ensure_demo_sensors(count: int, *, interval: int = 60) -> int:
         )
         created += new
     first = rooms[0]
-    for sensor_id, kind in ((f"SF-{first.code}-01", SensorKind.SURFACE), ("LK-01", "leak")):
+    # A surface sensor (condensation risk) and a leak detector that reports once a day.
+    for sensor_id, kind, every in (
+        (f"SF-{first.code}-01", SensorKind.SURFACE, max(1, interval)),
+        ("LK-01", SensorKind.LEAK, 86400),
+    ):
         _, new = Sensor.objects.get_or_create(
             sensor_id=sensor_id,
-            defaults={"room": first, "kind": kind, "interval_seconds": max(1, interval)},
+            defaults={"room": first, "kind": kind, "interval_seconds": every},
         )
         created += new
     return created

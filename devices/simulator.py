@@ -25,16 +25,19 @@ class SimulatedSensor:
 
     def __post_init__(self) -> None:
         ranges = CLIMATE_RANGES.get(self.template, CLIMATE_RANGES[RoomTemplate.PAPER])
-        self.base_temp = (ranges.temp_min + ranges.temp_max) / 2 + self.rng.uniform(-1, 1)
-        self.base_rh = (ranges.rh_min + ranges.rh_max) / 2 + self.rng.uniform(-2, 2)
-        self.battery = self.rng.uniform(30, 100)
-        self.phase = self.rng.uniform(0, 2 * math.pi)
+        # The character of a sensor depends on its id only, so the demo history and the live
+        # simulator agree (no artificial jump between them).
+        stable = random.Random(self.sensor_id)  # noqa: S311 - simulation
+        self.base_temp = (ranges.temp_min + ranges.temp_max) / 2 + stable.uniform(-1, 1)
+        self.base_rh = (ranges.rh_min + ranges.rh_max) / 2 + stable.uniform(-2, 2)
+        self.battery = stable.uniform(40, 100)
+        self.phase = stable.uniform(0, 2 * math.pi)
 
     def step(self, epoch: float, *, excursion_rate: float) -> dict:
         """One reading at ``epoch``: diurnal drift, slow humidity rise, occasional excursion."""
         self.seq += 1
         day = 2 * math.pi * (epoch % 86400) / 86400
-        self.humidity_drift = max(-3.0, min(4.0, self.humidity_drift + self.rng.gauss(0.01, 0.05)))
+        self.humidity_drift = max(-2.0, min(2.0, self.humidity_drift + self.rng.gauss(0.005, 0.03)))
         if self.excursion_left <= 0 and self.rng.random() < excursion_rate:
             self.excursion_left = self.rng.randint(6, 30)
             self.excursion_temp = self.rng.choice([0.0, 5.0, -4.0])

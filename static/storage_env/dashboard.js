@@ -50,10 +50,22 @@
     renderAlarms(el, room.open_alarms);
   }
 
+  var knownAlarms = null;  // ids of open alarms seen so far (null: not loaded yet)
+
   function resync() {
     fetch(root.dataset.api, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (r) { return r.ok ? r.json() : []; })
-      .then(function (rooms) { rooms.forEach(renderRoom); })
+      .then(function (rooms) {
+        var first = knownAlarms === null;
+        knownAlarms = knownAlarms || {};
+        rooms.forEach(function (room) {
+          renderRoom(room);
+          room.open_alarms.forEach(function (alarm) {
+            if (!first && !knownAlarms[alarm.id]) { notify(alarm); }
+            knownAlarms[alarm.id] = true;
+          });
+        });
+      })
       .catch(function () {});
   }
 
@@ -101,7 +113,10 @@
       }
       el.dataset.state = stateOf(alarms, el.dataset.state);
     }
-    if (type === "alarm.raised" || type === "alarm.escalated") { notify(alarm); }
+    if (type === "alarm.escalated" || (type === "alarm.raised" && !(knownAlarms && knownAlarms[alarm.id]))) {
+      if (knownAlarms) { knownAlarms[alarm.id] = true; }
+      notify(alarm);
+    }
   }
 
   function onReadings(readings) {
@@ -145,4 +160,7 @@
     });
   }
   connect();
+  // Safety net: the database is the truth. Without a shared channel layer (the embedded
+  // in-memory one of a single machine) this is also how other processes' events arrive.
+  setInterval(resync, 5000);
 })();

@@ -57,8 +57,17 @@ class Command(BaseCommand):
         ]
         config = broker_config()
         client = make_client(f"lantai-sim-{uuid.uuid4().hex[:8]}", config=config)
-        client.connect(config.host, config.port, keepalive=30)
+        connected = threading.Event()
+        client.on_connect = lambda c, u, f, reason, p=None: (
+            connected.set() if not reason.is_failure else None
+        )
+        client.on_disconnect = lambda *a: connected.clear()
+        # The broker may still be starting (make run): connect in the background, with backoff.
+        client.connect_async(config.host, config.port, keepalive=30)
         client.loop_start()
+        while not connected.wait(1.0):
+            self.stdout.write(f"simulate_sensors: waiting for {config.host}:{config.port}")
+            self.stdout.flush()
         for sim in sims:
             client.publish(
                 topics.topic_for(sim.sensor_id, topics.STATUS), b"online", 1, retain=True
