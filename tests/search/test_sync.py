@@ -211,3 +211,64 @@ def test_healthz_reports_backlog_and_age(client, backend, catalogue):
         assert not backlog()["ok"]
     sync(backend)
     assert backlog() == {"ok": True, "backlog": 0, "oldest_age_seconds": 0.0, "max_attempts": 0}
+
+
+@pytest.fixture
+def flaky_node():
+    """A stand-in Elasticsearch node over real HTTP: the first two ``_bulk`` requests answer
+    429 for every item (a node rejecting work under load), later ones accept everything."""
+    import json
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    calls = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def _answer(self, body: dict) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("X-Elastic-Product", "Elasticsearch")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_PUT(self):
+            lines = self.rfile.read(int(self.headers["Content-Length"])).splitlines()
+            actions = [json.loads(line) for line in lines[::2]]
+            calls.append(len(actions))
+            status = 429 if len(calls) <= 2 else 201
+            items = []
+            for action in actions:
+                op = {"_id": action["index"]["_id"], "status": status}
+                if status == 429:
+                    op["error"] = {"type": "es_rejected_execution_exception"}
+                items.append({"index": op})
+            self._answer({"took": 1, "errors": status == 429, "items": items})
+
+        do_POST = do_PUT
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", calls
+    server.shutdown()
+
+
+def test_bulk_survives_429_with_backoff(monkeypatch, flaky_node):
+    import elasticsearch.helpers.actions as actions
+
+    from search.backends.base import BulkResult
+
+    sleeps = []
+    monkeypatch.setattr(actions.time, "sleep", sleeps.append)
+    url, calls = flaky_node
+    backend = ElasticsearchBackend(url, index_prefix="lantai_flaky")
+    docs = [{"doc_id": f"item-{n}", "version": 1, "title": "x"} for n in range(5)]
+    result = BulkResult()
+    backend.index_documents_into(docs, "lantai_flaky-records-x", result)
+    assert result.indexed == 5 and not result.errors
+    assert calls == [5, 5, 5]  # rejected twice, then accepted
+    assert sleeps == [1, 2]  # exponential backoff between the retries
