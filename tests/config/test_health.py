@@ -10,7 +10,10 @@ def test_healthz_reports_every_part(db):
     body = response.json()
     assert body["status"] == "ok"
     assert {"database", "channel_layer", "search"} <= set(body["checks"])
-    assert all(check["ok"] for check in body["checks"].values())
+    required = {name: check for name, check in body["checks"].items() if check["required"]}
+    assert all(check["ok"] for check in required.values()), required
+    # Optional parts (worker heartbeats, backlogs) are reported but do not make it a 503.
+    assert all("ok" in check and "ms" in check for check in body["checks"].values())
 
 
 @pytest.fixture
