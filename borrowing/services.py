@@ -101,11 +101,11 @@ def find_record_by_code(code: str):
     match = RECORD_CODE_RE.match(code.upper())
     if match:
         model = Item if match["kind"] == "I" else Volume
-        record = model.objects.filter(pk=int(match["pk"])).first()
+        record = model.objects.select_related("position").filter(pk=int(match["pk"])).first()
     else:
         record = (
-            Item.objects.filter(reference_code=code).first()
-            or Volume.objects.filter(reference_code=code).first()
+            Item.objects.select_related("position").filter(reference_code=code).first()
+            or Volume.objects.select_related("position").filter(reference_code=code).first()
         )
     if record is None:
         _fail(UnknownCode, _("No record has the code “%(code)s”.") % {"code": code}, "unknown_code")
@@ -609,7 +609,7 @@ def return_loan(loan: Loan, *, acting_user: User) -> Loan:
         _fail(NotAllowed, _("Only staff take records back."), "not_allowed")
     loan = (
         Loan.objects.select_for_update(of=("self",))
-        .select_related("item", "volume")
+        .select_related("item__position", "volume__position", "request", "borrower")
         .get(pk=loan.pk)
     )
     if loan.returned_at is not None:
@@ -628,6 +628,7 @@ def return_loan(loan: Loan, *, acting_user: User) -> Loan:
         after={"record": loan.record.reference_code, "returned_at": loan.returned_at},
     )
     req = _lock(loan.request)
+    loan.request = req
     if not req.loans.active().exists() and req.state in ON_LOAN_STATES:
         before = _snapshot(req)
         req.transition(RequestState.RETURNED)
@@ -847,8 +848,7 @@ def _scan_return(code: str, acting_user: User) -> dict[str, Any]:
         _fail(
             Conflict, _("%(code)s is not on loan.") % {"code": record.reference_code}, "not_on_loan"
         )
-    return_loan(loan, acting_user=acting_user)
-    loan.refresh_from_db()
+    loan = return_loan(loan, acting_user=acting_user)  # returned with its record and request
     return {"action": "returned", **loan_summary(loan)}
 
 
