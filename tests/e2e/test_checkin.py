@@ -66,9 +66,19 @@ def sign_in(page, username):
 def test_request_to_check_in_in_the_browser(page, researcher, front_desk, keeper):
     item, position = make_catalogue()
     today = timezone.localdate()
-    # The researcher requests the record from its page.
+    # The researcher finds the record on the public search page and requests it.
+    from search.backends import get_backend
+    from search.outbox import enqueue
+    from search.sync import drain_once
+
+    enqueue(item)
+    while drain_once().taken:
+        pass
+    get_backend().refresh()
     sign_in(page, "researcher")
-    page.goto(f"/requests/new/?item={item.pk}")
+    page.goto("/search/?q=档案馆建设")
+    page.click(f"a[href='/requests/new/?item={item.pk}']")
+    expect(page.locator("h1")).to_have_text("申请利用")
     page.select_option("select[name=purpose]", "reading")
     page.fill("input[name=date_to]", str(today + dt.timedelta(days=3)))
     page.select_option("select[name=id_document_type]", "resident_id")
