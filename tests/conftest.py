@@ -74,15 +74,20 @@ def client_for(db):
 
 @pytest.fixture(autouse=True)
 def _reset_caches():
-    """Each test starts with clean caches (login lock-outs, throttles, backend choice)."""
+    """Each test starts with clean caches (login lock-outs, throttles, backend choice) and a
+    fresh channel layer: a Redis layer binds locks to the event loop of the test that first
+    used it, and pytest-asyncio gives every async test a new loop."""
+    from channels.layers import channel_layers
     from django.core.cache import cache
 
     from search.backends import get_backend
 
     cache.clear()
     get_backend.cache_clear()
+    channel_layers.backends.clear()
     yield
     get_backend.cache_clear()
+    channel_layers.backends.clear()
 
 
 def pytest_sessionfinish(session, exitstatus):
