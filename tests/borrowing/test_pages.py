@@ -96,6 +96,14 @@ def test_queue_and_checkin_pages_per_persona(personas, client_for, open_request,
     assert stats.status_code == (
         200 if persona in {"front_desk", "approver_secret", "admin"} else 404
     )
+    retrieval = client.get("/staff/borrowing/retrieval/")
+    retrieval_pdf = client.get("/staff/borrowing/retrieval/?format=pdf")
+    stats_csv = client.get("/staff/borrowing/statistics/?format=csv")
+    fetchers = {"front_desk", "keeper", "admin"}
+    assert retrieval.status_code == (200 if persona in fetchers else 404)
+    assert retrieval_pdf.status_code == (200 if persona in fetchers else 404)
+    stats_roles = {"front_desk", "approver_secret", "admin"}
+    assert stats_csv.status_code == (200 if persona in stats_roles else 404)
 
 
 def test_identity_number_is_never_shown_in_full(client_for, front_desk, open_request):
@@ -366,3 +374,18 @@ def test_stocktake_knows_what_is_on_loan(researcher, front_desk, records, make_r
     assert _on_loan(set(), {records["open"].pk, records["open2"].pk}) == {
         ("item", records["open"].pk)
     }
+
+
+def test_an_overdue_loan_can_still_be_returned(
+    researcher, front_desk, records, make_request, today
+):
+    req = make_request(researcher, [records["open"]])
+    req = services.approve_access_request(req, acting_user=front_desk)
+    services.retrieve_access_request(req, acting_user=front_desk)
+    (loan,) = services.check_out_access_request(req, acting_user=front_desk, due_date=today)
+    services.send_overdue_reminders(today=today + dt.timedelta(days=2))
+    req.refresh_from_db()
+    assert req.state == RequestState.OVERDUE
+    services.return_loan(loan, acting_user=front_desk)
+    req.refresh_from_db()
+    assert req.state == RequestState.RETURNED
