@@ -12,6 +12,7 @@ import datetime as dt
 import logging
 import os
 import queue
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -438,6 +439,7 @@ class IngestWorker:
         self.db_ok = True
         self.last_error = ""
         self.pending: list[Parsed] = []  # taken from the queue, not yet committed
+        self.refused_since_reconnect = False
         self._thread: threading.Thread | None = None
         self.client: mqtt.Client | None = None
 
@@ -470,12 +472,29 @@ class IngestWorker:
         parsed.ack = ack
         self.writer.counters.received += 1
         if self.pending_count() >= self.buffer_limit:
-            self.writer.counters.refused += 1  # not acknowledged: redelivered after reconnect
+            self._refuse()
             return
         try:
             self.queue.put(parsed, timeout=1.0)
         except queue.Full:
-            self.writer.counters.refused += 1
+            self._refuse()
+
+    def _refuse(self) -> None:
+        """Not acknowledged, so the broker keeps it for our session; once the backlog has
+        drained the writer forces a reconnect and the broker delivers it again."""
+        self.writer.counters.refused += 1
+        self.refused_since_reconnect = True
+
+    def _redeliver_refused(self) -> None:
+        if not self.refused_since_reconnect or self.pending_count() > self.buffer_limit // 2:
+            return
+        self.refused_since_reconnect = False
+        get_socket = getattr(self.client, "socket", None)
+        sock = get_socket() if get_socket is not None else None
+        if sock is not None:
+            log.warning("backlog drained: reconnecting so the broker redelivers refused messages")
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)  # paho reconnects with its backoff
 
     def pending_count(self) -> int:
         return self.queue.qsize() + len(self.pending)
@@ -514,6 +533,7 @@ class IngestWorker:
         self.db_ok = True
         del self.pending[: len(batch)]
         self._ack(batch)
+        self._redeliver_refused()
         return True
 
     def _db_failed(self, exc: Exception) -> None:
