@@ -243,7 +243,7 @@ class Writer:
             dead: list[DeadLetter] = []
             unknown: dict[str, Parsed] = {}
             touched: dict[str, dict[str, Any]] = {}
-            latest_by_room: dict[int, dict[str, Any]] = {}
+            latest_by_room: dict[int, tuple] = {}
             statuses: dict[str, str] = {}
             alarms: list[tuple[SensorInfo, Parsed]] = []
             for parsed in batch:
@@ -286,14 +286,13 @@ class Writer:
                         if reading.battery is not None:
                             seen["battery"] = reading.battery
                         if info.room_id is not None:
-                            latest_by_room[info.room_id] = {
-                                "room_id": info.room_id,
-                                "sensor_id": parsed.sensor_id,
-                                "ts": reading.ts.isoformat(),
-                                "temperature": temperature,
-                                "humidity": humidity,
-                                "dew_point": dew,
-                            }
+                            latest_by_room[info.room_id] = (
+                                parsed.sensor_id,
+                                reading.ts,
+                                temperature,
+                                humidity,
+                                dew,
+                            )
             stored = insert_readings(rows) if rows else 0
             if dead:
                 DeadLetter.objects.bulk_create(dead)
@@ -360,17 +359,25 @@ class Writer:
             now=alarm.ts,
         )
 
-    def _push(self, latest_by_room: dict[int, dict[str, Any]]) -> None:
+    def _push(self, latest_by_room: dict[int, tuple]) -> None:
         from storage_env.services import push_readings
 
         now = time.monotonic()
-        due = [
-            value
-            for room_id, value in latest_by_room.items()
-            if now - self._last_push.get(room_id, 0.0) >= PUSH_EVERY_SECONDS
-        ]
-        for value in due:
-            self._last_push[value["room_id"]] = now
+        due = []
+        for room_id, (sensor_id, ts, temperature, humidity, dew) in latest_by_room.items():
+            if now - self._last_push.get(room_id, 0.0) < PUSH_EVERY_SECONDS:
+                continue
+            self._last_push[room_id] = now
+            due.append(
+                {
+                    "room_id": room_id,
+                    "sensor_id": sensor_id,
+                    "ts": ts.isoformat(),
+                    "temperature": temperature,
+                    "humidity": humidity,
+                    "dew_point": dew,
+                }
+            )
         push_readings(due)
 
 
