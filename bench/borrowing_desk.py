@@ -105,6 +105,10 @@ def seed_requests(reader) -> None:
             )
             for i, req in enumerate(reqs)
         )
+    from django.db import connection
+
+    with connection.cursor() as cursor:  # fresh planner statistics after the bulk load
+        cursor.execute("ANALYZE borrowing_accessrequest, borrowing_requestline, borrowing_loan")
     print(f"# seeded {missing} access requests", flush=True)
 
 

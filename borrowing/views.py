@@ -43,12 +43,7 @@ def _error(request: HttpRequest, exc: services.BorrowingError) -> None:
 @role_required(*BORROWING_STAFF_ROLES)
 def desk(request: HttpRequest) -> HttpResponse:
     """The front-desk queue: requests by state, with a count per state."""
-    counts = dict(
-        AccessRequest.objects.exclude(state=RequestState.DRAFT)
-        .values_list("state")
-        .annotate(n=Count("id"))
-        .values_list("state", "n")
-    )
+    counts = state_counts()
     state = request.GET.get("state") or RequestState.SUBMITTED
     if state not in RequestState.values:
         state = RequestState.SUBMITTED
@@ -71,7 +66,19 @@ def desk(request: HttpRequest) -> HttpResponse:
         for value, label in RequestState.choices
         if value != RequestState.DRAFT
     ]
-    return render(request, "borrowing/desk.html", {"tabs": tabs, "state": state, "rows": rows})
+    return render(
+        request,
+        "borrowing/desk.html",
+        {"tabs": tabs, "state": state, "rows": rows, "count_cap": COUNT_CAP},
+    )
+
+
+COUNT_CAP = 1000
+
+
+def state_counts() -> dict[str, int]:
+    states = [s for s in RequestState.values if s != RequestState.DRAFT]
+    return AccessRequest.objects.capped_state_counts(states, COUNT_CAP)
 
 
 def _warnings(req: AccessRequest) -> list[str]:

@@ -389,3 +389,10 @@ def test_an_overdue_loan_can_still_be_returned(
     services.return_loan(loan, acting_user=front_desk)
     req.refresh_from_db()
     assert req.state == RequestState.RETURNED
+
+
+def test_state_counts_are_capped(researcher, records, make_request):
+    for _ in range(3):
+        make_request(researcher, [records["open"]])
+    counts = AccessRequest.objects.capped_state_counts(["submitted", "closed"], 2)
+    assert counts == {"submitted": 2, "closed": 0}
