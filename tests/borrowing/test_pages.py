@@ -176,6 +176,7 @@ def test_api_refuses_a_hidden_record(client_for, researcher, records, today):
 def test_queue_counts_by_state(client_for, front_desk, open_request, secret_request):
     html = client_for(front_desk).get("/staff/borrowing/").content.decode()
     assert 'data-state="submitted">2<' in html
+    assert f'href="/staff/borrowing/requests/{open_request.pk}/"' in html
 
 
 def test_queue_query_count_is_independent_of_size(
