@@ -61,13 +61,17 @@ class AccessRequestQuerySet(models.QuerySet):
         return dict(zip(states, row, strict=True))
 
     def visible_to(self, user) -> AccessRequestQuerySet:
-        """Staff who handle requests see them all; everyone else sees only their own."""
+        """Staff who handle requests see them up to their clearance; others only their own."""
         if user is None or not user.is_authenticated:
             return self.none()
         from borrowing.access import is_borrowing_staff
 
         if is_borrowing_staff(user):
-            return self
+            # Staff never see a request for records above their clearance (its titles would
+            # leak), except their own.
+            return self.filter(
+                models.Q(max_classification__lte=int(user.clearance)) | models.Q(requester=user)
+            )
         return self.filter(requester=user)
 
 

@@ -300,6 +300,7 @@ def create_access_request(
         id_number_last4=number[-4:].upper() if number else "",
         id_number_digest=id_number_digest(number) if number else "",
         id_document_expires=id_document_expires,
+        max_classification=max(int(r.classification) for r in records),
     )
     req.save()
     seen = set()
