@@ -31,7 +31,7 @@ def access_loan_for_user(user, loan_id) -> Loan:
             else Loan.objects.none()
         )
     else:
-        qs = Loan.objects.all()
+        qs = Loan.objects.filter(request__in=AccessRequest.objects.visible_to(user))
     try:
         return qs.get(pk=int(loan_id))
     except (Loan.DoesNotExist, TypeError, ValueError):

@@ -73,7 +73,10 @@ class AccessRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Bas
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         try:
-            records = [services.find_record_by_code(code) for code in values.pop("records")]
+            records = [
+                services.find_record_by_code(code, user=request.user)
+                for code in values.pop("records")
+            ]
         except services.BorrowingError:
             return Response(
                 {"detail": _("You cannot request this record."), "code": "record_not_visible"},
@@ -136,9 +139,12 @@ class LoanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseViewSet)
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation
             return Loan.objects.none()
+        user = self.request.user
         qs = Loan.objects.select_related("item", "volume", "request", "borrower")
-        if not is_borrowing_staff(self.request.user):
-            qs = qs.filter(borrower=self.request.user)
+        if is_borrowing_staff(user):
+            qs = qs.filter(request__in=AccessRequest.objects.visible_to(user))
+        else:
+            qs = qs.filter(borrower=user)
         if self.request.query_params.get("active") == "true":
             qs = qs.active()
         return qs
@@ -185,7 +191,11 @@ def _checkin_staff(user) -> None:
 def checkin_lookup(request):
     """The active loan of a scanned or typed record code (no change)."""
     _checkin_staff(request.user)
-    return _run(lambda: Response(services.lookup_loan(request.query_params.get("code", ""))))
+    return _run(
+        lambda: Response(
+            services.lookup_loan(request.query_params.get("code", ""), user=request.user)
+        )
+    )
 
 
 @extend_schema(

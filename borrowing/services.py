@@ -89,8 +89,9 @@ def record_kind(record) -> str:
     return "item" if isinstance(record, Item) else "volume"
 
 
-def find_record_by_code(code: str):
-    """The record a scanned or typed code names (its barcode code or its reference code)."""
+def find_record_by_code(code: str, *, user: User | None = None):
+    """The record a scanned or typed code names (its barcode code or its reference code).
+    With ``user``, a record above their clearance is answered like an unknown code."""
     code = (code or "").strip()
     if not code or not SCAN_CODE_RE.match(code):
         _fail(
@@ -107,7 +108,7 @@ def find_record_by_code(code: str):
             Item.objects.select_related("position").filter(reference_code=code).first()
             or Volume.objects.select_related("position").filter(reference_code=code).first()
         )
-    if record is None:
+    if record is None or (user is not None and int(record.classification) > int(user.clearance)):
         _fail(UnknownCode, _("No record has the code “%(code)s”.") % {"code": code}, "unknown_code")
     return record
 
@@ -786,8 +787,8 @@ def expected_position(record) -> str | None:
     return getattr(position, "code", None) if position else None
 
 
-def lookup_loan(code: str) -> dict[str, Any]:
-    record = find_record_by_code(code)
+def lookup_loan(code: str, *, user: User) -> dict[str, Any]:
+    record = find_record_by_code(code, user=user)
     loan = _active_loan_for(record)
     if loan is None:
         _fail(
@@ -842,7 +843,7 @@ def _replay(scan: Scan, acting_user: User) -> ScanResult:
 
 
 def _scan_return(code: str, acting_user: User) -> dict[str, Any]:
-    record = find_record_by_code(code)
+    record = find_record_by_code(code, user=acting_user)
     _lock_record(record)
     loan = _active_loan_for(record)
     if loan is None:
@@ -854,7 +855,7 @@ def _scan_return(code: str, acting_user: User) -> dict[str, Any]:
 
 
 def _scan_shelve(code: str, position_code: str, acting_user: User) -> dict[str, Any]:
-    record = find_record_by_code(code)
+    record = find_record_by_code(code, user=acting_user)
     position_code = (position_code or "").strip()
     if not position_code or not SCAN_CODE_RE.match(position_code):
         _fail(BorrowingError, _("Scan the shelf position."), "position_missing")

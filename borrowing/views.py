@@ -223,9 +223,11 @@ def _pdf(data: bytes, filename: str) -> HttpResponse:
     return response
 
 
-def retrieval_groups() -> OrderedDict:
-    """Approved records waiting to be fetched (取档单), grouped by room, in shelf order."""
+def retrieval_groups(user) -> OrderedDict:
+    """Approved records waiting to be fetched (取档单), grouped by room, in shelf order; only
+    requests the user may see (up to their clearance)."""
     lines = RequestLine.objects.filter(
+        request__in=AccessRequest.objects.visible_to(user),
         decision=LineDecision.APPROVED,
         request__state__in=[RequestState.APPROVED, RequestState.PARTLY_APPROVED],
     ).select_related("request", "item__position__room", "volume__position__room")
@@ -251,7 +253,7 @@ def retrieval_groups() -> OrderedDict:
 
 @role_required(Role.KEEPER, Role.FRONT_DESK, Role.ADMINISTRATOR)
 def retrieval_list(request: HttpRequest) -> HttpResponse:
-    groups = retrieval_groups()
+    groups = retrieval_groups(request.user)
     if request.GET.get("format") == "pdf":
         return _pdf(pdf.retrieval_list(groups), "retrieval-list.pdf")
     return render(request, "borrowing/retrieval.html", {"groups": groups})

@@ -401,3 +401,23 @@ def test_state_counts_are_capped(researcher, records, make_request):
         make_request(researcher, [records["open"]])
     counts = AccessRequest.objects.capped_state_counts(["submitted", "closed"], 2)
     assert counts == {"submitted": 2, "closed": 0}
+
+
+def test_classified_records_do_not_leak_through_retrieval_loans_or_check_in(
+    client_for, secret_request, approver_secret, approver2, admin, front_desk, keeper, today
+):
+    services.approve_access_request(secret_request, acting_user=approver_secret)
+    services.approve_access_request(secret_request, acting_user=approver2)
+    title = secret_request.lines.get().record.title
+    assert title not in client_for(keeper).get("/staff/borrowing/retrieval/").content.decode()
+    assert title in client_for(admin).get("/staff/borrowing/retrieval/").content.decode()
+    services.retrieve_access_request(secret_request, acting_user=admin)
+    services.check_out_access_request(secret_request, acting_user=admin, due_date=today)
+    assert client_for(front_desk).get("/api/v1/borrowing/loans/").json()["results"] == []
+    assert len(client_for(admin).get("/api/v1/borrowing/loans/").json()["results"]) == 1
+    code = services.record_code(secret_request.lines.get().record)
+    lookup = client_for(keeper).get(f"/api/v1/borrowing/checkin/lookup/?code={code}")
+    assert lookup.status_code == 404 and title not in lookup.content.decode()
+    assert (
+        client_for(admin).get(f"/api/v1/borrowing/checkin/lookup/?code={code}").status_code == 200
+    )
