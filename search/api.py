@@ -59,7 +59,10 @@ class FacetBucketSerializer(serializers.Serializer):
 
 
 class SearchResponseSerializer(serializers.Serializer):
-    total = serializers.IntegerField()
+    total = serializers.IntegerField(help_text="Exact up to 10,000; see total_exact.")
+    total_exact = serializers.BooleanField(
+        help_text="False when counting stopped at 10,000 (there are at least that many)."
+    )
     page = serializers.IntegerField()
     size = serializers.IntegerField()
     next_cursor = serializers.CharField(allow_null=True)
@@ -141,6 +144,7 @@ class SearchView(APIView):
         return Response(
             {
                 "total": result.total,
+                "total_exact": result.total_exact,
                 "page": result.page,
                 "size": result.size,
                 "next_cursor": result.next_cursor,

@@ -25,6 +25,7 @@ MAX_QUERY_LENGTH = 200  # characters; longer queries are refused with a reason
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
 MAX_WINDOW = 10_000  # page × size beyond this must use the cursor (search_after)
+TOTAL_CAP = 10_000  # totals are counted exactly up to here, then shown as "10,000+"
 SUGGEST_SIZE = 8
 
 FACETS = ("fonds", "category", "year", "carrier", "retention", "access_status")
@@ -129,6 +130,7 @@ class FacetBucket:
 class SearchResult:
     total: int
     hits: list[Hit]
+    total_exact: bool = True  # False: at least ``total`` (counting stopped at TOTAL_CAP)
     facets: dict[str, list[FacetBucket]] = field(default_factory=dict)
     next_cursor: str | None = None
     page: int = 1

@@ -26,6 +26,7 @@ from search.highlight import highlight
 from search.models import SearchDocument
 from search.query import (
     FACET_FIELDS,
+    TOTAL_CAP,
     FacetBucket,
     Hit,
     SearchRequest,
@@ -340,9 +341,22 @@ class DatabaseSearchBackend(SearchBackend):
         matching = matching.filter(filters_q(request.filters))
         if request.facets and connection.vendor == "postgresql":
             total, facets = self._facets_grouping_sets(matching, request.facets)
-        else:
-            total, facets = matching.count(), None
-        ordered = self._sort(matching, request.sort, request.after, has_text)
+            exact = True
+        else:  # count no further than the cap (like Elasticsearch's track_total_hits)
+            counted = matching.order_by().values("pk")[: TOTAL_CAP + 1].count()
+            total, exact, facets = min(counted, TOTAL_CAP), counted <= TOTAL_CAP, None
+        sort = request.sort
+        if has_text and sort == "relevance":
+            # Ranking every row of a very broad match (tens of thousands of documents that all
+            # contain the words) costs a full read of their vectors; above the cap the newest
+            # matches come first instead (walks the date index). The cursor's shape tells
+            # later pages which order page one used.
+            broad = not exact or total > TOTAL_CAP
+            if request.after is not None:
+                broad = not isinstance(request.after[0], int | float)
+            if broad:
+                sort = "-date"
+        ordered = self._sort(matching, sort, request.after, has_text)
         fields = [*DOC_FIELDS, "record_id"] + (["rank"] if has_text else [])
         window = ordered.values(*fields)[request.offset : request.offset + request.size]
         terms = query_terms(request.query) if request.highlight else []
@@ -358,7 +372,7 @@ class DatabaseSearchBackend(SearchBackend):
                     doc=to_doc(row),
                     score=row.get("rank"),
                     highlights=highlights,
-                    sort_values=self._sort_values(request.sort, row, has_text),
+                    sort_values=self._sort_values(sort, row, has_text),
                 )
             )
         if facets is None:
@@ -368,6 +382,7 @@ class DatabaseSearchBackend(SearchBackend):
             next_cursor = encode_cursor(hits[-1].sort_values)
         return SearchResult(
             total=total,
+            total_exact=exact,
             hits=hits,
             facets=facets,
             next_cursor=next_cursor,

@@ -37,6 +37,7 @@ from search.backends.base import BulkResult, ReindexResult, SearchBackend, Searc
 from search.documents import query_terms
 from search.query import (
     FACET_FIELDS,
+    TOTAL_CAP,
     FacetBucket,
     Hit,
     SearchRequest,
@@ -165,7 +166,7 @@ def build_search(request: SearchRequest, visibility: Visibility, *, index: str =
             facet, "terms", field=FACET_FIELDS[facet], size=FACET_SIZES.get(facet, 50)
         )
     search = search.sort(*sort_spec(request, text is not None))
-    search = search.extra(track_total_hits=True)
+    search = search.extra(track_total_hits=TOTAL_CAP)  # exact below the cap, "gte" above
     if request.after is not None:
         search = search.extra(search_after=request.after)
     search = search[request.offset : request.offset + request.size]
@@ -307,6 +308,7 @@ class ElasticsearchBackend(SearchBackend):
             next_cursor = encode_cursor(hits[-1].sort_values)
         return SearchResult(
             total=response["hits"]["total"]["value"],
+            total_exact=response["hits"]["total"]["relation"] == "eq",
             hits=hits,
             facets=facets,
             next_cursor=next_cursor,

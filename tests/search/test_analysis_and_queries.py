@@ -84,7 +84,7 @@ def test_public_query_json():
     }
     assert body["aggs"] == {"fonds": {"terms": {"field": "fonds_id", "size": 50}}}
     assert body["sort"] == ["_score", {"doc_id": "asc"}]
-    assert body["track_total_hits"] is True
+    assert body["track_total_hits"] == 10_000
     assert body["from"] == 0 and body["size"] == 10
     assert body["highlight"]["encoder"] == "html"
     assert body["highlight"]["pre_tags"] == ["<mark>"]

@@ -207,3 +207,36 @@ def test_outbox_change_reaches_search(backend, indexed):
 def test_count_and_iter_versions(backend, indexed):
     assert backend.count() == 11
     assert len(dict(backend.iter_versions())) == 11
+
+
+def test_totals_are_capped_the_same_way(backend, indexed, monkeypatch):
+    """Counting stops at the cap (Elasticsearch's track_total_hits; a LIMITed count in the
+    database); below it totals are exact."""
+    import search.backends.database as database
+    import search.backends.elasticsearch as elasticsearch
+
+    monkeypatch.setattr(database, "TOTAL_CAP", 3)
+    monkeypatch.setattr(elasticsearch, "TOTAL_CAP", 3)
+    capped = run(backend, "档案")
+    assert capped.total == 3 and not capped.total_exact
+    assert len(capped.hits) > 3  # every match is still found and paged
+    exact = run(backend, "合同")
+    assert exact.total == 2 and exact.total_exact
+
+
+def test_broad_relevance_query_pages_consistently(backend, indexed, monkeypatch):
+    import search.backends.database as database
+    import search.backends.elasticsearch as elasticsearch
+
+    monkeypatch.setattr(database, "TOTAL_CAP", 3)
+    monkeypatch.setattr(elasticsearch, "TOTAL_CAP", 3)
+    everything = {h.doc["reference_code"] for h in run(backend, "档案", size=100).hits}
+    seen = []
+    request = SearchRequest(query="档案", size=2)
+    while True:
+        page = backend.search(request, EVERYTHING)
+        seen.extend(codes(page))
+        if not page.next_cursor:
+            break
+        request = SearchRequest(query="档案", size=2, after=decode_cursor(page.next_cursor))
+    assert sorted(seen) == sorted(everything) and len(seen) == len(set(seen))
