@@ -447,6 +447,8 @@ class IngestWorker:
         self.last_error = ""
         self.pending: list[Parsed] = []  # taken from the queue, not yet committed
         self.refused_since_reconnect = False
+        self._held = 0
+        self._held_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self.client: mqtt.Client | None = None
 
@@ -478,12 +480,20 @@ class IngestWorker:
             parsed.errors = [payloads.PayloadError(DeadLetterReason.BAD_JSON, repr(exc)[:200])]
         parsed.ack = ack
         self.writer.counters.received += 1
-        if self.pending_count() >= self.buffer_limit:
+        with self._held_lock:
+            if self._held >= self.buffer_limit:
+                full = True
+            else:
+                full = False
+                self._held += 1
+        if full:
             self._refuse()
             return
         try:
             self.queue.put(parsed, timeout=1.0)
         except queue.Full:
+            with self._held_lock:
+                self._held -= 1
             self._refuse()
 
     def _refuse(self) -> None:
@@ -504,7 +514,8 @@ class IngestWorker:
                 sock.shutdown(socket.SHUT_RDWR)  # paho reconnects with its backoff
 
     def pending_count(self) -> int:
-        return self.queue.qsize() + len(self.pending)
+        """Messages taken but not yet committed (queued or in the writer's hands)."""
+        return self._held
 
     # --- writer thread ----------------------------------------------------------------------
     def _take(self) -> None:
@@ -539,6 +550,8 @@ class IngestWorker:
             return False
         self.db_ok = True
         del self.pending[: len(batch)]
+        with self._held_lock:
+            self._held -= len(batch)
         self._ack(batch)
         self._redeliver_refused()
         return True

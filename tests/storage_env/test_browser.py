@@ -43,11 +43,12 @@ def test_dashboard_shows_rooms_and_a_new_alarm_without_reload(page, keeper, sens
         sensor_id=sensor.pk,
         value=71,
     )
-    expect(card).to_contain_text("湿度高于 60 %RH", timeout=12_000)
+    expect(card).to_contain_text("湿度高于 60 %RH", timeout=30_000)
     expect(card).to_have_attribute("data-state", "warning")
     page.goto(f"/staff/climate/rooms/{sensor.room_id}/")
     page.wait_for_function(
         "document.getElementById('climate-chart-temperature').getBoundingClientRect().height > 0"
-        " && window.Chart && Chart.getChart('climate-chart-temperature')"
+        " && window.Chart && Chart.getChart('climate-chart-temperature')",
+        timeout=30_000,
     )
     assert not [e for e in errors if "Content Security Policy" in e], errors
