@@ -66,19 +66,24 @@ def sign_in(page, username):
 def test_request_to_check_in_in_the_browser(page, researcher, front_desk, keeper):
     item, position = make_catalogue()
     today = timezone.localdate()
-    # The researcher finds the record on the public search page and requests it.
-    from search.backends import get_backend
+    # The researcher finds the record on the public search page and requests it (the database
+    # search backend, whatever the environment configures: this test is about borrowing).
+    from search.backends import use_backend
+    from search.backends.database import DatabaseSearchBackend
     from search.outbox import enqueue
     from search.sync import drain_once
 
-    enqueue(item)
-    while drain_once().taken:
-        pass
-    get_backend().refresh()
-    sign_in(page, "researcher")
-    page.goto("/search/?q=档案馆建设")
-    page.click(f"a[href='/requests/new/?item={item.pk}']")
-    expect(page.locator("h1")).to_have_text("申请利用")
+    engine = DatabaseSearchBackend()
+    engine.setup()
+    with use_backend(engine):
+        enqueue(item)
+        while drain_once(backend=engine).taken:
+            pass
+        engine.refresh()
+        sign_in(page, "researcher")
+        page.goto("/search/?q=档案馆建设")
+        page.click(f"a[href='/requests/new/?item={item.pk}']")
+        expect(page.locator("h1")).to_have_text("申请利用")
     page.select_option("select[name=purpose]", "reading")
     page.fill("input[name=date_to]", str(today + dt.timedelta(days=3)))
     page.select_option("select[name=id_document_type]", "resident_id")
