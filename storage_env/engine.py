@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from dataclasses import dataclass
 
 from django.db.models import Avg, Max, Min, Q
@@ -26,6 +27,7 @@ log = logging.getLogger("lantai.alarms")
 LOOKBACK = dt.timedelta(days=2)
 FRESH = dt.timedelta(minutes=15)
 MAX_ESCALATION = 3
+POLICY_TTL = 30.0  # seconds before policy changes reach a running engine
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,7 @@ def sensor_subject(sensor: Sensor) -> str:
 class AlarmEngine:
     def __init__(self) -> None:
         self.policies: dict[int, EffectivePolicy] = {}
+        self.loaded_at = 0.0
         self.last_reading_id = 0
 
     def load_policies(self) -> None:
@@ -135,11 +138,12 @@ class AlarmEngine:
             room.pk: effective_policy(room, overrides.get(room.pk))
             for room in StoreRoom.objects.all()
         }
+        self.loaded_at = time.monotonic()
 
     def policy_for(self, room_id: int | None) -> EffectivePolicy | None:
         if room_id is None:
             return None
-        if room_id not in self.policies:
+        if room_id not in self.policies or time.monotonic() - self.loaded_at > POLICY_TTL:
             self.load_policies()
         return self.policies.get(room_id)
 
@@ -330,6 +334,10 @@ class AlarmEngine:
     # --- passes ---------------------------------------------------------------------------
     def sensors(self):
         return Sensor.objects.filter(enabled=True, room__isnull=False)
+
+    def start_from_latest(self) -> None:
+        """The fast path looks only at readings stored from now on."""
+        self.last_reading_id = Reading.objects.aggregate(top=Max("id"))["top"] or 0
 
     def evaluate_new_readings(self, now: dt.datetime | None = None) -> int:
         """Fast path: climate rules for sensors with readings stored since the last call."""

@@ -154,3 +154,13 @@ def test_new_readings_fast_path_raises_within_one_tick(sensor, add_readings):
     with time_machine.travel(NOW + M / 60, tick=False):
         assert engine.evaluate_new_readings() == 1
     assert AlarmRule.HUMIDITY_HIGH in rules()
+
+
+def test_evaluate_alarms_once_command(sensor, add_readings):
+    import io
+
+    from django.core.management import call_command
+
+    add_readings(sensor, dt.datetime.now(dt.UTC) - 20 * M, 20, humidity=75)
+    call_command("evaluate_alarms", "--once", stdout=io.StringIO())
+    assert AlarmRule.HUMIDITY_HIGH in rules()
