@@ -8,7 +8,8 @@ a per-message ORM save baseline and a bare paho subscriber that only counts (the
 The publisher is a separate process publishing one reading per message, QoS 1, as fast as it
 can for BENCH_INGEST_SECONDS (default 8; 60 for the full run). Also prints the ingest worker's
 RSS after the run (BENCH_INGEST_RSS_READINGS, default 0: set e.g. 1000000 to stream that many
-readings through the worker first and report its RSS afterwards).
+readings through the worker in 60 s windows at BENCH_INGEST_RSS_RATE, default 2000/s, and
+report its RSS after the first window and at the end).
 """
 
 from __future__ import annotations
@@ -81,8 +82,18 @@ def clear_readings() -> None:
         cursor.execute(f"TRUNCATE {Reading._meta.db_table}")  # noqa: S608
 
 
-def publisher(url: str, prefix: str, ids: list[str], seconds: float, start_at: float, out) -> None:
-    """Separate process: QoS 1, one reading per message, as fast as the broker acknowledges."""
+def publisher(
+    url: str,
+    prefix: str,
+    ids: list[str],
+    seconds: float,
+    start_at: float,
+    out,
+    rate: float = 0.0,
+    first: int = 0,
+) -> None:
+    """Separate process: QoS 1, one reading per message, as fast as the broker acknowledges
+    (or at ``rate`` messages/s)."""
     import paho.mqtt.client as mqtt
 
     from devices.mqtt.client import BrokerConfig
@@ -99,14 +110,17 @@ def publisher(url: str, prefix: str, ids: list[str], seconds: float, start_at: f
     client.loop_start()
     while time.time() < start_at:
         time.sleep(0.001)
-    base = time.time() - 3600
+    base = time.time() - 3600 - first / 1000.0
     sent = 0
     deadline = start_at + seconds
     info = None
     while time.time() < deadline:
+        if rate and sent > rate * (time.time() - start_at):
+            time.sleep(0.005)
+            continue
         for _ in range(200):
             sensor = ids[sent % len(ids)]
-            ts = base + sent / 1000.0  # unique per sensor
+            ts = base + (first + sent) / 1000.0  # unique per sensor
             body = json.dumps(
                 {"ts": round(ts, 3), "temperature": 19.5, "humidity": 51.0, "seq": sent}
             ).encode()
@@ -121,11 +135,15 @@ def publisher(url: str, prefix: str, ids: list[str], seconds: float, start_at: f
     client.loop_stop()
 
 
-def run_publisher(url: str, prefix: str, ids: list[str], seconds: float):
+def run_publisher(
+    url: str, prefix: str, ids: list[str], seconds: float, rate: float = 0.0, first: int = 0
+):
     ctx = mp.get_context("spawn")
     out = ctx.Queue()
     start_at = time.time() + 1.0
-    proc = ctx.Process(target=publisher, args=(url, prefix, ids, seconds, start_at, out))
+    proc = ctx.Process(
+        target=publisher, args=(url, prefix, ids, seconds, start_at, out, rate, first)
+    )
     proc.start()
     return proc, out, start_at
 
@@ -281,23 +299,29 @@ def bench_ingest(url: str, ids: list[str], seconds: float) -> tuple[float, int, 
     return stored / max(0.001, done_at - start_at), stored, sent, rss
 
 
-def bench_rss(url: str, ids: list[str], readings: int) -> float:
-    """Stream ``readings`` through one worker (in publisher windows), report its RSS."""
+def bench_rss(url: str, ids: list[str], readings: int, rate: float) -> tuple[float, float]:
+    """Stream ``readings`` through one worker in 60 s windows at ``rate``; RSS after the first
+    window and at the end (flat memory: the two are close)."""
     from storage_env.models import Reading
 
     prefix = f"bench_{uuid.uuid4().hex[:6]}"
     clear_readings()
     worker = start_ingest(prefix)
+    first_rss = 0.0
     try:
         total = 0
         while total < readings:
-            proc, out, _ = run_publisher(url, prefix, ids, 20.0)
+            window = min(60.0, (readings - total) / rate)
+            proc, out, _ = run_publisher(url, prefix, ids, window, rate, first=total)
             sent, _ = out.get()
             proc.join()
             total += sent
-            wait_rows(Reading.objects.count() + 1, timeout=1)
-        wait_rows(total, timeout=120)
-        return rss_mb(worker.pid)
+            wait_rows(total, timeout=60)
+            first_rss = first_rss or rss_mb(worker.pid)
+            print(
+                f"  rss: {Reading.objects.count()} stored, {rss_mb(worker.pid):.1f} MB", flush=True
+            )
+        return first_rss, rss_mb(worker.pid)
     finally:
         worker.terminate()
         worker.wait(30)
@@ -323,7 +347,10 @@ def main() -> None:
     report("ingest_worker_rss", rss, "MB")
     big = int(os.environ.get("BENCH_INGEST_RSS_READINGS", "0"))
     if big:
-        report(f"ingest_worker_rss_after_{big}_readings", bench_rss(url, ids, big), "MB")
+        rss_rate = float(os.environ.get("BENCH_INGEST_RSS_RATE", "2000"))
+        early, late = bench_rss(url, ids, big, rss_rate)
+        report("ingest_worker_rss_after_first_window", early, "MB")
+        report(f"ingest_worker_rss_after_{big}_readings", late, "MB")
 
 
 if __name__ == "__main__":
