@@ -17,5 +17,6 @@ class RepositoryConfig(AppConfig):
         register(NavItem(_("Import catalogue"), "repository:staff-import", archivists, 13))
         register(NavItem(_("Where is it?"), "repository:staff-where-is", order=20))
         register(NavItem(_("Store rooms"), "repository:staff-rooms", order=21))
-        register(NavItem(_("Stocktake"), "repository:staff-stocktakes", order=22))
+        keepers = frozenset({Role.KEEPER, Role.ARCHIVIST, Role.ADMINISTRATOR})
+        register(NavItem(_("Stocktake"), "repository:staff-stocktakes", keepers, 22))
         register(NavItem(_("Labels"), "repository:staff-labels", order=23))
