@@ -605,15 +605,21 @@ def check_out_access_request(
     return loans
 
 
+_LOAN_RELATED = ("item__position", "volume__position", "request", "borrower")
+
+
 @transaction.atomic
 def return_loan(loan: Loan, *, acting_user: User) -> Loan:
     if not acting_user.has_role(Role.FRONT_DESK, Role.KEEPER, Role.ADMINISTRATOR):
         _fail(NotAllowed, _("Only staff take records back."), "not_allowed")
     loan = (
-        Loan.objects.select_for_update(of=("self",))
-        .select_related("item__position", "volume__position", "request", "borrower")
-        .get(pk=loan.pk)
+        Loan.objects.select_for_update(of=("self",)).select_related(*_LOAN_RELATED).get(pk=loan.pk)
     )
+    return _return_locked(loan, acting_user=acting_user)
+
+
+def _return_locked(loan: Loan, *, acting_user: User) -> Loan:
+    """Return a loan whose row the caller holds locked (inside its transaction)."""
     if loan.returned_at is not None:
         _fail(
             Conflict,
@@ -844,13 +850,19 @@ def _replay(scan: Scan, acting_user: User) -> ScanResult:
 
 def _scan_return(code: str, acting_user: User) -> dict[str, Any]:
     record = find_record_by_code(code, user=acting_user)
-    _lock_record(record)
-    loan = _active_loan_for(record)
+    # Lock the active loan row itself (the partial unique index allows only one per record).
+    loan = (
+        Loan.objects.active()
+        .select_for_update(of=("self",))
+        .select_related(*_LOAN_RELATED)
+        .filter(**_line_kwargs(record))
+        .first()
+    )
     if loan is None:
         _fail(
             Conflict, _("%(code)s is not on loan.") % {"code": record.reference_code}, "not_on_loan"
         )
-    loan = return_loan(loan, acting_user=acting_user)  # returned with its record and request
+    loan = _return_locked(loan, acting_user=acting_user)
     return {"action": "returned", **loan_summary(loan)}
 
 
