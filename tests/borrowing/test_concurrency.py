@@ -69,3 +69,55 @@ def test_fifty_concurrent_check_outs_of_one_record(records, front_desk, today):
     assert all(o == "conflict: on_loan" for o in conflicts)
     assert Loan.objects.active().filter(item=record).count() == 1
     assert AccessRequest.objects.filter(state=RequestState.CHECKED_OUT).count() == 1
+
+
+def test_concurrent_check_in_scans_return_a_file_once(
+    researcher, records, front_desk, keeper, today
+):
+    """Ten phones send the same scan at once (a resend storm) and ten more scan the same file
+    with their own scan ids: exactly one return happens."""
+    require_postgresql()
+    import uuid
+
+    from accounts.models import AuditLog
+
+    req = AccessRequest.objects.create(
+        requester=researcher,
+        user_type=UserType.RESEARCHER,
+        purpose="reading",
+        state=RequestState.RETRIEVED,
+        date_from=today,
+        date_to=today,
+    )
+    RequestLine.objects.create(request=req, item=records["open"], decision=LineDecision.APPROVED)
+    services.check_out_access_request(req, acting_user=front_desk, due_date=today)
+    code = services.record_code(records["open"])
+    shared = uuid.uuid4()
+    scan_ids = [shared] * 10 + [uuid.uuid4() for _ in range(10)]
+    barrier = threading.Barrier(len(scan_ids))
+    results: list[tuple[object, int, bool]] = []
+    lock = threading.Lock()
+
+    def scan(scan_id):
+        try:
+            barrier.wait()
+            result = services.process_checkin_scan(
+                acting_user=keeper, scan_id=scan_id, kind="return", code=code
+            )
+            outcome = (scan_id, result.status, result.body.get("action") == "returned")
+        finally:
+            connection.close()
+        with lock:
+            results.append(outcome)
+
+    threads = [threading.Thread(target=scan, args=(s,)) for s in scan_ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(results) == len(scan_ids)
+    assert AuditLog.objects.filter(action="borrowing.loan.returned").count() == 1
+    assert Loan.objects.active().count() == 0
+    assert all(status in (200, 409) for _id, status, _done in results), results
+    # every copy of the resent scan got the same answer as its first arrival
+    assert len({(status, done) for sid, status, done in results if sid == shared}) == 1
