@@ -42,8 +42,11 @@ def run_reindex(env: dict[str, str]) -> tuple[float, int, float]:
     """(records/s, records, peak RSS MiB) of ``search_reindex`` in a child process."""
     child_env = dict(env, DJANGO_SETTINGS_MODULE="config.settings")
     done = subprocess.run(
-        [PYTHON, "-c", CHILD], cwd=ROOT, env=child_env, capture_output=True, text=True, check=True
+        [PYTHON, "-c", CHILD], cwd=ROOT, env=child_env, capture_output=True, text=True
     )
+    if done.returncode:
+        sys.stderr.write(done.stdout[-3000:] + done.stderr[-3000:])
+        raise SystemExit(f"search_reindex failed (exit {done.returncode})")
     streamed = int(re.search(r"(\d+) streamed", done.stdout).group(1))
     seconds = float(re.search(r"([\d.]+)s \(", done.stdout).group(1))
     rss_kb = int(re.search(r"PEAK_RSS_KB (\d+)", done.stdout).group(1))

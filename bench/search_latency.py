@@ -149,19 +149,19 @@ def icontains_search(request, visibility):
     return total, page
 
 
-def paced(func, queries, count: int) -> list[float]:
-    """Open-loop arrivals at RATE per second; returns latencies in ms."""
-    latencies: list[float] = []
+def paced(func, queries, count: int) -> list[tuple[str, float]]:
+    """Open-loop arrivals at RATE per second; returns (label, latency ms) pairs."""
+    latencies: list[tuple[str, float]] = []
     lock = threading.Lock()
 
     def one(i: int) -> None:
-        _, request, visibility = queries[i % len(queries)]
+        label, request, visibility = queries[i % len(queries)]
         started = time.perf_counter()
         try:
             func(request, visibility)
         finally:
             with lock:
-                latencies.append((time.perf_counter() - started) * 1000)
+                latencies.append((label, (time.perf_counter() - started) * 1000))
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         begin = time.perf_counter()
@@ -176,10 +176,20 @@ def paced(func, queries, count: int) -> list[float]:
     return latencies
 
 
-def summarise(name: str, latencies: list[float]) -> None:
-    q = statistics.quantiles(latencies, n=100)
+GROUPS = {  # besides the whole mix: searches without facets, and staff searches with facets
+    "nofacets": {"word", "code", "filter", "deep"},
+    "facets": {"word_staff", "facets"},
+}
+
+
+def summarise(name: str, latencies: list[tuple[str, float]]) -> None:
+    q = statistics.quantiles([ms for _, ms in latencies], n=100)
     report(f"{name}_p50", q[49], "ms")
     report(f"{name}_p95", q[94], "ms")
+    for group, labels in GROUPS.items():
+        values = [ms for label, ms in latencies if label in labels]
+        if len(values) >= 2:
+            report(f"{name}_{group}_p95", statistics.quantiles(values, n=100)[94], "ms")
 
 
 def main() -> None:
