@@ -156,11 +156,9 @@ def request_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             form = DecisionForm(request.POST, lines=lines)
             if not form.is_valid():
                 raise services.BorrowingError(_("Check the form."))
+            approve = [] if request.POST.get("reject") else form.cleaned_data["approve"]
             services.decide_access_request(
-                req,
-                acting_user=user,
-                approve=form.cleaned_data["approve"],
-                reason=form.cleaned_data["reason"],
+                req, acting_user=user, approve=approve, reason=form.cleaned_data["reason"]
             )
             messages.success(request, _("Decision recorded."))
         elif action == "retrieve":

@@ -421,3 +421,16 @@ def test_classified_records_do_not_leak_through_retrieval_loans_or_check_in(
     assert (
         client_for(admin).get(f"/api/v1/borrowing/checkin/lookup/?code={code}").status_code == 200
     )
+
+
+def test_reject_all_through_the_page_needs_a_reason(client_for, front_desk, open_request):
+    client = client_for(front_desk)
+    url = f"/staff/borrowing/requests/{open_request.pk}/decide/"
+    ids = list(open_request.lines.values_list("pk", flat=True))
+    client.post(url, {"approve": ids, "reject": "1"})
+    open_request.refresh_from_db()
+    assert open_request.state == RequestState.SUBMITTED  # no reason: refused, nothing changed
+    client.post(url, {"approve": ids, "reject": "1", "reason": "用途不符"})
+    open_request.refresh_from_db()
+    assert open_request.state == RequestState.REJECTED
+    assert set(open_request.lines.values_list("refusal_reason", flat=True)) == {"用途不符"}

@@ -104,6 +104,8 @@ def test_request_to_check_in_in_the_browser(page, researcher, front_desk, keeper
     expect(page.locator("mark.state")).to_have_text("已借出")
     # The keeper checks it in on the phone: type the code, confirm, scan the shelf.
     sign_in(page, "keeper")
+    console_errors: list[str] = []
+    page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
     page.goto("/m/checkin/")
     page.fill("#code", services.record_code(item))
     page.click("#lookup")
@@ -115,6 +117,7 @@ def test_request_to_check_in_in_the_browser(page, researcher, front_desk, keeper
     page.click("#shelve")
     expect(page.locator("#result")).to_contain_text(position.code)
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert console_errors == []  # nothing blocked by the CSP, no script errors
     req.refresh_from_db()
     assert req.state == RequestState.RETURNED
     assert Loan.objects.active().count() == 0
