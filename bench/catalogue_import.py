@@ -62,8 +62,10 @@ def rows(count: int, unit: str):
 def workbook(count: int, unit: str) -> bytes:
     from openpyxl import Workbook
 
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet()
+    # A normal workbook (not write-only) records its dimension, as files saved by Excel do;
+    # read-only loading would otherwise scan the whole sheet once just to size it.
+    book = Workbook()
+    sheet = book.active
     sheet.append(HEADER)
     for row in rows(count, unit):
         sheet.append(row)
