@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _harness import PYTHON, report  # noqa: E402
+from _harness import PYTHON, production_env, report  # noqa: E402
 
 SENSORS = 200
 
@@ -262,7 +262,7 @@ def bench_orm_baseline(url: str, ids: list[str], seconds: float) -> float:
 
 
 def start_ingest(prefix: str) -> subprocess.Popen:
-    env = dict(os.environ, MQTT_TOPIC_PREFIX=prefix, DEBUG="true", LOG_LEVEL="WARNING")
+    env = production_env(MQTT_TOPIC_PREFIX=prefix)  # DEBUG off, as in production
     proc = subprocess.Popen(
         [PYTHON, "manage.py", "mqtt_ingest", "--client-id", f"bench-ingest-{prefix}"],
         cwd=ROOT,

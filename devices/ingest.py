@@ -26,6 +26,7 @@ from django.db import (
     OperationalError,
     close_old_connections,
     connection,
+    reset_queries,
     transaction,
 )
 from django.db.models import F
@@ -549,6 +550,7 @@ class IngestWorker:
             self._db_failed(exc)
             return False
         self.db_ok = True
+        reset_queries()  # a long-running process: no growing query log, even with DEBUG on
         del self.pending[: len(batch)]
         with self._held_lock:
             self._held -= len(batch)

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 
 from django.core.management.base import BaseCommand
-from django.db import DatabaseError, close_old_connections, connection
+from django.db import DatabaseError, close_old_connections, connection, reset_queries
 
 from storage_env.engine import AlarmEngine
 from storage_env.rollup import drop_old_readings, rollup_all
@@ -28,6 +28,7 @@ def loop(stop: threading.Event, every: float, step: Callable[[], None], name: st
             try:
                 close_old_connections()
                 step()
+                reset_queries()
             except DatabaseError as exc:
                 log.error("%s: database error, retrying: %s", name, exc)
                 connection.close()
