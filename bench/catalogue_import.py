@@ -1,4 +1,4 @@
-"""Catalogue import throughput: an .xlsx of BENCH_IMPORT_ROWS rows (20,000 by default;
+"""Catalogue import throughput: an .xlsx of BENCH_IMPORT_ROWS rows (10,000 by default;
 100,000 for the issue's figure) through ``import_catalogue`` (read, validate, bulk write, audit
 rows, outbox rows), beside a per-row ``services.create_record`` baseline on the same rows.
 
@@ -18,8 +18,8 @@ import time
 from _harness import report
 from catalogue_setup import prepare
 
-ROWS = int(os.environ.get("BENCH_IMPORT_ROWS", "20000"))
-BASELINE_ROWS = int(os.environ.get("BENCH_IMPORT_BASELINE_ROWS", "2000"))
+ROWS = int(os.environ.get("BENCH_IMPORT_ROWS", "10000"))
+BASELINE_ROWS = int(os.environ.get("BENCH_IMPORT_BASELINE_ROWS", "1000"))
 HEADER = [
     "全宗号",
     "门类代码",

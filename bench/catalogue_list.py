@@ -5,7 +5,7 @@
         .venv/bin/python bench/catalogue_list.py
 
 Over HTTP against Uvicorn with production settings, signed in as the demo archivist (sequential
-requests, p50/p95 of BENCH_REQUESTS = 200 each): the staff list page 1 and the deepest page
+requests, p50/p95 of BENCH_REQUESTS = 100 each): the staff list page 1 and the deepest page
 (page 10,000 when there are enough records: keyset ``after=``), a record detail page, the
 where-is API. In the same run, in-process, the paging baseline: keyset vs OFFSET + COUNT (what
 Django's Paginator does) at page 1 and at the deep page.
@@ -20,7 +20,7 @@ import httpx
 from _harness import asgi_server, report
 from catalogue_setup import http_timed, prepare, server_env, session_cookie, timed
 
-REQUESTS = int(os.environ.get("BENCH_REQUESTS", "200"))
+REQUESTS = int(os.environ.get("BENCH_REQUESTS", "100"))
 PAGE = 50
 DEEP_PAGE = 10_000
 

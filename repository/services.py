@@ -515,6 +515,15 @@ def record_classified_view(record, *, acting_user, ip_address: str | None = None
         )
 
 
+def record_export(*, acting_user, kind: str, query: dict, fmt: str) -> None:
+    """Audit an export (it may list classified records the user is cleared for)."""
+    record_event(
+        "repository.catalogue.exported",
+        acting_user=acting_user,
+        after={"kind": kind, "format": fmt, "filters": query},
+    )
+
+
 # --- Opening review (开放审核) -------------------------------------------------------------
 
 

@@ -67,7 +67,11 @@ def staff_catalogue(request: HttpRequest) -> HttpResponse:
 @staff_required
 def staff_export(request: HttpRequest, fmt: str) -> HttpResponse:
     filters = listing.Filters.from_query(request.GET)
-    return export_response(listing.visible_records(request.user, filters), fmt)
+    response = export_response(listing.visible_records(request.user, filters), fmt)
+    services.record_export(
+        acting_user=request.user, kind=filters.kind, query=filters.as_query(), fmt=fmt
+    )
+    return response
 
 
 def export_response(qs, fmt: str) -> HttpResponse:

@@ -187,3 +187,13 @@ def test_pages_render_for_staff(ws, unit, room, archivist_a, client_for):
         ("public-fonds", [ws.fonds.code]),
     ]:
         assert client.get(reverse(f"repository:{name}", args=args)).status_code == 200, name
+
+
+def test_staff_export_is_audited(ws, archivist_a, client_for):
+    from accounts.models import AuditLog
+
+    make_item(ws, 1, classification=1)
+    response = client_for(archivist_a).get(reverse("repository:staff-export", args=["csv"]))
+    assert "J012-WS·2019-Y-BGS-0001" in b"".join(response.streaming_content).decode("utf-8-sig")
+    log = AuditLog.objects.get(action="repository.catalogue.exported")
+    assert log.after["format"] == "csv" and log.actor == archivist_a
