@@ -28,8 +28,15 @@ class SimulatedSensor:
         # The character of a sensor depends on its id only, so the demo history and the live
         # simulator agree (no artificial jump between them).
         stable = random.Random(self.sensor_id)  # noqa: S311 - simulation
-        self.base_temp = (ranges.temp_min + ranges.temp_max) / 2 + stable.uniform(-1, 1)
-        self.base_rh = (ranges.rh_min + ranges.rh_max) / 2 + stable.uniform(-2, 2)
+        t_width = ranges.temp_max - ranges.temp_min
+        h_width = ranges.rh_max - ranges.rh_min
+        self.base_temp = (ranges.temp_min + ranges.temp_max) / 2 + stable.uniform(-0.15, 0.15) * (
+            t_width
+        )
+        self.base_rh = (ranges.rh_min + ranges.rh_max) / 2 + stable.uniform(-0.15, 0.15) * h_width
+        # A narrow range (film masters: 13–15 °C) is kept by tighter air conditioning.
+        self.temp_swing = min(0.8, t_width / 6)
+        self.rh_swing = min(1.5, h_width / 8)
         self.battery = stable.uniform(40, 100)
         self.phase = stable.uniform(0, 2 * math.pi)
 
@@ -47,11 +54,13 @@ class SimulatedSensor:
             self.excursion_left -= 1
             bump_t, bump_rh = self.excursion_temp, self.excursion_rh
         self.battery = max(0.0, self.battery - 0.001)
-        temperature = self.base_temp + 0.8 * math.sin(day + self.phase) + self.rng.gauss(0, 0.05)
+        temperature = (
+            self.base_temp + self.temp_swing * math.sin(day + self.phase) + self.rng.gauss(0, 0.05)
+        )
         humidity = (
             self.base_rh
             + self.humidity_drift
-            + 1.5 * math.sin(day + self.phase + 1)
+            + self.rh_swing * math.sin(day + self.phase + 1)
             + self.rng.gauss(0, 0.3)
         )
         if self.kind == "surface":  # a wall or floor: cooler, humidity not measured
