@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(
   "@picocss/pico@2.1.1|css/pico.jade.min.css:pico.min.css|pico"
-  "chart.js@4.6.1|dist/chart.umd.min.js:chart.umd.min.js|chartjs"
+  "chart.js@4.6.1|dist/chart.umd.min.js:chart.umd.min.js,dist/chart.umd.min.js.map:chart.umd.min.js.map|chartjs"
   "@zxing/library@0.21.3|umd/index.min.js:zxing.min.js|zxing"
 )
 
