@@ -18,36 +18,47 @@ Records ("record" below is a ``Volume`` or an ``Item``):
 
 Opening review (开放审核):
 
-- ``review_queue(*, today=None) -> QuerySet`` (per kind: ``review_queue_for(model, today)``)
+- ``review_queue_for(model, *, today=None) -> QuerySet`` (records past their opening age, not
+  open, not waiting for a later review date; filter it with ``.visible_to(user)``)
 - ``decide_opening(record, decision: OpeningDecision, *, acting_user, reason="",
   next_review_on=None, withheld_pages=()) -> OpeningReview``
 
 Locations:
 
-- ``create_shelving_unit(room, *, acting_user, code, kind, columns, sections, layers, sides=1,
-  position_capacity=20, name="") -> ShelvingUnit`` (creates every Position)
+- ``create_shelving_unit(room, *, acting_user, code, columns, sections, layers, sides=1,
+  kind="mobile", position_capacity=20, name="") -> ShelvingUnit`` (creates every Position)
 - ``move_record(record_or_box, to_position: Position | str | None, *, acting_user, reason)
   -> Move`` — capacity checked under a row lock; ``to_position=None`` takes it off the shelf
-  (e.g. issued on loan); a box moves its contents along.
+  (e.g. issued on loan); a box moves its contents along, a volume its items.
 - ``where_is(code: str, *, user=None) -> Location | None`` — a record, box or position by its
-  code; records through ``visible_to(user)`` when ``user`` is given.
+  code (a Code 128 scan with "." for "·" works too); records through ``visible_to(user)``
+  when ``user`` is given. ``Location.kind / obj / position / room / unit``.
 - ``position_occupancy(position) -> int``; ``room_occupancy(room) -> dict`` (capacity, used,
-  per unit); ``records_in_room(room) -> (volumes_qs, items_qs)`` (e.g. "records at risk in a
-  room" for storage_env).
+  percent, per unit); ``records_in_room(room) -> (volumes_qs, items_qs)`` (e.g. "records at
+  risk in a room" for storage_env).
 - ``retrieval_list(records) -> list`` records sorted by shelf order (``Position.path``).
+- ``labels_for_codes(codes, *, user) -> (labels, unknown)``, ``labels_for_unit(unit)``; the PDF
+  is ``repository.labels.labels_pdf(labels, size="a4" | "thermal")``.
 
-Digitised pages:
+Digitised pages (``repository.images``):
 
 - ``add_digital_page(record, upload, *, acting_user, page_number=None) -> DigitalPage``
-- ``access.page_image_for(user, page, variant)`` serves thumbnail / web (watermarked for the
-  public and researchers) / original (staff only).
+- ``render_variant(page, "thumb" | "web", *, watermark: bool) -> bytes``; the page URL is
+  ``repository:page-image`` (watermarked for the public and researchers; withheld pages and
+  originals never reach them). Borrowing may grant time-limited access by serving
+  ``render_variant`` behind its own grant check.
 
-Views of classified records: ``record_classified_view(record, *, acting_user)`` (audit only).
+Views of classified records: ``record_classified_view(record, *, acting_user)`` (audit only);
+exports: ``record_export(*, acting_user, kind, query, fmt)``.
 
-Stocktake: ``open_stocktake(room, *, acting_user, unit=None)``,
+Stocktake (``repository.stocktake``): ``open_stocktake(room, *, acting_user, unit=None)``,
 ``record_scan(stocktake, code, *, acting_user, position=None)``,
-``close_stocktake(stocktake, *, acting_user) -> report``; "on loan" comes from the pluggable
-``repository.stocktake.on_loan_providers`` list (borrowing registers a callable).
+``close_stocktake(stocktake, *, acting_user) -> report``; "on loan" comes from providers
+registered with ``register_on_loan_provider(fn)``, ``fn(volume_ids, item_ids) ->
+{("volume" | "item", id)}`` (borrowing registers one).
+
+Imports (``repository.imports``): ``import_catalogue(data, filename, *, acting_user, kind,
+mapping=None, encoding=None, dry_run=True, all_or_nothing=False) -> ImportReport``.
 """
 
 from __future__ import annotations
