@@ -79,7 +79,9 @@ class RecordViewSet(
     lookup_value_regex = r"\d+"
 
     def get_permissions(self):
-        if self.action in ("list", "retrieve"):
+        if self.action in ("list", "retrieve") or (
+            self.action == "pages" and self.request.method == "GET"
+        ):
             return [permissions.AllowAny()]
         return [permissions.IsAuthenticated()]
 
@@ -191,12 +193,75 @@ class RecordViewSet(
         return Response(StaffRecordSerializer(record).data)
 
 
-class VolumeViewSet(RecordViewSet):
+class DigitalPageSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    page_number = serializers.IntegerField()
+    format = serializers.CharField()
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
+    withheld = serializers.BooleanField()
+    thumbnail_url = serializers.CharField()
+    web_url = serializers.CharField()
+
+
+class PageUploadSerializer(serializers.Serializer):
+    image = serializers.FileField()
+    page_number = serializers.IntegerField(required=False, min_value=1)
+
+
+def _page_data(request, page) -> dict:
+    from django.urls import reverse
+
+    return {
+        "id": page.pk,
+        "page_number": page.page_number,
+        "format": page.format,
+        "width": page.width,
+        "height": page.height,
+        "withheld": page.withheld,
+        "thumbnail_url": request.build_absolute_uri(
+            reverse("repository:page-image", args=[page.pk, "thumb"])
+        ),
+        "web_url": request.build_absolute_uri(
+            reverse("repository:page-image", args=[page.pk, "web"])
+        ),
+    }
+
+
+class PagesMixin:
+    @extend_schema(methods=["GET"], request=None, responses=DigitalPageSerializer(many=True))
+    @extend_schema(methods=["POST"], request=PageUploadSerializer, responses=DigitalPageSerializer)
+    @action(detail=True, methods=["get", "post"])
+    def pages(self, request, pk=None):
+        """Digitised pages: list (withheld pages only for staff of the fonds); upload a scan
+        (JPEG, PNG or TIFF; archivists who may change the fonds)."""
+        from repository import images
+
+        if request.method == "POST":
+            record = access.access_record_for_change(request.user, self.kind, pk)
+            serializer = PageUploadSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            page = _call(
+                images.add_digital_page,
+                record,
+                serializer.validated_data["image"],
+                acting_user=request.user,
+                page_number=serializer.validated_data.get("page_number"),
+            )
+            return Response(_page_data(request, page), status=status.HTTP_201_CREATED)
+        record = access.access_record(request.user, self.kind, pk)
+        pages = record.pages_digitised.all()
+        if not access.sees_fonds(request.user, record.fonds_id):
+            pages = pages.filter(withheld=False)
+        return Response([_page_data(request, p) for p in pages[:1000]])
+
+
+class VolumeViewSet(PagesMixin, RecordViewSet):
     kind = "volume"
     queryset = Volume.objects.none()
 
 
-class ItemViewSet(RecordViewSet):
+class ItemViewSet(PagesMixin, RecordViewSet):
     kind = "item"
     queryset = Item.objects.none()
 

@@ -190,3 +190,23 @@ def test_upload_through_staff_page(ws, archivist_a, client_for):
     assert not DigitalPage.objects.exists()
     client.post(url, {"image": SimpleUploadedFile("p.jpg", jpeg_with_exif())})
     assert DigitalPage.objects.count() == 1
+
+
+def test_pages_api(ws, archivist_a, researcher, client_for):
+    item = make_item(ws, access_status=AccessStatus.OPEN)
+    staff = client_for(archivist_a)
+    url = f"/api/v1/items/{item.pk}/pages/"
+    bad = staff.post(url, {"image": SimpleUploadedFile("x.jpg", b"%PDF-1.4 x")})
+    assert bad.status_code == 400 and "PDF" in str(bad.json()["errors"])
+    created = staff.post(url, {"image": SimpleUploadedFile("p.jpg", jpeg_with_exif())})
+    assert created.status_code == 201 and created.json()["page_number"] == 1
+    assert (
+        client_for(researcher)
+        .post(url, {"image": SimpleUploadedFile("p.jpg", jpeg_with_exif())})
+        .status_code
+        == 404
+    )
+    listed = client_for(None).get(url).json()
+    assert [p["page_number"] for p in listed] == [1]
+    hidden = make_item(ws, 2)
+    assert client_for(None).get(f"/api/v1/items/{hidden.pk}/pages/").status_code == 404
