@@ -74,6 +74,10 @@ def main() -> None:
         asgi_server("uvicorn", prod) as url,
         httpx.Client(base_url=url, cookies={name: value}, timeout=30) as client,
     ):
+        # The floor of this server on this machine: a tiny endpoint, same client and loop.
+        p50, p95, _errors = http_timed(client, ["/healthz"], REQUESTS)
+        report("server_floor_healthz_p50", p50, "ms")
+        report("server_floor_healthz_p95", p95, "ms")
         list_url = "/staff/catalogue/?" + urlencode({"kind": "item"})
         deep_url = "/staff/catalogue/?" + urlencode({"kind": "item", "after": after_deep})
         for label, urls in (("page1", [list_url]), ("deep", [deep_url])):
