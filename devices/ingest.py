@@ -99,19 +99,32 @@ def parse_message(
     return result
 
 
-@dataclass
 class Counters:
-    received: int = 0
-    stored: int = 0
-    duplicates: int = 0
-    dead_lettered: int = 0
-    refused: int = 0
+    """Totals since the last heartbeat; updated from the network and writer threads."""
+
+    FIELDS = ("received", "stored", "duplicates", "dead_lettered", "refused")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._values = dict.fromkeys(self.FIELDS, 0)
+
+    def add(self, **amounts: int) -> None:
+        with self._lock:
+            for key, amount in amounts.items():
+                self._values[key] += amount
 
     def take(self) -> dict[str, int]:
-        values = dict(self.__dict__)
-        for key in values:
-            setattr(self, key, 0)
+        with self._lock:
+            values, self._values = self._values, dict.fromkeys(self.FIELDS, 0)
         return values
+
+    def __getattr__(self, key: str) -> int:
+        if key in Counters.FIELDS:
+            return self._values[key]
+        raise AttributeError(key)
+
+    def __repr__(self) -> str:
+        return f"Counters({self._values})"
 
 
 @dataclass(frozen=True)
@@ -302,9 +315,7 @@ class Writer:
             self._touch_sensors(touched, statuses, now)
             for info, parsed in alarms:
                 self._device_alarm(info, parsed)
-            self.counters.stored += stored
-            self.counters.duplicates += len(rows) - stored
-            self.counters.dead_lettered += len(dead)
+            self.counters.add(stored=stored, duplicates=len(rows) - stored, dead_lettered=len(dead))
             if latest_by_room:
                 self._push(latest_by_room)
 
@@ -480,7 +491,7 @@ class IngestWorker:
             parsed = Parsed(message.topic, "", "", message.payload)
             parsed.errors = [payloads.PayloadError(DeadLetterReason.BAD_JSON, repr(exc)[:200])]
         parsed.ack = ack
-        self.writer.counters.received += 1
+        self.writer.counters.add(received=1)
         with self._held_lock:
             if self._held >= self.buffer_limit:
                 full = True
@@ -500,7 +511,7 @@ class IngestWorker:
     def _refuse(self) -> None:
         """Not acknowledged, so the broker keeps it for our session; once the backlog has
         drained the writer forces a reconnect and the broker delivers it again."""
-        self.writer.counters.refused += 1
+        self.writer.counters.add(refused=1)
         self.refused_since_reconnect = True
 
     def _redeliver_refused(self) -> None:
@@ -601,8 +612,7 @@ class IngestWorker:
                     ),
                 )
         except DatabaseError as exc:
-            for key, value in counters.items():  # keep them for the next heartbeat
-                setattr(self.writer.counters, key, getattr(self.writer.counters, key) + value)
+            self.writer.counters.add(**counters)  # keep them for the next heartbeat
             self._db_failed(exc)
 
     def run_writer(self) -> None:

