@@ -29,6 +29,11 @@ WORKERS = [
 ]
 
 
+# Periodic jobs (idempotent management commands): name, seconds between runs. In production run
+# them from cron or a systemd timer instead (see README).
+PERIODIC = [("expire_grants", 300), ("send_overdue_reminders", 3600)]
+
+
 def manage(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     return subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, check=check)
 
@@ -116,8 +121,17 @@ def main() -> int:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
+    periodic = {name: 0.0 for name, _every in PERIODIC if name in commands}
+    every = dict(PERIODIC)
+    jobs: dict[str, subprocess.Popen] = {}
     exit_code = 0
     while not stopping:
+        now = time.monotonic()
+        for name, due in periodic.items():
+            running = jobs.get(name)
+            if now >= due and (running is None or running.poll() is not None):
+                jobs[name] = subprocess.Popen([PYTHON, "manage.py", name], cwd=ROOT, env=env)
+                periodic[name] = now + every[name]
         for name, child in children.items():
             if child.poll() is not None:
                 print(f"lantai: {name} exited with {child.returncode}; stopping", flush=True)
@@ -126,7 +140,7 @@ def main() -> int:
                 break
         time.sleep(0.5)
 
-    for child in children.values():
+    for child in [*children.values(), *jobs.values()]:
         if child.poll() is None:
             child.send_signal(signal.SIGTERM)
     deadline = time.monotonic() + 15
