@@ -52,3 +52,38 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     elif isinstance(response.data, dict) and "detail" in response.data:
         response.data = {"detail": str(response.data["detail"])}
     return response
+
+
+DB_INTEGER_LIMITS = {
+    32767,
+    2147483647,
+    9223372036854775807,
+    -32768,
+    -2147483648,
+    -9223372036854775808,
+}
+
+
+def normalise_integer_limits(result: dict, generator, request, public) -> dict:
+    """Drop integer bounds that only reflect the database's column width.
+
+    Django derives them from the connection (SQLite and PostgreSQL differ), which would make
+    the committed ``openapi.yaml`` depend on the database it was generated on.
+    """
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "integer":
+                for bound in ("maximum", "minimum"):
+                    if node.get(bound) in DB_INTEGER_LIMITS:
+                        del node[bound]
+                        if node.get("format") == "int64":
+                            del node["format"]
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(result)
+    return result
