@@ -49,7 +49,7 @@ run: install messages
 	DEBUG=$${DEBUG:-true} $(PY) scripts/run.py --host $(HOST) --port $(PORT) --records $(RECORDS)
 
 bench: install messages
-	@for script in bench/*.py; do DEBUG=$${DEBUG:-true} $(PY) $$script || exit 1; done
+	@for script in bench/[!_]*.py; do echo "== $$script" >&2; DEBUG=$${DEBUG:-true} $(PY) $$script || exit 1; done
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

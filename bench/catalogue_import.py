@@ -15,8 +15,8 @@ import io
 import os
 import time
 
+from _catalogue_setup import prepare
 from _harness import report
-from catalogue_setup import prepare
 
 ROWS = int(os.environ.get("BENCH_IMPORT_ROWS", "10000"))
 BASELINE_ROWS = int(os.environ.get("BENCH_IMPORT_BASELINE_ROWS", "1000"))

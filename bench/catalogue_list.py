@@ -17,8 +17,8 @@ import os
 from urllib.parse import urlencode
 
 import httpx
+from _catalogue_setup import http_timed, prepare, server_env, session_cookie, timed
 from _harness import asgi_server, report
-from catalogue_setup import http_timed, prepare, server_env, session_cookie, timed
 
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "100"))
 PAGE = 50
