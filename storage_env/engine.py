@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from django.db.models import Avg, Max, Min, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from devices.choices import SensorKind, SensorStatus
 from devices.models import Sensor
@@ -77,7 +78,7 @@ def climate_conditions(policy: EffectivePolicy) -> list[Condition]:
             sustain,
             clear,
             Severity.MAJOR,
-            f"temperature above {t_high:g} °C",
+            _("temperature above %(limit)s °C") % {"limit": f"{t_high:g}"},
         ),
         Condition(
             AlarmRule.TEMPERATURE_LOW,
@@ -87,7 +88,7 @@ def climate_conditions(policy: EffectivePolicy) -> list[Condition]:
             sustain,
             clear,
             Severity.MAJOR,
-            f"temperature below {t_low:g} °C",
+            _("temperature below %(limit)s °C") % {"limit": f"{t_low:g}"},
         ),
         Condition(
             AlarmRule.HUMIDITY_HIGH,
@@ -97,7 +98,7 @@ def climate_conditions(policy: EffectivePolicy) -> list[Condition]:
             sustain,
             clear,
             Severity.MAJOR,
-            f"humidity above {h_high:g} %RH",
+            _("humidity above %(limit)s %%RH") % {"limit": f"{h_high:g}"},
         ),
         Condition(
             AlarmRule.HUMIDITY_LOW,
@@ -107,7 +108,7 @@ def climate_conditions(policy: EffectivePolicy) -> list[Condition]:
             sustain,
             clear,
             Severity.MAJOR,
-            f"humidity below {h_low:g} %RH",
+            _("humidity below %(limit)s %%RH") % {"limit": f"{h_low:g}"},
         ),
         Condition(
             AlarmRule.MOULD_RISK,
@@ -117,7 +118,7 @@ def climate_conditions(policy: EffectivePolicy) -> list[Condition]:
             dt.timedelta(minutes=policy.mould_minutes),
             clear,
             Severity.CRITICAL,
-            f"mould risk: humidity above {policy.mould_rh:g} %RH",
+            _("mould risk: humidity above %(limit)s %%RH") % {"limit": f"{policy.mould_rh:g}"},
         ),
     ]
 
@@ -220,7 +221,13 @@ class AlarmEngine:
                 services.raise_alarm(
                     rule,
                     subject,
-                    message=f"{sensor.sensor_id}: 24 h swing ±{deviation:g} {unit} > ±{swing:g}",
+                    message=_("%(sensor)s: 24 h swing ±%(deviation)s %(unit)s > ±%(swing)s")
+                    % {
+                        "sensor": sensor.sensor_id,
+                        "deviation": f"{deviation:g}",
+                        "unit": unit,
+                        "swing": f"{swing:g}",
+                    },
                     room_id=sensor.room_id,
                     sensor_id=sensor.pk,
                     severity=Severity.MINOR,
@@ -263,8 +270,12 @@ class AlarmEngine:
             services.raise_alarm(
                 AlarmRule.CONDENSATION,
                 subject,
-                message=f"surface {surface:g} °C within {policy.condensation_margin:g} °C "
-                f"of the dew point {dew:g} °C",
+                message=_("surface %(surface)s °C within %(margin)s °C of the dew point %(dew)s °C")
+                % {
+                    "surface": f"{surface:g}",
+                    "margin": f"{policy.condensation_margin:g}",
+                    "dew": f"{dew:g}",
+                },
                 room_id=room_id,
                 severity=Severity.MAJOR,
                 value=surface - dew,
@@ -283,10 +294,13 @@ class AlarmEngine:
             services.raise_alarm(
                 AlarmRule.OFFLINE,
                 subject,
-                message=f"{sensor.sensor_id}: no data since "
-                f"{timezone.localtime(sensor.last_seen):%Y-%m-%d %H:%M}"
+                message=_("%(sensor)s: no data since %(time)s")
+                % {
+                    "sensor": sensor.sensor_id,
+                    "time": f"{timezone.localtime(sensor.last_seen):%Y-%m-%d %H:%M}",
+                }
                 if sensor.last_seen
-                else f"{sensor.sensor_id}: no data yet",
+                else _("%(sensor)s: no data yet") % {"sensor": sensor.sensor_id},
                 room_id=sensor.room_id,
                 sensor_id=sensor.pk,
                 severity=Severity.MAJOR,
@@ -300,7 +314,8 @@ class AlarmEngine:
             services.raise_alarm(
                 AlarmRule.LOW_BATTERY,
                 subject,
-                message=f"{sensor.sensor_id}: battery {sensor.battery} %",
+                message=_("%(sensor)s: battery %(level)s %%")
+                % {"sensor": sensor.sensor_id, "level": sensor.battery},
                 room_id=sensor.room_id,
                 sensor_id=sensor.pk,
                 severity=Severity.MINOR,

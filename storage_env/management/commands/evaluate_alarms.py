@@ -13,8 +13,10 @@ import threading
 import time
 from collections.abc import Callable
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import DatabaseError, close_old_connections, connection, reset_queries
+from django.utils import translation
 
 from storage_env.engine import AlarmEngine
 from storage_env.rollup import drop_old_readings, rollup_all
@@ -23,6 +25,8 @@ log = logging.getLogger("lantai.alarms")
 
 
 def loop(stop: threading.Event, every: float, step: Callable[[], None], name: str) -> None:
+    # Alarm messages are stored in the archive's language (translation is per thread).
+    translation.activate(settings.LANGUAGE_CODE)
     try:
         while not stop.is_set():
             try:
@@ -50,6 +54,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+        translation.activate(settings.LANGUAGE_CODE)
         if options["once"]:
             AlarmEngine().evaluate_all()
             rollup_all()
