@@ -438,6 +438,13 @@ class StocktakeSerializer(serializers.Serializer):
     closed_at = serializers.DateTimeField(read_only=True, allow_null=True)
     report = serializers.JSONField(read_only=True, allow_null=True)
 
+    def to_representation(self, instance):
+        from repository.stocktake import report_for
+
+        data = super().to_representation(instance)
+        data["report"] = report_for(data["report"], self.context["request"].user)
+        return data
+
 
 class StocktakeOpenSerializer(serializers.Serializer):
     room = serializers.CharField(help_text="store room code")
@@ -488,7 +495,10 @@ class StocktakeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseVie
             if unit is None:
                 raise serializers.ValidationError({"unit": ["No such unit in this room."]})
         opened = _call(stocktake.open_stocktake, room, acting_user=request.user, unit=unit)
-        return Response(StocktakeSerializer(opened).data, status=status.HTTP_201_CREATED)
+        return Response(
+            StocktakeSerializer(opened, context=self.get_serializer_context()).data,
+            status=status.HTTP_201_CREATED,
+        )
 
     @extend_schema(
         request=StocktakeScanSerializer,
@@ -525,7 +535,7 @@ class StocktakeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseVie
         current = self.get_object()
         _call(stocktake.close_stocktake, current, acting_user=request.user)
         current.refresh_from_db()
-        return Response(StocktakeSerializer(current).data)
+        return Response(self.get_serializer(current).data)
 
 
 router.register("volumes", VolumeViewSet, basename="volume")

@@ -176,6 +176,40 @@ def build_report(stocktake: Stocktake) -> dict:
     }
 
 
+def report_for(report: dict | None, user) -> dict | None:
+    """The report as ``user`` may read it. A keeper must count every file on the shelves, so
+    codes and positions are always there; titles only of records the user may see."""
+    if not report:
+        return report
+    listed: dict[str, set[int]] = {"volume": set(), "item": set()}
+    for rows in report.values():
+        if isinstance(rows, list):
+            for row in rows:
+                if row.get("kind") in listed:
+                    listed[row["kind"]].add(row["id"])
+    visible = {
+        "volume": set(
+            Volume.objects.visible_to(user)
+            .filter(pk__in=listed["volume"])
+            .values_list("pk", flat=True)
+        ),
+        "item": set(
+            Item.objects.visible_to(user).filter(pk__in=listed["item"]).values_list("pk", flat=True)
+        ),
+    }
+
+    def scrub(row: dict) -> dict:
+        kind = row.get("kind")
+        if kind in visible and row["id"] not in visible[kind]:
+            return {**row, "title": ""}
+        return row
+
+    return {
+        key: [scrub(row) for row in rows] if isinstance(rows, list) else rows
+        for key, rows in report.items()
+    }
+
+
 @transaction.atomic
 def close_stocktake(stocktake: Stocktake, *, acting_user) -> dict:
     stocktake = Stocktake.objects.select_for_update().get(pk=stocktake.pk)

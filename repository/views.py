@@ -608,7 +608,7 @@ def staff_stocktake(request: HttpRequest, pk: int) -> HttpResponse:
     from repository import stocktake as stocktakes
 
     current = _stocktake(pk)
-    report = current.report or stocktakes.build_report(current)
+    report = stocktakes.report_for(current.report or stocktakes.build_report(current), request.user)
     return render(
         request, "repository/staff/stocktake.html", {"stocktake": current, "report": report}
     )

@@ -156,3 +156,26 @@ def test_stocktake_api(room, unit, shelved, keeper, researcher, client_for):
     assert bad.status_code == 400
     closed = client.post(f"/api/v1/stocktakes/{created['id']}/close/").json()
     assert closed["status"] == "closed" and closed["report"]["found"] == 1
+
+
+def test_stocktake_report_shows_codes_to_keepers_but_only_titles_they_may_see(
+    room, unit, shelved, keeper, archivist_a, client_for
+):
+    """A keeper counts every file, so every code is listed; the title of a classified record
+    the keeper may not see is withheld on the page and in the API (the archivist sees it)."""
+    positions, _items, _volume = shelved
+    secret = make_item(_items[0].category, 20, classification=1, title="绝密工程的会议纪要")
+    services.move_record(secret, positions[6], acting_user=archivist_a, reason="入库")
+    take = stocktake.open_stocktake(room, acting_user=keeper)
+    stocktake.close_stocktake(take, acting_user=keeper)
+
+    keeper_page = client_for(keeper).get(reverse("repository:staff-stocktake", args=[take.pk]))
+    keeper_api = client_for(keeper).get(f"/api/v1/stocktakes/{take.pk}/").json()
+    archivist_page = client_for(archivist_a).get(
+        reverse("repository:staff-stocktake", args=[take.pk])
+    )
+    assert secret.reference_code in keeper_page.content.decode()
+    assert "绝密工程的会议纪要" not in keeper_page.content.decode()
+    missing = {row["code"]: row["title"] for row in keeper_api["report"]["missing"]}
+    assert missing[secret.reference_code] == ""
+    assert "绝密工程的会议纪要" in archivist_page.content.decode()
