@@ -322,6 +322,36 @@ def create_access_request(
     return req
 
 
+def _move(
+    req: AccessRequest,
+    state: str,
+    *,
+    acting_user: User | None,
+    action: str,
+    notify: bool = True,
+    note: str = "",
+    **fields: Any,
+) -> AccessRequest:
+    """Move a locked request to ``state`` (the state machine refuses illegal moves), set
+    ``fields``, save, write one audit row and, after commit, tell the requester."""
+    before = _snapshot(req)
+    req.transition(state)
+    for name, value in fields.items():
+        setattr(req, name, value)
+    req.save()
+    record_event(
+        f"borrowing.request.{action}",
+        acting_user=acting_user,
+        obj=req,
+        before=before,
+        after=_snapshot(req),
+        note=note,
+    )
+    if notify:
+        notify_user(req.requester, f"access_request.{action}", {"id": req.pk, "state": req.state})
+    return req
+
+
 def _lock(req: AccessRequest) -> AccessRequest:
     return AccessRequest.objects.select_for_update().get(pk=req.pk)
 
@@ -358,20 +388,14 @@ def cancel_access_request(
         Role.FRONT_DESK, Role.ADMINISTRATOR
     ):
         _fail(NotAllowed, _("You cannot cancel this request."), "not_allowed")
-    before = _snapshot(req)
-    req.transition(RequestState.CANCELLED)
-    req.closed_at = timezone.now()
-    req.save()
-    record_event(
-        "borrowing.request.cancelled",
+    return _move(
+        req,
+        RequestState.CANCELLED,
         acting_user=acting_user,
-        obj=req,
-        before=before,
-        after=_snapshot(req),
+        action="cancelled",
         note=reason[:500],
+        closed_at=timezone.now(),
     )
-    notify_user(req.requester, "access_request.cancelled", {"id": req.pk, "state": req.state})
-    return req
 
 
 @transaction.atomic
@@ -495,18 +519,7 @@ def retrieve_access_request(req: AccessRequest, *, acting_user: User) -> AccessR
     req = _lock(req)
     if not acting_user.has_role(Role.KEEPER, Role.FRONT_DESK, Role.ADMINISTRATOR):
         _fail(NotAllowed, _("Only keepers and the front desk record retrieval."), "not_allowed")
-    before = _snapshot(req)
-    req.transition(RequestState.RETRIEVED)
-    req.save()
-    record_event(
-        "borrowing.request.retrieved",
-        acting_user=acting_user,
-        obj=req,
-        before=before,
-        after=_snapshot(req),
-    )
-    notify_user(req.requester, "access_request.retrieved", {"id": req.pk, "state": req.state})
-    return req
+    return _move(req, RequestState.RETRIEVED, acting_user=acting_user, action="retrieved")
 
 
 def _lock_record(record) -> None:
@@ -638,17 +651,7 @@ def _return_locked(loan: Loan, *, acting_user: User) -> Loan:
     req = _lock(loan.request)
     loan.request = req
     if not req.loans.active().exists() and req.state in ON_LOAN_STATES:
-        before = _snapshot(req)
-        req.transition(RequestState.RETURNED)
-        req.save()
-        record_event(
-            "borrowing.request.returned",
-            acting_user=acting_user,
-            obj=req,
-            before=before,
-            after=_snapshot(req),
-        )
-        notify_user(req.requester, "access_request.returned", {"id": req.pk, "state": req.state})
+        _move(req, RequestState.RETURNED, acting_user=acting_user, action="returned")
     return loan
 
 
@@ -657,18 +660,14 @@ def close_access_request(req: AccessRequest, *, acting_user: User) -> AccessRequ
     if not acting_user.has_role(Role.FRONT_DESK, Role.ADMINISTRATOR):
         _fail(NotAllowed, _("Only the front desk closes requests."), "not_allowed")
     req = _lock(req)
-    before = _snapshot(req)
-    req.transition(RequestState.CLOSED)
-    req.closed_at = timezone.now()
-    req.save()
-    record_event(
-        "borrowing.request.closed",
+    return _move(
+        req,
+        RequestState.CLOSED,
         acting_user=acting_user,
-        obj=req,
-        before=before,
-        after=_snapshot(req),
+        action="closed",
+        notify=False,
+        closed_at=timezone.now(),
     )
-    return req
 
 
 @transaction.atomic
@@ -730,16 +729,7 @@ def send_overdue_reminders(*, today: dt.date | None = None) -> int:
                 continue
             req = _lock(loan.request)
             if req.state == RequestState.CHECKED_OUT:
-                before = _snapshot(req)
-                req.transition(RequestState.OVERDUE)
-                req.save()
-                record_event(
-                    "borrowing.request.overdue",
-                    acting_user=None,
-                    obj=req,
-                    before=before,
-                    after=_snapshot(req),
-                )
+                _move(req, RequestState.OVERDUE, acting_user=None, action="overdue", notify=False)
             record_event(
                 "borrowing.loan.reminded",
                 acting_user=None,
