@@ -36,7 +36,7 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 
 test: install messages lint
-	bash scripts/ensure_chromium.sh || true
+	bash scripts/ensure_test_packages.sh || true
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 openapi: install messages

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.contrib.contenttypes.models import ContentType
@@ -8,6 +10,66 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from accounts.choices import STAFF_ROLES, Classification, Role
+
+
+@dataclass(frozen=True)
+class AccessFacts:
+    """What a user may do, read once: role names and, per registered object kind (e.g.
+    ``"fonds"``), the permission codenames held on each object id (directly or via a group)."""
+
+    roles: frozenset[str]
+    objects: dict[str, dict[int, frozenset[str]]] = field(default_factory=dict)
+
+    def object_ids(self, kind: str, codename: str) -> list[int]:
+        return sorted(pk for pk, perms in self.objects.get(kind, {}).items() if codename in perms)
+
+    def has_object_perm(self, kind: str, pk: int, codename: str) -> bool:
+        return codename in self.objects.get(kind, {}).get(pk, ())
+
+
+# kind -> (user object-permission model, group object-permission model): django-guardian
+# direct foreign-key tables registered by the apps that own them (repository: "fonds").
+OBJECT_PERMISSION_MODELS: dict[str, tuple[type[models.Model], type[models.Model]]] = {}
+
+
+def register_object_permissions(kind: str, user_model, group_model) -> None:
+    OBJECT_PERMISSION_MODELS[kind] = (user_model, group_model)
+
+
+def _load_access_facts(user) -> AccessFacts:
+    """One UNION query: the user's group names and every registered object permission."""
+    from django.contrib.auth.models import Group
+
+    text, number = models.CharField(), models.BigIntegerField()
+    parts = [
+        Group.objects.filter(user=user).values_list(
+            models.Value("", output_field=text), models.Value(0, output_field=number), "name"
+        )
+    ]
+    for kind, (user_model, group_model) in OBJECT_PERMISSION_MODELS.items():
+        label = models.Value(kind, output_field=text)
+        parts.append(
+            user_model.objects.filter(user=user).values_list(
+                label, "content_object_id", "permission__codename"
+            )
+        )
+        parts.append(
+            group_model.objects.filter(group__user=user).values_list(
+                label, "content_object_id", "permission__codename"
+            )
+        )
+    rows = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
+    roles: set[str] = set()
+    objects: dict[str, dict[int, set[str]]] = {}
+    for kind, pk, name in rows:
+        if not kind:
+            roles.add(name)
+        else:
+            objects.setdefault(kind, {}).setdefault(int(pk), set()).add(name)
+    return AccessFacts(
+        frozenset(roles),
+        {k: {pk: frozenset(v) for pk, v in d.items()} for k, d in objects.items()},
+    )
 
 
 class User(AbstractUser):
@@ -34,11 +96,19 @@ class User(AbstractUser):
     @property
     def role_names(self) -> frozenset[str]:
         """Names of the roles (groups) this user holds; cached per instance."""
-        cached = getattr(self, "_role_names", None)
+        return self.access_facts().roles
+
+    def access_facts(self) -> AccessFacts:
+        """Roles and direct-FK object permissions, read in one query and cached per instance
+        (so once per request). ``forget_access_facts()`` after changing them."""
+        cached = getattr(self, "_access_facts", None)
         if cached is None:
-            cached = frozenset(self.groups.values_list("name", flat=True))
-            self._role_names = cached
+            cached = _load_access_facts(self)
+            self._access_facts = cached
         return cached
+
+    def forget_access_facts(self) -> None:
+        self.__dict__.pop("_access_facts", None)
 
     def has_role(self, *roles: str) -> bool:
         if self.is_superuser and Role.ADMINISTRATOR in roles:

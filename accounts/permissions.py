@@ -82,10 +82,14 @@ staff_required = role_required(
 def grant(perm: str, to: User | Group, obj: models.Model | None = None) -> None:
     """Grant a permission, on one object when ``obj`` is given (django-guardian)."""
     assign_perm(perm, to, obj)
+    if isinstance(to, User):
+        to.forget_access_facts()
 
 
 def revoke(perm: str, to: User | Group, obj: models.Model | None = None) -> None:
     remove_perm(perm, to, obj)
+    if isinstance(to, User):
+        to.forget_access_facts()
 
 
 def objects_with_perm(

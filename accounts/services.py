@@ -41,8 +41,9 @@ def push_to_group(group: str, event_type: str, payload: dict[str, Any]) -> None:
     transaction.on_commit(send)
 
 
-def notify_user(user: User, event_type: str, payload: dict[str, Any]) -> None:
-    push_to_group(user_group(user.pk), event_type, payload)
+def notify_user(user: User | int, event_type: str, payload: dict[str, Any]) -> None:
+    """Tell one user (a user or their id) after commit; never raises."""
+    push_to_group(user_group(getattr(user, "pk", user)), event_type, payload)
 
 
 @transaction.atomic

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _harness import PYTHON  # noqa: E402
+from _harness import PYTHON, ensure_database  # noqa: E402
 
 RECORDS = int(os.environ.get("BENCH_RECORDS", "20000"))
 
@@ -37,20 +37,6 @@ def environment() -> dict[str, str]:
     env["SECRET_KEY"] = production_env()["SECRET_KEY"]
     os.environ.update({k: env[k] for k in ("DATABASE_URL", "DEBUG", "SECRET_KEY")})
     return env
-
-
-def ensure_database(env: dict[str, str]) -> None:
-    url = env["DATABASE_URL"]
-    if url.startswith("postgres"):
-        import psycopg
-
-        base, name = url.rsplit("/", 1)
-        with psycopg.connect(base + "/postgres", autocommit=True) as conn:
-            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-                conn.execute(f'CREATE DATABASE "{name}"')
-    subprocess.run(
-        [PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, check=True, env=env
-    )
 
 
 def django_setup() -> None:

@@ -21,6 +21,24 @@ ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 
 
+def ensure_database(env: dict[str, str] | None = None) -> None:
+    """Create the bench database named by ``DATABASE_URL`` (in ``env``, else the process
+    environment) when it is missing on PostgreSQL, and migrate it."""
+    env = dict(env if env is not None else os.environ)
+    env.setdefault("DEBUG", "true")
+    url = env.get("DATABASE_URL", "")
+    if url.startswith("postgres"):
+        import psycopg
+
+        base, name = url.rsplit("/", 1)
+        with psycopg.connect(base + "/postgres", autocommit=True) as conn:
+            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+                conn.execute(f'CREATE DATABASE "{name}"')
+    subprocess.run(
+        [PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, check=True, env=env
+    )
+
+
 def report(name: str, value: float, unit: str) -> None:
     print(f"{name} {value:.2f} {unit}", flush=True)
 

@@ -8,7 +8,8 @@ Over HTTP against Uvicorn with production settings, signed in as the demo archiv
 requests, p50/p95 of BENCH_REQUESTS = 100 each): the staff list page 1 and the deepest page
 (page 10,000 when there are enough records: keyset ``after=``), a record detail page, the
 where-is API. In the same run, in-process, the paging baseline: keyset vs OFFSET + COUNT (what
-Django's Paginator does) at page 1 and at the deep page.
+Django's Paginator does) at page 1 and at the deep page; and the where-is look-up itself (the
+service the API calls, user permissions read afresh each time) beside the HTTP API figure.
 """
 
 from __future__ import annotations
@@ -68,6 +69,19 @@ def main() -> None:
     sample = list(
         Item.objects.order_by("pk").values_list("pk", "reference_code")[: 10_000 : 10_000 // 50]
     )
+
+    # The where-is look-up itself (the service, as the API calls it), with the user's roles and
+    # fonds permissions read afresh each time as in a new request.
+    from repository import services
+
+    def lookup(i=[0]):  # noqa: B006 - a counter
+        code = sample[i[0] % len(sample)][1]
+        i[0] += 1
+        assert services.where_is(code, user=User.objects.get(pk=archivist.pk)) is not None
+
+    p50, p95 = timed(lookup, REQUESTS)
+    report("where_is_lookup_p50", p50, "ms")
+    report("where_is_lookup_p95", p95, "ms")
     name, value = session_cookie("archivist")
     prod = server_env(env)
     with (

@@ -78,6 +78,9 @@ def main() -> None:
     import django
 
     django.setup()
+    import logging
+
+    logging.getLogger("elastic_transport").setLevel(logging.WARNING)  # one line per request
     from repository.models import Item, Volume
     from search.backends import get_backend
     from search.sync import drain_once, reindex

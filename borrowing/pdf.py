@@ -1,6 +1,6 @@
 """PDFs: the borrowing slip (借阅单), the return receipt and the retrieval list (取档单).
 
-reportlab with the built-in STSong-Light CID font (Chinese without shipping a font file) and
+reportlab with a Chinese font from ``config.fonts.pdf_font`` (embedded when installed) and
 Code 128 barcodes carrying the request number and each record's code.
 """
 
@@ -16,22 +16,19 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from borrowing.services import record_code
-
-FONT = "STSong-Light"
+from config.fonts import pdf_font
 
 
 @cache
 def _styles() -> dict[str, ParagraphStyle]:
-    pdfmetrics.registerFont(UnicodeCIDFont(FONT))
+    font = pdf_font()
     return {
-        "title": ParagraphStyle("title", fontName=FONT, fontSize=16, leading=22, spaceAfter=6),
-        "body": ParagraphStyle("body", fontName=FONT, fontSize=10, leading=14),
-        "small": ParagraphStyle("small", fontName=FONT, fontSize=8, leading=10),
+        "title": ParagraphStyle("title", fontName=font, fontSize=16, leading=22, spaceAfter=6),
+        "body": ParagraphStyle("body", fontName=font, fontSize=10, leading=14),
+        "small": ParagraphStyle("small", fontName=font, fontSize=8, leading=10),
     }
 
 
@@ -41,8 +38,24 @@ def _p(text, style="body") -> Paragraph:
     return Paragraph(escape(str(text)), _styles()[style])
 
 
-def _barcode(value: str, height: float = 10 * mm) -> Code128:
-    return Code128(value, barHeight=height, barWidth=0.9, humanReadable=True)
+def _barcode(value: str, height: float = 10 * mm, align: str = "CENTER") -> Table:
+    """Code 128 bars with the value printed under them. reportlab's own human-readable line is
+    drawn below the flowable's box (it overlapped table borders), so the text is a row here."""
+    bars = Code128(value, barHeight=height, barWidth=0.9, humanReadable=False)
+    style = ParagraphStyle("code", fontName="Courier", fontSize=8, leading=9, alignment=1)
+    box = Table([[bars], [Paragraph(value, style)]], colWidths=[bars.width], hAlign=align)
+    box.setStyle(
+        TableStyle(
+            [
+                ("ALIGN", (0, 0), (-1, -1), "CENTER"),
+                ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                ("RIGHTPADDING", (0, 0), (-1, -1), 0),
+                ("TOPPADDING", (0, 0), (-1, -1), 1),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 1),
+            ]
+        )
+    )
+    return box
 
 
 def _table(rows, widths) -> Table:
@@ -79,7 +92,7 @@ def _header(req, heading: str) -> list:
     local = timezone.localtime
     return [
         _p(heading, "title"),
-        _barcode(req.number, 12 * mm),
+        _barcode(req.number, 12 * mm, align="LEFT"),
         Spacer(1, 4 * mm),
         _table(
             [

@@ -348,7 +348,8 @@ def _move(
         note=note,
     )
     if notify:
-        notify_user(req.requester, f"access_request.{action}", {"id": req.pk, "state": req.state})
+        payload = {"id": req.pk, "state": req.state}
+        notify_user(req.requester_id, f"access_request.{action}", payload)
     return req
 
 
@@ -631,8 +632,9 @@ def return_loan(loan: Loan, *, acting_user: User) -> Loan:
     return _return_locked(loan, acting_user=acting_user)
 
 
-def _return_locked(loan: Loan, *, acting_user: User) -> Loan:
-    """Return a loan whose row the caller holds locked (inside its transaction)."""
+def _return_locked(loan: Loan, *, acting_user: User, request_locked: bool = False) -> Loan:
+    """Return a loan whose row the caller holds locked (inside its transaction); with
+    ``request_locked`` the caller holds ``loan.request`` locked as well."""
     if loan.returned_at is not None:
         _fail(
             Conflict,
@@ -648,7 +650,7 @@ def _return_locked(loan: Loan, *, acting_user: User) -> Loan:
         obj=loan,
         after={"record": loan.record.reference_code, "returned_at": loan.returned_at},
     )
-    req = _lock(loan.request)
+    req = loan.request if request_locked else _lock(loan.request)
     loan.request = req
     if not req.loans.active().exists() and req.state in ON_LOAN_STATES:
         _move(req, RequestState.RETURNED, acting_user=acting_user, action="returned")
@@ -806,27 +808,38 @@ def process_checkin_scan(
         _fail(NotAllowed, _("Only staff check records in."), "not_allowed")
     if kind not in ScanKind.values:
         _fail(BorrowingError, _("Unknown scan kind."), "bad_kind")
-    existing = Scan.objects.filter(scan_id=scan_id).first()
-    if existing is not None:
-        return _replay(existing, acting_user)
+
+    # No look-up first: the unique scan id decides. A resent scan runs its action again inside
+    # the transaction, its scan row collides with the first one, everything rolls back and the
+    # first result is answered (a file is never returned twice).
+    def save_scan(status: int, body: dict[str, Any]) -> None:
+        Scan.objects.create(
+            scan_id=scan_id,
+            kind=kind,
+            code=code[:128],
+            scanned_by=acting_user,
+            status_code=status,
+            result=body,
+        )
+
     try:
-        with transaction.atomic():
-            scan = Scan.objects.create(
-                scan_id=scan_id, kind=kind, code=code[:128], scanned_by=acting_user
-            )
-            try:
-                with transaction.atomic():
-                    if kind == ScanKind.RETURN:
-                        body = _scan_return(code, acting_user)
-                    else:
-                        body = _scan_shelve(code, position, acting_user)
-                    status = 200
-            except BorrowingError as exc:
-                status, body = exc.status, _error_body(exc)
-            scan.status_code, scan.result = status, body
-            scan.save(update_fields=["status_code", "result"])
-    except IntegrityError:  # the same scan id arrived twice at once: answer with the first
-        return _replay(Scan.objects.get(scan_id=scan_id), acting_user)
+        try:
+            with transaction.atomic():
+                if kind == ScanKind.RETURN:
+                    body = _scan_return(code, acting_user)
+                else:
+                    body = _scan_shelve(code, position, acting_user)
+                status = 200
+                save_scan(status, body)
+        except BorrowingError as exc:  # nothing changed; keep the answer for a resend
+            status, body = exc.status, _error_body(exc)
+            with transaction.atomic():
+                save_scan(status, body)
+    except IntegrityError:
+        first = Scan.objects.filter(scan_id=scan_id).first()
+        if first is None:  # a constraint of the action itself, not a resent scan
+            raise
+        return _replay(first, acting_user)
     return ScanResult(status, {**body, "scan_id": str(scan_id), "replayed": False})
 
 
@@ -840,11 +853,12 @@ def _replay(scan: Scan, acting_user: User) -> ScanResult:
 
 def _scan_return(code: str, acting_user: User) -> dict[str, Any]:
     record = find_record_by_code(code, user=acting_user)
-    # Lock the active loan row itself (the partial unique index allows only one per record).
+    # Lock the active loan row (the partial unique index allows only one per record) and its
+    # request in one statement; the record itself is already here.
     loan = (
         Loan.objects.active()
-        .select_for_update(of=("self",))
-        .select_related(*_LOAN_RELATED)
+        .select_for_update(of=("self", "request"))
+        .select_related("request", "borrower")
         .filter(**_line_kwargs(record))
         .first()
     )
@@ -852,7 +866,8 @@ def _scan_return(code: str, acting_user: User) -> dict[str, Any]:
         _fail(
             Conflict, _("%(code)s is not on loan.") % {"code": record.reference_code}, "not_on_loan"
         )
-    loan = _return_locked(loan, acting_user=acting_user)
+    setattr(loan, record_kind(record), record)
+    loan = _return_locked(loan, acting_user=acting_user, request_locked=True)
     return {"action": "returned", **loan_summary(loan)}
 
 

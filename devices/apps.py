@@ -2,6 +2,12 @@ from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
 
+def registry_changed(sender, **kwargs) -> None:
+    from devices.models import RegistryVersion
+
+    RegistryVersion.bump()
+
+
 class DevicesConfig(AppConfig):
     name = "devices"
     verbose_name = _("Sensors and devices")
@@ -13,6 +19,15 @@ class DevicesConfig(AppConfig):
         # Not required: a web node stays in rotation while the ingest worker restarts; the
         # check still reports the heartbeat age and any database error the worker saw.
         register_check("mqtt_ingest", check_ingest, required=False)
+
+        from django.db.models.signals import post_delete, post_save
+
+        from devices.models import Sensor
+
+        # Infrastructure, not business logic: however a sensor changes (service, admin, shell),
+        # the ingest worker's sensor cache must learn of it.
+        post_save.connect(registry_changed, sender=Sensor, dispatch_uid="devices.registry")
+        post_delete.connect(registry_changed, sender=Sensor, dispatch_uid="devices.registry_del")
 
         from accounts.choices import Role
         from accounts.navigation import NavItem, register

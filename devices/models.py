@@ -81,6 +81,30 @@ class Sensor(models.Model):
         return (now - reference).total_seconds() > 3 * self.interval_seconds
 
 
+class RegistryVersion(models.Model):
+    """One row counting changes to the sensor registry: the ingest worker caches sensors and
+    drops its cache when this number moves (bumped on every save or delete of a Sensor)."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    version = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("sensor registry version")
+        verbose_name_plural = _("sensor registry versions")
+
+    def __str__(self) -> str:
+        return str(self.version)
+
+    @classmethod
+    def bump(cls) -> None:
+        if not cls.objects.filter(pk=1).update(version=models.F("version") + 1):
+            cls.objects.get_or_create(pk=1, defaults={"version": 1})
+
+    @classmethod
+    def current(cls) -> int:
+        return cls.objects.filter(pk=1).values_list("version", flat=True).first() or 0
+
+
 class DiscoveredSensor(models.Model):
     """A sensor id that published but is not registered: waits for an administrator."""
 

@@ -23,7 +23,7 @@ def can_change_fonds(user, fonds: Fonds) -> bool:
         return True
     if not user.has_role(Role.ARCHIVIST, Role.ADMINISTRATOR):
         return False
-    return user.has_perm("repository.change_fonds_records", fonds)
+    return user.access_facts().has_object_perm("fonds", fonds.pk, "change_fonds_records")
 
 
 def can_review(user, fonds: Fonds) -> bool:
@@ -32,6 +32,15 @@ def can_review(user, fonds: Fonds) -> bool:
 
 def is_staff_viewer(user) -> bool:
     return user is not None and user.is_authenticated and user.is_archive_staff
+
+
+LOCATION_ROLES = (Role.KEEPER, Role.ARCHIVIST, Role.ADMINISTRATOR)
+
+
+def can_manage_locations(user) -> bool:
+    """Keepers, archivists and administrators set up shelving units and manage boxes (the same
+    roles that run stocktakes). Which records they may box is decided per record (visibility)."""
+    return user is not None and user.is_authenticated and user.has_role(*LOCATION_ROLES)
 
 
 def access_record(user, kind: str, pk) -> Volume | Item:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import path
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, permissions, serializers, status
 from rest_framework.decorators import action
@@ -18,6 +19,11 @@ from config.api import BaseViewSet, router
 from repository import access, listing, services
 from repository.models import Item, Move, Position, Volume
 from repository.serializers import (
+    BoxCodesSerializer,
+    BoxDetailSerializer,
+    BoxInputSerializer,
+    BoxRemoveSerializer,
+    BoxSerializer,
     DecisionSerializer,
     LocationSerializer,
     MoveInputSerializer,
@@ -26,6 +32,8 @@ from repository.serializers import (
     RecordInputSerializer,
     RecordSerializer,
     RenumberSerializer,
+    ShelvingUnitInputSerializer,
+    ShelvingUnitSerializer,
     StaffRecordSerializer,
     as_drf_error,
 )
@@ -538,11 +546,210 @@ class StocktakeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseVie
         return Response(self.get_serializer(current).data)
 
 
+class LocationManagers(permissions.BasePermission):
+    """Keepers, archivists and administrators (shelving units and boxes)."""
+
+    def has_permission(self, request, view):
+        return access.can_manage_locations(request.user)
+
+
+class LocationViewSet(BaseViewSet):
+    """Staff read; keepers, archivists and administrators write."""
+
+    def get_permissions(self):
+        if self.action in ("list", "retrieve"):
+            return [StaffOnly()]
+        return [LocationManagers()]
+
+
+class ShelvingUnitViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, LocationViewSet):
+    """Shelving units (fixed or mobile compact shelving 密集架); ``?room=<code>``. Creating one
+    creates every position (sides × columns × sections × layers)."""
+
+    serializer_class = ShelvingUnitSerializer
+
+    def get_queryset(self):
+        from django.db.models import Count
+
+        from repository.models import ShelvingUnit
+
+        qs = ShelvingUnit.objects.select_related("room").annotate(position_count=Count("positions"))
+        room = self.request.query_params.get("room")
+        if room:
+            qs = qs.filter(room__code=room)
+        return qs.order_by("room__code", "code")
+
+    @extend_schema(
+        parameters=[OpenApiParameter("room", str, description="store room code")],
+    )
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(request=ShelvingUnitInputSerializer, responses=ShelvingUnitSerializer)
+    def create(self, request):
+        from repository.models import StoreRoom
+
+        serializer = ShelvingUnitInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        room = StoreRoom.objects.filter(code=data.pop("room")).first()
+        if room is None:
+            raise serializers.ValidationError({"room": [_("No such store room.")]})
+        unit = _call(services.create_shelving_unit, room, acting_user=request.user, **data)
+        unit = self.get_queryset().get(pk=unit.pk)
+        return Response(ShelvingUnitSerializer(unit).data, status=status.HTTP_201_CREATED)
+
+
+def _box_detail(box, user) -> dict:
+    from repository import boxes
+
+    contents = boxes.box_contents(box, user)
+    return BoxDetailSerializer(
+        {
+            "id": box.pk,
+            "code": box.code,
+            "fonds": box.fonds,
+            "room": box.room,
+            "position": box.position,
+            "capacity": box.capacity,
+            "used": contents.used,
+            "notes": box.notes,
+            "position_label": str(box.position.label()) if box.position_id else "",
+            "contents": [
+                {"kind": kind, "id": r.pk, "reference_code": r.reference_code, "title": r.title}
+                for kind, r in contents.rows
+            ],
+            "hidden": contents.hidden,
+        }
+    ).data
+
+
+class BoxViewSet(mixins.ListModelMixin, LocationViewSet):
+    """Boxes (档案盒): list (``?room=``, ``?fonds=``, ``?code=`` prefix), create, read with the
+    contents you may see (others are counted in ``hidden``), put records in and take them out
+    by reference code (all or nothing), and move the box with everything in it."""
+
+    serializer_class = BoxSerializer
+    lookup_value_regex = r"\d+"
+
+    def get_queryset(self):
+        from repository import boxes
+        from repository.models import Box
+
+        qs = Box.objects.select_related("fonds", "room", "position__room", "position__unit")
+        params = self.request.query_params
+        if params.get("room"):
+            qs = qs.filter(room__code=params["room"])
+        if params.get("fonds"):
+            qs = qs.filter(fonds__code=params["fonds"])
+        if params.get("code"):
+            qs = qs.filter(code__startswith=params["code"][:64])
+        return boxes.with_usage(qs).order_by("code")
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("room", str, description="store room code"),
+            OpenApiParameter("fonds", str, description="fonds number"),
+            OpenApiParameter("code", str, description="box code prefix"),
+        ],
+    )
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(responses=BoxDetailSerializer)
+    def retrieve(self, request, pk=None):
+        return Response(_box_detail(self.get_object(), request.user))
+
+    @extend_schema(request=BoxInputSerializer, responses=BoxDetailSerializer)
+    def create(self, request):
+        from repository import boxes
+        from repository.models import Fonds, StoreRoom
+
+        serializer = BoxInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        fonds = Fonds.objects.filter(code=data.pop("fonds")).first()
+        if fonds is None:
+            raise serializers.ValidationError({"fonds": [_("No such fonds.")]})
+        room = None
+        room_code = data.pop("room", "")
+        if room_code:
+            room = StoreRoom.objects.filter(code=room_code).first()
+            if room is None:
+                raise serializers.ValidationError({"room": [_("No such store room.")]})
+        box = _call(
+            boxes.create_box,
+            acting_user=request.user,
+            fonds=fonds,
+            room=room,
+            position=data.pop("position", "") or None,
+            **data,
+        )
+        return Response(
+            _box_detail(self.get_queryset().get(pk=box.pk), request.user),
+            status=status.HTTP_201_CREATED,
+        )
+
+    @extend_schema(request=BoxCodesSerializer, responses=BoxDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def add(self, request, pk=None):
+        """Put records into the box by reference code; one bad code refuses them all
+        (``errors.codes`` has one message per code)."""
+        from repository import boxes
+
+        box = self.get_object()
+        serializer = BoxCodesSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        _call(boxes.put_in_box, data["codes"], box, acting_user=request.user, reason=data["reason"])
+        return Response(_box_detail(self.get_queryset().get(pk=box.pk), request.user))
+
+    @extend_schema(request=BoxRemoveSerializer, responses=BoxDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def remove(self, request, pk=None):
+        """Take records out by reference code: off the shelf, or onto ``to_position``."""
+        from repository import boxes
+
+        box = self.get_object()
+        serializer = BoxRemoveSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        _call(
+            boxes.take_out_of_box,
+            data["codes"],
+            box,
+            acting_user=request.user,
+            to_position=data["to_position"] or None,
+            reason=data["reason"],
+        )
+        return Response(_box_detail(self.get_queryset().get(pk=box.pk), request.user))
+
+    @extend_schema(request=MoveInputSerializer, responses=MoveSerializer)
+    @action(detail=True, methods=["post"])
+    def move(self, request, pk=None):
+        """Move the box (empty ``to_position``: off the shelf); every record inside moves too."""
+        from repository import boxes
+
+        box = self.get_object()
+        serializer = MoveInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        move = _call(
+            boxes.move_box,
+            box,
+            serializer.validated_data["to_position"] or None,
+            acting_user=request.user,
+            reason=serializer.validated_data["reason"],
+        )
+        return Response(MoveSerializer(move).data, status=status.HTTP_201_CREATED)
+
+
 router.register("volumes", VolumeViewSet, basename="volume")
 router.register("items", ItemViewSet, basename="item")
 router.register("positions", PositionViewSet, basename="position")
 router.register("moves", MoveViewSet, basename="move")
 router.register("stocktakes", StocktakeViewSet, basename="stocktake")
+router.register("shelving-units", ShelvingUnitViewSet, basename="shelving-unit")
+router.register("boxes", BoxViewSet, basename="box")
 
 api_urlpatterns: list = [
     path("where-is/", WhereIsView.as_view(), name="api-where-is"),

@@ -8,7 +8,11 @@ class RepositoryConfig(AppConfig):
 
     def ready(self) -> None:
         from accounts.choices import Role
+        from accounts.models import register_object_permissions
         from accounts.navigation import NavItem, register
+        from repository.models import FondsGroupObjectPermission, FondsUserObjectPermission
+
+        register_object_permissions("fonds", FondsUserObjectPermission, FondsGroupObjectPermission)
 
         archivists = frozenset({Role.ARCHIVIST, Role.ADMINISTRATOR})
         register(NavItem(_("Catalogue"), "repository:staff-catalogue", order=10))
@@ -17,6 +21,7 @@ class RepositoryConfig(AppConfig):
         register(NavItem(_("Import catalogue"), "repository:staff-import", archivists, 13))
         register(NavItem(_("Where is it?"), "repository:staff-where-is", order=20))
         register(NavItem(_("Store rooms"), "repository:staff-rooms", order=21))
+        register(NavItem(_("Boxes"), "repository:staff-boxes", order=21))
         keepers = frozenset({Role.KEEPER, Role.ARCHIVIST, Role.ADMINISTRATOR})
         register(NavItem(_("Stocktake"), "repository:staff-stocktakes", keepers, 22))
         register(NavItem(_("Labels"), "repository:staff-labels", order=23))

@@ -6,8 +6,8 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from accounts.choices import Classification
-from repository.choices import AccessStatus, Carrier, OpeningDecision, Retention
-from repository.models import Category, Fonds, Volume
+from repository.choices import AccessStatus, Carrier, OpeningDecision, Retention, ShelvingKind
+from repository.models import Category, Fonds, StoreRoom, Volume
 
 
 class RecordForm(forms.Form):
@@ -180,3 +180,78 @@ class StocktakeForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["room"].queryset = StoreRoom.objects.all()
         self.fields["unit"].queryset = ShelvingUnit.objects.select_related("room")
+
+
+class ShelvingUnitForm(forms.Form):
+    """A new shelving unit in a store room (rules: ``services.create_shelving_unit``)."""
+
+    code = forms.CharField(
+        label=_("unit code"), max_length=8, help_text=_("1 to 8 letters or digits, e.g. 03.")
+    )
+    name = forms.CharField(label=_("unit name"), max_length=100, required=False)
+    kind = forms.ChoiceField(label=_("shelving kind"), choices=ShelvingKind.choices)
+    columns = forms.IntegerField(label=_("columns (列)"), min_value=1, max_value=99, initial=1)
+    sections = forms.IntegerField(label=_("sections (节)"), min_value=1, max_value=99, initial=1)
+    layers = forms.IntegerField(label=_("layers (层)"), min_value=1, max_value=99, initial=5)
+    sides = forms.TypedChoiceField(
+        label=_("sides"),
+        coerce=int,
+        choices=[(1, _("one side (A)")), (2, _("two sides (A and B)"))],
+        initial=2,
+    )
+    position_capacity = forms.IntegerField(
+        label=_("capacity per position"), min_value=1, max_value=1000, initial=20
+    )
+
+
+class BoxForm(forms.Form):
+    """A new box (rules: ``boxes.create_box``)."""
+
+    code = forms.CharField(label=_("box code"), max_length=64)
+    fonds = forms.ModelChoiceField(label=_("fonds"), queryset=Fonds.objects.all())
+    capacity = forms.IntegerField(
+        label=_("box capacity"),
+        min_value=1,
+        max_value=1000,
+        initial=20,
+        help_text=_("Places: a volume or a loose item takes one."),
+    )
+    room = forms.ModelChoiceField(
+        label=_("store room (optional)"), queryset=StoreRoom.objects.all(), required=False
+    )
+    position = forms.CharField(
+        label=_("position code (optional)"),
+        max_length=64,
+        required=False,
+        help_text=_("Scan or type the shelf code to shelve the box at once."),
+    )
+    notes = forms.CharField(label=_("notes"), max_length=200, required=False)
+
+
+class BoxAddForm(forms.Form):
+    codes = forms.CharField(
+        label=_("reference codes (one per line)"),
+        widget=forms.Textarea(attrs={"rows": 5, "autocomplete": "off"}),
+        help_text=_("Scan or type the codes; if one is refused, nothing is put in."),
+    )
+    reason = forms.CharField(label=_("reason (optional)"), max_length=200, required=False)
+
+    def clean_codes(self) -> list[str]:
+        return [line.strip() for line in self.cleaned_data["codes"].splitlines() if line.strip()]
+
+
+class BoxRemoveForm(forms.Form):
+    codes = forms.MultipleChoiceField(
+        label=_("records to take out"), widget=forms.CheckboxSelectMultiple
+    )
+    to_position = forms.CharField(
+        label=_("put on position (optional)"),
+        max_length=64,
+        required=False,
+        help_text=_("Empty: the records are in your hands, off the shelf."),
+    )
+    reason = forms.CharField(label=_("reason (optional)"), max_length=200, required=False)
+
+    def __init__(self, *args, codes=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["codes"].choices = [(code, code) for code in codes]

@@ -12,7 +12,7 @@
 CJK font for the watermark: Pillow needs a real font file (reportlab's ``STSong-Light`` is a
 CID font that only PDF viewers render). We look for a CJK font installed by Debian
 (``fonts-noto-cjk``, ``fonts-wqy-zenhei``, ``fonts-wqy-microhei``, ``fonts-arphic-*``) or at
-``REPOSITORY_WATERMARK_FONT``; when none is present we draw "仅供查阅" from a small built-in
+``CJK_FONT_FILE`` (config/fonts.py); when none is present we draw "仅供查阅" from a small built-in
 stroke font (``STROKES`` below: four hand-drawn glyphs on a 10×10 grid), so the watermark is
 always Chinese and never depends on the machine.
 """
@@ -22,7 +22,6 @@ from __future__ import annotations
 import io
 import warnings
 from functools import lru_cache
-from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -33,6 +32,7 @@ from django.utils.translation import gettext as _
 from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
 
 from accounts.audit import record_event
+from config.fonts import cjk_font_files
 from repository.models import DigitalPage, Volume
 
 ACCEPTED = {"JPEG": "jpg", "PNG": "png", "TIFF": "tif"}
@@ -40,15 +40,6 @@ MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 WEB_SIZE = 1600
 THUMB_SIZE = 240
 WATERMARK_TEXT = "仅供查阅"
-FONT_CANDIDATES = (
-    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc",
-    "/usr/share/fonts/truetype/noto/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
-    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
-    "/usr/share/fonts/truetype/arphic/uming.ttc",
-    "/usr/share/fonts/truetype/arphic/ukai.ttc",
-)
 
 # Built-in stroke glyphs for 仅供查阅: polylines on a 10×10 grid (x right, y down).
 _REN = [[(3.2, 0.3), (0.4, 4.2)], [(2.0, 2.6), (2.0, 10.0)]]  # 亻
@@ -219,11 +210,8 @@ def add_digital_page(record, upload, *, acting_user, page_number: int | None = N
 
 @lru_cache(maxsize=1)
 def cjk_font_path() -> str | None:
-    configured = getattr(settings, "REPOSITORY_WATERMARK_FONT", "")
-    for candidate in (configured, *FONT_CANDIDATES):
-        if candidate and Path(candidate).is_file():
-            return candidate
-    return None
+    files = cjk_font_files()  # Pillow reads every kind, CFF included
+    return str(files[0]) if files else None
 
 
 def _text_tile(size: int) -> Image.Image:

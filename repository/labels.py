@@ -1,8 +1,8 @@
 """Labels (reportlab): code in text, Code 128 barcode and QR code, Chinese title.
 
 Two sizes: an A4 sheet of 3 × 8 labels (70 × 37 mm, common self-adhesive sheets) and a
-60 × 40 mm thermal label (one per page). Chinese text uses reportlab's built-in ``STSong-Light``
-CID font (the PDF viewer supplies the glyphs), so no font file is needed on the server.
+60 × 40 mm thermal label (one per page). Chinese text uses ``config.fonts.pdf_font``: an
+installed TrueType CJK font, embedded, else reportlab's built-in ``STSong-Light``.
 
 Code 128 carries ASCII only, and reference codes may contain "·": the barcode carries the code
 with "·" written as "." (``barcode_payload``); ``scanned_code`` turns a scan back into the code
@@ -20,10 +20,10 @@ from reportlab.graphics.shapes import Drawing
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen import canvas
 
-CJK_FONT = "STSong-Light"
+from config.fonts import pdf_font
+
 SIZES = ("a4", "thermal")
 MAX_LABELS = 2000
 
@@ -54,9 +54,7 @@ def candidates(text: str) -> list[str]:
 
 
 def _font() -> str:
-    if CJK_FONT not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(UnicodeCIDFont(CJK_FONT))
-    return CJK_FONT
+    return pdf_font()
 
 
 def _fit(pdf: canvas.Canvas, text: str, font: str, size: float, width: float) -> str:

@@ -312,19 +312,43 @@ class Position(models.Model):
 
 
 class Box(models.Model):
-    """档案盒: a box holding volumes or items; it can be placed and moved as a whole."""
+    """档案盒: a box holding volumes or items of one fonds; it is placed and moved as a whole
+    (see repository/boxes.py). ``capacity`` counts places: a volume or a loose item takes one,
+    items inside a boxed volume take none. ``room`` is where the box is kept: its position's
+    room while it is shelved, and it stays when the box is taken off the shelf."""
 
     code = models.CharField(_("box code"), max_length=64, unique=True)
-    fonds = models.ForeignKey(Fonds, on_delete=models.PROTECT, related_name="boxes")
-    position = models.ForeignKey(
-        Position, null=True, blank=True, on_delete=models.PROTECT, related_name="boxes"
+    fonds = models.ForeignKey(
+        Fonds, on_delete=models.PROTECT, related_name="boxes", verbose_name=_("fonds")
     )
+    room = models.ForeignKey(
+        StoreRoom,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="boxes",
+        verbose_name=_("store room"),
+    )
+    position = models.ForeignKey(
+        Position,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="boxes",
+        verbose_name=_("position"),
+    )
+    capacity = models.PositiveSmallIntegerField(_("box capacity"), default=20)
     notes = models.CharField(_("notes"), max_length=200, blank=True)
 
     class Meta:
         verbose_name = _("box")
         verbose_name_plural = _("boxes")
         ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(capacity__gte=1), name="box_capacity_at_least_one"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.code

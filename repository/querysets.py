@@ -17,27 +17,11 @@ from accounts.choices import Classification
 
 
 def visible_fonds_ids(user) -> list[int] | None:
-    """Fonds ids the staff user may see; ``None`` means every fonds (superuser).
-
-    Cached on the user object for the length of the request.
-    """
+    """Fonds ids the staff user may see; ``None`` means every fonds (superuser). Read with the
+    user's roles in one query, once per request (``User.access_facts``)."""
     if user.is_superuser:
         return None
-    cached = getattr(user, "_visible_fonds_ids", None)
-    if cached is not None:
-        return cached
-    from repository.models import FondsGroupObjectPermission, FondsUserObjectPermission
-
-    codename = "view_fonds_records"
-    direct = FondsUserObjectPermission.objects.filter(
-        user=user, permission__codename=codename
-    ).values_list("content_object_id", flat=True)
-    through_groups = FondsGroupObjectPermission.objects.filter(
-        group__user=user, permission__codename=codename
-    ).values_list("content_object_id", flat=True)
-    ids = sorted(set(direct) | set(through_groups))
-    user._visible_fonds_ids = ids
-    return ids
+    return user.access_facts().object_ids("fonds", "view_fonds_records")
 
 
 class RecordQuerySet(models.QuerySet):

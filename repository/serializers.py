@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from repository.choices import AccessStatus, Carrier, OpeningDecision, Retention
-from repository.models import Move, Position
+from repository.choices import AccessStatus, Carrier, OpeningDecision, Retention, ShelvingKind
+from repository.models import Move
 from repository.validation import format_partial_date
 
 
@@ -98,24 +98,22 @@ class DecisionSerializer(serializers.Serializer):
     )
 
 
-class PositionSerializer(serializers.ModelSerializer):
+class PositionSerializer(serializers.Serializer):
+    """A shelf position."""
+
+    # Declared fields, not a ModelSerializer: built on every where-is look-up, and a
+    # ModelSerializer derives its fields per instance (about 1 ms).
+
+    id = serializers.IntegerField(read_only=True)
+    code = serializers.CharField(read_only=True)
     room = serializers.CharField(source="room.code", read_only=True)
     unit = serializers.CharField(source="unit.code", read_only=True)
-
-    class Meta:
-        model = Position
-        fields = [
-            "id",
-            "code",
-            "room",
-            "unit",
-            "side",
-            "column",
-            "section",
-            "layer",
-            "path",
-            "capacity",
-        ]
+    side = serializers.CharField(read_only=True)
+    column = serializers.IntegerField(read_only=True)
+    section = serializers.IntegerField(read_only=True)
+    layer = serializers.IntegerField(read_only=True)
+    path = serializers.CharField(read_only=True)
+    capacity = serializers.IntegerField(read_only=True)
 
 
 class MoveSerializer(serializers.ModelSerializer):
@@ -145,3 +143,89 @@ class LocationSerializer(serializers.Serializer):
     record_id = serializers.IntegerField(allow_null=True)
     position = PositionSerializer(allow_null=True)
     label = serializers.CharField(allow_blank=True)
+
+
+class ShelvingUnitSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    room = serializers.CharField(source="room.code", read_only=True)
+    code = serializers.CharField(read_only=True)
+    name = serializers.CharField(read_only=True)
+    kind = serializers.CharField(read_only=True)
+    columns = serializers.IntegerField(read_only=True)
+    sections = serializers.IntegerField(read_only=True)
+    layers = serializers.IntegerField(read_only=True)
+    sides = serializers.IntegerField(read_only=True)
+    position_capacity = serializers.IntegerField(read_only=True)
+    positions = serializers.IntegerField(
+        source="position_count", read_only=True, help_text="number of positions"
+    )
+
+
+class ShelvingUnitInputSerializer(serializers.Serializer):
+    """A new unit; ranges and uniqueness are checked by ``services.create_shelving_unit``."""
+
+    room = serializers.CharField(max_length=20, help_text="store room code")
+    code = serializers.CharField(max_length=20, help_text="1 to 8 letters or digits")
+    name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    kind = serializers.ChoiceField(choices=ShelvingKind.choices, default=ShelvingKind.MOBILE)
+    columns = serializers.IntegerField(help_text="列, 1–99")
+    sections = serializers.IntegerField(help_text="节, 1–99")
+    layers = serializers.IntegerField(help_text="层, 1–99")
+    sides = serializers.IntegerField(default=1, help_text="1 or 2 (A/B)")
+    position_capacity = serializers.IntegerField(default=20, help_text="places per position")
+
+
+class BoxSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    code = serializers.CharField(read_only=True)
+    fonds = serializers.CharField(source="fonds.code", read_only=True)
+    room = serializers.CharField(source="room.code", read_only=True, default=None)
+    position = serializers.CharField(source="position.code", read_only=True, default=None)
+    capacity = serializers.IntegerField(read_only=True)
+    used = serializers.IntegerField(read_only=True, help_text="places taken")
+    notes = serializers.CharField(read_only=True)
+
+
+class BoxRecordSerializer(serializers.Serializer):
+    kind = serializers.CharField()
+    id = serializers.IntegerField()
+    reference_code = serializers.CharField()
+    title = serializers.CharField()
+
+
+class BoxDetailSerializer(BoxSerializer):
+    position_label = serializers.CharField(read_only=True)
+    contents = BoxRecordSerializer(many=True, read_only=True, help_text="records you may see")
+    hidden = serializers.IntegerField(
+        read_only=True, help_text="records in the box you may not see (counted, not named)"
+    )
+
+
+class BoxInputSerializer(serializers.Serializer):
+    code = serializers.CharField(max_length=64)
+    fonds = serializers.CharField(max_length=20, help_text="fonds number")
+    capacity = serializers.IntegerField(default=20, help_text="places, 1–1000")
+    room = serializers.CharField(
+        max_length=20, required=False, allow_blank=True, help_text="store room code"
+    )
+    position = serializers.CharField(
+        max_length=64, required=False, allow_blank=True, help_text="position code: shelve it now"
+    )
+    notes = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+
+class BoxCodesSerializer(serializers.Serializer):
+    codes = serializers.ListField(
+        child=serializers.CharField(max_length=64), min_length=1, max_length=500
+    )
+    reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+
+class BoxRemoveSerializer(BoxCodesSerializer):
+    to_position = serializers.CharField(
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="position code; empty: off the shelf (in hand)",
+    )

@@ -77,7 +77,7 @@ from accounts.audit import record_event
 from accounts.choices import Classification
 from accounts.services import push_to_group
 from repository import codes
-from repository.access import can_change_fonds
+from repository.access import can_change_fonds, can_manage_locations
 from repository.choices import (
     AccessStatus,
     Carrier,
@@ -646,6 +646,32 @@ def decide_opening(
 # --- Locations ----------------------------------------------------------------------------
 
 
+UNIT_CODE_MAX = 8  # Position.make_path pads unit codes to 8 for shelf order
+UNIT_POSITIONS_MAX = 10_000
+POSITION_CAPACITY_MAX = 1000
+
+
+def require_location_manager(user) -> None:
+    """Keepers, archivists and administrators set up shelving and manage boxes
+    (``acting_user=None`` is the system: the seeder, commands)."""
+    if user is not None and not can_manage_locations(user):
+        raise PermissionDenied(_("Only keepers and archivists manage shelving units and boxes."))
+
+
+def _whole(field: str, value, low: int, high: int) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ValidationError(
+            {field: [_("“%(value)s” is not a whole number.") % {"value": value}]}
+        ) from None
+    if not low <= number <= high:
+        raise ValidationError(
+            {field: [_("Must be between %(low)d and %(high)d.") % {"low": low, "high": high}]}
+        )
+    return number
+
+
 @transaction.atomic
 def create_shelving_unit(
     room: StoreRoom,
@@ -660,15 +686,42 @@ def create_shelving_unit(
     position_capacity: int = 20,
     name: str = "",
 ) -> ShelvingUnit:
-    """A shelving unit and every addressable position on it."""
-    if sides not in (1, 2):
+    """A shelving unit (fixed, or mobile compact shelving 密集架) and every addressable
+    position on it: sides × columns (列) × sections (节) × layers (层), each holding
+    ``position_capacity`` places. The unit code is 1–8 letters or digits (it is part of every
+    position code printed as a barcode). Keepers, archivists and administrators only."""
+    require_location_manager(acting_user)
+    room = StoreRoom.objects.select_for_update().get(pk=room.pk)  # one unit code at a time
+    code = str(code or "").strip()
+    name = str(name or "").strip()
+    if not (1 <= len(code) <= UNIT_CODE_MAX and code.isascii() and code.isalnum()):
+        raise ValidationError(
+            {"code": [_("A unit code is 1 to 8 letters or digits, e.g. 03 or A2.")]}
+        )
+    if kind not in ShelvingKind.values:
+        raise ValidationError({"kind": [_("Choose fixed or mobile compact shelving.")]})
+    if str(sides) not in ("1", "2"):
         raise ValidationError({"sides": [_("A shelving unit has one or two sides.")]})
-    for field, value in (("columns", columns), ("sections", sections), ("layers", layers)):
-        if not 1 <= int(value) <= 99:
-            raise ValidationError({field: [_("Must be between 1 and 99.")]})
+    sides = int(sides)
+    columns = _whole("columns", columns, 1, 99)
+    sections = _whole("sections", sections, 1, 99)
+    layers = _whole("layers", layers, 1, 99)
+    position_capacity = _whole("position_capacity", position_capacity, 1, POSITION_CAPACITY_MAX)
+    if len(name) > 100:
+        raise ValidationError({"name": [_("At most 100 characters.")]})
+    total = sides * columns * sections * layers
+    if total > UNIT_POSITIONS_MAX:
+        raise ValidationError(
+            _("A unit of %(n)d positions is too large (at most %(max)d); split it in two.")
+            % {"n": total, "max": UNIT_POSITIONS_MAX}
+        )
     if ShelvingUnit.objects.filter(room=room, code=code).exists():
         raise ValidationError(
             {"code": [_("This room already has a unit %(code)s.") % {"code": code}]}
+        )
+    if Position.objects.filter(code__startswith=f"{room.code}-{code}-").exists():
+        raise ValidationError(
+            {"code": [_("Position codes of unit %(code)s are already in use.") % {"code": code}]}
         )
     unit = ShelvingUnit.objects.create(
         room=room,
@@ -682,7 +735,22 @@ def create_shelving_unit(
         position_capacity=position_capacity,
     )
     Position.objects.bulk_create(build_positions(unit), batch_size=1000)
-    record_event("repository.unit.created", acting_user=acting_user, obj=unit, after={"code": code})
+    record_event(
+        "repository.unit.created",
+        acting_user=acting_user,
+        obj=unit,
+        after={
+            "code": code,
+            "room": room.code,
+            "kind": kind,
+            "columns": columns,
+            "sections": sections,
+            "layers": layers,
+            "sides": sides,
+            "position_capacity": position_capacity,
+            "positions": total,
+        },
+    )
     return unit
 
 
@@ -735,15 +803,19 @@ def resolve_position(value) -> Position:
 @transaction.atomic
 def move_record(subject, to_position, *, acting_user, reason: str) -> Move:
     """Move a volume, item or box to a position (or off the shelf with ``None``), recording
-    from, to, who, when and why. Refuses a full or unknown position; changes nothing then."""
+    from, to, who, when and why. Refuses a full or unknown position; changes nothing then.
+    A box goes through ``repository.boxes.move_box`` (its contents move along)."""
+    if isinstance(subject, Box):
+        from repository.boxes import move_box
+
+        return move_box(subject, to_position, acting_user=acting_user, reason=reason)
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": [_("Give the reason for the move.")]})
     target = resolve_position(to_position) if to_position not in (None, "") else None
     model = type(subject)
     subject = model.objects.select_for_update().get(pk=subject.pk)
-    if not isinstance(subject, Box):
-        _require_move(acting_user, subject)
+    _require_move(acting_user, subject)
     source = subject.position
     if target is not None:
         target = Position.objects.select_for_update().select_related("room").get(pk=target.pk)
@@ -763,18 +835,13 @@ def move_record(subject, to_position, *, acting_user, reason: str) -> Move:
             )
     subject.position = target
     changed = []
-    if isinstance(subject, Box):
-        subject.save(update_fields=["position"])
-        for contents in (Volume.objects.filter(box=subject), Item.objects.filter(box=subject)):
-            changed += list(contents.select_for_update())
-    else:
-        if subject.box_id is not None:
-            subject.box = None  # taken out of its box
-        subject.version += 1
-        subject.save(update_fields=["position", "box", "version", "updated_at"])
-        enqueue(subject)
-        if isinstance(subject, Volume):
-            changed += list(subject.items.select_for_update())
+    if subject.box_id is not None:
+        subject.box = None  # taken out of its box
+    subject.version += 1
+    subject.save(update_fields=["position", "box", "version", "updated_at"])
+    enqueue(subject)
+    if isinstance(subject, Volume):
+        changed += list(subject.items.select_for_update())
     for record in changed:
         record.position = target
         record.version += 1
@@ -847,7 +914,10 @@ def where_is(code: str, *, user=None) -> Location | None:
 
 def _where_is_exact(code: str, user) -> Location | None:
     related = ("position__room", "position__unit")
-    for kind, model in KINDS.items():
+    # Items first: they outnumber volumes, so most look-ups take one query (codes are unique
+    # across the archive, so the order changes nothing else).
+    for kind in ("item", "volume"):
+        model = KINDS[kind]
         qs = model.objects.select_related(*related)
         if user is not None:
             qs = qs.visible_to(user)

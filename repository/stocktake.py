@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -137,7 +138,7 @@ def build_report(stocktake: Stocktake) -> dict:
     )
     expected: dict[str, dict] = {}
     for kind, qs in (
-        ("volume", Volume.objects.filter(**scope)),
+        ("volume", Volume.objects.filter(box__isnull=True, **scope)),
         ("item", Item.objects.filter(volume__isnull=True, box__isnull=True, **scope)),
     ):
         for pk, code, title, pos in qs.values_list(
@@ -157,9 +158,21 @@ def build_report(stocktake: Stocktake) -> dict:
             found.append(entry)
         else:
             misplaced.append({**entry, "found": scans[code]})
-    for code, position_code in scans.items():
-        if code not in expected:
-            unexpected.append({"code": code, "found": position_code})
+    # A file scanned on its own although it travels with its volume or box (both in scope) is
+    # accounted for by them, not "unexpected".
+    stray = [code for code in scans if code not in expected]
+    accounted = set(
+        Item.objects.filter(reference_code__in=stray, **scope)
+        .filter(Q(volume__isnull=False) | Q(box__isnull=False))
+        .values_list("reference_code", flat=True)
+    ) | set(
+        Volume.objects.filter(reference_code__in=stray, box__isnull=False, **scope).values_list(
+            "reference_code", flat=True
+        )
+    )
+    for code in stray:
+        if code not in accounted:
+            unexpected.append({"code": code, "found": scans[code]})
     loaned = _on_loan(
         {e["id"] for e in missing_rows if e["kind"] == "volume"},
         {e["id"] for e in missing_rows if e["kind"] == "item"},

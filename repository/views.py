@@ -343,6 +343,154 @@ def staff_rooms(request: HttpRequest) -> HttpResponse:
     return render(request, "repository/staff/rooms.html", {"rooms": rooms})
 
 
+def _form_errors(form, exc: ValidationError) -> None:
+    RecordForm.add_service_errors(form, exc)
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+def staff_room(request: HttpRequest, pk: int) -> HttpResponse:
+    """One store room: its shelving units with occupancy, its boxes, and (for keepers and
+    archivists) a form to add a shelving unit."""
+    from repository import boxes
+    from repository.forms import ShelvingUnitForm
+
+    room = get_object_or_404(StoreRoom, pk=pk)
+    can_manage = access.can_manage_locations(request.user)
+    if request.method == "POST" and not can_manage:
+        raise Http404
+    form = ShelvingUnitForm(request.POST or None) if can_manage else None
+    if request.method == "POST" and form.is_valid():
+        try:
+            unit = services.create_shelving_unit(
+                room, acting_user=request.user, **form.cleaned_data
+            )
+        except ValidationError as exc:
+            _form_errors(form, exc)
+        else:
+            messages.success(
+                request,
+                _("Shelving unit %(code)s created with %(n)d positions.")
+                % {"code": unit.code, "n": unit.positions.count()},
+            )
+            return redirect("repository:staff-room", pk=room.pk)
+    room_boxes = boxes.with_usage(room.boxes.select_related("fonds", "position"))[:200]
+    return render(
+        request,
+        "repository/staff/room.html",
+        {
+            "room": room,
+            "occupancy": services.room_occupancy(room),
+            "boxes": room_boxes,
+            "form": form,
+        },
+    )
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+def staff_boxes(request: HttpRequest) -> HttpResponse:
+    """Boxes (filter by store room or code prefix) and, for keepers and archivists, a form to
+    create one."""
+    from django.core.paginator import Paginator
+
+    from repository import boxes
+    from repository.forms import BoxForm
+    from repository.models import Box
+
+    can_manage = access.can_manage_locations(request.user)
+    if request.method == "POST" and not can_manage:
+        raise Http404
+    form = BoxForm(request.POST or None) if can_manage else None
+    if request.method == "POST" and form.is_valid():
+        try:
+            box = boxes.create_box(acting_user=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            _form_errors(form, exc)
+        else:
+            messages.success(request, _("Box %(code)s created.") % {"code": box.code})
+            return redirect("repository:staff-box", pk=box.pk)
+    qs = Box.objects.select_related("fonds", "room", "position")
+    room = request.GET.get("room", "")
+    q = request.GET.get("q", "").strip()[:64]
+    if room.isdigit():
+        qs = qs.filter(room_id=int(room))
+    if q:
+        qs = qs.filter(code__startswith=q)
+    page = Paginator(boxes.with_usage(qs).order_by("code"), 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "repository/staff/boxes.html",
+        {"page": page, "form": form, "rooms": StoreRoom.objects.all(), "room": room, "q": q},
+    )
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+def staff_box(request: HttpRequest, pk: int) -> HttpResponse:
+    """A box: what is in it (records the user may not see are counted, not named), and for
+    keepers and archivists forms to put records in by code, take them out, and move the box."""
+    from repository import boxes
+    from repository.forms import BoxAddForm, BoxRemoveForm
+    from repository.models import Box
+
+    box = get_object_or_404(Box.objects.select_related("fonds", "room", "position__room"), pk=pk)
+    can_manage = access.can_manage_locations(request.user)
+    if request.method == "POST" and not can_manage:
+        raise Http404
+    contents = boxes.box_contents(box, request.user)
+    codes = [r.reference_code for r in contents.records]
+    action = request.POST.get("action") if request.method == "POST" else None
+    add_form = BoxAddForm(request.POST if action == "add" else None)
+    remove_form = BoxRemoveForm(request.POST if action == "remove" else None, codes=codes)
+    move_form = MoveForm(request.POST if action == "move" else None)
+    try:
+        if action == "add" and add_form.is_valid():
+            done = boxes.put_in_box(
+                add_form.cleaned_data["codes"],
+                box,
+                acting_user=request.user,
+                reason=add_form.cleaned_data["reason"],
+            )
+            messages.success(request, _("%(n)d records put in the box.") % {"n": len(done)})
+            return redirect("repository:staff-box", pk=box.pk)
+        if action == "remove" and remove_form.is_valid():
+            done = boxes.take_out_of_box(
+                remove_form.cleaned_data["codes"],
+                box,
+                acting_user=request.user,
+                to_position=remove_form.cleaned_data["to_position"] or None,
+                reason=remove_form.cleaned_data["reason"],
+            )
+            messages.success(request, _("%(n)d records taken out.") % {"n": len(done)})
+            return redirect("repository:staff-box", pk=box.pk)
+        if action == "move" and move_form.is_valid():
+            boxes.move_box(
+                box,
+                move_form.cleaned_data["to_position"],
+                acting_user=request.user,
+                reason=move_form.cleaned_data["reason"],
+            )
+            messages.success(request, _("Moved."))
+            return redirect("repository:staff-box", pk=box.pk)
+    except ValidationError as exc:
+        form = {"add": add_form, "remove": remove_form, "move": move_form}[action]
+        _form_errors(form, exc)
+    return render(
+        request,
+        "repository/staff/box.html",
+        {
+            "box": box,
+            "contents": contents,
+            "can_manage": can_manage,
+            "add_form": add_form,
+            "remove_form": remove_form,
+            "move_form": move_form,
+            "moves": box.moves.select_related("from_position", "to_position", "moved_by")[:20],
+        },
+    )
+
+
 @staff_required
 def staff_moves(request: HttpRequest) -> HttpResponse:
     moves = Move.objects.select_related(

@@ -59,9 +59,16 @@ class FacetBucketSerializer(serializers.Serializer):
 
 
 class SearchResponseSerializer(serializers.Serializer):
-    total = serializers.IntegerField(help_text="Exact up to 10,000; see total_exact.")
+    total = serializers.IntegerField(
+        help_text="Exact up to the engine's cap (10,000 on Elasticsearch, 1,000 on the database "
+        "backend); see total_exact."
+    )
     total_exact = serializers.BooleanField(
-        help_text="False when counting stopped at 10,000 (there are at least that many)."
+        help_text="False when counting stopped at the cap (there are at least that many)."
+    )
+    facets_exact = serializers.BooleanField(
+        help_text="False when facet counts are estimates from a uniform sample of the matches "
+        "(the database backend, beyond its cap); true counts every match."
     )
     page = serializers.IntegerField()
     size = serializers.IntegerField()
@@ -145,6 +152,7 @@ class SearchView(APIView):
             {
                 "total": result.total,
                 "total_exact": result.total_exact,
+                "facets_exact": result.facets_exact,
                 "page": result.page,
                 "size": result.size,
                 "next_cursor": result.next_cursor,

@@ -130,8 +130,9 @@ class FacetBucket:
 class SearchResult:
     total: int
     hits: list[Hit]
-    total_exact: bool = True  # False: at least ``total`` (counting stopped at TOTAL_CAP)
+    total_exact: bool = True  # False: at least ``total`` (counting stopped at the cap)
     facets: dict[str, list[FacetBucket]] = field(default_factory=dict)
+    facets_exact: bool = True  # False: bucket counts are estimates from a uniform sample
     next_cursor: str | None = None
     page: int = 1
     size: int = DEFAULT_PAGE_SIZE

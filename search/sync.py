@@ -16,7 +16,6 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
-from itertools import chain
 from typing import Any
 
 from django.db import connection, transaction
@@ -244,14 +243,19 @@ def reindex(
     backend = backend or get_backend()
     started_at = timezone.now()
     expected = expected_count(started_at)
-    docs = chain.from_iterable(
-        iter_documents(kind, chunk_size=chunk_size, created_at__lte=started_at)
-        for kind in record_models()
-    )
-    with tqdm(
-        total=expected, disable=not progress, unit="rec", desc="reindex", mininterval=1
-    ) as bar:
-        result = backend.rebuild(docs, expected=expected, progress=bar)
+
+    def every_document():
+        for kind in record_models():
+            yield from iter_documents(kind, chunk_size=chunk_size, created_at__lte=started_at)
+
+    docs = every_document()
+    try:
+        with tqdm(
+            total=expected, disable=not progress, unit="rec", desc="reindex", mininterval=1
+        ) as bar:
+            result = backend.rebuild(docs, expected=expected, progress=bar)
+    finally:  # a failed rebuild closes its server-side cursor now, not whenever it is collected
+        docs.close()
     if result.switched:
         result.caught_up = catch_up(backend, since=started_at - timedelta(seconds=1))
     return result

@@ -1,5 +1,6 @@
 """Monthly environment report of one room (PDF): min/max/mean, hours out of range, alarms and a
-chart of daily means, with Chinese text in the built-in STSong-Light CID font."""
+chart of daily means, with Chinese text in ``config.fonts.pdf_font`` (embedded when a font is
+installed)."""
 
 from __future__ import annotations
 
@@ -18,22 +19,17 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from config.fonts import pdf_font
 from devices.choices import SensorKind
 from repository.models import StoreRoom
 from storage_env.choices import AggregateBucket
 from storage_env.models import Alarm, ClimatePolicy, ReadingAggregate, effective_policy
 
-FONT = "STSong-Light"
-
 
 def _font() -> str:
-    if FONT not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(UnicodeCIDFont(FONT))
-    return FONT
+    return pdf_font()
 
 
 def month_bounds(month: str) -> tuple[dt.datetime, dt.datetime]:

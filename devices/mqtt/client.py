@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import ssl
+import struct
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
@@ -60,6 +62,116 @@ def protocol_version() -> int:
     return mqtt.MQTTv5 if settings.MQTT_URL else mqtt.MQTTv311
 
 
+RawMessageCallback = Callable[[str, bytes, int, int], None]
+_PUBACK = 0x40
+_READ_CHUNK = 65536
+
+
+class IngestClient(mqtt.Client):
+    """paho's client with a leaner receive path for a subscriber that takes many small messages.
+
+    Stock paho reads each packet with three ``recv`` calls and goes back to ``select`` after every
+    packet; every PUBLISH becomes an ``MQTTMessage`` with parsed MQTT 5 properties and goes
+    through the topic matcher and two mutexes; every PUBACK is its own write. Here:
+
+    * ``loop_read`` does one socket read of up to 64 KiB per call and handles every complete
+      packet in it (``_sock_recv`` serves paho's small reads from that buffer);
+    * with ``on_raw_message`` set, PUBLISH packets with QoS 0 or 1 go straight to it as
+      ``(topic, payload, mid, qos)`` (properties are skipped: topic aliases are never granted
+      to the broker, and nothing else in them is used); QoS 2 takes paho's own path;
+    * ``ack_many`` acknowledges many QoS 1 messages with one write.
+
+    Everything else (connect, keepalive, reconnect, subscribe, TLS) is paho's. Only internals of
+    paho 2.x are touched (``_sock_recv``, ``_packet_read``, ``_handle_publish``,
+    ``_packet_queue``); ``supports_fast_path()`` checks they are there.
+    """
+
+    on_raw_message: RawMessageCallback | None = None
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._rbuf = b""
+        self._rpos = 0
+        self._rsock = None
+        self._reads_left = 0
+
+    @staticmethod
+    def supports_fast_path() -> bool:
+        return all(
+            hasattr(mqtt.Client, name)
+            for name in ("_sock_recv", "_packet_read", "_handle_publish", "_packet_queue")
+        )
+
+    # --- buffered reads -------------------------------------------------------------------
+    def _sock_recv(self, bufsize: int) -> bytes:
+        if self._rsock is not self._sock:  # a new connection: nothing buffered belongs to it
+            self._rbuf, self._rpos, self._rsock = b"", 0, self._sock
+        if self._rpos >= len(self._rbuf):
+            if self._reads_left <= 0:
+                raise BlockingIOError  # back to select() until the socket has more
+            self._reads_left -= 1
+            data = super()._sock_recv(_READ_CHUNK)
+            if not data:
+                return data  # connection closed
+            self._rbuf, self._rpos = data, 0
+        start = self._rpos
+        self._rpos = end = min(start + bufsize, len(self._rbuf))
+        return self._rbuf[start:end]
+
+    def loop_read(self, max_packets: int = 1) -> mqtt.MQTTErrorCode:
+        """Handle every complete packet of one socket read (at most 64 KiB)."""
+        if self._sock is None:
+            return mqtt.MQTTErrorCode.MQTT_ERR_NO_CONN
+        self._reads_left = 1
+        while True:
+            rc = self._packet_read()
+            if rc > 0:
+                return self._loop_rc_handle(rc)
+            if rc == mqtt.MQTTErrorCode.MQTT_ERR_AGAIN or self._sock is None:
+                return mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    # --- PUBLISH without MQTTMessage --------------------------------------------------------
+    def _handle_publish(self) -> mqtt.MQTTErrorCode:
+        callback = self.on_raw_message
+        header = self._in_packet["command"]
+        qos = (header & 0x06) >> 1
+        if callback is None or qos > 1:
+            return super()._handle_publish()
+        packet = self._in_packet["packet"]
+        try:
+            end = 2 + ((packet[0] << 8) | packet[1])
+            topic = packet[2:end].decode("utf-8")
+            mid = 0
+            if qos:
+                mid = (packet[end] << 8) | packet[end + 1]
+                end += 2
+            if self._protocol == mqtt.MQTTv5:
+                length, shift = 0, 0
+                while True:
+                    byte = packet[end]
+                    end += 1
+                    length |= (byte & 0x7F) << shift
+                    shift += 7
+                    if not byte & 0x80:
+                        break
+                end += length
+        except (IndexError, UnicodeDecodeError):
+            return super()._handle_publish()  # paho reports it the usual way
+        if not topic:
+            return super()._handle_publish()
+        callback(topic, bytes(packet[end:]), mid, qos)
+        if qos == 1 and not self._manual_ack:
+            return self._send_puback(mid)
+        return mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    # --- acknowledgements -----------------------------------------------------------------
+    def ack_many(self, mids: Iterable[int]) -> None:
+        """PUBACK for each QoS 1 message id, in one write (manual_ack mode)."""
+        packet = b"".join(struct.pack("!BBH", _PUBACK, 2, mid) for mid in mids)
+        if packet:
+            self._packet_queue(_PUBACK, packet, 0, 0)
+
+
 def make_client(
     client_id: str,
     *,
@@ -67,6 +179,7 @@ def make_client(
     config: BrokerConfig | None = None,
     protocol: int = mqtt.MQTTv311,
     manual_ack: bool = False,
+    client_class: type[mqtt.Client] = mqtt.Client,
 ) -> mqtt.Client:
     """A paho 2.x client (callback API v2) set up for ``config``; not connected.
 
@@ -75,7 +188,7 @@ def make_client(
     ``connect`` instead (see ``connect_options``).
     """
     config = config or broker_config()
-    client = mqtt.Client(
+    client = client_class(
         callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
         client_id=client_id,
         clean_session=None if protocol == mqtt.MQTTv5 else clean_start,

@@ -10,7 +10,7 @@ import datetime as dt
 import json
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from devices.choices import DeadLetterReason
 
@@ -34,8 +34,8 @@ class PayloadError(Exception):
         self.detail = detail[:500]
 
 
-@dataclass(frozen=True)
-class TelemetryReading:
+class TelemetryReading(NamedTuple):
+    # A named tuple, not a dataclass: one is made per reading on the ingest hot path.
     ts: dt.datetime
     temperature: float | None
     humidity: float | None
@@ -56,6 +56,9 @@ def _reject_constant(name: str) -> Any:
     raise PayloadError(DeadLetterReason.BAD_NUMBER, f"{name} is not a number")
 
 
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)  # one, not one per message
+
+
 def decode_json(raw: bytes) -> Any:
     if len(raw) > MAX_PAYLOAD_BYTES:
         raise PayloadError(
@@ -66,7 +69,7 @@ def decode_json(raw: bytes) -> Any:
     except UnicodeDecodeError as exc:
         raise PayloadError(DeadLetterReason.BAD_ENCODING, str(exc)) from None
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        return _DECODER.decode(text)
     except PayloadError:
         raise
     except (ValueError, RecursionError, OverflowError) as exc:
@@ -75,6 +78,10 @@ def decode_json(raw: bytes) -> Any:
 
 def _number(obj: dict, key: str, bounds: tuple[float, float], *, required: bool) -> float | None:
     value = obj.get(key)
+    if type(value) is float:  # the common case, checked without the general path below
+        low, high = bounds
+        if low <= value <= high:  # false for NaN; json.loads never yields ±inf here
+            return value
     if value is None:
         if required:
             raise PayloadError(DeadLetterReason.MISSING_FIELD, f"{key} is missing")
@@ -101,6 +108,10 @@ def parse_timestamp(
     """ISO-8601 with an offset, or epoch seconds; within ``horizon`` past and 5 min future."""
     if value is None:
         raise PayloadError(DeadLetterReason.MISSING_FIELD, "ts is missing")
+    if type(value) is float or type(value) is int:  # epoch seconds: bounds checked first
+        epoch = now.timestamp()
+        if epoch - horizon.total_seconds() <= value <= epoch + MAX_FUTURE.total_seconds():
+            return dt.datetime.fromtimestamp(value, tz=dt.UTC)
     try:
         if isinstance(value, bool):
             raise TypeError
@@ -163,6 +174,8 @@ def parse_telemetry(
 ) -> tuple[list[TelemetryReading], list[PayloadError]]:
     """Good readings and per-item errors; raises ``PayloadError`` when nothing is usable."""
     data = decode_json(raw)
+    if type(data) is dict:  # one reading per message: the common case
+        return [parse_telemetry_item(data, sensor_id=sensor_id, now=now, horizon=horizon)], []
     items = data if isinstance(data, list) else [data]
     if not items:
         raise PayloadError(DeadLetterReason.BAD_SHAPE, "empty array")

@@ -4,8 +4,10 @@ Documents live in ``search.SearchDocument`` (table ``search_document``) with the
 (``search.documents.tokenize``: CJK bigrams + lower-case words, the same analysis as the
 Elasticsearch mapping). PostgreSQL matches a generated ``tsvector`` under a GIN index with a
 ``tsquery`` built from the same terms (lexemes passed as-is, so no parser or dictionary touches
-Chinese); SQLite matches an FTS5 table. Visibility and filters are ordinary ``WHERE`` clauses on
-the same query, so counts and facets never include a hidden record.
+Chinese) and from scope lexemes for visibility and filters, reading a bounded number of rows per
+search whatever the catalogue's size (``search.backends.pg_search``); SQLite matches an FTS5
+table with visibility and filters as ``WHERE`` clauses. Either way they are part of the same
+query, so counts and facets never include a hidden record.
 """
 
 from __future__ import annotations
@@ -16,17 +18,27 @@ from datetime import date
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import BooleanField, Count, F, FloatField, Q, QuerySet, Value
+from django.db.models import (
+    BooleanField,
+    Count,
+    Exists,
+    F,
+    FloatField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Value,
+)
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 
+from search.backends import pg_search
 from search.backends.base import BulkResult, ReindexResult, SearchBackend
 from search.documents import query_terms, tokenize
 from search.highlight import highlight
 from search.models import SearchDocument
 from search.query import (
     FACET_FIELDS,
-    TOTAL_CAP,
     FacetBucket,
     Hit,
     SearchRequest,
@@ -62,6 +74,15 @@ DOC_FIELDS = (
 )
 CODE_BOOST = 100.0
 FACET_LIMITS = {"year": 200}
+# What one search may read of the table (see search.backends.pg_search): totals are exact up to
+# TOTAL_CAP (Elasticsearch counts to search.query.TOTAL_CAP); facets of broader searches are
+# estimated from about FACET_SAMPLE matches; relevance ranks up to RANK_LIMIT matches, broader
+# searches list the newest first; the 1/32 probe reads at most PROBE_LIMIT rows.
+TOTAL_CAP = 1_000
+FACET_SAMPLE = 800
+RANK_LIMIT = 5_000
+PROBE_LIMIT = 1_200
+SUGGEST_POOL = 500  # type-ahead ranks the first matches only
 BATCH = 1000
 
 
@@ -327,9 +348,7 @@ class DatabaseSearchBackend(SearchBackend):
         return rows.order_by(ordered, "doc_id")
 
     @staticmethod
-    def _sort_values(sort: str, row: dict, has_text: bool) -> list[Any]:
-        if sort == "relevance" and not has_text:
-            sort = "-date"
+    def _sort_values(sort: str, row: dict) -> list[Any]:
         if sort == "relevance":
             return [row["rank"], row["doc_id"]]
         if sort == "code":
@@ -337,31 +356,26 @@ class DatabaseSearchBackend(SearchBackend):
         return [row["date_start"].isoformat() if row["date_start"] else None, row["doc_id"]]
 
     def search(self, request: SearchRequest, visibility: Visibility) -> SearchResult:
-        matching, has_text = self._matching(request.query, visibility)
-        matching = matching.filter(filters_q(request.filters))
-        if request.facets and connection.vendor == "postgresql":
-            total, facets = self._facets_grouping_sets(matching, request.facets)
-            exact = True
-        else:  # count no further than the cap (like Elasticsearch's track_total_hits)
-            counted = matching.order_by().values("pk")[: TOTAL_CAP + 1].count()
-            total, exact, facets = min(counted, TOTAL_CAP), counted <= TOTAL_CAP, None
-        sort = request.sort
-        if has_text and sort == "relevance":
-            # Ranking every row of a very broad match (tens of thousands of documents that all
-            # contain the words) costs a full read of their vectors; above the cap the newest
-            # matches come first instead (walks the date index). The cursor's shape tells
-            # later pages which order page one used.
-            broad = not exact or total > TOTAL_CAP
-            if request.after is not None:
-                broad = not isinstance(request.after[0], int | float)
-            if broad:
-                sort = "-date"
-        ordered = self._sort(matching, sort, request.after, has_text)
-        fields = [*DOC_FIELDS, "record_id"] + (["rank"] if has_text else [])
-        window = ordered.values(*fields)[request.offset : request.offset + request.size]
+        if connection.vendor == "postgresql":
+            outcome = pg_search.search(
+                request,
+                visibility,
+                fields=[*DOC_FIELDS, "record_id"],
+                budget=pg_search.Budget(
+                    cap=TOTAL_CAP,
+                    facet_sample=FACET_SAMPLE,
+                    rank_limit=RANK_LIMIT,
+                    probe_limit=PROBE_LIMIT,
+                ),
+            )
+            rows, order, facets = outcome.rows, outcome.order, outcome.facets
+            total, exact, facets_exact = outcome.total, outcome.exact, outcome.facets_exact
+        else:
+            rows, order, total, exact, facets = self._search_generic(request, visibility)
+            facets_exact = True
         terms = query_terms(request.query) if request.highlight else []
         hits = []
-        for row in window:
+        for row in rows:
             highlights = {}
             for name in ("title", "creator", "keywords", "notes"):
                 marked = highlight(row[name], terms, fragment=name == "notes")
@@ -372,11 +386,9 @@ class DatabaseSearchBackend(SearchBackend):
                     doc=to_doc(row),
                     score=row.get("rank"),
                     highlights=highlights,
-                    sort_values=self._sort_values(sort, row, has_text),
+                    sort_values=self._sort_values(order, row),
                 )
             )
-        if facets is None:
-            facets = self._facets(matching, request.facets)
         next_cursor = None
         if hits and len(hits) == request.size:
             next_cursor = encode_cursor(hits[-1].sort_values)
@@ -385,10 +397,36 @@ class DatabaseSearchBackend(SearchBackend):
             total_exact=exact,
             hits=hits,
             facets=facets,
+            facets_exact=facets_exact,
             next_cursor=next_cursor,
             page=request.page,
             size=request.size,
         )
+
+    def _search_generic(self, request: SearchRequest, visibility: Visibility):
+        """SQLite (a small catalogue): ORM queries, exact facets, totals capped like
+        PostgreSQL's. Returns (rows, order, total, exact, facets)."""
+        matching, has_text = self._matching(request.query, visibility)
+        matching = matching.filter(filters_q(request.filters))
+        counted = matching.order_by().values("pk")[: TOTAL_CAP + 1].count()
+        total, exact = min(counted, TOTAL_CAP), counted <= TOTAL_CAP
+        sort = request.sort
+        if sort == "relevance" and not has_text:
+            sort = "-date"
+        if sort == "relevance":
+            # the same rule as PostgreSQL's at this size: beyond the cap, newest first; the
+            # cursor's shape tells later pages which order page one used
+            broad = not exact
+            if request.after is not None:
+                broad = not isinstance(request.after[0], int | float)
+            if broad:
+                sort = "-date"
+        if sort in ("date", "-date") and request.after is not None:
+            pg_search.cursor_day(request.after[0])  # a bad day is the caller's error
+        ordered = self._sort(matching, sort, request.after, has_text)
+        fields = [*DOC_FIELDS, "record_id"] + (["rank"] if has_text else [])
+        rows = list(ordered.values(*fields)[request.offset : request.offset + request.size])
+        return rows, sort, total, exact, self._facets(matching, request.facets)
 
     @staticmethod
     def _facets(matching: QuerySet, names: tuple[str, ...]) -> dict[str, list[FacetBucket]]:
@@ -406,37 +444,6 @@ class DatabaseSearchBackend(SearchBackend):
             ]
         return facets
 
-    @staticmethod
-    def _facets_grouping_sets(matching: QuerySet, names: tuple[str, ...]):
-        """PostgreSQL: the total and every facet in one scan (GROUP BY GROUPING SETS)."""
-        fields = [FACET_FIELDS[name] for name in names]
-        inner, params = matching.order_by().values(*fields).query.sql_with_params()
-        columns = ", ".join(f'"{f}"' for f in fields)
-        groupings = ", ".join(f'GROUPING("{f}")' for f in fields)
-        sets = ", ".join(f'("{f}")' for f in fields)
-        sql = (
-            f"SELECT {columns}, {groupings}, COUNT(*) FROM ({inner}) AS matching "  # noqa: S608
-            f"GROUP BY GROUPING SETS ({sets}, ())"
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            rows = cursor.fetchall()
-        total = 0
-        buckets: dict[str, list[FacetBucket]] = {name: [] for name in names}
-        k = len(fields)
-        for row in rows:
-            values, grouped, count = row[:k], row[k : 2 * k], row[-1]
-            if all(grouped):
-                total = count
-                continue
-            index = list(grouped).index(0)
-            if values[index] is not None:
-                buckets[names[index]].append(FacetBucket(value=values[index], count=count))
-        for name in names:
-            buckets[name].sort(key=lambda b: (-b.count, b.value))
-            del buckets[name][FACET_LIMITS.get(name, 50) :]
-        return total, buckets
-
     def suggest(self, prefix: str, visibility: Visibility, *, size: int = 8) -> list[Suggestion]:
         prefix = prefix.strip()
         if not prefix:
@@ -448,7 +455,9 @@ class DatabaseSearchBackend(SearchBackend):
             .values("title", "reference_code", "kind", "record_id")[:size]
         )
         by_title: list[dict] = []
-        if len(by_code) < size and query_terms(prefix):
+        if len(by_code) < size and connection.vendor == "postgresql":
+            by_title = pg_search.suggest_rows(prefix, visibility, size=size, pool=SUGGEST_POOL)
+        elif len(by_code) < size and query_terms(prefix):
             matching, _ = self._matching(prefix, visibility)
             by_title = list(
                 matching.order_by("-rank", "doc_id").values(
@@ -505,6 +514,12 @@ class DatabaseSearchBackend(SearchBackend):
 
         result = self.index_documents(counted(docs), force=True)
         self.prune_missing()
+        if connection.vendor == "postgresql":
+            # every row was rewritten: reclaim the old versions (table and GIN index) and
+            # refresh the planner's statistics; VACUUM cannot run inside a transaction
+            statement = "ANALYZE" if connection.in_atomic_block else "VACUUM (ANALYZE)"
+            with connection.cursor() as cursor:
+                cursor.execute(f"{statement} search_document")
         counted_docs = self.count()
         return ReindexResult(
             target="search_document",
@@ -521,8 +536,10 @@ class DatabaseSearchBackend(SearchBackend):
 
         removed = 0
         for kind, model in record_models().items():
+            # NOT EXISTS plans as a hash anti-join; ``NOT IN (subquery)`` cannot be hashed once
+            # the ids outgrow work_mem and becomes quadratic (hours at a million records).
             gone = SearchDocument.objects.filter(kind=kind).exclude(
-                record_id__in=model.objects.values("pk")
+                Exists(model.objects.filter(pk=OuterRef("record_id")))
             )
             ids = list(gone.values_list("pk", flat=True)[:100_000])
             while ids:

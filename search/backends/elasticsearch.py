@@ -14,9 +14,10 @@ import queue
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
+from django.utils.translation import gettext as _
 from elasticsearch import ApiError, Elasticsearch, TransportError, helpers
 from elasticsearch.dsl import (
     Boolean,
@@ -40,6 +41,7 @@ from search.query import (
     TOTAL_CAP,
     FacetBucket,
     Hit,
+    SearchInputError,
     SearchRequest,
     SearchResult,
     Suggestion,
@@ -53,8 +55,14 @@ CJK_ANALYZER = analyzer(
 TEXT_BOOSTS = ("title^3", "reference_code^2", "creator^1.5", "keywords^1.5", "notes")
 HIGHLIGHT_FIELDS = ("title", "creator", "keywords", "notes")
 FACET_SIZES = {"year": 200}
-BULK_CHUNK = 1000
-PIPELINE_DEPTH = 4  # chunks in flight between the database reader and the bulk sender
+BULK_CHUNK = 1000  # documents per bulk request (outbox drains, repairs)
+REBUILD_CHUNK = 2500  # documents per bulk request of a full rebuild
+SENDERS = 2  # bulk requests in flight during a rebuild: each keeps one write thread busy
+PIPELINE_DEPTH = 4  # chunks waiting between the database reader and the senders
+# A new index is filled without refreshes or replicas and with an asynchronous translog (it is
+# not live: a crash loses nothing that the rebuild would not redo); the live settings are put
+# back before the count is checked and the alias moves.
+BUILD_SETTINGS = {"refresh_interval": "-1", "number_of_replicas": 0, "translog.durability": "async"}
 
 
 def build_mapping() -> Mapping:
@@ -152,6 +160,29 @@ def sort_spec(request: SearchRequest, has_text: bool) -> list[Any]:
     return [{"date_start": {"order": order, "missing": "_last"}}, {"doc_id": "asc"}]
 
 
+def check_cursor(request: SearchRequest, *, has_text: bool) -> None:
+    """A cursor's first value must fit the sort (Elasticsearch would answer a 400 of its own,
+    which would look like an outage): a score, a code, or a date (epoch millis or ISO day)."""
+    if request.after is None:
+        return
+    first = request.after[0]
+    sort = request.sort if has_text or request.sort != "relevance" else "-date"
+    if sort == "relevance":
+        valid = isinstance(first, int | float)
+    elif sort == "code":
+        valid = isinstance(first, str)
+    elif isinstance(first, str):
+        try:
+            date.fromisoformat(first)
+            valid = True
+        except ValueError:
+            valid = False
+    else:
+        valid = first is None or isinstance(first, int | float)
+    if not valid:
+        raise SearchInputError({"cursor": [_("Not a valid cursor.")]})
+
+
 def build_search(request: SearchRequest, visibility: Visibility, *, index: str = "") -> Search:
     """The whole query as ``elasticsearch.dsl`` (``.to_dict()`` is checked in unit tests)."""
     search = Search(index=index or None)
@@ -194,9 +225,12 @@ def build_suggest(prefix: str, visibility: Visibility, *, size: int = 8) -> Sear
 class ElasticsearchBackend(SearchBackend):
     name = "elasticsearch"
 
-    def __init__(self, url: str, *, index_prefix: str = "lantai", timeout: float = 5.0) -> None:
+    def __init__(
+        self, url: str, *, index_prefix: str = "lantai", timeout: float = 5.0, replicas: int = 0
+    ) -> None:
         self.url = url
         self.index_prefix = index_prefix
+        self.replicas = replicas  # of the live index (a single node has none to give)
         self.alias = f"{index_prefix}-records"
         self.client = Elasticsearch(url, request_timeout=timeout, max_retries=1)
         self._ready = False
@@ -235,12 +269,19 @@ class ElasticsearchBackend(SearchBackend):
         self._ready = True
 
     # --- writes --------------------------------------------------------------------------
-    def _bulk(self, actions: Iterable[dict[str, Any]], result: BulkResult, *, key: str) -> None:
+    def _bulk(
+        self,
+        actions: Iterable[dict[str, Any]],
+        result: BulkResult,
+        *,
+        key: str,
+        chunk_size: int = BULK_CHUNK,
+    ) -> None:
         try:
             for ok, info in helpers.streaming_bulk(
                 self.client.options(request_timeout=60),
                 actions,
-                chunk_size=BULK_CHUNK,
+                chunk_size=chunk_size,
                 max_retries=5,
                 initial_backoff=1,
                 max_backoff=30,
@@ -284,6 +325,7 @@ class ElasticsearchBackend(SearchBackend):
 
     # --- reads ---------------------------------------------------------------------------
     def search(self, request: SearchRequest, visibility: Visibility) -> SearchResult:
+        check_cursor(request, has_text=bool(query_terms(request.query)))
         self.setup()
         search = build_search(request, visibility, index=self.alias)
         body = search.to_dict()
@@ -373,13 +415,22 @@ class ElasticsearchBackend(SearchBackend):
         return sorted(self._call(self.client.indices.get_alias, name=self.alias).keys())
 
     # --- zero-downtime rebuild -----------------------------------------------------------
+    def live_settings(self) -> dict[str, Any]:
+        return {
+            "refresh_interval": "1s",
+            "number_of_replicas": self.replicas,
+            "translog.durability": "request",
+        }
+
     def rebuild(self, docs: Iterable[dict[str, Any]], *, expected: int, progress=None):
-        """New timestamped index, streamed in bulk (429s retried with backoff); the alias moves
-        to it in one atomic ``update_aliases`` only when its count equals ``expected``."""
+        """New timestamped index, streamed in bulk by ``SENDERS`` threads (429s retried with
+        backoff) with ``BUILD_SETTINGS``; the live settings are put back, the index is merged
+        into one segment, and the alias moves to it in one atomic ``update_aliases`` only when
+        its count equals ``expected``."""
         started = time.monotonic()
         name = self.new_index_name()
-        body = build_index(name).to_dict()
-        body["settings"]["refresh_interval"] = "-1"  # bulk load: refresh once at the end
+        body = build_index(name, replicas=0).to_dict()
+        body["settings"].update(BUILD_SETTINGS)
         self._call(self.client.indices.create, index=name, **body)
         result = BulkResult()
 
@@ -394,7 +445,13 @@ class ElasticsearchBackend(SearchBackend):
             self._call(
                 self.client.indices.put_settings,
                 index=name,
-                settings={"index": {"refresh_interval": "1s"}},
+                settings={"index": self.live_settings()},
+            )
+            # one segment: a fast bulk load leaves dozens, and each costs every query a pass
+            self._call(
+                self.client.options(request_timeout=3600).indices.forcemerge,
+                index=name,
+                max_num_segments=1,
             )
             self._call(self.client.indices.refresh, index=name)
             counted_docs = self._call(self.client.count, index=name)["count"]
@@ -421,34 +478,41 @@ class ElasticsearchBackend(SearchBackend):
         )
 
     def _pipelined_bulk(self, docs: Iterable[dict[str, Any]], index: str, result: BulkResult):
-        """Read the database here while a worker thread sends the previous chunks: database
-        reads and Elasticsearch indexing overlap. A bounded queue keeps memory flat; the
-        worker never touches the database (this thread's connection and transaction stay)."""
+        """Read the database here while ``SENDERS`` threads send the previous chunks: database
+        reads and indexing overlap, and the node indexes on as many write threads. A bounded
+        queue keeps memory flat; the senders never touch the database (this thread's
+        connection and transaction stay)."""
         chunks: queue.Queue[list[dict] | None] = queue.Queue(maxsize=PIPELINE_DEPTH)
         failure: list[BaseException] = []
+        results = [BulkResult() for _ in range(SENDERS)]
 
-        ended = threading.Event()
+        def send(mine: BulkResult) -> None:
+            ended = False
 
-        def consume() -> None:
             def stream():
+                nonlocal ended
                 while (chunk := chunks.get()) is not None:
                     yield from chunk
-                ended.set()
+                ended = True
 
             try:
-                self.index_documents_into(stream(), index, result)
+                self.index_documents_into(stream(), index, mine, chunk_size=REBUILD_CHUNK)
             except BaseException as exc:  # handed back to the producer below
                 failure.append(exc)
-                while not ended.is_set() and chunks.get() is not None:  # unblock the producer
+                while not ended and chunks.get() is not None:  # unblock the producer
                     pass
 
-        worker = threading.Thread(target=consume, name="reindex-bulk", daemon=True)
-        worker.start()
+        senders = [
+            threading.Thread(target=send, args=(mine,), name=f"reindex-bulk-{i}", daemon=True)
+            for i, mine in enumerate(results)
+        ]
+        for sender in senders:
+            sender.start()
         chunk: list[dict] = []
         try:
             for doc in docs:
                 chunk.append(doc)
-                if len(chunk) >= BULK_CHUNK:
+                if len(chunk) >= REBUILD_CHUNK:
                     chunks.put(chunk)
                     chunk = []
                     if failure:
@@ -456,12 +520,21 @@ class ElasticsearchBackend(SearchBackend):
             if chunk and not failure:
                 chunks.put(chunk)
         finally:
-            chunks.put(None)
-            worker.join()
+            for _ in senders:
+                chunks.put(None)
+            for sender in senders:
+                sender.join()
+        for mine in results:
+            result.indexed += mine.indexed
+            result.skipped_stale += mine.skipped_stale
+            result.errors += mine.errors
+            result.failed |= mine.failed
         if failure:
             raise failure[0]
 
-    def index_documents_into(self, docs, index: str, result: BulkResult) -> None:
+    def index_documents_into(
+        self, docs, index: str, result: BulkResult, *, chunk_size: int = BULK_CHUNK
+    ) -> None:
         actions = (
             {
                 "_op_type": "index",
@@ -473,4 +546,4 @@ class ElasticsearchBackend(SearchBackend):
             }
             for doc in docs
         )
-        self._bulk(actions, result, key="indexed")
+        self._bulk(actions, result, key="indexed", chunk_size=chunk_size)

@@ -79,3 +79,38 @@ def test_create_user_service_is_audited_and_rejects_unknown_roles(db):
     with pytest.raises(ValueError, match="unknown roles"):
         create_user("ghost", acting_user=None, password="pw-long-2026", roles=["wizard"])
     assert not User.objects.filter(username="ghost").exists()
+
+
+def test_roles_and_fonds_permissions_are_read_in_one_query(personas, django_assert_num_queries):
+    """Every request needs the user's roles and fonds permissions: one UNION query, cached on
+    the user object for the request."""
+    from repository.models import Fonds
+
+    fonds = Fonds.objects.create(code="Q901", name="一次读取")
+    user = User.objects.get(pk=personas["archivist_a"].pk)  # fresh instance: nothing cached
+    grant("repository.view_fonds_records", user, fonds)
+    grant("repository.change_fonds_records", user, fonds)
+    user = User.objects.get(pk=user.pk)
+    with django_assert_num_queries(1):
+        facts = user.access_facts()
+        assert user.is_archive_staff and user.has_role(Role.ARCHIVIST)
+        assert fonds.pk in facts.object_ids("fonds", "view_fonds_records")
+        assert facts.has_object_perm("fonds", fonds.pk, "change_fonds_records")
+
+
+def test_granting_or_revoking_refreshes_the_cached_facts(personas):
+    from repository.access import can_change_fonds
+    from repository.models import Fonds
+
+    fonds = Fonds.objects.create(code="Q902", name="撤销即生效")
+    user = User.objects.get(pk=personas["archivist_a"].pk)
+    assert not can_change_fonds(user, fonds)
+    grant("repository.change_fonds_records", user, fonds)
+    assert can_change_fonds(user, fonds)
+    revoke("repository.change_fonds_records", user, fonds)
+    assert not can_change_fonds(user, fonds)
+    # Through a group: a new request (a fresh user object) sees the change.
+    group = Group.objects.create(name="Q902 archivists")
+    user.groups.add(group)
+    grant("repository.change_fonds_records", group, fonds)
+    assert can_change_fonds(User.objects.get(pk=user.pk), fonds)

@@ -327,6 +327,60 @@ def test_checkin_scan_returns_and_a_replay_changes_nothing(checked_out, keeper):
     assert other.status == 409 and "not on loan" in other.body["detail"]
 
 
+def test_a_refused_scan_is_kept_and_its_resend_answers_the_same(checked_out, keeper):
+    """A refused scan changes nothing but is remembered: resent, it answers the first refusal
+    even after the situation changed (the phone must not see a different outcome)."""
+    from borrowing.models import Scan
+
+    code = services.record_code(checked_out.record)
+    scan_id = uuid.uuid4()
+    refused = services.process_checkin_scan(
+        acting_user=keeper, scan_id=scan_id, kind="shelve", code=code, position="R1-A-01"
+    )
+    assert refused.status == 409 and refused.body["code"] == "still_on_loan"
+    assert Scan.objects.get(scan_id=scan_id).status_code == 409
+    services.process_checkin_scan(
+        acting_user=keeper, scan_id=uuid.uuid4(), kind="return", code=code
+    )
+    again = services.process_checkin_scan(
+        acting_user=keeper, scan_id=scan_id, kind="shelve", code=code, position="R1-A-01"
+    )
+    assert again.status == 409 and again.body["replayed"] is True
+    assert not AuditLog.objects.filter(action="borrowing.record.reshelved").exists()
+
+
+def test_a_resent_reshelving_scan_leaves_no_second_audit_row(checked_out, keeper, shelf):
+    code = services.record_code(checked_out.record)
+    services.process_checkin_scan(
+        acting_user=keeper, scan_id=uuid.uuid4(), kind="return", code=code
+    )
+    scan_id = uuid.uuid4()
+    for _ in range(2):
+        result = services.process_checkin_scan(
+            acting_user=keeper, scan_id=scan_id, kind="shelve", code=code, position=shelf[0].code
+        )
+        assert result.status == 200
+    assert result.body["replayed"] is True
+    assert AuditLog.objects.filter(action="borrowing.record.reshelved").count() == 1
+    from repository.models import Move
+
+    assert Move.objects.filter(item=checked_out.record).count() == 1
+
+
+def test_a_return_scan_takes_a_bounded_number_of_queries(
+    checked_out, keeper, django_assert_max_num_queries
+):
+    """The phone waits on this: record, locked loan + request, the updates and audit rows,
+    the scan row — no per-relation look-ups (was 17–20 statements)."""
+    code = services.record_code(checked_out.record)
+    keeper.access_facts()
+    with django_assert_max_num_queries(10):
+        result = services.process_checkin_scan(
+            acting_user=keeper, scan_id=uuid.uuid4(), kind="return", code=code
+        )
+    assert result.status == 200
+
+
 @pytest.mark.parametrize(
     ("code", "status", "message"),
     [("I99999999", 404, "No record"), ("<script>", 400, "not a valid"), ("", 400, "not a valid")],

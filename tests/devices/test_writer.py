@@ -1,5 +1,6 @@
 """The ingest writer on its own: parse → write, idempotency, dead letters with reasons."""
 
+import datetime as dt
 import json
 
 import pytest
@@ -7,7 +8,8 @@ from django.utils import timezone
 
 from devices.choices import DeadLetterReason, SensorStatus
 from devices.ingest import Writer, parse_message
-from devices.models import DeadLetter, DiscoveredSensor, Sensor
+from devices.models import DeadLetter, DiscoveredSensor, RegistryVersion, Sensor
+from devices.mqtt import payloads
 from storage_env.choices import AlarmRule, AlarmState
 from storage_env.models import Alarm, Reading
 
@@ -107,3 +109,68 @@ def test_parse_message_never_raises_on_garbage():
     for raw in [b"", b"\x00" * 10, b"[" * 5000, b"{" * 100000]:
         parsed = parse_message("t/sensors/x/telemetry", raw, topic_prefix=PREFIX)
         assert parsed.errors and not parsed.readings
+
+
+def test_registry_changes_reach_a_running_writer_at_once(sensor):
+    """The writer caches sensors; any save or delete of a sensor moves the registry version
+    and the next batch sees the change (calibration, enabled, deletion)."""
+    start = timezone.now().replace(microsecond=0) - dt.timedelta(minutes=5)
+
+    def reading(i):
+        ts = (start + dt.timedelta(seconds=i)).isoformat()
+        return msg("TH-01", "telemetry", {"ts": ts, "temperature": 20.0})
+
+    writer = Writer()
+    writer.write([reading(0)])
+    sensor.temperature_offset = 1.25
+    sensor.save()
+    writer.write([reading(1)])
+    assert list(Reading.objects.order_by("ts").values_list("temperature", flat=True)) == [
+        19.5,
+        21.25,
+    ]
+    sensor.enabled = False
+    sensor.save()
+    writer.write([reading(2)])
+    assert DeadLetter.objects.get().reason == DeadLetterReason.DISABLED_SENSOR
+    Reading.objects.all().delete()
+    sensor.delete()
+    writer.write([reading(3)])  # not a foreign-key error on a stale cache entry
+    assert DeadLetter.objects.filter(reason=DeadLetterReason.UNKNOWN_SENSOR).count() == 1
+
+
+def test_registry_version_moves_on_save_and_delete(room):
+    before = RegistryVersion.current()
+    sensor = Sensor.objects.create(sensor_id="RV-1", room=room)
+    assert RegistryVersion.current() == before + 1
+    sensor.delete()
+    assert RegistryVersion.current() == before + 2
+
+
+def test_a_batch_mixes_good_readings_duplicates_and_rejects(sensor):
+    now = timezone.now().replace(microsecond=0)
+    good = [
+        msg(
+            "TH-01",
+            "telemetry",
+            {
+                "ts": (now - dt.timedelta(seconds=i)).timestamp(),
+                "temperature": 20.0 + i / 10,
+                "humidity": 50.0,
+                "seq": i,
+            },
+        )
+        for i in range(300)
+    ]
+    writer = Writer()
+    writer.write(good[:100])
+    writer.write(good + [msg("TH-01", "telemetry", {"ts": now.isoformat(), "humidity": 101})])
+    assert Reading.objects.count() == 300
+    assert writer.counters.stored == 300 and writer.counters.duplicates == 100
+    assert writer.counters.dead_lettered == 1
+    row = Reading.objects.get(seq=42)
+    assert row.temperature == pytest.approx(20.0 + 4.2 - 0.5)
+    assert row.humidity == 51.0 and row.dew_point == pytest.approx(
+        payloads.dew_point(row.temperature, 51.0)
+    )
+    assert row.ts == now - dt.timedelta(seconds=42)

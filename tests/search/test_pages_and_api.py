@@ -123,6 +123,26 @@ def test_api_odd_queries_are_fine(client, indexed, params):
     assert response.json()["total"] >= 0
 
 
+@pytest.mark.parametrize(
+    ("sort", "after"),
+    [("-date", ["not a day", "item-1"]), ("date", ["2019-13-45", "item-1"])],
+)
+def test_api_cursor_that_does_not_fit_the_sort_is_a_400(client, indexed, sort, after):
+    from search.query import encode_cursor
+
+    params = {"q": "档案", "sort": sort, "cursor": encode_cursor(after)}
+    response = client.get("/api/v1/search/", params)
+    assert response.status_code == 400
+    assert response.json()["errors"]["cursor"]
+    relevance = client.get("/api/v1/search/", {"q": "档案", "cursor": encode_cursor(after)})
+    assert relevance.status_code == 400  # a day where a score (or a newest-first day) belongs
+
+
+def test_api_says_whether_facet_counts_are_exact(client, indexed):
+    data = client.get("/api/v1/search/", {"q": "档案", "facets": "fonds"}).json()
+    assert data["facets_exact"] is True and data["total_exact"] is True
+
+
 def test_api_cursor_walk(client, indexed):
     seen, params = [], {"size": "3", "sort": "code"}
     while True:

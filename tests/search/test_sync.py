@@ -272,3 +272,97 @@ def test_bulk_survives_429_with_backoff(monkeypatch, flaky_node):
     assert result.indexed == 5 and not result.errors
     assert calls == [5, 5, 5]  # rejected twice, then accepted
     assert sleeps == [1, 2]  # exponential backoff between the retries
+
+
+@pytest.fixture
+def es(db):
+    from tests.search.conftest import make_es_backend
+
+    engine = make_es_backend()
+    engine.clear()
+    engine.setup()
+    with use_backend(engine):
+        yield engine
+    engine.clear()
+
+
+def test_rebuild_fills_without_refresh_then_puts_live_settings_back(es, catalogue, monkeypatch):
+    """Refresh off, no replicas and an asynchronous translog while the new index fills; the
+    live settings are back, and the index is one segment, before the alias moves."""
+    import search.backends.elasticsearch as module
+
+    during = {}
+    real = es._pipelined_bulk
+
+    def spy(docs, index, result):
+        during.update(es.client.indices.get_settings(index=index)[index]["settings"]["index"])
+        return real(docs, index, result)
+
+    monkeypatch.setattr(es, "_pipelined_bulk", spy)
+    monkeypatch.setattr(module, "REBUILD_CHUNK", 2)  # six bulk requests over both senders
+    result = reindex(backend=es)
+    assert result.switched and result.streamed == result.counted == 11
+    assert during["refresh_interval"] == "-1" and during["number_of_replicas"] == "0"
+    assert during["translog"]["durability"] == "async"
+    live = es.client.indices.get_settings(index=result.target)[result.target]["settings"]["index"]
+    assert live["refresh_interval"] == "1s" and live["translog"]["durability"] == "request"
+    segments = es.client.indices.segments(index=result.target)["indices"][result.target]
+    assert [len(shard[0]["segments"]) for shard in segments["shards"].values()] == [1]
+
+
+def test_rebuild_stops_and_drops_the_new_index_when_a_sender_fails(es, catalogue, monkeypatch):
+    import search.backends.elasticsearch as module
+
+    monkeypatch.setattr(module, "REBUILD_CHUNK", 2)
+    real = es.index_documents_into
+    calls = []
+
+    def failing(docs, index, result, **kwargs):
+        calls.append(index)
+        if len(calls) == 1:
+            raise SearchUnavailable("node went away")
+        return real(docs, index, result, **kwargs)
+
+    monkeypatch.setattr(es, "index_documents_into", failing)
+    before = es.live_indices()
+    with pytest.raises(SearchUnavailable):
+        reindex(backend=es)
+    assert es.live_indices() == before
+    assert not es.client.indices.exists(index=calls[0])
+    from django.db import connection
+
+    if connection.vendor == "postgresql":  # the database stream is closed, not left to the GC
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_cursors")
+            assert cursor.fetchone()[0] == 0
+
+
+def test_database_rebuild_leaves_fresh_planner_statistics(db, catalogue):
+    from django.db import connection
+
+    from search.backends.database import DatabaseSearchBackend
+    from tests.gates import require_postgresql
+
+    require_postgresql()
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE pg_class SET reltuples = -1 WHERE relname = 'search_document'")
+    result = reindex(backend=DatabaseSearchBackend())
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'search_document'")
+        assert cursor.fetchone()[0] == result.counted == 11
+
+
+def test_database_rebuild_outside_a_transaction_vacuums(transactional_db, catalogue):
+    from django.db import connection
+
+    from search.backends.database import DatabaseSearchBackend
+    from tests.gates import require_postgresql
+
+    require_postgresql()
+    reindex(backend=DatabaseSearchBackend())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT last_vacuum IS NOT NULL FROM pg_stat_user_tables"
+            " WHERE relname = 'search_document'"
+        )
+        assert cursor.fetchone()[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import logging
 import signal
 import threading
@@ -24,8 +25,14 @@ class Command(BaseCommand):
             default=None,
             help="fixed MQTT client id (default: lantai-ingest-<MQTT_TOPIC_PREFIX>)",
         )
-        parser.add_argument("--batch-size", type=int, default=2000)
+        parser.add_argument("--batch-size", type=int, default=5000, help="readings per commit")
         parser.add_argument("--flush-interval", type=float, default=0.2, help="seconds, ≤ 0.2")
+        parser.add_argument(
+            "--linger",
+            type=float,
+            default=0.05,
+            help="under load, gather a batch for up to this many seconds (≤ the flush interval)",
+        )
         parser.add_argument("--buffer-limit", type=int, default=50000)
         parser.add_argument("--horizon-days", type=float, default=7.0)
 
@@ -34,8 +41,9 @@ class Command(BaseCommand):
         client_id = options["client_id"] or f"{DEFAULT_CLIENT_ID}-{settings.MQTT_TOPIC_PREFIX}"
         worker = IngestWorker(
             client_id=client_id[:64],
-            batch_size=options["batch_size"],
+            batch_size=max(1, options["batch_size"]),
             flush_interval=min(0.2, options["flush_interval"]),
+            linger=max(0.0, options["linger"]),
             buffer_limit=options["buffer_limit"],
             horizon=dt.timedelta(days=options["horizon_days"]),
         )
@@ -46,6 +54,11 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
+        # Everything loaded so far (Django, the apps) lives as long as the process: keep it out
+        # of the cyclic collector, whose full passes over it otherwise cost about as much CPU
+        # as the rest of the ingest path (measured: ~10 us of ~20 us per message).
+        gc.collect()
+        gc.freeze()
         worker.start()
         self.stdout.write(f"mqtt_ingest: client id {client_id}, prefix {worker.topic_prefix}")
         self.stdout.flush()

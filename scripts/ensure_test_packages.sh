@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Debian packages the tests use: headless Chromium for the browser tests (Playwright's own browser
+# download does not work on an isolated network) and a Chinese TrueType font (fonts-wqy-zenhei)
+# that PDFs embed. Installs what is missing only when we are root and apt is available;
+# otherwise the tests that need them are skipped locally (and fail in CI).
+set -euo pipefail
+missing=()
+have_chromium=no
+for candidate in "${CHROMIUM_PATH:-}" /usr/bin/chromium /usr/bin/chromium-browser; do
+  if [ -n "$candidate" ] && [ -x "$candidate" ]; then
+    have_chromium=yes
+  fi
+done
+[ "$have_chromium" = yes ] || missing+=(chromium)
+[ -f /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || missing+=(fonts-wqy-zenhei)
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+if [ "$(id -u)" = "0" ] && command -v apt-get > /dev/null; then
+  echo "installing Debian's ${missing[*]} for the tests..." >&2
+  apt-get update -qq > /dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" > /dev/null
+else
+  echo "${missing[*]} not found and cannot install here: the tests that need them will be skipped" >&2
+  exit 1
+fi
