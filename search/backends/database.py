@@ -72,7 +72,7 @@ DOC_FIELDS = (
     "is_public",
     "version",
 )
-CODE_BOOST = 100.0
+CODE_BOOST = pg_search.CODE_BOOST
 FACET_LIMITS = {"year": 200}
 # What one search may read of the table (see search.backends.pg_search): totals are exact up to
 # TOTAL_CAP (Elasticsearch counts to search.query.TOTAL_CAP); facets of broader searches are
@@ -275,14 +275,7 @@ class DatabaseSearchBackend(SearchBackend):
             rows = rows.filter(
                 RawSQL("search_vector @@ %s::tsquery", [tsq], output_field=BooleanField())
                 | Q(reference_code=code)
-            ).annotate(
-                rank=RawSQL(
-                    "(ts_rank(search_vector, %s::tsquery)"
-                    " + CASE WHEN reference_code = %s THEN %s ELSE 0 END)::float8",
-                    [tsq, code, CODE_BOOST],
-                    output_field=FloatField(),
-                )
-            )
+            ).annotate(rank=RawSQL(*pg_search.rank_sql(tsq, code), output_field=FloatField()))
         else:
             match = fts5_query(terms)
             rows = rows.filter(

@@ -42,6 +42,23 @@ from search.query import FACET_FIELDS, FacetBucket, SearchInputError, SearchRequ
 SAMPLE_STRATA = 1024  # ~s<id mod 1024>
 FACET_LIMITS = {"year": 200}
 CODE_BOOST = 100.0
+# A title match counts TITLE_WEIGHT times a match elsewhere (Elasticsearch boosts the title, the
+# SQLite backend weights its FTS5 column). The stored vector cannot carry PostgreSQL's own 'A'
+# weight: its lexemes have no positions, and weights live on positions.
+TITLE_WEIGHT = 10.0
+
+
+def rank_sql(words: str | None, code: str) -> tuple[str, list]:
+    """Relevance of a row for the tsquery ``words``: every field, plus the title again (of the
+    rows being ranked only: a bounded number), plus ``CODE_BOOST`` for the exact code."""
+    return (
+        "(ts_rank(search_vector, %s::tsquery)"
+        " + %s * ts_rank(array_to_tsvector(string_to_array(title_tokens, ' ')), %s::tsquery)"
+        " + CASE WHEN reference_code = %s THEN %s ELSE 0 END)::float8",
+        [words, TITLE_WEIGHT - 1, words, code, CODE_BOOST],
+    )
+
+
 # The sort keys of migration 0003's indexes: no NULLs, undated records last in both directions.
 NEWEST = "COALESCE(date_start, '-infinity'::date)"
 OLDEST = "COALESCE(date_start, 'infinity'::date)"
@@ -156,11 +173,7 @@ class Plan:
         return sql, params
 
     def rank(self) -> tuple[str, list]:
-        return (
-            "(ts_rank(search_vector, %s::tsquery)"
-            " + CASE WHEN reference_code = %s THEN %s ELSE 0 END)::float8",
-            [self.words, self.code, CODE_BOOST],
-        )
+        return rank_sql(self.words, self.code)
 
 
 def make_plan(request: SearchRequest, visibility: Visibility, *, query=None) -> Plan | None:

@@ -61,6 +61,17 @@ def test_exact_reference_code_is_first_and_only(backend, indexed):
     assert "J013-WS·2019-Y-BGS-0001" not in codes(result)
 
 
+def test_a_title_match_outranks_a_match_in_the_notes(backend, indexed):
+    # Equal otherwise, ties go to the smaller doc_id: give that one the word in its notes (three
+    # times), so only a real title weight can put the other first.
+    first, second = sorted([indexed["code2"], indexed["loan"]], key=lambda i: f"item-{i.pk}")
+    in_notes = build_document(first) | {"version": 9, "notes": "标准 标准 标准"}
+    in_title = build_document(second) | {"version": 9, "title": "标准化工作"}
+    backend.index_documents([in_notes, in_title])
+    backend.refresh()
+    assert codes(run(backend, "标准")) == [second.reference_code, first.reference_code]
+
+
 def test_public_sees_only_open_unclassified(backend, indexed):
     result = run(backend, "档案", visibility=PUBLIC)
     assert set(codes(result)) == {
