@@ -20,10 +20,12 @@ from repository import access, listing, services
 from repository.models import Item, Move, Position, Volume
 from repository.serializers import (
     BoxCodesSerializer,
+    BoxDeleteSerializer,
     BoxDetailSerializer,
     BoxInputSerializer,
     BoxRemoveSerializer,
     BoxSerializer,
+    BoxUpdateSerializer,
     DecisionSerializer,
     LocationSerializer,
     MoveInputSerializer,
@@ -689,6 +691,32 @@ class BoxViewSet(mixins.ListModelMixin, LocationViewSet):
             _box_detail(self.get_queryset().get(pk=box.pk), request.user),
             status=status.HTTP_201_CREATED,
         )
+
+    @extend_schema(request=BoxUpdateSerializer, responses=BoxDetailSerializer)
+    def partial_update(self, request, pk=None):
+        """Rename the box, change its capacity (not below the places in use) or notes."""
+        from repository import boxes
+
+        box = self.get_object()
+        serializer = BoxUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        _call(boxes.update_box, box, acting_user=request.user, **serializer.validated_data)
+        return Response(_box_detail(self.get_queryset().get(pk=box.pk), request.user))
+
+    @extend_schema(
+        parameters=[OpenApiParameter("reason", str, required=True, description="why")],
+        request=None,
+        responses={204: None},
+    )
+    def destroy(self, request, pk=None):
+        """Delete an empty box (``?reason=``); the audit log keeps its code and its moves."""
+        from repository import boxes
+
+        box = self.get_object()
+        serializer = BoxDeleteSerializer(data={"reason": request.query_params.get("reason", "")})
+        serializer.is_valid(raise_exception=True)
+        _call(boxes.delete_box, box, acting_user=request.user, **serializer.validated_data)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(request=BoxCodesSerializer, responses=BoxDetailSerializer)
     @action(detail=True, methods=["post"])

@@ -147,12 +147,46 @@ def _lock_position(value, places: int, *, field: str = "to_position") -> Positio
     return position
 
 
-def _check_box_code(code: str) -> str:
+def _check_capacity(capacity, *, used: int = 0) -> int:
+    try:
+        capacity = int(capacity)
+    except (TypeError, ValueError):
+        capacity = 0
+    if not 1 <= capacity <= BOX_CAPACITY_MAX:
+        raise ValidationError(
+            {
+                "capacity": [
+                    _("Must be between %(low)d and %(high)d.")
+                    % {"low": 1, "high": BOX_CAPACITY_MAX}
+                ]
+            }
+        )
+    if capacity < used:
+        raise ValidationError(
+            {
+                "capacity": [
+                    _("%(used)d places are in use: take records out first.") % {"used": used}
+                ]
+            }
+        )
+    return capacity
+
+
+def _check_notes(notes) -> str:
+    notes = str(notes or "").strip()
+    if len(notes) > 200:
+        raise ValidationError({"notes": [_("At most 200 characters.")]})
+    return notes
+
+
+def _check_box_code(code: str, *, box: Box | None = None) -> str:
     code = str(code or "").strip()
     if not code or len(code) > 64 or any(ch.isspace() for ch in code):
         raise ValidationError(
             {"code": [_("A box code is 1 to 64 characters without spaces, e.g. J012-H-0001.")]}
         )
+    if box is not None and code == box.code:
+        return code
     if Box.objects.filter(code=code).exists():
         raise ValidationError({"code": [_("There is already a box %(code)s.") % {"code": code}]})
     if (
@@ -185,22 +219,8 @@ def create_box(
     code = _check_box_code(code)
     if fonds is None:
         raise ValidationError({"fonds": [_("Choose the fonds of the box.")]})
-    try:
-        capacity = int(capacity)
-    except (TypeError, ValueError):
-        capacity = 0
-    if not 1 <= capacity <= BOX_CAPACITY_MAX:
-        raise ValidationError(
-            {
-                "capacity": [
-                    _("Must be between %(low)d and %(high)d.")
-                    % {"low": 1, "high": BOX_CAPACITY_MAX}
-                ]
-            }
-        )
-    notes = str(notes or "").strip()
-    if len(notes) > 200:
-        raise ValidationError({"notes": [_("At most 200 characters.")]})
+    capacity = _check_capacity(capacity)
+    notes = _check_notes(notes)
     target = None
     if position not in (None, ""):
         target = _lock_position(position, 1, field="position")
@@ -559,3 +579,75 @@ def move_box(box: Box, to_position: Position | str | None, *, acting_user, reaso
         },
     )
     return move
+
+
+@transaction.atomic
+def update_box(box: Box, *, acting_user, code=None, capacity=None, notes=None) -> Box:
+    """Rename the box, change its capacity (never below the places in use) or its notes.
+    Audited with before and after. A new code needs a new label."""
+    require_location_manager(acting_user)
+    box = _lock_box(box)
+    before = {"code": box.code, "capacity": box.capacity, "notes": box.notes}
+    if code is not None:
+        box.code = _check_box_code(code, box=box)
+    if capacity is not None:
+        box.capacity = _check_capacity(capacity, used=used_places(box))
+    if notes is not None:
+        box.notes = _check_notes(notes)
+    after = {"code": box.code, "capacity": box.capacity, "notes": box.notes}
+    if after == before:
+        return box
+    box.save(update_fields=["code", "capacity", "notes"])
+    record_event(
+        "repository.box.updated",
+        acting_user=acting_user,
+        obj=box,
+        before={k: v for k, v in before.items() if after[k] != v},
+        after={k: v for k, v in after.items() if before[k] != v},
+    )
+    return box
+
+
+@transaction.atomic
+def delete_box(box: Box, *, acting_user, reason: str) -> None:
+    """Delete an empty box (a worn-out or mistaken one). Its own moves go with it, so the audit
+    row keeps them: code, fonds, where it was, and every move (when, from, to, by whom)."""
+    require_location_manager(acting_user)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": [_("Give the reason for deleting the box.")]})
+    if len(reason) > 200:
+        raise ValidationError({"reason": [_("At most 200 characters.")]})
+    box = _lock_box(box)
+    used = used_places(box)
+    if used:
+        raise ValidationError(
+            {"box": [_("The box still holds %(n)d records: take them out first.") % {"n": used}]}
+        )
+    moves = [
+        {
+            "at": move.moved_at.isoformat(),
+            "from": move.from_position.code if move.from_position else None,
+            "to": move.to_position.code if move.to_position else None,
+            "by": move.moved_by.get_username() if move.moved_by else None,
+            "reason": move.reason,
+        }
+        for move in box.moves.select_related("from_position", "to_position", "moved_by").order_by(
+            "moved_at", "pk"
+        )
+    ]
+    record_event(
+        "repository.box.deleted",
+        acting_user=acting_user,
+        obj=box,
+        before={
+            "code": box.code,
+            "fonds": box.fonds.code,
+            "room": box.room.code if box.room_id else None,
+            "position": box.position.code if box.position_id else None,
+            "capacity": box.capacity,
+            "moves": moves,
+        },
+        note=reason,
+    )
+    box.delete()

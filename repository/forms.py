@@ -228,6 +228,20 @@ class BoxForm(forms.Form):
     notes = forms.CharField(label=_("notes"), max_length=200, required=False)
 
 
+class BoxEditForm(forms.Form):
+    """Rename a box, change its capacity or notes (rules: ``boxes.update_box``)."""
+
+    code = forms.CharField(
+        label=_("box code"), max_length=64, help_text=_("A new code needs a new label.")
+    )
+    capacity = forms.IntegerField(label=_("box capacity"), min_value=1, max_value=1000)
+    notes = forms.CharField(label=_("notes"), max_length=200, required=False)
+
+
+class BoxDeleteForm(forms.Form):
+    reason = forms.CharField(label=_("reason"), max_length=200)
+
+
 class BoxAddForm(forms.Form):
     codes = forms.CharField(
         label=_("reference codes (one per line)"),

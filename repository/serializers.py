@@ -214,6 +214,16 @@ class BoxInputSerializer(serializers.Serializer):
     notes = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
 
+class BoxUpdateSerializer(serializers.Serializer):
+    code = serializers.CharField(max_length=64, required=False, help_text="new box code")
+    capacity = serializers.IntegerField(required=False, help_text="places, 1–1000")
+    notes = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+
+class BoxDeleteSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=200, help_text="why the box is deleted")
+
+
 class BoxCodesSerializer(serializers.Serializer):
     codes = serializers.ListField(
         child=serializers.CharField(max_length=64), min_length=1, max_length=500

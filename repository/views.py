@@ -431,7 +431,7 @@ def staff_box(request: HttpRequest, pk: int) -> HttpResponse:
     """A box: what is in it (records the user may not see are counted, not named), and for
     keepers and archivists forms to put records in by code, take them out, and move the box."""
     from repository import boxes
-    from repository.forms import BoxAddForm, BoxRemoveForm
+    from repository.forms import BoxAddForm, BoxDeleteForm, BoxEditForm, BoxRemoveForm
     from repository.models import Box
 
     box = get_object_or_404(Box.objects.select_related("fonds", "room", "position__room"), pk=pk)
@@ -444,7 +444,21 @@ def staff_box(request: HttpRequest, pk: int) -> HttpResponse:
     add_form = BoxAddForm(request.POST if action == "add" else None)
     remove_form = BoxRemoveForm(request.POST if action == "remove" else None, codes=codes)
     move_form = MoveForm(request.POST if action == "move" else None)
+    edit_form = BoxEditForm(
+        request.POST if action == "edit" else None,
+        initial={"code": box.code, "capacity": box.capacity, "notes": box.notes},
+    )
+    delete_form = BoxDeleteForm(request.POST if action == "delete" else None)
     try:
+        if action == "edit" and edit_form.is_valid():
+            boxes.update_box(box, acting_user=request.user, **edit_form.cleaned_data)
+            messages.success(request, _("Saved."))
+            return redirect("repository:staff-box", pk=box.pk)
+        if action == "delete" and delete_form.is_valid():
+            code = box.code
+            boxes.delete_box(box, acting_user=request.user, **delete_form.cleaned_data)
+            messages.success(request, _("Box %(code)s deleted.") % {"code": code})
+            return redirect("repository:staff-boxes")
         if action == "add" and add_form.is_valid():
             done = boxes.put_in_box(
                 add_form.cleaned_data["codes"],
@@ -474,7 +488,13 @@ def staff_box(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, _("Moved."))
             return redirect("repository:staff-box", pk=box.pk)
     except ValidationError as exc:
-        form = {"add": add_form, "remove": remove_form, "move": move_form}[action]
+        form = {
+            "add": add_form,
+            "remove": remove_form,
+            "move": move_form,
+            "edit": edit_form,
+            "delete": delete_form,
+        }[action]
         _form_errors(form, exc)
     return render(
         request,
@@ -486,6 +506,8 @@ def staff_box(request: HttpRequest, pk: int) -> HttpResponse:
             "add_form": add_form,
             "remove_form": remove_form,
             "move_form": move_form,
+            "edit_form": edit_form,
+            "delete_form": delete_form,
             "moves": box.moves.select_related("from_position", "to_position", "moved_by")[:20],
         },
     )

@@ -275,7 +275,9 @@ class DatabaseSearchBackend(SearchBackend):
             rows = rows.filter(
                 RawSQL("search_vector @@ %s::tsquery", [tsq], output_field=BooleanField())
                 | Q(reference_code=code)
-            ).annotate(rank=RawSQL(*pg_search.rank_sql(tsq, code), output_field=FloatField()))
+            )
+            rank, params = pg_search.rank_sql(tsq, code)  # constant SQL, bound parameters
+            rows = rows.annotate(rank=RawSQL(rank, params, output_field=FloatField()))  # noqa: S611
         else:
             match = fts5_query(terms)
             rows = rows.filter(

@@ -697,6 +697,119 @@ def test_api_box_move(ws, box, positions, personas, client_for):
     assert Volume.objects.count() == 0
 
 
+# --- renaming and deleting boxes --------------------------------------------------------------
+
+
+def test_update_box_renames_resizes_and_audits_only_what_changed(ws, box, keeper):
+    make_item(ws, 1, box=box)
+    make_item(ws, 2, box=box)
+    boxes.update_box(box, acting_user=keeper, code="J012-H-0100", capacity=2, notes="新盒")
+    box.refresh_from_db()
+    assert (box.code, box.capacity, box.notes) == ("J012-H-0100", 2, "新盒")
+    log = AuditLog.objects.get(action="repository.box.updated", object_id=str(box.pk))
+    assert log.before == {"code": "J012-H-0001", "capacity": 3, "notes": ""}
+    assert log.after == {"code": "J012-H-0100", "capacity": 2, "notes": "新盒"}
+    boxes.update_box(box, acting_user=keeper, code="J012-H-0100", notes="新盒")  # no change
+    assert AuditLog.objects.filter(action="repository.box.updated").count() == 1
+
+
+@pytest.mark.parametrize(
+    "change, field, message",
+    [
+        ({"capacity": 1}, "capacity", "2 places are in use"),
+        ({"capacity": 0}, "capacity", "between 1 and 1000"),
+        ({"code": "has space"}, "code", "without spaces"),
+        ({"code": "J012-H-0002"}, "code", "already a box"),
+        ({"code": "J012-WS·2019-Y-BGS-0001"}, "code", "already a reference"),
+        ({"notes": "长" * 201}, "notes", "At most 200"),
+    ],
+)
+def test_update_box_bad_input_changes_nothing(ws, room, box, keeper, change, field, message):
+    make_item(ws, 1, box=box)
+    make_item(ws, 2, box=box)
+    boxes.create_box(acting_user=keeper, code="J012-H-0002", fonds=ws.fonds, room=room)
+    with pytest.raises(ValidationError) as exc:
+        boxes.update_box(box, acting_user=keeper, **change)
+    assert message in exc.value.message_dict[field][0]
+    box.refresh_from_db()
+    assert (box.code, box.capacity, box.notes) == ("J012-H-0001", 3, "")
+    assert not AuditLog.objects.filter(action="repository.box.updated").exists()
+
+
+@pytest.mark.parametrize("persona", ["front_desk", "approver_secret", "researcher", "outsider"])
+def test_other_roles_may_not_rename_or_delete_boxes(ws, box, personas, persona):
+    with pytest.raises(PermissionDenied):
+        boxes.update_box(box, acting_user=personas[persona], code="J012-H-0999")
+    with pytest.raises(PermissionDenied):
+        boxes.delete_box(box, acting_user=personas[persona], reason="破损")
+    assert Box.objects.get(pk=box.pk).code == "J012-H-0001"
+
+
+def test_delete_box_only_when_empty_and_the_audit_keeps_its_moves(
+    ws, box, positions, keeper, archivist_a
+):
+    item = make_item(ws, 1, box=box)
+    with pytest.raises(ValidationError) as exc:
+        boxes.delete_box(box, acting_user=keeper, reason="破损")
+    assert "still holds 1 records" in exc.value.message_dict["box"][0]
+    with pytest.raises(ValidationError) as exc:
+        boxes.delete_box(box, acting_user=keeper, reason=" ")
+    assert "reason" in exc.value.message_dict
+    boxes.take_out_of_box([item.reference_code], box, acting_user=archivist_a)
+    boxes.move_box(box, positions[0], acting_user=keeper, reason="倒架")
+    pk = box.pk
+    boxes.delete_box(box, acting_user=keeper, reason="破损")
+    assert not Box.objects.filter(pk=pk).exists() and not Move.objects.filter(box_id=pk).exists()
+    log = AuditLog.objects.get(action="repository.box.deleted", object_id=str(pk))
+    assert log.before["code"] == "J012-H-0001" and log.note == "破损"
+    assert [(m["from"], m["to"]) for m in log.before["moves"]] == [
+        (None, positions[-1].code),
+        (positions[-1].code, positions[0].code),
+    ]
+    assert Item.objects.filter(pk=item.pk).exists()  # its records are untouched
+
+
+def test_box_page_edit_and_delete(ws, box, keeper, front_desk, client_for):
+    url = reverse("repository:staff-box", args=[box.pk])
+    assert client_for(front_desk).post(url, {"action": "delete", "reason": "x"}).status_code == 404
+    client = client_for(keeper)
+    html = client.get(url).content.decode()
+    assert "Edit the box" in html and "Delete the box" in html
+    bad = client.post(url, {"action": "edit", "code": "a b", "capacity": 3})
+    assert bad.status_code == 200 and "without spaces" in bad.content.decode()
+    saved = client.post(url, {"action": "edit", "code": "J012-H-0009", "capacity": 5})
+    assert saved.status_code == 302
+    box.refresh_from_db()
+    assert (box.code, box.capacity) == ("J012-H-0009", 5)
+    make_item(ws, 1, box=box)
+    assert "Delete the box" not in client.get(url).content.decode()  # not offered: not empty
+    refused = client.post(url, {"action": "delete", "reason": "破损"})
+    assert refused.status_code == 200 and "still holds 1 records" in refused.content.decode()
+    Item.objects.filter(box=box).update(box=None)
+    gone = client.post(url, {"action": "delete", "reason": "破损"})
+    assert gone.status_code == 302 and gone.url == reverse("repository:staff-boxes")
+    assert not Box.objects.filter(pk=box.pk).exists()
+
+
+def test_api_box_update_and_delete(ws, box, personas, client_for):
+    url = f"/api/v1/boxes/{box.pk}/"
+    keeper = client_for(personas["keeper"])
+    patch = dict(content_type="application/json")
+    assert client_for(personas["front_desk"]).patch(url, {"notes": "x"}, **patch).status_code == 403
+    bad = keeper.patch(url, {"capacity": 0}, **patch)
+    assert bad.status_code == 400 and "between 1 and 1000" in bad.json()["errors"]["capacity"][0]
+    ok = keeper.patch(url, {"code": "J012-H-0042", "notes": "新"}, **patch)
+    assert ok.status_code == 200 and ok.json()["code"] == "J012-H-0042"
+    make_item(ws, 1, box=box)
+    assert client_for(personas["front_desk"]).delete(url + "?reason=x").status_code == 403
+    assert keeper.delete(url).status_code == 400  # no reason
+    full = keeper.delete(url + "?reason=破损")
+    assert full.status_code == 400 and "still holds" in full.json()["errors"]["box"][0]
+    Item.objects.filter(box=box).update(box=None)
+    assert keeper.delete(url + "?reason=破损").status_code == 204
+    assert not Box.objects.filter(pk=box.pk).exists()
+
+
 # --- query counts and the phone -------------------------------------------------------------
 
 
