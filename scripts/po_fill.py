@@ -2,7 +2,7 @@
 
 Developer helper: after `manage.py makemessages -l zh_Hans`, write the new translations into a
 JSON file and run `python scripts/po_fill.py locale/zh_Hans/LC_MESSAGES/django.po new.json`.
-Existing translations are kept unless --overwrite is given; untranslated msgids are listed.
+Existing translations are kept unless --overwrite is given (fuzzy guesses are replaced); untranslated msgids are listed.
 """
 
 import argparse
@@ -30,9 +30,11 @@ def main() -> int:
         if not message.id:
             continue
         key = message.id if isinstance(message.id, str) else message.id[0]
-        if key in table and (args.overwrite or not message.string):
+        guessed = "fuzzy" in message.flags  # makemessages' guess from a similar msgid
+        if key in table and (args.overwrite or guessed or not message.string):
             message.string = table[key]
             message.flags.discard("fuzzy")
+            message.previous_id = []
         if not message.string or (isinstance(message.string, tuple) and not message.string[0]):
             missing.append(key)
     with open(args.po, "wb") as handle:
