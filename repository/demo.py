@@ -562,6 +562,7 @@ def seed(*, records: int, out) -> None:
     )
     if todo == 0:
         out.write(f"catalogue: {have_volumes} volumes and their items, {have_loose} loose items")
+        _ensure_boxes(fonds_map, out)
         return
     shelver = Shelver(rooms)
     rng = random.Random(SEED + 2 + have_volumes + have_loose)
@@ -603,6 +604,46 @@ def seed(*, records: int, out) -> None:
         f"catalogue: {target_volumes} volumes with {ITEMS_PER_VOLUME} items each, "
         f"{target_loose} loose items; {Position.objects.count()} positions in {len(rooms)} rooms"
     )
+    _ensure_boxes(fonds_map, out)
+
+
+BOXES_PER_FONDS = 3
+VOLUMES_PER_BOX = 4
+
+
+def _ensure_boxes(fonds_map: dict[str, Fonds], out) -> None:
+    """A few boxes (档案盒) per fonds, each holding the first shelved paper volumes of the fonds and
+    standing where the first of them stood, put together through the box services (so each has
+    its moves and audit rows). Only when the archive has no boxes yet."""
+    from repository import boxes
+    from repository.models import Box
+
+    if Box.objects.exists():
+        return
+    made = 0
+    for fonds in fonds_map.values():
+        volumes = list(
+            Volume.objects.filter(
+                fonds=fonds, carrier=Carrier.PAPER, position__isnull=False, box__isnull=True
+            )
+            .select_related("position")
+            .order_by("pk")[: BOXES_PER_FONDS * VOLUMES_PER_BOX]
+        )
+        for number, start in enumerate(range(0, len(volumes), VOLUMES_PER_BOX), start=1):
+            group = volumes[start : start + VOLUMES_PER_BOX]
+            shelf = group[0].position
+            with transaction.atomic():
+                box = boxes.create_box(
+                    acting_user=None,
+                    code=f"{fonds.code}-H-{number:04d}",
+                    fonds=fonds,
+                    capacity=10,
+                    room=shelf.room,
+                )
+                boxes.put_in_box(group, box, acting_user=None)
+                boxes.move_box(box, shelf, acting_user=None, reason="示例数据：装盒上架")
+            made += 1
+    out.write(f"boxes: {made}")
 
 
 def _write_volumes(batch, fonds_map, categories, shelver, rng, now) -> None:

@@ -2,7 +2,8 @@
 
 Developer helper: after `manage.py makemessages -l zh_Hans`, write the new translations into a
 JSON file and run `python scripts/po_fill.py locale/zh_Hans/LC_MESSAGES/django.po new.json`.
-Existing translations are kept unless --overwrite is given (fuzzy guesses are replaced); untranslated msgids are listed.
+Existing translations are kept unless --overwrite is given (makemessages' fuzzy guesses are
+replaced); untranslated msgids are listed.
 """
 
 import argparse
