@@ -51,9 +51,23 @@ def alarm_payload(alarm: Alarm) -> dict[str, Any]:
     }
 
 
-def push_alarm(alarm: Alarm, event_type: str) -> None:
+def room_keepers(room_id: int | None) -> list[int]:
+    """Ids of the active users named as keepers of the room (``StoreRoom.keepers``)."""
+    if room_id is None:
+        return []
+    return list(
+        User.objects.filter(rooms_kept=room_id, is_active=True).values_list("pk", flat=True)
+    )
+
+
+def push_alarm(alarm: Alarm, event_type: str, *, tell_keepers: bool = False) -> None:
+    """To every open dashboard; with ``tell_keepers`` also to the room's own keepers
+    personally (their notices reach any page they have open, not only the dashboard)."""
     payload = alarm_payload(alarm)
     push_to_group(DASHBOARD_GROUP, event_type, payload)
+    if tell_keepers:
+        for user_id in room_keepers(alarm.room_id):
+            notify_user(user_id, event_type, payload)
 
 
 def _event(
@@ -96,7 +110,7 @@ def raise_alarm(
     except IntegrityError:  # raised concurrently by another worker
         return Alarm.objects.get(rule=rule, subject=subject, state__in=OPEN_STATES), False
     _event(alarm, AlarmEventKind.RAISED, now, note=message)
-    push_alarm(alarm, "alarm.raised")
+    push_alarm(alarm, "alarm.raised", tell_keepers=True)
     return alarm, True
 
 
@@ -208,7 +222,7 @@ def remind_alarm(alarm: Alarm, *, now: dt.datetime | None = None) -> Alarm:
     Alarm.objects.filter(pk=alarm.pk).update(last_reminded_at=now)
     alarm.last_reminded_at = now
     _event(alarm, AlarmEventKind.REMINDED, now)
-    push_alarm(alarm, "alarm.reminded")
+    push_alarm(alarm, "alarm.reminded", tell_keepers=True)
     return alarm
 
 

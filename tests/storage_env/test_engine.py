@@ -144,6 +144,25 @@ def test_unacknowledged_alarm_escalates_to_supervisors(sensor, add_readings, per
     assert Role.ADMINISTRATOR == services.SUPERVISOR_ROLE
 
 
+def test_the_rooms_own_keepers_are_told_personally(sensor, add_readings, personas, monkeypatch):
+    from accounts.models import User
+
+    told: list[tuple[int, str]] = []
+    monkeypatch.setattr(services, "notify_user", lambda uid, event, _p: told.append((uid, event)))
+    mine, other = personas["keeper"], User.objects.create_user("keeper2", password="x")
+    gone = User.objects.create_user("keeper3", password="x", is_active=False)
+    sensor.room.keepers.add(mine, gone)
+    add_readings(sensor, NOW - 20 * M, 20, humidity=70)
+    run(NOW)
+    raised = [event for uid, event in told if event == "alarm.raised"]
+    assert {uid for uid, _e in told} == {mine.pk} and raised  # not other or inactive keepers
+    alarm = Alarm.objects.get(rule=AlarmRule.HUMIDITY_HIGH)
+    told.clear()
+    services.remind_alarm(alarm)
+    assert told == [(mine.pk, "alarm.reminded")]
+    assert other.pk not in {uid for uid, _e in told}
+
+
 def test_new_readings_fast_path_raises_within_one_tick(sensor, add_readings):
     engine = AlarmEngine()
     with time_machine.travel(NOW, tick=False):
