@@ -322,6 +322,11 @@ def create_access_request(
     return req
 
 
+def request_notice(req: AccessRequest) -> dict:
+    """What the requester's live notice says: the request and its new state (with its label)."""
+    return {"id": req.pk, "state": req.state, "state_label": str(req.get_state_display())}
+
+
 def _move(
     req: AccessRequest,
     state: str,
@@ -348,8 +353,7 @@ def _move(
         note=note,
     )
     if notify:
-        payload = {"id": req.pk, "state": req.state}
-        notify_user(req.requester_id, f"access_request.{action}", payload)
+        notify_user(req.requester_id, f"access_request.{action}", request_notice(req))
     return req
 
 
@@ -494,7 +498,7 @@ def decide_access_request(
     )
     if last and req.state != RequestState.REJECTED:
         grant_digital_access(req, acting_user=acting_user)
-    notify_user(req.requester, "access_request.decided", {"id": req.pk, "state": req.state})
+    notify_user(req.requester, "access_request.decided", request_notice(req))
     return req
 
 
@@ -615,7 +619,7 @@ def check_out_access_request(
         before=before,
         after=_snapshot(req),
     )
-    notify_user(req.requester, "access_request.checked_out", {"id": req.pk, "state": req.state})
+    notify_user(req.requester, "access_request.checked_out", request_notice(req))
     return loans
 
 

@@ -4,4 +4,76 @@
   document.querySelectorAll("select.js-autosubmit").forEach(function (select) {
     select.addEventListener("change", function () { select.form.submit(); });
   });
+
+  // Live notices for the signed-in user (/ws/notifications/): alarms in the rooms they keep,
+  // escalations, their access requests and loans. Texts come from #live-notices (translated
+  // by the server); messages are inserted as text, never as HTML.
+  var box = document.getElementById("live-notices");
+  if (!box || !("WebSocket" in window)) { return; }
+  var retry = 1000;
+
+  function templateFor(type) {
+    if (type.indexOf("access_request.") === 0) { return "request"; }
+    return { "alarm.raised": "alarmRaised", "alarm.reminded": "alarmReminded",
+      "alarm.escalated": "alarmEscalated", "loan.renewed": "loanRenewed",
+      "loan.overdue": "loanOverdue" }[type];
+  }
+
+  function linkFor(type, payload) {
+    if (type.indexOf("alarm.") === 0 && payload.room_id) {
+      return box.dataset.roomUrl.replace("/0/", "/" + payload.room_id + "/");
+    }
+    if (type.indexOf("access_request.") === 0 && payload.id) {
+      return box.dataset.requestUrl.replace("/0/", "/" + payload.id + "/");
+    }
+    return null;
+  }
+
+  function show(type, payload) {
+    var key = templateFor(type);
+    var template = key && box.dataset[key];
+    if (!template) { return; }
+    var text = template.replace(/\{(\w+)\}/g, function (_, name) {
+      return payload[name] === undefined || payload[name] === null ? "" : String(payload[name]);
+    });
+    var alarm = type.indexOf("alarm.") === 0;
+    var note = document.createElement("article");
+    note.className = "live-notice" + (alarm ? " live-notice-alarm" : "");
+    note.setAttribute("role", alarm ? "alert" : "status");
+    var href = linkFor(type, payload);
+    var body = document.createElement(href ? "a" : "span");
+    if (href) { body.href = href; }
+    body.textContent = text;
+    var close = document.createElement("button");
+    close.type = "button";
+    close.className = "secondary outline small";
+    close.textContent = box.dataset.close;
+    close.addEventListener("click", function () { note.remove(); });
+    note.appendChild(body);
+    note.appendChild(close);
+    box.appendChild(note);
+    while (box.children.length > 5) { box.removeChild(box.firstChild); }
+    if (!alarm) { setTimeout(function () { note.remove(); }, 60000); }
+    if (document.hidden && window.Notification && Notification.permission === "granted") {
+      new Notification(text, { tag: type + "-" + (payload.id || "") });
+    }
+  }
+
+  function connect() {
+    var scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    var socket = new WebSocket(scheme + location.host + "/ws/notifications/");
+    socket.addEventListener("open", function () { retry = 1000; box.dataset.connected = "1"; });
+    socket.addEventListener("message", function (event) {
+      var message;
+      try { message = JSON.parse(event.data); } catch (e) { return; }
+      if (message && typeof message.type === "string") { show(message.type, message.payload || {}); }
+    });
+    socket.addEventListener("close", function (event) {
+      box.dataset.connected = "";
+      if (event.code === 4401) { return; }  // signed out: nothing to wait for
+      setTimeout(connect, retry);
+      retry = Math.min(retry * 2, 30000);
+    });
+  }
+  connect();
 })();

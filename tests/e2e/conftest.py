@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from tests.gates import require_chromium
+from tests.gates import require_chromium, require_postgresql, require_redis
 
 CHROMIUM_ARGS = [
     "--headless=new",
@@ -52,3 +52,92 @@ def page(chromium, live_server, settings):
     page.set_default_timeout(15_000)
     yield page
     context.close()
+
+
+@pytest.fixture
+def asgi_server(transactional_db):
+    """The real ASGI application (uvicorn, websockets included) in a subprocess, on the test
+    database and the Redis channel layer the test process uses, so pushes made by the test
+    reach browsers connected to it. Needs PostgreSQL and Redis (a second process cannot share
+    SQLite's in-memory test database or the in-memory channel layer)."""
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+    from pathlib import Path
+
+    from django.conf import settings
+    from django.db import connection
+
+    require_postgresql()
+    redis_url = require_redis()
+    db = connection.settings_dict
+    login = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
+    database_url = f"postgres://{login}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = dict(
+        os.environ,
+        DATABASE_URL=f"{database_url}/{db['NAME']}",
+        REDIS_URL=redis_url,
+        CHANNEL_PREFIX=settings.CHANNEL_LAYERS["default"]["CONFIG"].get("prefix", "lantai"),
+        DEBUG="true",
+        DATABASE_POOL_SIZE="0",
+    )
+    command = [sys.executable, "-m", "uvicorn", "config.asgi:application"]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    root = Path(__file__).resolve().parents[2]
+    server = subprocess.Popen(command, cwd=root, env=env, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if server.poll() is not None:
+                raise RuntimeError(f"uvicorn exited: {server.stderr.read().decode()[-2000:]}")
+            try:
+                urllib.request.urlopen(url + "/accounts/login/", timeout=1)  # noqa: S310
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def signed_in_page(chromium, base_url: str, user, **options):
+    """A phone-sized page on ``base_url`` already signed in as ``user`` (a session made here,
+    stored in the shared database: no password round trip)."""
+    from django.conf import settings
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    context = chromium.new_context(viewport=PHONE, locale="zh-CN", base_url=base_url, **options)
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+    context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": base_url}])
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    return page
+
+
+def collect_console_errors(page) -> list[str]:
+    """Console errors of ``page`` as they happen, except the failed websocket handshake of the
+    live notices: pytest-django's live server speaks WSGI only (the ``asgi_server`` tests cover
+    websockets), so every page's notice socket is refused with a 404 there."""
+    errors: list[str] = []
+
+    def keep(message) -> None:
+        text = message.text
+        if message.type == "error" and not ("/ws/notifications/" in text and "404" in text):
+            errors.append(text)
+
+    page.on("console", keep)
+    return errors

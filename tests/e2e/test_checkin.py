@@ -23,6 +23,7 @@ from borrowing.models import AccessRequest, Loan
 from repository.choices import AccessStatus
 from repository.models import Category, Fonds, Item, Position, ShelvingUnit, StoreRoom
 from tests.conftest import PASSWORD
+from tests.e2e.conftest import collect_console_errors
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -104,8 +105,7 @@ def test_request_to_check_in_in_the_browser(page, researcher, front_desk, keeper
     expect(page.locator("mark.state")).to_have_text("已借出")
     # The keeper checks it in on the phone: type the code, confirm, scan the shelf.
     sign_in(page, "keeper")
-    console_errors: list[str] = []
-    page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
+    console_errors = collect_console_errors(page)
     page.goto("/m/checkin/")
     page.fill("#code", services.record_code(item))
     page.click("#lookup")

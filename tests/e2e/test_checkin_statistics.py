@@ -11,6 +11,7 @@ from borrowing import services
 from repository.choices import AccessStatus
 from repository.models import Category, Fonds, Item
 from tests.conftest import PASSWORD
+from tests.e2e.conftest import collect_console_errors
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -42,8 +43,7 @@ def test_statistics_chart_renders(page, researcher, front_desk):
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url("**/staff/")
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    errors = collect_console_errors(page)
     page.goto(f"/staff/borrowing/statistics/?year={today.year}")
     page.wait_for_function("window.Chart && Chart.getChart('usage-chart')")
     labels = page.evaluate("Chart.getChart('usage-chart').data.datasets.map(d => d.label).sort()")

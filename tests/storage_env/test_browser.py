@@ -13,7 +13,7 @@ from storage_env import services
 from storage_env.choices import AlarmRule
 from storage_env.models import Reading
 from tests.conftest import PASSWORD
-from tests.e2e.conftest import chromium, page  # noqa: F401 - browser fixtures
+from tests.e2e.conftest import chromium, collect_console_errors, page  # noqa: F401 - fixtures
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -27,8 +27,7 @@ def login(page, username: str) -> None:  # noqa: F811
 
 
 def test_dashboard_shows_rooms_and_a_new_alarm_without_reload(page, keeper, sensor):  # noqa: F811
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    errors = collect_console_errors(page)
     Reading.objects.create(
         sensor=sensor, room=sensor.room, ts=timezone.now(), temperature=21.5, humidity=52.0
     )

@@ -178,3 +178,31 @@ async def test_websocket(name, personas, room, sensor):
         assert stored.state == AlarmState.RAISED  # stored before it was pushed
     finally:
         await communicator.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_room_keepers_get_the_alarm_on_their_own_notice_socket(personas, room, sensor):
+    """/ws/notifications/: the keeper named for the room is told; another keeper is not."""
+    mine, other = personas["keeper"], personas["admin"]
+    await sync_to_async(room.keepers.add)(mine)
+    sockets = {}
+    for user in (mine, other):
+        headers = [(b"origin", b"http://testserver"), (b"host", b"testserver")]
+        headers.append((b"cookie", await sync_to_async(session_cookie)(user)))
+        communicator = WebsocketCommunicator(application, "/ws/notifications/", headers=headers)
+        assert (await communicator.connect())[0]
+        sockets[user.username] = communicator
+    try:
+        await sync_to_async(services.raise_alarm)(
+            AlarmRule.HUMIDITY_HIGH,
+            "sensor:TH-01",
+            message="TH-01: 湿度高于 60 %RH (70)",
+            room_id=room.pk,
+            sensor_id=sensor.pk,
+        )
+        message = await sockets[mine.username].receive_json_from(timeout=3)
+        assert message["type"] == "alarm.raised" and message["payload"]["room_id"] == room.pk
+        assert await sockets[other.username].receive_nothing(timeout=0.5)
+    finally:
+        for communicator in sockets.values():
+            await communicator.disconnect()
