@@ -22,7 +22,12 @@ HISTORY_DAYS = 60
 
 @transaction.atomic
 def seed(*, records: int, out) -> None:  # noqa: ARG001
+    from accounts.models import User
+
+    keeper = User.objects.filter(username="keeper").first()  # accounts' demo keeper
     for room in StoreRoom.objects.all():
+        if keeper is not None:
+            room.keepers.add(keeper)  # told personally of this room's alarms (idempotent)
         # Short debounce so that a simulated excursion shows as an alarm within the demo.
         ClimatePolicy.objects.get_or_create(
             room=room,
