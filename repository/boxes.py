@@ -49,6 +49,7 @@ from repository.services import (
     _require_move,
     position_occupancy,
     require_location_manager,
+    required_reason,
     resolve_position,
 )
 from repository.stocktake import _on_loan
@@ -525,11 +526,7 @@ def move_box(box: Box, to_position: Position | str | None, *, acting_user, reaso
     there, and every record inside (and the items of a boxed volume) moves with it, one Move
     each with ``reason``. Returns the box's Move."""
     require_location_manager(acting_user)
-    reason = (reason or "").strip()
-    if not reason:
-        raise ValidationError({"reason": [_("Give the reason for the move.")]})
-    if len(reason) > 200:
-        raise ValidationError({"reason": [_("At most 200 characters.")]})
+    reason = required_reason(reason, _("Give the reason for the move."))
     # An unknown code fails before anything is locked.
     target = resolve_position(to_position) if to_position not in (None, "") else None
     box = _lock_box(box)
@@ -613,11 +610,7 @@ def delete_box(box: Box, *, acting_user, reason: str) -> None:
     """Delete an empty box (a worn-out or mistaken one). Its own moves go with it, so the audit
     row keeps them: code, fonds, where it was, and every move (when, from, to, by whom)."""
     require_location_manager(acting_user)
-    reason = (reason or "").strip()
-    if not reason:
-        raise ValidationError({"reason": [_("Give the reason for deleting the box.")]})
-    if len(reason) > 200:
-        raise ValidationError({"reason": [_("At most 200 characters.")]})
+    reason = required_reason(reason, _("Give the reason for deleting the box."))
     box = _lock_box(box)
     used = used_places(box)
     if used:

@@ -800,6 +800,17 @@ def resolve_position(value) -> Position:
     return position
 
 
+def required_reason(reason, missing: str) -> str:
+    """A reason for a move or a deletion: required (``missing`` says what for), ≤ 200 characters
+    (the ``Move.reason`` column)."""
+    reason = str(reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": [missing]})
+    if len(reason) > 200:
+        raise ValidationError({"reason": [_("At most 200 characters.")]})
+    return reason
+
+
 @transaction.atomic
 def move_record(subject, to_position, *, acting_user, reason: str) -> Move:
     """Move a volume, item or box to a position (or off the shelf with ``None``), recording
@@ -809,9 +820,7 @@ def move_record(subject, to_position, *, acting_user, reason: str) -> Move:
         from repository.boxes import move_box
 
         return move_box(subject, to_position, acting_user=acting_user, reason=reason)
-    reason = (reason or "").strip()
-    if not reason:
-        raise ValidationError({"reason": [_("Give the reason for the move.")]})
+    reason = required_reason(reason, _("Give the reason for the move."))
     target = resolve_position(to_position) if to_position not in (None, "") else None
     model = type(subject)
     subject = model.objects.select_for_update().get(pk=subject.pk)

@@ -272,6 +272,8 @@ def test_move_to_full_or_unknown_position_changes_nothing(ws, unit, archivist_a)
         services.move_record(c, "K09-99-A-01-01-1", acting_user=archivist_a, reason="入库")
     with pytest.raises(ValidationError, match="reason"):
         services.move_record(c, p2, acting_user=archivist_a, reason=" ")
+    with pytest.raises(ValidationError, match="At most 200"):  # the column's length, not a 500
+        services.move_record(c, p2, acting_user=archivist_a, reason="长" * 201)
     c.refresh_from_db()
     assert c.position is None and c.version == 1
     assert Move.objects.count() == 2
