@@ -60,24 +60,16 @@ def asgi_server(transactional_db):
     database and the Redis channel layer the test process uses, so pushes made by the test
     reach browsers connected to it. Needs PostgreSQL and Redis (a second process cannot share
     SQLite's in-memory test database or the in-memory channel layer)."""
-    import socket
-    import subprocess
-    import sys
-    import time
-    import urllib.request
-    from pathlib import Path
-
     from django.conf import settings
     from django.db import connection
+
+    from bench._harness import asgi_server as start_asgi_server  # the benches' server runner
 
     require_postgresql()
     redis_url = require_redis()
     db = connection.settings_dict
     login = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
     database_url = f"postgres://{login}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     env = dict(
         os.environ,
         DATABASE_URL=f"{database_url}/{db['NAME']}",
@@ -86,30 +78,8 @@ def asgi_server(transactional_db):
         DEBUG="true",
         DATABASE_POOL_SIZE="0",
     )
-    command = [sys.executable, "-m", "uvicorn", "config.asgi:application"]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
-    root = Path(__file__).resolve().parents[2]
-    server = subprocess.Popen(command, cwd=root, env=env, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if server.poll() is not None:
-                raise RuntimeError(f"uvicorn exited: {server.stderr.read().decode()[-2000:]}")
-            try:
-                urllib.request.urlopen(url + "/accounts/login/", timeout=1)  # noqa: S310
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
+    with start_asgi_server("uvicorn", env) as url:
         yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
 
 
 def signed_in_page(chromium, base_url: str, user, **options):
