@@ -29,7 +29,7 @@ import time
 CONNECT, CONNACK, PUBLISH, PUBACK, PINGREQ = 0x10, 0x20, 0x30, 0x40, 0xC0
 
 
-def _remaining_length(n: int) -> bytes:
+def remaining_length(n: int) -> bytes:
     out = bytearray()
     while True:
         byte, n = n % 128, n // 128
@@ -45,7 +45,7 @@ def _utf8(text: str) -> bytes:
 
 def connect_packet(client_id: str, keepalive: int = 60) -> bytes:
     body = _utf8("MQTT") + bytes([4, 0x02]) + struct.pack("!H", keepalive) + _utf8(client_id)
-    return bytes([CONNECT]) + _remaining_length(len(body)) + body
+    return bytes([CONNECT]) + remaining_length(len(body)) + body
 
 
 def publish_packet(topic: bytes, mid: int, payload: bytes) -> bytes:
@@ -54,7 +54,7 @@ def publish_packet(topic: bytes, mid: int, payload: bytes) -> bytes:
     return b"".join(
         (
             bytes([PUBLISH | 0x02]),
-            _remaining_length(body_len),
+            remaining_length(body_len),
             struct.pack("!H", len(topic)),
             topic,
             struct.pack("!H", mid),
