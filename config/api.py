@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, viewsets
 from rest_framework.response import Response
@@ -30,12 +31,22 @@ class BaseViewSet(viewsets.GenericViewSet):
         return context
 
 
+def drf_validation_error(exc: DjangoValidationError) -> exceptions.ValidationError:
+    """A service's ValidationError as DRF's: per field, or under ``non_field_errors``."""
+    if hasattr(exc, "error_dict"):
+        return exceptions.ValidationError(exc.message_dict)
+    return exceptions.ValidationError({"non_field_errors": exc.messages})
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's handler, with one error shape: ``{"detail": ..., "errors": {field: [...]}}``.
 
     "Missing" and "forbidden" on a single object are both a 404 (access helpers raise Http404).
+    A service's Django ValidationError is a 400 with its messages, so views need not catch it.
     """
-    if isinstance(exc, Http404):
+    if isinstance(exc, DjangoValidationError):
+        exc = drf_validation_error(exc)
+    elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()

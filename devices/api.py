@@ -4,7 +4,6 @@ one access helper and one service per write."""
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import BinaryField
 from django.db.models.functions import Substr
 from django.utils.translation import gettext as _
@@ -39,12 +38,6 @@ class SensorManagers(permissions.BasePermission):
 
     def has_permission(self, request, view) -> bool:
         return access.can_manage_sensors(request.user)
-
-
-def _validation_error(exc: DjangoValidationError) -> serializers.ValidationError:
-    if hasattr(exc, "error_dict"):
-        return serializers.ValidationError(exc.message_dict)
-    return serializers.ValidationError({"non_field_errors": exc.messages})
 
 
 def _choice_filter(request, name: str, choices) -> str | None:
@@ -115,12 +108,9 @@ class SensorViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseViewSe
         sensor = access.access_sensor_for_change(request.user, pk)
         body = SensorCalibrationSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        try:
-            sensor = services.update_sensor_calibration(
-                sensor, acting_user=request.user, **body.validated_data
-            )
-        except DjangoValidationError as exc:
-            raise _validation_error(exc) from None
+        sensor = services.update_sensor_calibration(
+            sensor, acting_user=request.user, **body.validated_data
+        )
         return Response(SensorSerializer(sensor).data)
 
     @extend_schema(request=None, responses=SensorSerializer)
@@ -156,12 +146,9 @@ class DiscoveredSensorViewSet(mixins.ListModelMixin, BaseViewSet):
         discovered = access.access_discovered(request.user, pk)
         body = RegisterSensorSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        try:
-            sensor = services.register_discovered_sensor(
-                discovered, acting_user=request.user, **body.validated_data
-            )
-        except DjangoValidationError as exc:
-            raise _validation_error(exc) from None
+        sensor = services.register_discovered_sensor(
+            discovered, acting_user=request.user, **body.validated_data
+        )
         return Response(SensorSerializer(sensor).data, status=status.HTTP_201_CREATED)
 
 

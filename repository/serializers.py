@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from repository.choices import AccessStatus, Carrier, OpeningDecision, Retention, ShelvingKind
 from repository.models import Move
 from repository.validation import format_partial_date
-
-
-def as_drf_error(exc: DjangoValidationError) -> serializers.ValidationError:
-    if hasattr(exc, "error_dict"):
-        return serializers.ValidationError(exc.message_dict)
-    return serializers.ValidationError({"non_field_errors": exc.messages})
 
 
 class RecordSerializer(serializers.Serializer):
