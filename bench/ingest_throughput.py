@@ -234,19 +234,21 @@ def bench_ceiling(url: str, ids: list[str], seconds: float, *, raw: bool = False
         counter[0] += 1
 
     client = subscriber(prefix, f"bench-count-{prefix}", on_message, raw=raw)
+    return run_subscriber(client, url, prefix, ids, seconds, lambda: counter[0], wait=60)
+
+
+def run_subscriber(client, url, prefix, ids, seconds, count, *, wait: float) -> dict:
+    """Publish for ``seconds`` to ``client`` (already subscribed), wait up to ``wait`` s for
+    ``count()`` to reach what was sent, disconnect; the publisher's figures plus the rate."""
     try:
-        with Progress(lambda: counter[0]) as progress:
+        with Progress(count) as progress:
             proc, out, start_at = publish(url, prefix, ids, seconds, progress.value)
             sent = finish(proc, out)
-            progress.wait_for(sent["messages"], 60)
+            progress.wait_for(sent["messages"], wait)
     finally:
         client.disconnect()
         client.loop_stop()
-    return {
-        **sent,
-        "rate": progress.rate(start_at, start_at + seconds),
-        "done": counter[0],
-    }
+    return {**sent, "rate": progress.rate(start_at, start_at + seconds), "done": count()}
 
 
 def bench_orm_baseline(url: str, ids: list[str], seconds: float) -> dict:
@@ -280,15 +282,9 @@ def bench_orm_baseline(url: str, ids: list[str], seconds: float) -> dict:
 
     client = subscriber(prefix, f"bench-orm-{prefix}", on_message)
     try:
-        with Progress(lambda: saved[0]) as progress:
-            proc, out, start_at = publish(url, prefix, ids, seconds, progress.value)
-            sent = finish(proc, out)
-            progress.wait_for(sent["messages"], 120)
+        return run_subscriber(client, url, prefix, ids, seconds, lambda: saved[0], wait=120)
     finally:
-        client.disconnect()
-        client.loop_stop()
         connection.close()  # the paho thread's connection is its own; this one is ours
-    return {**sent, "rate": progress.rate(start_at, start_at + seconds), "done": saved[0]}
 
 
 def committed_counter():
