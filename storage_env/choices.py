@@ -49,3 +49,23 @@ class AlarmEventKind(models.TextChoices):
     CLOSED = "closed", _("Closed")
     ESCALATED = "escalated", _("Escalated")
     REMINDED = "reminded", _("Reminder sent")
+
+
+class ChannelKind(models.TextChoices):
+    EMAIL = "email", _("E-mail")
+    WEBHOOK = "webhook", _("Webhook (JSON)")
+    WECOM = "wecom", _("WeCom group robot")
+    DINGTALK = "dingtalk", _("DingTalk group robot")
+
+
+class NotificationEvent(models.TextChoices):
+    RAISED = "raised", _("Raised")
+    ESCALATED = "escalated", _("Escalated")
+    REMINDED = "reminded", _("Reminder")
+    CLEARED = "cleared", _("Cleared")
+
+
+class DeliveryState(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -16,6 +17,9 @@ from storage_env.choices import (
     AlarmEventKind,
     AlarmRule,
     AlarmState,
+    ChannelKind,
+    DeliveryState,
+    NotificationEvent,
     Severity,
 )
 
@@ -326,3 +330,108 @@ class AlarmEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.alarm_id} {self.kind} {self.at}"
+
+
+def validate_event_list(value: str) -> None:
+    """A comma list of notification events (raised, escalated, reminded, cleared), at least one."""
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    if not names:
+        raise ValidationError(_("Choose at least one event."), code="required")
+    unknown = sorted(set(names) - set(NotificationEvent.values))
+    if unknown:
+        raise ValidationError(
+            _("Unknown events: %(names)s (known: %(known)s).")
+            % {"names": ", ".join(unknown), "known": ", ".join(NotificationEvent.values)},
+            code="invalid",
+        )
+
+
+class NotificationChannel(models.Model):
+    """通知渠道: where store-room alarms are told beyond the page notice (e-mail, webhook, robots).
+
+    ``target`` is comma-separated e-mail addresses for e-mail, else the webhook URL (a WeCom
+    robot's key or a DingTalk robot's access_token is part of it, so it is never logged whole).
+    """
+
+    name = models.CharField(_("name"), max_length=100)
+    kind = models.CharField(_("kind"), max_length=10, choices=ChannelKind.choices)
+    target = models.CharField(_("addresses or URL"), max_length=1000)
+    secret = models.CharField(
+        _("signing secret"),
+        max_length=200,
+        blank=True,
+        help_text=_("DingTalk only: the robot's signing secret (SEC…) when it signs."),
+    )
+    rooms = models.ManyToManyField(
+        "repository.StoreRoom",
+        blank=True,
+        related_name="notification_channels",
+        verbose_name=_("store rooms"),
+        help_text=_("None chosen: every store room."),
+    )
+    min_severity = models.CharField(
+        _("minimum severity"), max_length=8, choices=Severity.choices, default=Severity.MINOR
+    )
+    events = models.CharField(
+        _("events"),
+        max_length=100,
+        default=",".join(NotificationEvent.values),
+        validators=[validate_event_list],
+    )
+    enabled = models.BooleanField(_("enabled"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("notification channel")
+        verbose_name_plural = _("notification channels")
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def event_list(self) -> list[str]:
+        return [name.strip() for name in self.events.split(",") if name.strip()]
+
+
+class NotificationDelivery(models.Model):
+    """One message of one alarm event to one channel. ``sequence`` numbers repeated events of
+    an alarm (the 2nd reminder is a new delivery); the same event is never enqueued twice."""
+
+    alarm = models.ForeignKey(
+        Alarm, on_delete=models.CASCADE, related_name="notifications", verbose_name=_("alarm")
+    )
+    event = models.CharField(_("event"), max_length=10, choices=NotificationEvent.choices)
+    sequence = models.PositiveIntegerField(_("event number"), default=1)
+    channel = models.ForeignKey(
+        NotificationChannel,
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+        verbose_name=_("channel"),
+    )
+    state = models.CharField(
+        _("state"), max_length=8, choices=DeliveryState.choices, default=DeliveryState.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    last_error = models.CharField(_("last error"), max_length=500, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("notification delivery")
+        verbose_name_plural = _("notification deliveries")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["alarm", "event", "channel", "sequence"],
+                name="notification_delivery_once",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["state", "next_attempt_at"], name="notification_due_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.alarm_id} {self.event}#{self.sequence} → {self.channel_id} ({self.state})"
