@@ -9,6 +9,9 @@ PACKAGES=(
   "@picocss/pico@2.1.1|css/pico.jade.min.css:pico.min.css|pico"
   "chart.js@4.6.1|dist/chart.umd.min.js:chart.umd.min.js,dist/chart.umd.min.js.map:chart.umd.min.js.map|chartjs"
   "@zxing/library@0.21.3|umd/index.min.js:zxing.min.js|zxing"
+  # Time axis of the climate charts in the archive's time zone (after chart.js and luxon).
+  "luxon@3.7.2|build/global/luxon.min.js:luxon.min.js|luxon"
+  "chartjs-adapter-luxon@1.3.1|dist/chartjs-adapter-luxon.umd.min.js:adapter.umd.min.js|chartjs-adapter-luxon"
 )
 
 work=$(mktemp -d)
