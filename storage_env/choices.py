@@ -1,6 +1,7 @@
 """Enumerations of the storage_env app."""
 
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -69,3 +70,31 @@ class DeliveryState(models.TextChoices):
     PENDING = "pending", _("Pending")
     SENT = "sent", _("Sent")
     FAILED = "failed", _("Failed")
+
+
+# Device alarm codes (MQTT ``lantai/sensors/{id}/alarm``) named for people: the one mapping
+# the dashboard, the room page and the API use.
+DEVICE_ALARM_CODES = {
+    "smoke": _("Smoke"),
+    "fire": _("Fire"),
+    "water_leak": _("Water leak"),
+    "door_open": _("Door open"),
+    "tamper": _("Tamper"),
+    "intrusion": _("Intrusion"),
+    "glass_break": _("Glass break"),
+    "power_fail": _("Power failure"),
+    "low_battery": _("Low battery"),
+    "sensor_fault": _("Sensor fault"),
+    "hvac_fault": _("Air conditioning fault"),
+    "dehumidifier_fault": _("Dehumidifier fault"),
+}
+
+
+def device_code_label(code: str) -> str:
+    """The person's name of a device alarm code; unknown codes are shown as they came."""
+    if not code:
+        return ""
+    label = DEVICE_ALARM_CODES.get(code)
+    if label is None:
+        return gettext("unknown code (%(code)s)") % {"code": code}
+    return str(label)
