@@ -5,6 +5,7 @@ from __future__ import annotations
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from accounts.services import user_group
+from core.live import ensure_relay
 
 CLOSE_UNAUTHENTICATED = 4401
 
@@ -31,6 +32,7 @@ class PushConsumer(AsyncJsonWebsocketConsumer):
             return
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
+        ensure_relay(self.channel_layer)  # embedded default: pushes from other processes
         await self.accept()
 
     async def disconnect(self, code: int) -> None:

@@ -5,14 +5,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.db import transaction
 
 from accounts.audit import record_event
 from accounts.choices import Role
 from accounts.models import User
 from accounts.permissions import role_group
+from core.live import publish
 
 logger = logging.getLogger(__name__)
 
@@ -26,19 +25,7 @@ def user_group(user_id: int) -> str:
 
 def push_to_group(group: str, event_type: str, payload: dict[str, Any]) -> None:
     """Send a live event to a channel group once the current transaction commits."""
-
-    def send() -> None:
-        layer = get_channel_layer()
-        if layer is None:
-            return
-        try:
-            async_to_sync(layer.group_send)(
-                group, {"type": "push.event", "event": event_type, "payload": payload}
-            )
-        except Exception:  # the change is committed; a lost push is re-synced by the page
-            logger.warning("live push to %s failed (channel layer down?)", group, exc_info=True)
-
-    transaction.on_commit(send)
+    publish(group, event_type, payload)
 
 
 def notify_user(user: User | int, event_type: str, payload: dict[str, Any]) -> None:

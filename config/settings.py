@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "channels",
+    "core",
     "accounts",
     "repository",
     "borrowing",
@@ -204,6 +205,9 @@ if REDIS_URL:
     }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+# Without Redis the in-memory layer cannot cross processes: pushes from the workers (alarm
+# engine, ingest) travel through the database to each web process (core/live.py).
+LIVE_PUSH_VIA_DATABASE = env.get_bool("LIVE_PUSH_VIA_DATABASE", not REDIS_URL)
 
 # --- External services ----------------------------------------------------------------------
 MQTT_URL = env.get("MQTT_URL") or ""  # unset: `make run` starts an embedded broker
@@ -291,6 +295,17 @@ EMAIL_BACKEND = env.get(
     else "django.core.mail.backends.smtp.EmailBackend",
 )
 DEFAULT_FROM_EMAIL = env.get("DEFAULT_FROM_EMAIL", "lantai@localhost")
+EMAIL_HOST = env.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = env.get_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env.get("EMAIL_HOST_PASSWORD", "")  # or EMAIL_HOST_PASSWORD_FILE
+EMAIL_USE_TLS = env.get_bool("EMAIL_USE_TLS", False)  # STARTTLS, usually port 587
+EMAIL_USE_SSL = env.get_bool("EMAIL_USE_SSL", False)  # implicit TLS, usually port 465
+EMAIL_TIMEOUT = env.get_int("EMAIL_TIMEOUT", 10)
+# Alarm notifications (storage_env/notify.py): the site's address for links in messages
+# (unset: links are paths), and the seconds a webhook may take to answer.
+SITE_URL = (env.get("SITE_URL") or "").rstrip("/")
+NOTIFICATION_TIMEOUT = env.get_int("NOTIFICATION_TIMEOUT", 10)
 
 # --- Logging --------------------------------------------------------------------------------
 LOGGING = {

@@ -2,13 +2,15 @@
 
 Migrates, loads demo data when the database has no users, then starts the ASGI server and every
 worker process whose management command exists (MQTT broker when ``MQTT_URL`` is unset, ingest,
-alarm engine, simulator, search sync), prints the URL and the demo logins, and stops them all
-together on Ctrl-C / SIGTERM or when one of them dies.
+alarm engine, simulator, search sync, notifications), prints the URL and the demo logins, and
+supervises them: a process that dies is restarted with a backoff (see ``Supervisor``); Ctrl-C /
+SIGTERM stops them all together.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import subprocess
@@ -24,8 +26,19 @@ WORKERS = [
     ("mqtt-broker", "mqtt_broker", [], lambda env: not env.get("MQTT_URL")),
     ("mqtt-ingest", "mqtt_ingest", [], lambda env: True),
     ("alarms", "evaluate_alarms", [], lambda env: True),
-    ("simulator", "simulate_sensors", ["--sensors", "12", "--interval", "5"], lambda env: True),
+    # The demo's simulated sensors only on the embedded broker, unless asked for (a real
+    # broker has real sensors): LANTAI_SIMULATOR=true.
+    (
+        "simulator",
+        "simulate_sensors",
+        ["--sensors", "12", "--interval", "5"],
+        lambda env: (
+            not env.get("MQTT_URL")
+            or env.get("LANTAI_SIMULATOR", "").lower() in {"1", "true", "yes", "on"}
+        ),
+    ),
     ("search-sync", "search_sync", [], lambda env: True),
+    ("notifications", "send_notifications", [], lambda env: True),
 ]
 
 
@@ -88,10 +101,8 @@ def main() -> int:
         if command in commands and condition(env):
             specs.append((name, [PYTHON, "manage.py", command, *extra]))
 
-    children: dict[str, subprocess.Popen] = {}
-    for name, argv in specs:
-        children[name] = subprocess.Popen(argv, cwd=ROOT, env=env)
-        print(f"lantai: started {name} (pid {children[name].pid})", flush=True)
+    supervisor = Supervisor(specs, env)
+    supervisor.start_all()
 
     from_demo = subprocess.run(
         [
@@ -124,33 +135,107 @@ def main() -> int:
     periodic = {name: 0.0 for name, _every in PERIODIC if name in commands}
     every = dict(PERIODIC)
     jobs: dict[str, subprocess.Popen] = {}
-    exit_code = 0
     while not stopping:
         now = time.monotonic()
         for name, due in periodic.items():
             running = jobs.get(name)
             if now >= due and (running is None or running.poll() is not None):
+                if running is not None and running.returncode:
+                    print(f"lantai: job {name} failed with {running.returncode}", flush=True)
                 jobs[name] = subprocess.Popen([PYTHON, "manage.py", name], cwd=ROOT, env=env)
                 periodic[name] = now + every[name]
-        for name, child in children.items():
-            if child.poll() is not None:
-                print(f"lantai: {name} exited with {child.returncode}; stopping", flush=True)
-                exit_code = child.returncode or 1
-                stopping = True
-                break
+        supervisor.tick()
         time.sleep(0.5)
 
-    for child in [*children.values(), *jobs.values()]:
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + 15
-    for child in children.values():
-        try:
-            child.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            child.kill()
+    supervisor.stop_all(extra=list(jobs.values()))
     print("lantai: stopped", flush=True)
-    return exit_code
+    return 0
+
+
+class Supervisor:
+    """Keeps every process running: one that exits (crash, kill, or a clean exit nobody asked
+    for) is restarted after a backoff that doubles with each quick death (1 s … 60 s) and
+    resets once it has run for a minute. Says which process, how it ended and when it comes
+    back; keeps the counts in ``var/run-status.json`` (read by ``bench/soak.py``)."""
+
+    HEALTHY_AFTER = 60.0
+    MAX_BACKOFF = 60.0
+
+    def __init__(self, specs: list[tuple[str, list[str]]], env: dict[str, str]) -> None:
+        self.specs = dict(specs)
+        self.env = env
+        self.children: dict[str, subprocess.Popen] = {}
+        self.started: dict[str, float] = {}
+        self.quick_deaths: dict[str, int] = dict.fromkeys(self.specs, 0)
+        self.restart_at: dict[str, float] = {}
+        self.restarts: dict[str, int] = dict.fromkeys(self.specs, 0)
+        self.exits: dict[str, list[dict]] = {name: [] for name in self.specs}
+        self.status_file = ROOT / "var" / "run-status.json"
+
+    def start(self, name: str) -> None:
+        self.children[name] = subprocess.Popen(self.specs[name], cwd=ROOT, env=self.env)
+        self.started[name] = time.monotonic()
+        print(f"lantai: started {name} (pid {self.children[name].pid})", flush=True)
+
+    def start_all(self) -> None:
+        for name in self.specs:
+            self.start(name)
+        self.write_status()
+
+    def tick(self) -> None:
+        now = time.monotonic()
+        changed = False
+        for name, child in list(self.children.items()):
+            if name in self.restart_at or child.poll() is None:
+                continue
+            code = child.returncode
+            ran = now - self.started[name]
+            how = f"signal {-code}" if code < 0 else f"exit code {code}"
+            self.quick_deaths[name] = 0 if ran >= self.HEALTHY_AFTER else self.quick_deaths[name]
+            self.quick_deaths[name] += 1
+            delay = min(self.MAX_BACKOFF, 2.0 ** (self.quick_deaths[name] - 1))
+            self.restart_at[name] = now + delay
+            self.exits[name].append({"pid": child.pid, "code": code, "at": time.time()})
+            print(
+                f"lantai: {name} (pid {child.pid}) ended with {how} after {ran:.0f} s; "
+                f"restarting in {delay:.0f} s",
+                flush=True,
+            )
+            changed = True
+        for name, at in list(self.restart_at.items()):
+            if now >= at:
+                del self.restart_at[name]
+                self.restarts[name] += 1
+                self.start(name)
+                changed = True
+        if changed:
+            self.write_status()
+
+    def write_status(self) -> None:
+        status = {
+            name: {
+                "pid": self.children[name].pid if name in self.children else None,
+                "running": name in self.children and self.children[name].poll() is None,
+                "restarts": self.restarts[name],
+                "exits": self.exits[name][-50:],
+            }
+            for name in self.specs
+        }
+        tmp = self.status_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(status, indent=1), encoding="utf-8")
+        tmp.replace(self.status_file)
+
+    def stop_all(self, extra: list[subprocess.Popen] | None = None) -> None:
+        processes = [*self.children.values(), *(extra or [])]
+        for child in processes:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for child in processes:
+            try:
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.kill()
 
 
 if __name__ == "__main__":

@@ -60,7 +60,12 @@ def rollup(bucket: str, *, now: dt.datetime | None = None) -> int:
         first = Reading.objects.order_by("ts").values_list("ts", flat=True).first()
         if first is None:
             return 0
-        mark = RollupWatermark.objects.create(bucket=bucket, until=floor_time(first, seconds))
+        # Several engines may start at once: the first insert wins, the others wait for it.
+        RollupWatermark.objects.bulk_create(
+            [RollupWatermark(bucket=bucket, until=floor_time(first, seconds))],
+            ignore_conflicts=True,
+        )
+        mark = RollupWatermark.objects.select_for_update().get(bucket=bucket)
     end = min(floor_time(now - SETTLE, seconds), mark.until + MAX_SPAN)
     if end <= mark.until:
         return 0

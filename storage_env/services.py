@@ -6,12 +6,14 @@ import datetime as dt
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from accounts.audit import record_event
 from accounts.choices import Role
 from accounts.models import User
 from accounts.services import notify_user, push_to_group
+from storage_env import notify
 from storage_env.choices import OPEN_STATES, AlarmEventKind, AlarmRule, AlarmState, Severity
 from storage_env.models import Alarm, AlarmEvent
 
@@ -63,6 +65,7 @@ def room_keepers(room_id: int | None) -> list[int]:
 def push_alarm(alarm: Alarm, event_type: str, *, tell_keepers: bool = False) -> None:
     """To every open dashboard; with ``tell_keepers`` also to the room's own keepers
     personally (their notices reach any page they have open, not only the dashboard)."""
+    notify.enqueue_alarm_notifications(alarm, event_type)  # e-mail/robots, same transaction
     payload = alarm_payload(alarm)
     push_to_group(DASHBOARD_GROUP, event_type, payload)
     if tell_keepers:
@@ -201,13 +204,15 @@ def supervisors() -> list[User]:
 @transaction.atomic
 def escalate_alarm(alarm: Alarm, *, now: dt.datetime | None = None) -> Alarm:
     """Unacknowledged too long: tell the supervisors (administrators) directly."""
-    alarm = _locked(alarm)
-    if alarm.state != AlarmState.RAISED:
-        return alarm
     now = now or timezone.now()
-    alarm.escalation_level += 1
-    alarm.escalated_at = now
-    alarm.save(update_fields=["escalation_level", "escalated_at"])
+    # Claimed by a conditional update: of several engines that saw the same level due, one
+    # escalates and the others find the level moved (or the alarm acknowledged).
+    claimed = Alarm.objects.filter(
+        pk=alarm.pk, state=AlarmState.RAISED, escalation_level=alarm.escalation_level
+    ).update(escalation_level=F("escalation_level") + 1, escalated_at=now)
+    alarm = _locked(alarm)
+    if not claimed:
+        return alarm
     _event(alarm, AlarmEventKind.ESCALATED, now, note=f"level {alarm.escalation_level}")
     payload = alarm_payload(alarm)
     for user in supervisors():
@@ -218,8 +223,15 @@ def escalate_alarm(alarm: Alarm, *, now: dt.datetime | None = None) -> Alarm:
 
 @transaction.atomic
 def remind_alarm(alarm: Alarm, *, now: dt.datetime | None = None) -> Alarm:
+    """Remind the keepers of an acknowledged alarm; claimed by a conditional update on the
+    previous reminder time, so several engines send each reminder once."""
     now = now or timezone.now()
-    Alarm.objects.filter(pk=alarm.pk).update(last_reminded_at=now)
+    previous = alarm.last_reminded_at
+    unchanged = (
+        {"last_reminded_at__isnull": True} if previous is None else {"last_reminded_at": previous}
+    )
+    if not Alarm.objects.filter(pk=alarm.pk, **unchanged).update(last_reminded_at=now):
+        return alarm
     alarm.last_reminded_at = now
     _event(alarm, AlarmEventKind.REMINDED, now)
     push_alarm(alarm, "alarm.reminded", tell_keepers=True)

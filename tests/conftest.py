@@ -73,6 +73,13 @@ def client_for(db):
 
 
 @pytest.fixture(autouse=True)
+def _direct_live_push(settings):
+    """Tests push straight through the channel layer (in-memory or Redis) as in production
+    with Redis; tests of the embedded default's database relay turn it on themselves."""
+    settings.LIVE_PUSH_VIA_DATABASE = False
+
+
+@pytest.fixture(autouse=True)
 def _reset_caches():
     """Each test starts with clean caches (login lock-outs, throttles, backend choice) and a
     fresh channel layer: a Redis layer binds locks to the event loop of the test that first

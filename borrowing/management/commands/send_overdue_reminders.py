@@ -3,6 +3,7 @@
 from django.core.management.base import BaseCommand
 
 from borrowing.services import send_overdue_reminders
+from core.heartbeat import job_ran
 
 
 class Command(BaseCommand):
@@ -10,4 +11,5 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         sent = send_overdue_reminders()
+        job_ran("send_overdue_reminders", period_seconds=3600, sent=sent)
         self.stdout.write(f"{sent} reminder(s) sent")

@@ -15,6 +15,7 @@ import threading
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections, connection
 
+from core.heartbeat import Heartbeat
 from search.sync import MAX_BACKOFF_SECONDS, drain_once
 
 
@@ -35,10 +36,12 @@ class Command(BaseCommand):
         previous = {s: signal.signal(s, request_stop) for s in (signal.SIGTERM, signal.SIGINT)}
         failures = 0
         total = 0
+        heartbeat = Heartbeat("search_sync", stale_after=120)
         try:
             while not stop.is_set():
                 if not connection.in_atomic_block:  # (tests run inside one transaction)
                     close_old_connections()
+                    heartbeat.beat(written=total, failures_in_a_row=failures)
                 try:
                     result = drain_once(batch_size=max(1, min(batch_size, 5000)))
                 except Exception as exc:  # the database itself failed: back off, keep going
@@ -64,4 +67,6 @@ class Command(BaseCommand):
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+            if not connection.in_atomic_block:
+                heartbeat.stopped()
         self.stdout.write(f"search_sync stopped; {total} documents written")

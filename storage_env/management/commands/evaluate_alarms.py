@@ -3,12 +3,22 @@
 Two threads: a fast one evaluates the climate rules of sensors with new readings every tick
 (alarm latency), a slow one runs the full pass (every rule, offline, battery, escalation),
 the rollup and the retention job, so that a long full pass never delays a new alarm.
+
+Nothing a pass meets stops the engine: a failing sensor is skipped inside the pass (see
+storage_env/engine.py), a failing step is logged, counted and retried with backoff, and a
+database outage is waited out. Each thread writes a heartbeat (``/healthz`` names a stale
+one). Should a thread die all the same, the command exits non-zero, so that a supervisor
+(``make run``, systemd) restarts it; only SIGTERM/SIGINT end it with 0.
+
+Several engines may run on one database: raises, clears, escalations and reminders are each
+claimed in the database (see the engine's docstring), so none happens twice.
 """
 
 from __future__ import annotations
 
 import logging
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -18,26 +28,54 @@ from django.core.management.base import BaseCommand
 from django.db import DatabaseError, close_old_connections, connection, reset_queries
 from django.utils import translation
 
+from core.heartbeat import Heartbeat
 from storage_env.engine import AlarmEngine
 from storage_env.rollup import drop_old_readings, rollup_all
 
 log = logging.getLogger("lantai.alarms")
 
+MAX_BACKOFF_SECONDS = 30.0
 
-def loop(stop: threading.Event, every: float, step: Callable[[], None], name: str) -> None:
+
+def loop(
+    stop: threading.Event,
+    every: float,
+    step: Callable[[], None],
+    name: str,
+    heartbeat: Heartbeat,
+    engine: AlarmEngine,
+) -> None:
+    """Run ``step`` every ``every`` seconds until ``stop``; never lets an exception out."""
     # Alarm messages are stored in the archive's language (translation is per thread).
     translation.activate(settings.LANGUAGE_CODE)
+    failures = 0
+    last_error = ""
     try:
         while not stop.is_set():
             try:
                 close_old_connections()
                 step()
                 reset_queries()
+                failures = 0
+                last_error = ""
             except DatabaseError as exc:
+                failures += 1
+                last_error = f"database: {exc}"[:300]
                 log.error("%s: database error, retrying: %s", name, exc)
                 connection.close()
-                stop.wait(2.0)
-            stop.wait(every)
+            except Exception as exc:  # a bug in one step never stops the engine
+                failures += 1
+                last_error = f"{type(exc).__name__}: {exc}"[:300]
+                log.exception("%s: step failed (%d in a row); retrying", name, failures)
+            heartbeat.beat(
+                error=last_error,
+                failures_in_a_row=failures,
+                sensor_failures=engine.stats.failures,
+                last_sensor_failure=engine.stats.last_failure,
+                sensors_evaluated=engine.stats.sensors_evaluated,
+            )
+            backoff = min(MAX_BACKOFF_SECONDS, 2.0**failures) if failures else 0.0
+            stop.wait(every + backoff)
     finally:
         connection.close()
 
@@ -56,8 +94,11 @@ class Command(BaseCommand):
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
         translation.activate(settings.LANGUAGE_CODE)
         if options["once"]:
-            AlarmEngine().evaluate_all()
+            engine = AlarmEngine()
+            engine.evaluate_all()
             rollup_all()
+            if engine.stats.failures:
+                self.stderr.write(f"evaluate_alarms: {engine.stats.failures} sensor(s) failed")
             return
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *a: stop.set())
@@ -65,6 +106,7 @@ class Command(BaseCommand):
         fast, slow = AlarmEngine(), AlarmEngine()
         fast.start_from_latest()
         timers = {"rollup": 0.0, "retention": 0.0}
+        full_every = options["full_every"]
 
         def slow_step() -> None:
             slow.evaluate_all()
@@ -76,20 +118,43 @@ class Command(BaseCommand):
                 drop_old_readings(keep_days=options["keep_days"])
                 timers["retention"] = now
 
+        beats = {
+            "fast": Heartbeat("evaluate_alarms.fast", stale_after=60),
+            "full": Heartbeat("evaluate_alarms.full", stale_after=int(full_every * 4) + 60),
+        }
         threads = [
             threading.Thread(
-                target=loop, args=(stop, options["tick"], fast.evaluate_new_readings, "fast")
+                target=loop,
+                args=(
+                    stop,
+                    options["tick"],
+                    fast.evaluate_new_readings,
+                    "fast",
+                    beats["fast"],
+                    fast,
+                ),
+                name="alarms-fast",
             ),
-            threading.Thread(target=loop, args=(stop, options["full_every"], slow_step, "full")),
+            threading.Thread(
+                target=loop,
+                args=(stop, full_every, slow_step, "full", beats["full"], slow),
+                name="alarms-full",
+            ),
         ]
         for thread in threads:
             thread.start()
         self.stdout.write("evaluate_alarms: running")
         self.stdout.flush()
+        died = []
         while not stop.wait(1.0):
-            if not all(thread.is_alive() for thread in threads):
-                self.stderr.write("evaluate_alarms: a worker thread died")
+            died = [thread.name for thread in threads if not thread.is_alive()]
+            if died:
                 stop.set()
         for thread in threads:
             thread.join(30)
+        if died:
+            self.stderr.write(f"evaluate_alarms: worker thread(s) died: {', '.join(died)}")
+            sys.exit(1)
+        for beat in beats.values():
+            beat.stopped()
         self.stdout.write("evaluate_alarms: stopped")
