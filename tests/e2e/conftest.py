@@ -82,6 +82,32 @@ def asgi_server(transactional_db):
         yield url
 
 
+@pytest.fixture
+def asgi_server_embedded(transactional_db, settings):
+    """The real ASGI server as the embedded default runs it: no Redis, so pushes from other
+    processes (this test process plays the alarm engine) travel through the database relay
+    (core/live.py). Needs PostgreSQL (a second process cannot share SQLite's in-memory test
+    database)."""
+    from django.db import connection
+
+    from bench._harness import asgi_server as start_asgi_server
+
+    require_postgresql()
+    settings.LIVE_PUSH_VIA_DATABASE = True  # this process publishes as the workers would
+    db = connection.settings_dict
+    login = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
+    database_url = f"postgres://{login}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    env.update(
+        DATABASE_URL=f"{database_url}/{db['NAME']}",
+        LIVE_PUSH_VIA_DATABASE="true",
+        DEBUG="true",
+        DATABASE_POOL_SIZE="0",
+    )
+    with start_asgi_server("uvicorn", env) as url:
+        yield url
+
+
 def signed_in_page(chromium, base_url: str, user, **options):
     """A phone-sized page on ``base_url`` already signed in as ``user`` (a session made here,
     stored in the shared database: no password round trip)."""

@@ -1,0 +1,57 @@
+"""Live push on the embedded default (no Redis): an alarm raised in another process (here the
+test process, as the alarm engine would) reaches the keeper's open page through the database
+relay of the real web server (uvicorn) — within a second or two, not via the 5 s re-sync."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from django.db import connection
+from playwright.sync_api import expect
+
+from storage_env import services
+from storage_env.choices import AlarmRule
+from tests.e2e.conftest import asgi_server_embedded, chromium, signed_in_page  # noqa: F401
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+def raise_device_alarm(room, sensor) -> None:
+    try:
+        services.raise_alarm(
+            AlarmRule.DEVICE,
+            "sensor:TH-01:smoke",
+            message="TH-01: smoke",
+            room_id=room.pk,
+            sensor_id=sensor.pk,
+            code="smoke",
+        )
+    finally:
+        connection.close()
+
+
+def test_a_smoke_alarm_from_another_process_reaches_the_keepers_page_without_redis(
+    chromium,  # noqa: F811
+    asgi_server_embedded,  # noqa: F811
+    personas,
+    room,
+    sensor,
+):
+    keeper = personas["keeper"]
+    room.keepers.add(keeper)
+    page = signed_in_page(chromium, asgi_server_embedded, keeper)
+    try:
+        page.goto("/staff/")
+        expect(page.locator("#live-notices")).to_have_attribute("data-connected", "1")
+        started = time.monotonic()
+        raised = threading.Thread(target=raise_device_alarm, args=(room, sensor))
+        raised.start()
+        raised.join(10)
+        notice = page.locator(".live-notice-alarm")
+        expect(notice).to_contain_text("TH-01: smoke", timeout=5_000)
+        # the relay polls every 0.2 s; the pages' own re-sync would take 5 s
+        assert time.monotonic() - started < 4.0
+    finally:
+        page.context.close()
