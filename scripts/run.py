@@ -31,7 +31,12 @@ WORKERS = [
     (
         "simulator",
         "simulate_sensors",
-        ["--sensors", "12", "--interval", "5"],
+        [
+            "--sensors",
+            os.environ.get("LANTAI_SIMULATOR_SENSORS", "12"),
+            "--interval",
+            os.environ.get("LANTAI_SIMULATOR_INTERVAL", "5"),
+        ],
         lambda env: (
             not env.get("MQTT_URL")
             or env.get("LANTAI_SIMULATOR", "").lower() in {"1", "true", "yes", "on"}
@@ -45,6 +50,11 @@ WORKERS = [
 # Periodic jobs (idempotent management commands): name, seconds between runs. In production run
 # them from cron or a systemd timer instead (see README).
 PERIODIC = [("expire_grants", 300), ("send_overdue_reminders", 3600)]
+
+
+def var_dir(env: dict[str, str]) -> Path:
+    """Where the embedded default keeps its database, uploads and the launcher's status."""
+    return Path(env.get("LANTAI_VAR_DIR") or ROOT / "var")
 
 
 def manage(*args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -70,7 +80,7 @@ def main() -> int:
     args = parser.parse_args()
 
     env = dict(os.environ)
-    (ROOT / "var").mkdir(exist_ok=True)
+    var_dir(env).mkdir(parents=True, exist_ok=True)
     print("lantai: migrating the database…", flush=True)
     manage("migrate", "--noinput", "-v", "0")
     if env.get("DEBUG", "").lower() not in {"1", "true", "yes", "on"}:
@@ -170,7 +180,7 @@ class Supervisor:
         self.restart_at: dict[str, float] = {}
         self.restarts: dict[str, int] = dict.fromkeys(self.specs, 0)
         self.exits: dict[str, list[dict]] = {name: [] for name in self.specs}
-        self.status_file = ROOT / "var" / "run-status.json"
+        self.status_file = var_dir(env) / "run-status.json"
 
     def start(self, name: str) -> None:
         self.children[name] = subprocess.Popen(self.specs[name], cwd=ROOT, env=self.env)

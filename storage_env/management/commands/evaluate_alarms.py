@@ -85,7 +85,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--once", action="store_true", help="one full pass, then exit")
-        parser.add_argument("--tick", type=float, default=0.25, help="new-readings pass (s)")
+        parser.add_argument("--tick", type=float, default=0.1, help="new-readings pass (s)")
         parser.add_argument("--full-every", type=float, default=15.0, help="full pass (s)")
         parser.add_argument("--rollup-every", type=float, default=60.0)
         parser.add_argument("--keep-days", type=int, default=400, help="raw reading retention")
