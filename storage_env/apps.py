@@ -18,3 +18,11 @@ class StorageEnvConfig(AppConfig):
                 400,
             )
         )
+        register(
+            NavItem(
+                _("Alarm notifications"),
+                "storage_env:notifications",
+                frozenset({Role.ADMINISTRATOR}),
+                410,
+            )
+        )

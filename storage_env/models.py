@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator, validate_email
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -393,6 +395,46 @@ class NotificationChannel(models.Model):
     @property
     def event_list(self) -> list[str]:
         return [name.strip() for name in self.events.split(",") if name.strip()]
+
+    @property
+    def recipients(self) -> list[str]:
+        return [address.strip() for address in self.target.split(",") if address.strip()]
+
+    def clean(self) -> None:
+        """The target must suit the kind: e-mail addresses, or an http(s) URL without a user
+        name or password in it (tokens belong in the path or query, never logged whole)."""
+        self.target = self.target.strip()
+        if self.kind == ChannelKind.EMAIL:
+            if not self.recipients:
+                raise ValidationError({"target": _("Enter at least one e-mail address.")})
+            bad = []
+            for address in self.recipients:
+                try:
+                    validate_email(address)
+                except ValidationError:
+                    bad.append(address)
+            if bad:
+                raise ValidationError(
+                    {
+                        "target": _("Not a valid e-mail address: %(addresses)s.")
+                        % {"addresses": ", ".join(bad)}
+                    }
+                )
+            self.target = ", ".join(self.recipients)
+        elif self.kind:
+            parts = urlsplit(self.target)
+            if parts.scheme not in ("http", "https"):
+                raise ValidationError(
+                    {"target": _("The address must start with http:// or https://.")}
+                )
+            try:
+                URLValidator(schemes=["http", "https"])(self.target)
+            except ValidationError:
+                raise ValidationError({"target": _("Enter a complete web address.")}) from None
+            if parts.username or parts.password:
+                raise ValidationError({"target": _("Put no user name or password in the address.")})
+        if self.kind != ChannelKind.DINGTALK:
+            self.secret = ""  # only DingTalk robots sign
 
 
 class NotificationDelivery(models.Model):

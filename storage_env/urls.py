@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from storage_env import views
+from storage_env import notify_views, views
 
 app_name = "storage_env"
 
@@ -15,5 +15,16 @@ urlpatterns: list = [
         "staff/climate/alarms/<int:pk>/<str:action>/",
         views.alarm_action,
         name="alarm-action",
+    ),
+    path("staff/climate/notifications/", notify_views.notifications, name="notifications"),
+    path(
+        "staff/climate/notifications/<int:pk>/",
+        notify_views.channel_edit,
+        name="notification-channel",
+    ),
+    path(
+        "staff/climate/notifications/<int:pk>/<str:action>/",
+        notify_views.channel_action,
+        name="notification-channel-action",
     ),
 ]
