@@ -60,13 +60,24 @@ class StocktakeStatus(models.TextChoices):
 
 
 class RoomTemplate(models.TextChoices):
-    """Store-room kinds from the climate table (SPEC; JGJ 25-2010)."""
+    """Store-room kinds with their climate (CLIMATE_RANGES below says where each range comes from).
+
+    JGJ 25-2010 (档案馆建筑设计规范) sets the first five: table 5.2.1 (paper) and table 5.2.2,
+    which lists only 特藏库, 音像磁带库 and 胶片库 (拷贝片 / 母片). The other carriers have their
+    ranges in their own standards (photographs GB/T 11821-2002, magnetic carriers DA/T 15-1995,
+    electronic records on discs GB/T 18894-2002, microfilm after GB/T 18444-2001 / ISO 5466).
+    """
 
     PAPER = "paper", _("Paper records store")  # 纸质档案库
     SPECIAL = "special", _("Special collections store")  # 特藏库
     TAPE = "tape", _("Audio/video tape store")  # 音像磁带库
     FILM_COPY = "film_copy", _("Film store (copies)")  # 胶片拷贝库
     FILM_MASTER = "film_master", _("Film store (masters)")  # 胶片母片库
+    PHOTO = "photo", _("Photograph store")  # 照片档案库
+    NEGATIVE = "negative", _("Negative store")  # 底片库
+    MICROFILM = "microfilm", _("Microfilm store")  # 缩微品库
+    MAGNETIC = "magnetic", _("Magnetic media store")  # 磁性载体档案库
+    OPTICAL = "optical", _("Optical disc store")  # 光盘库
 
 
 @dataclass(frozen=True)
@@ -75,15 +86,48 @@ class ClimateRange:
     temp_max: float
     rh_min: float
     rh_max: float
-    # Allowed fluctuation over 24 h.
+    # JGJ 25-2010 §5.2.3: "档案库在选定温、湿度后，每昼夜温度波动幅度不得大于±2℃，相对湿度
+    # 波动幅度不得大于±5%" — once the set points are chosen, the day-and-night fluctuation
+    # must stay within ±2 °C and ±5 %RH of them (measured as deviation from the set point).
     temp_swing: float = 2.0
     rh_swing: float = 5.0
+    basis: str = "JGJ 25-2010"  # where the range comes from (shown in reports)
+
+    @property
+    def temp_mid(self) -> float:
+        return round((self.temp_min + self.temp_max) / 2, 1)
+
+    @property
+    def rh_mid(self) -> float:
+        return round((self.rh_min + self.rh_max) / 2, 1)
 
 
 CLIMATE_RANGES: dict[str, ClimateRange] = {
-    RoomTemplate.PAPER: ClimateRange(14, 24, 45, 60),
-    RoomTemplate.SPECIAL: ClimateRange(14, 20, 45, 55),
-    RoomTemplate.TAPE: ClimateRange(14, 24, 40, 60),
-    RoomTemplate.FILM_COPY: ClimateRange(14, 24, 40, 60),
-    RoomTemplate.FILM_MASTER: ClimateRange(13, 15, 35, 45),
+    # JGJ 25-2010 table 5.2.1 纸质档案库: 14–24 °C, 45–60 %RH.
+    RoomTemplate.PAPER: ClimateRange(14, 24, 45, 60, basis="JGJ 25-2010 表5.2.1"),
+    # JGJ 25-2010 table 5.2.2 特殊档案库: 特藏库 14–20 °C, 45–55 %RH; 音像磁带库 14–24 °C,
+    # 40–60 %RH; 胶片库 拷贝片 14–24 °C, 40–60 %RH; 胶片库 母片 13–15 °C, 35–45 %RH.
+    RoomTemplate.SPECIAL: ClimateRange(14, 20, 45, 55, basis="JGJ 25-2010 表5.2.2"),
+    RoomTemplate.TAPE: ClimateRange(14, 24, 40, 60, basis="JGJ 25-2010 表5.2.2"),
+    RoomTemplate.FILM_COPY: ClimateRange(14, 24, 40, 60, basis="JGJ 25-2010 表5.2.2"),
+    RoomTemplate.FILM_MASTER: ClimateRange(13, 15, 35, 45, basis="JGJ 25-2010 表5.2.2"),
+    # Not in JGJ 25-2010 table 5.2.2 (it has no photograph, disc, magnetic or microfilm row):
+    # GB/T 11821-2002 (照片档案管理规范) storage table, long-term (长期贮存) black-and-white
+    # prints: at most 18 °C, 30–50 %RH. The standard gives no lower temperature; 14 °C is the
+    # lowest store temperature of JGJ 25-2010 tables 5.2.1/5.2.2 for non-master stores.
+    # (Colour prints need ≤ 2 °C, 30–40 %RH: a cold store, not a room template here.)
+    RoomTemplate.PHOTO: ClimateRange(14, 18, 30, 50, basis="GB/T 11821-2002"),
+    # GB/T 11821-2002, long-term black-and-white negatives (黑白底片): ≤ 21 °C at 20–30 %RH,
+    # ≤ 15 °C at 20–40 %RH or ≤ 10 °C at 20–50 %RH; the 15 °C row, with the 13 °C floor of
+    # JGJ 25-2010's master-film store (negatives are camera originals like masters).
+    RoomTemplate.NEGATIVE: ClimateRange(13, 15, 20, 40, basis="GB/T 11821-2002"),
+    # Silver-gelatin microfilm, permanent keeping (永久保存): the same three rows as the
+    # negatives (GB/T 18444-2001 idt ISO 5466, as tabulated for archival microforms); the
+    # ≤ 15 °C / 20–40 %RH row, 13 °C floor as above.
+    RoomTemplate.MICROFILM: ClimateRange(13, 15, 20, 40, basis="GB/T 18444-2001"),
+    # DA/T 15-1995 (磁性载体档案管理与保护规范): magnetic-carrier stores 14–24 °C, 40–60 %RH.
+    RoomTemplate.MAGNETIC: ClimateRange(14, 24, 40, 60, basis="DA/T 15-1995"),
+    # GB/T 18894-2002 (电子文件归档与管理规范), offline carriers of electronic records:
+    # 17–20 °C, 35–45 %RH (within the 4–20 °C, 20–50 %RH storage environment of DA/T 38).
+    RoomTemplate.OPTICAL: ClimateRange(17, 20, 35, 45, basis="GB/T 18894-2002"),
 }

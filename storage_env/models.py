@@ -123,6 +123,11 @@ class EffectivePolicy:
     temp_max: float
     rh_min: float
     rh_max: float
+    # The chosen set points (在选定温、湿度后, JGJ 25-2010 §5.2.3); the middle of the band
+    # when the room has none.
+    temp_set: float
+    rh_set: float
+    # Allowed deviation from the set points per day and night: ±2 °C, ±5 %RH (§5.2.3).
     temp_swing: float
     rh_swing: float
     sustain_minutes: int
@@ -144,6 +149,13 @@ class EffectivePolicy:
         h = self.rh_hysteresis if hysteresis else 0.0
         return self.rh_min + h, self.rh_max - h
 
+    def temperature_set_band(self) -> tuple[float, float]:
+        """Set point ± allowed fluctuation (JGJ 25-2010 §5.2.3)."""
+        return self.temp_set - self.temp_swing, self.temp_set + self.temp_swing
+
+    def humidity_set_band(self) -> tuple[float, float]:
+        return self.rh_set - self.rh_swing, self.rh_set + self.rh_swing
+
 
 class ClimatePolicy(models.Model):
     """Per-room climate rules: ranges from the room template unless overridden here."""
@@ -155,6 +167,9 @@ class ClimatePolicy(models.Model):
     temp_max = models.FloatField(_("maximum temperature (°C)"), null=True, blank=True)
     rh_min = models.FloatField(_("minimum humidity (%RH)"), null=True, blank=True)
     rh_max = models.FloatField(_("maximum humidity (%RH)"), null=True, blank=True)
+    # 选定温、湿度 (JGJ 25-2010 §5.2.3); empty = the middle of the band.
+    temp_set = models.FloatField(_("temperature set point (°C)"), null=True, blank=True)
+    rh_set = models.FloatField(_("humidity set point (%RH)"), null=True, blank=True)
     temp_swing = models.FloatField(_("allowed 24 h temperature swing (±°C)"), null=True, blank=True)
     rh_swing = models.FloatField(_("allowed 24 h humidity swing (±%RH)"), null=True, blank=True)
     sustain_minutes = models.PositiveIntegerField(_("out of range for (minutes)"), default=10)
@@ -194,23 +209,76 @@ class ClimatePolicy(models.Model):
     def effective(self) -> EffectivePolicy:
         return effective_policy(self.room, self)
 
+    def clean(self) -> None:
+        """Refuse a set point outside the room's (effective) band, and an empty band."""
+        super().clean()
+        template = self.room.template if self.room_id else RoomTemplate.PAPER
+        errors = set_point_errors(template, self)
+        if errors:
+            raise ValidationError(errors)
+
 
 DEFAULT_POLICY = ClimatePolicy()
 
 
+def _pick(value, default):
+    return default if value is None else value
+
+
+def effective_band(template: str, policy) -> tuple[float, float, float, float]:
+    """(temp_min, temp_max, rh_min, rh_max): the template's ranges with the overrides."""
+    base = CLIMATE_RANGES.get(template, CLIMATE_RANGES[RoomTemplate.PAPER])
+    return (
+        _pick(policy.temp_min, base.temp_min),
+        _pick(policy.temp_max, base.temp_max),
+        _pick(policy.rh_min, base.rh_min),
+        _pick(policy.rh_max, base.rh_max),
+    )
+
+
+def set_point_errors(template: str, policy) -> dict[str, list[str]]:
+    """Why ``policy``'s band or set points cannot stand (field → messages); {} when fine.
+
+    JGJ 25-2010 §5.2.3 measures the fluctuation around the chosen set point and tables
+    5.2.1/5.2.2 give the band the room must keep: a set point outside the band is refused."""
+    t_min, t_max, h_min, h_max = effective_band(template, policy)
+    errors: dict[str, list[str]] = {}
+    if t_min >= t_max:
+        errors["temp_max"] = [str(_("The maximum temperature must be above the minimum."))]
+    if h_min >= h_max:
+        errors["rh_max"] = [str(_("The maximum humidity must be above the minimum."))]
+    for field, value, low, high, unit in (
+        ("temp_set", policy.temp_set, t_min, t_max, "°C"),
+        ("rh_set", policy.rh_set, h_min, h_max, "%RH"),
+    ):
+        if value is not None and not low <= value <= high:
+            errors.setdefault(field, []).append(
+                str(_("The set point %(value)s %(unit)s is outside the band %(low)s–%(high)s."))
+                % {
+                    "value": f"{value:g}",
+                    "unit": unit,
+                    "low": f"{low:g}",
+                    "high": f"{high:g} {unit}",
+                }
+            )
+    return errors
+
+
 def effective_policy(room, policy: ClimatePolicy | None = None) -> EffectivePolicy:
-    """The room template's ranges (SPEC climate table) with the room's overrides applied."""
+    """The room template's ranges (repository.choices.CLIMATE_RANGES) with the room's overrides
+    applied; the set points default to the middle of the band."""
     base = CLIMATE_RANGES.get(room.template, CLIMATE_RANGES[RoomTemplate.PAPER])
     p = policy or DEFAULT_POLICY
-
-    def pick(value, default):
-        return default if value is None else value
+    pick = _pick
+    t_min, t_max, h_min, h_max = effective_band(room.template, p)
 
     return EffectivePolicy(
-        temp_min=pick(p.temp_min, base.temp_min),
-        temp_max=pick(p.temp_max, base.temp_max),
-        rh_min=pick(p.rh_min, base.rh_min),
-        rh_max=pick(p.rh_max, base.rh_max),
+        temp_min=t_min,
+        temp_max=t_max,
+        rh_min=h_min,
+        rh_max=h_max,
+        temp_set=pick(p.temp_set, round((t_min + t_max) / 2, 1)),
+        rh_set=pick(p.rh_set, round((h_min + h_max) / 2, 1)),
         temp_swing=pick(p.temp_swing, base.temp_swing),
         rh_swing=pick(p.rh_swing, base.rh_swing),
         sustain_minutes=p.sustain_minutes,
