@@ -48,7 +48,8 @@ def broker_config() -> BrokerConfig:
     """The configured broker: ``MQTT_URL``, else the embedded broker on loopback."""
     if settings.MQTT_URL:
         return BrokerConfig.from_url(settings.MQTT_URL)
-    return BrokerConfig(host="127.0.0.1", port=settings.MQTT_EMBEDDED_PORT)
+    # A user name makes the embedded broker keep our persistent sessions (see mqtt_broker).
+    return BrokerConfig(host="127.0.0.1", port=settings.MQTT_EMBEDDED_PORT, username="lantai")
 
 
 def protocol_version() -> int:

@@ -20,6 +20,7 @@ from django.core.management.base import BaseCommand
 from django.db import DatabaseError, close_old_connections, connection
 from django.utils import translation
 
+from core.heartbeat import Heartbeat
 from storage_env import notify
 
 log = logging.getLogger("lantai.notify")
@@ -59,8 +60,10 @@ class Command(BaseCommand):
         self.stdout.write("send_notifications: running")
         self.stdout.flush()
         failures = 0
+        heartbeat = Heartbeat("send_notifications", stale_after=int(options["every"]) * 4 + 60)
         try:
             while not stop.is_set():
+                heartbeat.beat(failures_in_a_row=failures)
                 try:
                     close_old_connections()
                     counts = drain(stop, options["limit"])
@@ -74,6 +77,7 @@ class Command(BaseCommand):
                 backoff = min(MAX_BACKOFF_SECONDS, 2.0**failures) if failures else 0.0
                 stop.wait(options["every"] + backoff)
         finally:
+            heartbeat.stopped()
             connection.close()
         self.stdout.write("send_notifications: stopped")
 
