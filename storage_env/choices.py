@@ -1,7 +1,7 @@
 """Enumerations of the storage_env app."""
 
 from django.db import models
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 
@@ -75,18 +75,18 @@ class DeliveryState(models.TextChoices):
 # Device alarm codes (MQTT ``lantai/sensors/{id}/alarm``) named for people: the one mapping
 # the dashboard, the room page and the API use.
 DEVICE_ALARM_CODES = {
-    "smoke": _("Smoke"),
-    "fire": _("Fire"),
-    "water_leak": _("Water leak"),
-    "door_open": _("Door open"),
-    "tamper": _("Tamper"),
-    "intrusion": _("Intrusion"),
-    "glass_break": _("Glass break"),
-    "power_fail": _("Power failure"),
-    "low_battery": _("Low battery"),
-    "sensor_fault": _("Sensor fault"),
-    "hvac_fault": _("Air conditioning fault"),
-    "dehumidifier_fault": _("Dehumidifier fault"),
+    "smoke": pgettext_lazy("device alarm", "Smoke"),
+    "fire": pgettext_lazy("device alarm", "Fire"),
+    "water_leak": pgettext_lazy("device alarm", "Water leak"),
+    "door_open": pgettext_lazy("device alarm", "Door open"),
+    "tamper": pgettext_lazy("device alarm", "Tamper"),
+    "intrusion": pgettext_lazy("device alarm", "Intrusion"),
+    "glass_break": pgettext_lazy("device alarm", "Glass break"),
+    "power_fail": pgettext_lazy("device alarm", "Power failure"),
+    "low_battery": pgettext_lazy("device alarm", "Low battery"),
+    "sensor_fault": pgettext_lazy("device alarm", "Sensor fault"),
+    "hvac_fault": pgettext_lazy("device alarm", "Air conditioning fault"),
+    "dehumidifier_fault": pgettext_lazy("device alarm", "Dehumidifier fault"),
 }
 
 

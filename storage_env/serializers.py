@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from storage_env.choices import device_code_label
 from storage_env.models import Alarm
 
 
@@ -10,6 +11,9 @@ class AlarmSerializer(serializers.ModelSerializer):
     rule_label = serializers.CharField(source="get_rule_display", read_only=True)
     acknowledged_by = serializers.CharField(
         source="acknowledged_by.username", default=None, read_only=True
+    )
+    code_label = serializers.SerializerMethodField(
+        help_text="the device alarm code in words (empty for climate rules)"
     )
     # Plain strings in the schema: a "state" enum here would clash with other apps' enum names.
     state = serializers.CharField(read_only=True, help_text="raised, acknowledged, cleared, closed")
@@ -28,6 +32,7 @@ class AlarmSerializer(serializers.ModelSerializer):
             "message",
             "value",
             "code",
+            "code_label",
             "raised_at",
             "acknowledged_at",
             "acknowledged_by",
@@ -37,6 +42,9 @@ class AlarmSerializer(serializers.ModelSerializer):
             "escalation_level",
         ]
         read_only_fields = fields
+
+    def get_code_label(self, alarm: Alarm) -> str:
+        return device_code_label(alarm.code)
 
 
 class AlarmActionSerializer(serializers.Serializer):
@@ -60,8 +68,16 @@ class RoomStateSerializer(serializers.Serializer):
 
 class HistorySerializer(serializers.Serializer):
     room = serializers.IntegerField()
-    range = serializers.CharField()
-    bucket = serializers.CharField()
-    since = serializers.CharField()
+    range = serializers.CharField(help_text="day, week, month or year")
+    bucket = serializers.CharField(help_text="raw, 5m, 1h or 1d (days of the time zone)")
+    since = serializers.CharField(help_text="start of the range (ISO 8601, archive time zone)")
+    until = serializers.CharField(help_text="end of the range (ISO 8601, archive time zone)")
+    time_zone = serializers.CharField(help_text="the archive's time zone, e.g. Asia/Shanghai")
     limits = serializers.DictField(child=serializers.FloatField())
-    points = serializers.ListField(child=serializers.DictField())
+    points = serializers.ListField(
+        child=serializers.DictField(),
+        help_text=(
+            "in time order: sensor, ts, temperature, humidity (and their _min/_max over a "
+            "bucket); a point with gap=true and null values marks missing data"
+        ),
+    )

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import json
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
@@ -16,37 +19,82 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.permissions import role_required
 from storage_env import queries, services
 from storage_env.access import CLIMATE_ROLES, access_alarm, access_room, records_in_room
-from storage_env.choices import OPEN_STATES
-from storage_env.models import Alarm, Reading
+from storage_env.choices import DEVICE_ALARM_CODES, OPEN_STATES
+from storage_env.models import Reading
 
 climate_required = role_required(*CLIMATE_ROLES)
 RECORDS_SHOWN = 50
 
 
+def ago(ts: dt.datetime | None, now: dt.datetime) -> str:
+    """How long ago, in words ("3 分钟前"); the page's script keeps it current."""
+    if ts is None:
+        return ""
+    minutes = max(int((now - ts).total_seconds() // 60), 0)
+    if minutes < 1:
+        return _("just now")
+    if minutes < 60:
+        return _("%(n)s min ago") % {"n": minutes}
+    if minutes < 48 * 60:
+        return _("%(n)s h ago") % {"n": minutes // 60}
+    return _("%(n)s days ago") % {"n": minutes // (24 * 60)}
+
+
+def _with_times(state: dict, now: dt.datetime) -> dict:
+    updated = state["updated_at"]
+    state["ago"] = ago(updated, now)
+    state["updated_today"] = bool(updated) and (
+        timezone.localdate(updated) == timezone.localdate(now)
+    )
+    return state
+
+
+def _page_labels() -> dict[str, str]:
+    """Texts the climate scripts put together themselves ("{n}" is filled in there)."""
+    return {
+        "just_now": _("just now"),
+        "minutes_ago": _("%(n)s min ago") % {"n": "{n}"},
+        "hours_ago": _("%(n)s h ago") % {"n": "{n}"},
+        "days_ago": _("%(n)s days ago") % {"n": "{n}"},
+        "unknown_code": _("unknown code (%(code)s)") % {"code": "{code}"},
+    }
+
+
 @require_GET
 @climate_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "storage_env/dashboard.html", {"rooms": queries.room_states()})
+    now = timezone.now()
+    rooms = [_with_times(state, now) for state in queries.room_states()]
+    lines = queries.sparklines(rooms, now=now)
+    for state in rooms:
+        state["sparkline"] = json.dumps(lines[state["id"]])
+    codes = {code: str(label) for code, label in DEVICE_ALARM_CODES.items()}
+    return render(
+        request,
+        "storage_env/dashboard.html",
+        {
+            "rooms": rooms,
+            "labels": _page_labels(),
+            "device_codes": json.dumps(codes, ensure_ascii=False),
+            "time_zone": settings.TIME_ZONE,
+        },
+    )
 
 
 @require_GET
 @climate_required
 def room_detail(request: HttpRequest, pk: int) -> HttpResponse:
     room = access_room(request.user, pk)
-    state = queries.room_states([room])[0]
+    now = timezone.now()
+    state = _with_times(queries.room_states([room])[0], now)
     volumes, items = records_in_room(request.user, room)
-    alarms = (
-        Alarm.objects.filter(room=room)
-        .select_related("sensor", "acknowledged_by")
-        .order_by("-raised_at")[:50]
-    )
     return render(
         request,
         "storage_env/room.html",
         {
             "room": room,
             "state": state,
-            "alarms": alarms,
+            "alarms": queries.room_alarms(room),
             "open_states": OPEN_STATES,
             "volumes": volumes.order_by("reference_code")[:RECORDS_SHOWN],
             "items": items.order_by("reference_code")[:RECORDS_SHOWN],
@@ -54,6 +102,10 @@ def room_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "item_count": items.count(),
             "ranges": list(queries.RANGES),
             "months": _recent_months(),
+            "time_zone": settings.TIME_ZONE,
+            "labels": _page_labels(),
+            # Daily compliance with JGJ 25-2010 §5.2.3 (storage_env/_compliance.html): not yet.
+            "compliance_days": None,
         },
     )
 
@@ -126,6 +178,11 @@ def alarm_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         messages.success(request, done)
     except services.AlarmTransitionError:
         messages.error(request, _("The alarm has changed meanwhile; nothing was done."))
+    back = request.POST.get("next", "")
+    if back and url_has_allowed_host_and_scheme(
+        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return redirect(back)  # e.g. the dashboard card the alarm was acknowledged from
     if alarm.room_id:
         return redirect("storage_env:room", pk=alarm.room_id)
     return redirect("storage_env:dashboard")
