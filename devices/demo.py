@@ -10,12 +10,19 @@ from repository.choices import RoomTemplate
 from repository.models import StoreRoom
 
 DEMO_ROOMS = [  # used only when the catalogue demo has not created any rooms
-    ("K01", "一号库房（纸质档案）", RoomTemplate.PAPER),
-    ("K02", "二号库房（纸质档案）", RoomTemplate.PAPER),
+    ("K01", "一号纸质档案库", RoomTemplate.PAPER),
+    ("K02", "二号纸质档案库", RoomTemplate.PAPER),
     ("K03", "特藏库", RoomTemplate.SPECIAL),
     ("K04", "音像磁带库", RoomTemplate.TAPE),
-    ("K05", "胶片母片库", RoomTemplate.FILM_MASTER),
+    ("K05", "胶片拷贝库", RoomTemplate.FILM_COPY),
+    ("K06", "胶片母片库", RoomTemplate.FILM_MASTER),
+    ("K07", "照片档案库", RoomTemplate.PHOTO),
+    ("K08", "光盘库", RoomTemplate.OPTICAL),
 ]
+# Demo sensors are due every minute (the registry's default): the demo history is written at
+# that interval, so its data completeness is real; `make run`'s simulator publishing every few
+# seconds only over-fills it.
+DEMO_INTERVAL = 60
 
 
 def demo_rooms() -> list[StoreRoom]:
@@ -63,6 +70,7 @@ def ensure_demo_sensors(count: int, *, interval: int = 60) -> int:
 
 
 def seed(*, records: int, out) -> None:  # noqa: ARG001
-    # 11 climate sensors and a surface sensor: the 12 that `make run` simulates.
-    created = ensure_demo_sensors(11, interval=5)
+    # A climate sensor in every room (two in the busiest) and a surface sensor: the 12 that
+    # `make run` simulates.
+    created = ensure_demo_sensors(11, interval=DEMO_INTERVAL)
     out.write(f"  devices: {created} demo sensors registered")

@@ -108,12 +108,15 @@ ROOMS = (
     ("K04", "音像磁带库", RoomTemplate.TAPE, "档案馆新馆", "2F"),
     ("K05", "胶片拷贝库", RoomTemplate.FILM_COPY, "档案馆新馆", "2F"),
     ("K06", "胶片母片库", RoomTemplate.FILM_MASTER, "档案馆新馆", "B1"),
+    ("K07", "照片档案库", RoomTemplate.PHOTO, "档案馆新馆", "5F"),
+    ("K08", "光盘库", RoomTemplate.OPTICAL, "档案馆新馆", "2F"),
 )
-# Which rooms keep which carriers.
+# Which rooms keep which carriers: each in the store of its kind (repository.choices
+# CLIMATE_RANGES); electronic records are kept offline on archival discs (GB/T 18894).
 ROOM_FOR_CARRIER = {
     Carrier.PAPER: ("K01", "K02"),
-    Carrier.ELECTRONIC: ("K01", "K02"),
-    Carrier.PHOTO: ("K05",),
+    Carrier.ELECTRONIC: ("K08",),
+    Carrier.PHOTO: ("K07",),
     Carrier.AUDIO: ("K04",),
     Carrier.VIDEO: ("K04",),
     Carrier.OBJECT: ("K03",),
@@ -354,8 +357,10 @@ def _places_needed(records: int) -> dict[str, int]:
         "K02": places * 45 // 100,
         "K03": places * 3 // 100 + 50,
         "K04": places * 5 // 100 + 50,
-        "K05": places * 7 // 100 + 50,
+        "K05": 200,
         "K06": 200,
+        "K07": places * 7 // 100 + 50,
+        "K08": places * 5 // 100 + 50,
     }
 
 

@@ -268,7 +268,8 @@ def monthly_report_pdf(room: StoreRoom, month: str, *, now: dt.datetime | None =
         Paragraph(
             f"统计口径：按 {zone} 时区的日历日（00:00–24:00）统计，本月共 {len(days)} 天"
             f"（{first:%m-%d} 至 {last:%m-%d}）。最大偏差为 5 分钟时间加权均值与设定值之差的"
-            f"最大值；超限分钟为温度或湿度超出允许范围的时长；数据完整率为实测覆盖时长与传感器"
+            f"最大值；超限分钟为 5 分钟均值（仅有小时数据处为小时均值）超出允许范围的时长，"
+            f"最低、最高为单次读数；数据完整率为实测覆盖时长与传感器"
             f"应报时长之比；告警为本月内（同一时区）发生的告警。按当前设定值评定。"
             f"生成于 {timezone.localtime(now or timezone.now()):%Y-%m-%d %H:%M}。",
             small,

@@ -143,3 +143,52 @@ def test_set_points_form_include_renders_the_band(room, keeper):
     assert f"/staff/climate/rooms/{room.pk}/set-points/" in html
     assert 'name="temp_set"' in html and 'value="19"' in html and 'max="24"' in html
     assert 'name="rh_set"' in html and 'value="52.5"' in html
+
+
+def test_demo_keeps_each_carrier_in_its_store_with_set_points_and_full_history():
+    import datetime as dt
+    import io
+
+    from django.utils import timezone
+
+    from accounts import demo as accounts_demo
+    from devices import demo as devices_demo
+    from repository import demo as repository_demo
+    from repository.models import Item, Volume
+    from storage_env import demo
+    from storage_env.compliance import daily_compliance
+
+    out = io.StringIO()
+    accounts_demo.seed(records=0, out=out)
+    repository_demo.seed(records=300, out=out)
+    devices_demo.seed(records=300, out=out)
+    demo.seed(records=300, out=out)
+    demo.seed(records=300, out=out)  # idempotent: the set points are not chosen twice
+    expected = {
+        "paper": {RoomTemplate.PAPER},
+        "photo": {RoomTemplate.PHOTO},
+        "electronic": {RoomTemplate.OPTICAL},
+        "audio": {RoomTemplate.TAPE},
+        "video": {RoomTemplate.TAPE},
+        "object": {RoomTemplate.SPECIAL},
+    }
+    for model in (Volume, Item):
+        pairs = set(model.objects.values_list("carrier", "position__room__template"))
+        for carrier, template in pairs:
+            assert template in expected[carrier], (model.__name__, carrier, template)
+    assert Item.objects.filter(carrier="photo").exists()
+    rooms = list(StoreRoom.objects.all())
+    assert {RoomTemplate.PHOTO, RoomTemplate.OPTICAL} <= {r.template for r in rooms}
+    for room in rooms:
+        policy = ClimatePolicy.objects.get(room=room)
+        assert policy.temp_set is not None and policy.rh_set is not None, room
+        effective = policy.effective()
+        assert effective.temp_min <= policy.temp_set <= effective.temp_max
+        assert effective.rh_min <= policy.rh_set <= effective.rh_max
+    assert AuditLog.objects.filter(action="storage_env.policy.updated").count() == len(rooms)
+    # Two days ago (hourly history) and yesterday (raw readings and 5-minute rollups): the
+    # demo's data is as complete as its sensors' reporting interval says.
+    room = StoreRoom.objects.get(code="K07")
+    today = timezone.localdate()
+    days = daily_compliance(room, today - dt.timedelta(days=3), today - dt.timedelta(days=1))
+    assert [d.completeness for d in days] == [100.0, 100.0, 100.0]
