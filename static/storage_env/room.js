@@ -30,6 +30,14 @@
 
   function value(v) { return v === undefined || v === null ? null : Number(v); }
 
+  // A value with no neighbour on either side (between two gaps) has no line: show it as a dot.
+  function lonePoint(ctx) {
+    var data = ctx.dataset.data, i = ctx.dataIndex;
+    if (!data[i] || data[i].y === null) { return 0; }
+    var before = i > 0 ? data[i - 1].y : null, after = i < data.length - 1 ? data[i + 1].y : null;
+    return before === null && after === null ? 2 : 0;
+  }
+
   // The allowed range as a shaded band behind the lines, dashed at its edges.
   var limitBand = {
     id: "limitBand",
@@ -73,7 +81,7 @@
         result.push({ label: sensor + " min", envelope: true, data: s.low, borderWidth: 0, pointRadius: 0, fill: false, spanGaps: false });
         result.push({ label: sensor + " max", envelope: true, data: s.high, borderWidth: 0, pointRadius: 0, fill: "-1", backgroundColor: rgba(colour, 0.15), spanGaps: false });
       }
-      result.push({ label: sensor, data: s.mean, borderColor: colour, backgroundColor: colour, pointRadius: 0, borderWidth: 1.5, spanGaps: false, fill: false });
+      result.push({ label: sensor, data: s.mean, borderColor: colour, backgroundColor: colour, pointRadius: lonePoint, pointHoverRadius: 3, borderWidth: 1.5, spanGaps: false, fill: false });
     });
     return result;
   }
