@@ -14,7 +14,14 @@ from accounts.choices import Role
 from accounts.models import User
 from accounts.services import notify_user, push_to_group
 from storage_env import notify
-from storage_env.choices import OPEN_STATES, AlarmEventKind, AlarmRule, AlarmState, Severity
+from storage_env.choices import (
+    OPEN_STATES,
+    AlarmEventKind,
+    AlarmRule,
+    AlarmState,
+    Severity,
+    device_code_label,
+)
 from storage_env.models import Alarm, AlarmEvent
 
 DASHBOARD_GROUP = "storage_env.dashboard"
@@ -42,6 +49,7 @@ def alarm_payload(alarm: Alarm) -> dict[str, Any]:
         "message": alarm.message,
         "value": alarm.value,
         "code": alarm.code,
+        "code_label": str(device_code_label(alarm.code)) if alarm.code else "",
         "raised_at": alarm.raised_at.isoformat(),
         "acknowledged_at": alarm.acknowledged_at.isoformat() if alarm.acknowledged_at else None,
         "acknowledged_by": (

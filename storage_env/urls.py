@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from storage_env import notify_views, views
+from storage_env import notify_views, policy_views, views
 
 app_name = "storage_env"
 
@@ -28,3 +28,4 @@ urlpatterns: list = [
         name="notification-channel-action",
     ),
 ]
+urlpatterns += policy_views.urlpatterns

@@ -17,13 +17,16 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.permissions import role_required
+from core.output import spreadsheet_cell
 from storage_env import queries, services
 from storage_env.access import CLIMATE_ROLES, access_alarm, access_room, records_in_room
 from storage_env.choices import DEVICE_ALARM_CODES, OPEN_STATES
-from storage_env.models import Reading
+from storage_env.compliance import daily_compliance
+from storage_env.models import ClimatePolicy, Reading, effective_policy
 
 climate_required = role_required(*CLIMATE_ROLES)
 RECORDS_SHOWN = 50
+COMPLIANCE_SPAN = dt.timedelta(days=29)  # today and the 29 days before
 
 
 def ago(ts: dt.datetime | None, now: dt.datetime) -> str:
@@ -88,6 +91,7 @@ def room_detail(request: HttpRequest, pk: int) -> HttpResponse:
     now = timezone.now()
     state = _with_times(queries.room_states([room])[0], now)
     volumes, items = records_in_room(request.user, room)
+    today = timezone.localdate(now)
     return render(
         request,
         "storage_env/room.html",
@@ -104,8 +108,11 @@ def room_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "months": _recent_months(),
             "time_zone": settings.TIME_ZONE,
             "labels": _page_labels(),
-            # Daily compliance with JGJ 25-2010 §5.2.3 (storage_env/_compliance.html): not yet.
-            "compliance_days": None,
+            # Daily compliance with JGJ 25-2010 §5.2.3 over the last 30 days, newest first.
+            "compliance_days": list(
+                reversed(daily_compliance(room, today - COMPLIANCE_SPAN, today))
+            ),
+            "policy": effective_policy(room, ClimatePolicy.objects.filter(room=room).first()),
         },
     )
 
@@ -147,7 +154,14 @@ def room_export(request: HttpRequest, pk: int) -> HttpResponse:
         )
         for ts, sensor_id, temperature, humidity, dew, battery in rows.iterator(chunk_size=5000):
             yield writer.writerow(
-                [timezone.localtime(ts).isoformat(), sensor_id, temperature, humidity, dew, battery]
+                [
+                    timezone.localtime(ts).isoformat(),
+                    spreadsheet_cell(sensor_id),
+                    temperature,
+                    humidity,
+                    dew,
+                    battery,
+                ]
             )
 
     response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")

@@ -206,9 +206,12 @@ def test_only_keepers_and_administrators_get_the_cards(client_for, personas, sen
 # --- room page -------------------------------------------------------------------------------
 
 
-def test_room_page_explains_the_lifecycle_and_works_without_compliance(keeper, client_for, sensor):
+def test_room_page_explains_the_lifecycle_and_shows_daily_compliance(keeper, client_for, sensor):
     response = client_for(keeper).get(f"/staff/climate/rooms/{sensor.room_id}/")
-    assert response.status_code == 200 and response.context["compliance_days"] is None
+    assert response.status_code == 200
+    days = response.context["compliance_days"]
+    assert len(days) == 30 and days[0].day > days[-1].day  # the last 30 days, newest first
+    assert 'name="temp_set"' in response.content.decode()  # set points editable here
     page = response.content.decode()
     assert page.count("<li><strong>") >= 3
     for word in ("<strong>确认</strong>：", "<strong>解除</strong>：", "<strong>结束</strong>："):
