@@ -20,6 +20,7 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, Tabl
 
 from borrowing.services import record_code
 from config.fonts import pdf_font
+from core.output import pdf_text
 
 
 @cache
@@ -33,9 +34,8 @@ def _styles() -> dict[str, ParagraphStyle]:
 
 
 def _p(text, style="body") -> Paragraph:
-    from xml.sax.saxutils import escape
-
-    return Paragraph(escape(str(text)), _styles()[style])
+    """A paragraph that prints ``text`` as written (its markup escaped)."""
+    return Paragraph(pdf_text(text), _styles()[style])
 
 
 def _barcode(value: str, height: float = 10 * mm, align: str = "CENTER") -> Table:
@@ -43,7 +43,7 @@ def _barcode(value: str, height: float = 10 * mm, align: str = "CENTER") -> Tabl
     drawn below the flowable's box (it overlapped table borders), so the text is a row here."""
     bars = Code128(value, barHeight=height, barWidth=0.9, humanReadable=False)
     style = ParagraphStyle("code", fontName="Courier", fontSize=8, leading=9, alignment=1)
-    box = Table([[bars], [Paragraph(value, style)]], colWidths=[bars.width], hAlign=align)
+    box = Table([[bars], [Paragraph(pdf_text(value), style)]], colWidths=[bars.width], hAlign=align)
     box.setStyle(
         TableStyle(
             [

@@ -27,6 +27,7 @@ from borrowing.access import (
 from borrowing.choices import LineDecision, RequestState
 from borrowing.forms import AccessRequestForm, CheckOutForm, DecisionForm, RenewForm
 from borrowing.models import AccessRequest, Loan, RequestLine
+from core.output import spreadsheet_cell
 from repository.models import Item, Volume
 
 QUEUE_PAGE_SIZE = 50
@@ -274,7 +275,8 @@ def statistics_page(request: HttpRequest) -> HttpResponse:
         writer = csv.writer(response)
         writer.writerow([_("Month"), _("Dimension"), _("Value"), _("Count")])
         for row in data["rows"]:
-            writer.writerow([row["month"], row["dimension"], row["label"], row["count"]])
+            cells = (row["month"], row["dimension"], row["label"], row["count"])
+            writer.writerow([spreadsheet_cell(cell) for cell in cells])
         return response
     return render(request, "borrowing/statistics.html", {"data": data, "year": year_int})
 

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.choices import Classification
+from core.output import spreadsheet_cell, xlsx_cell
 from repository.choices import AccessStatus, Carrier, Retention
 from repository.validation import format_partial_date
 
@@ -94,24 +95,26 @@ class _Echo:
 
 
 def csv_stream(qs) -> Iterator[str]:
-    """UTF-8 with BOM (Excel opens it as UTF-8), one line at a time."""
+    """UTF-8 with BOM (Excel opens it as UTF-8), one line at a time; no cell is a formula."""
     writer = csv.writer(_Echo())
     yield "\ufeff" + writer.writerow(headers())
     for row in iter_rows(qs):
-        yield writer.writerow(row)
+        yield writer.writerow([spreadsheet_cell(cell) for cell in row])
 
 
 def xlsx_bytes(rows: Iterable[list], header: list[str], *, title: str = "catalogue") -> bytes:
+    """A one-sheet workbook; every cell through ``core.output.xlsx_cell`` (no formula, no
+    character the file cannot hold)."""
     from openpyxl import Workbook
 
     book = Workbook(write_only=True)
     sheet = book.create_sheet(title=title[:31])
-    sheet.append(header)
+    sheet.append([xlsx_cell(cell) for cell in header])
     for count, row in enumerate(rows):
         if count >= XLSX_MAX_ROWS:
             sheet.append([_("… the export stops here (Excel row limit).")])
             break
-        sheet.append(row)
+        sheet.append([xlsx_cell(cell) for cell in row])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

@@ -28,6 +28,7 @@ from django.utils.translation import override
 from accounts.audit import _jsonable
 from accounts.choices import Classification
 from accounts.models import AuditLog
+from core.output import spreadsheet_cell, spreadsheet_value
 from repository import services
 from repository.choices import AccessStatus, Carrier, Retention
 from repository.exports import COLUMNS
@@ -335,7 +336,8 @@ def check_rows(
         if not any(str(c).strip() for c in cells):
             continue
         values = {
-            key: str(cells[i]).strip() if i < len(cells) else "" for i, key in columns.items()
+            key: spreadsheet_value(str(cells[i]).strip()).strip() if i < len(cells) else ""
+            for i, key in columns.items()
         }
         data, problems = _row_data(values, lookups, kind)
         errors = [RowError(number, str(labels.get(c, c)), reason) for c, reason in problems]
@@ -469,12 +471,13 @@ def _write(model, records: list, acting_user) -> int:
 
 
 def rejected_csv(report: ImportReport) -> bytes:
-    """The rejected rows as UTF-8 CSV (with BOM), original columns plus an error column."""
+    """The rejected rows as UTF-8 CSV (with BOM), original columns plus an error column; cells
+    that would run as formulas get an apostrophe (``core.output.spreadsheet_cell``)."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow([_("row"), *report.header, _("error")])
+    writer.writerow([spreadsheet_cell(c) for c in (_("row"), *report.header, _("error"))])
     for number, cells, reason in report.rejected:
-        writer.writerow([number, *cells, reason])
+        writer.writerow([spreadsheet_cell(c) for c in (number, *cells, reason)])
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 

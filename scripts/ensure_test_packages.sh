@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Debian packages the tests use: headless Chromium for the browser tests (Playwright's own browser
 # download does not work on an isolated network) and a Chinese TrueType font (fonts-wqy-zenhei)
-# that PDFs embed. Installs what is missing only when we are root and apt is available;
-# otherwise the tests that need them are skipped locally (and fail in CI).
+# that PDFs embed, and pdftotext (poppler-utils) to read PDFs back. Installs what is missing only
+# when we are root and apt is available; otherwise the tests that need them are skipped locally
+# (and fail in CI).
 set -euo pipefail
 missing=()
 have_chromium=no
@@ -13,6 +14,7 @@ for candidate in "${CHROMIUM_PATH:-}" /usr/bin/chromium /usr/bin/chromium-browse
 done
 [ "$have_chromium" = yes ] || missing+=(chromium)
 [ -f /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || missing+=(fonts-wqy-zenhei)
+command -v pdftotext > /dev/null || missing+=(poppler-utils)  # PDF text checks in the tests
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
