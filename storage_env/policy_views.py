@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.permissions import role_required
+from core.output import spreadsheet_cell
 from storage_env.access import CLIMATE_ROLES, access_room
 from storage_env.compliance import DayCompliance, Measure, daily_compliance, month_days
 from storage_env.policies import update_climate_policy
@@ -49,20 +50,10 @@ def room_set_points(request: HttpRequest, pk: int) -> HttpResponse:
 
 # --- CSV ------------------------------------------------------------------------------------
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-PLAIN_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
-
 
 def csv_safe(value) -> str:
-    """A cell spreadsheet programs will not run as a formula (OWASP "CSV injection"): text
-    starting with = + - @ (or a tab / carriage return) gets a leading apostrophe. Plain numbers
-    (−3.5 °C) stay numbers."""
-    if value is None:
-        return ""
-    text = str(value)
-    if text.startswith(FORMULA_START) and not PLAIN_NUMBER.match(text):
-        return "'" + text
-    return text
+    """A cell spreadsheet programs will not run as a formula (core.output's OWASP rule)."""
+    return "" if value is None else spreadsheet_cell(str(value))
 
 
 def _num(value) -> str:

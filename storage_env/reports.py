@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from xml.sax.saxutils import escape
 
 from django.utils import timezone
 from reportlab.graphics.charts.lineplots import LinePlot
@@ -23,6 +22,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from config.fonts import pdf_font
+from core.output import pdf_text
 from repository.choices import CLIMATE_RANGES, RoomTemplate
 from repository.models import StoreRoom
 from storage_env.compliance import (
@@ -256,7 +256,7 @@ def monthly_report_pdf(room: StoreRoom, month: str, *, now: dt.datetime | None =
     zone = str(archive_tz())
     story = [
         Paragraph(f"库房温湿度月报 {month}", title),
-        Paragraph(escape(f"{room.code} {room.name}（{room.get_template_display()}）"), body),
+        Paragraph(pdf_text(f"{room.code} {room.name}（{room.get_template_display()}）"), body),
         Paragraph(
             f"允许范围（{basis}）：{policy.temp_min:g}–{policy.temp_max:g} °C，"
             f"{policy.rh_min:g}–{policy.rh_max:g} %RH；"
@@ -325,14 +325,14 @@ def monthly_report_pdf(room: StoreRoom, month: str, *, now: dt.datetime | None =
     if failing:
         story += [Spacer(1, 3 * mm), Paragraph("不符合原因", body)]
         for d in failing:
-            story.append(Paragraph(escape(f"{d.day:%m-%d}：" + "；".join(d.reasons)), small))
+            story.append(Paragraph(pdf_text(f"{d.day:%m-%d}：" + "；".join(d.reasons)), small))
     story += [Spacer(1, 3 * mm), Paragraph(f"本月告警（{len(summary['alarms'])}）", body)]
     rows = [["时间", "告警", "状态", "确认人"]]
     for alarm in summary["alarms"][:ALARMS_LISTED]:
         rows.append(
             [
                 f"{timezone.localtime(alarm.raised_at, archive_tz()):%m-%d %H:%M}",
-                Paragraph(escape(f"{alarm.get_rule_display()}：{alarm.message}"), small),
+                Paragraph(pdf_text(f"{alarm.get_rule_display()}：{alarm.message}"), small),
                 str(alarm.get_state_display()),
                 alarm.acknowledged_by.username if alarm.acknowledged_by_id else "",
             ]

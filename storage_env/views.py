@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import re
 
 from django.conf import settings
 from django.contrib import messages
@@ -165,9 +166,10 @@ def room_export(request: HttpRequest, pk: int) -> HttpResponse:
             )
 
     response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
-    stamp = dt.date.today().isoformat()
+    stamp = timezone.localdate().isoformat()
+    safe_code = re.sub(r"[^A-Za-z0-9_.-]", "_", room.code)
     response["Content-Disposition"] = (
-        f'attachment; filename="climate-{room.code}-{range_name}-{stamp}.csv"'
+        f'attachment; filename="climate-{safe_code}-{range_name}-{stamp}.csv"'
     )
     return response
 
@@ -217,5 +219,6 @@ def room_report(request: HttpRequest, pk: int) -> HttpResponse:
             _("Month must look like 2026-11."), status=400, content_type="text/plain"
         )
     response = HttpResponse(pdf, content_type="application/pdf")
-    response["Content-Disposition"] = f'inline; filename="climate-{room.code}-{month}.pdf"'
+    safe_code = re.sub(r"[^A-Za-z0-9_.-]", "_", room.code)
+    response["Content-Disposition"] = f'inline; filename="climate-{safe_code}-{month}.pdf"'
     return response
