@@ -213,6 +213,9 @@ LIVE_PUSH_VIA_DATABASE = env.get_bool("LIVE_PUSH_VIA_DATABASE", not REDIS_URL)
 MQTT_URL = env.get("MQTT_URL") or ""  # unset: `make run` starts an embedded broker
 MQTT_EMBEDDED_PORT = env.get_int("MQTT_EMBEDDED_PORT", 1884)
 MQTT_TOPIC_PREFIX = env.get("MQTT_TOPIC_PREFIX", "lantai")
+# Set: ingest workers share the stream as MQTT 5 shared subscriptions $share/<group>/… (one
+# stores each message); empty: one worker on a persistent session (devices/ingest.py).
+MQTT_SHARED_GROUP = env.get("MQTT_SHARED_GROUP", "")
 ELASTICSEARCH_URL = env.get("ELASTICSEARCH_URL") or ""  # unset: database search backend
 ELASTICSEARCH_INDEX_PREFIX = env.get("ELASTICSEARCH_INDEX_PREFIX", "lantai")
 SEARCH_BACKEND = "elasticsearch" if ELASTICSEARCH_URL else "database"

@@ -35,3 +35,5 @@ class DeadLetterReason(models.TextChoices):
     DISABLED_SENSOR = "disabled_sensor", _("Sensor disabled")
     BAD_STATUS = "bad_status", _("Unknown status value")
     BAD_ALARM = "bad_alarm", _("Invalid device alarm")
+    BAD_TEXT = "bad_text", _("Bad text")  # NUL, lone surrogate, control character, too long
+    DB_REFUSED = "db_refused", _("Refused by the database")

@@ -9,6 +9,15 @@ small machine): paho's receive path hands raw PUBLISH packets to ``on_raw_messag
 (``IngestClient``), parsing makes no objects beyond the reading itself, the hand-over to the
 writer is a deque, and PostgreSQL gets each batch with one binary COPY into a staging table and
 one ``INSERT … SELECT … ON CONFLICT DO NOTHING``; acknowledgements go out in one write per batch.
+
+Bad input never stops the stream. Payloads are checked at the edge (``payloads``: shapes,
+numbers, every string); a message that passes and is still refused by the database for its data
+(any error but an outage) is found by splitting its batch in halves, dead-lettered with the
+database's reason and acknowledged, while the rest of the batch is stored. An outage
+(``is_outage``) keeps the batch and retries. A writer thread that dies anyway is reported
+(``IngestWorker.problem``) and ``mqtt_ingest`` exits non-zero.
+
+Several workers (``MQTT_SHARED_GROUP``): see ``IngestWorker``.
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ from functools import lru_cache
 from typing import Any
 
 import paho.mqtt.client as mqtt
+from django.conf import settings
 from django.db import (
     DatabaseError,
     InterfaceError,
@@ -57,6 +67,26 @@ STAGING_TABLE = "lantai_reading_in"
 # Database connections (psycopg) whose session has the staging table; emptied after any
 # database error so that the table is made again (IF NOT EXISTS) rather than assumed.
 _staged_connections: weakref.WeakSet = weakref.WeakSet()
+# SQLSTATE classes of errors about the database, not the values in a batch: connection (08),
+# invalid transaction state (25), transaction rollback (40: serialisation, deadlock), syntax or
+# access rule (42: a missing table or column after a botched migration, a revoked privilege),
+# resources (53), object state (55: lock not available), operator intervention (57: shutdown,
+# statement timeout), system (58), configuration (F0), internal (XX). Retried like an outage,
+# never dead-lettered message by message.
+DATABASE_FAULT_CLASSES = frozenset({"08", "25", "40", "42", "53", "55", "57", "58", "F0", "XX"})
+MID_BITS = 16  # Parsed.ack = packet id | connection generation << MID_BITS
+
+
+def is_outage(exc: BaseException) -> bool:
+    """True when the database is at fault (keep the batch, retry); False when it refused the
+    batch for its data (DataError, IntegrityError, a value psycopg cannot adapt, an encoding
+    error…), which ``IngestWorker.flush`` isolates message by message."""
+    if isinstance(exc, OperationalError | InterfaceError):
+        return True
+    if isinstance(exc, DatabaseError):
+        sqlstate = getattr(exc.__cause__, "sqlstate", None) or ""
+        return sqlstate[:2] in DATABASE_FAULT_CLASSES
+    return False
 
 
 class Parsed:
@@ -396,6 +426,20 @@ class Writer:
             if latest:
                 self._push(latest)
 
+    def refuse(self, parsed: Parsed, exc: BaseException) -> None:
+        """Dead-letter one message the database refused for its data (own transaction)."""
+        detail = f"database refused: {type(exc).__name__}: {exc}"
+        with transaction.atomic():
+            DeadLetter.objects.bulk_create(
+                [dead_letter(parsed, DeadLetterReason.DB_REFUSED, detail, timezone.now())]
+            )
+        self.counters.add(dead_lettered=1)
+
+    def forget(self, batch: list[Parsed]) -> None:
+        """After a rolled-back write: its sensors' last_seen is due again with the next one."""
+        for parsed in batch:
+            self._touched.pop(parsed.sensor_id, None)
+
     def _touch_sensors(
         self, latest: dict[str, tuple], statuses: dict[str, str], now: dt.datetime
     ) -> None:
@@ -492,19 +536,20 @@ def _dew_point(temperature: float, humidity: float, log=math.log) -> float:
 def dead_letter(
     parsed: Parsed, reason: str, detail: str, now: dt.datetime | None = None
 ) -> DeadLetter:
+    """A row that stores whatever the message held: the payload as bytes, the texts escaped."""
     return DeadLetter(
         received_at=parsed.received_at or now or timezone.now(),
-        topic=parsed.topic[:255],
-        sensor_id=parsed.sensor_id[:64],
+        topic=payloads.storable(parsed.topic, 255),
+        sensor_id=payloads.storable(parsed.sensor_id, 64),
         payload=bytes(parsed.raw[: DeadLetter.PAYLOAD_KEEP_BYTES]),
         payload_size=len(parsed.raw),
         reason=reason,
-        detail=detail[:500],
+        detail=payloads.storable(detail, 500),
     )
 
 
 def record_discovered(sensor_id: str, parsed: Parsed, now: dt.datetime) -> None:
-    preview = parsed.raw[:500].decode("utf-8", errors="replace")
+    preview = parsed.raw[:500].decode("utf-8", errors="replace").replace("\x00", "\ufffd")
     updated = DiscoveredSensor.objects.filter(sensor_id=sensor_id).update(
         last_seen=now,
         message_count=F("message_count") + 1,
@@ -527,14 +572,47 @@ def record_discovered(sensor_id: str, parsed: Parsed, now: dt.datetime) -> None:
         )
 
 
+def default_client_id(topic_prefix: str, group: str = "", slot: str = "") -> str:
+    """``lantai-ingest-<prefix>`` for the one worker of a persistent session; in a shared group
+    each worker needs its own id: ``lantai-ingest-<prefix>-<host>-<slot or pid>`` (≤ 64
+    characters, the suffix kept whole)."""
+    base = f"lantai-ingest-{topic_prefix}"
+    if not group:
+        return base[:64]
+    suffix = f"-{slot or os.getpid()}"
+    return f"{base}-{socket.gethostname()}"[: 64 - len(suffix)] + suffix
+
+
 class IngestWorker:
-    """Owns the MQTT client, the bounded hand-over queue and the writer thread."""
+    """Owns the MQTT client, the bounded hand-over queue and the writer thread.
+
+    One worker (``group`` empty, the default): a persistent session under a fixed client id
+    (clean start off, session expiry of days), so messages published while it restarts, and
+    those it had taken but not committed when it died, are delivered again.
+
+    Several workers (``group`` = ``MQTT_SHARED_GROUP``): each subscribes with
+    ``$share/<group>/…`` under its own client id and the broker hands every message to one
+    member. Such a worker starts clean with a session expiry of 0, so its session ends with its
+    connection. Measured against Mosquitto 2.0.11: the broker keeps choosing a disconnected
+    member whose session persists, queueing every n-th message there, and drops that queue when
+    the session expires; nor does it hand a member's unacknowledged messages to another member
+    when that member goes (kill, crash or expiry). A short expiry would still lose what is
+    queued in it; with none, the member leaves the group the moment its connection closes and
+    the others get everything from then on. The price is that a worker killed or cut off loses
+    what it had received and not committed (at most a batch, usually well under a second of its
+    share); a stopped worker loses nothing: ``stop`` unsubscribes first, waits for the broker's
+    UNSUBACK (everything routed here arrives before it) and then commits and acknowledges it all.
+    Without a session to come back to, a message refused while the database is down (buffer
+    full) is acknowledged and counted as ``refused``: it is lost, where the single worker's
+    broker session would keep it.
+    """
 
     def __init__(
         self,
         *,
         client_id: str,
         topic_prefix: str | None = None,
+        group: str | None = None,
         batch_size: int = 5000,
         flush_interval: float = 0.2,
         linger: float = LINGER_SECONDS,
@@ -543,6 +621,8 @@ class IngestWorker:
     ) -> None:
         self.client_id = client_id
         self.topic_prefix = topic_prefix or topics.prefix()
+        self.group = settings.MQTT_SHARED_GROUP if group is None else group
+        self.subscriptions = topics.subscriptions(topic_prefix=self.topic_prefix, group=self.group)
         self.batch_size = batch_size
         self.flush_interval = flush_interval
         self.linger = min(linger, flush_interval)
@@ -555,11 +635,18 @@ class IngestWorker:
         self.writer = Writer()
         self.stopping = threading.Event()
         self.accepting = True
+        self.leaving = False  # a shared-group member that has unsubscribed on its way out
         self.connected = False
         self.db_ok = True
         self.last_error = ""
+        self.failure = ""  # why the writer thread died, if it did
         self.pending: list[Parsed] = []  # taken from the queue, not yet committed
         self.refused_since_reconnect = False
+        # A packet id means something only on the connection it came with: acknowledgements of
+        # messages from an earlier connection are dropped (the broker has sent those again, or,
+        # with a clean session, forgotten them; acknowledging could hit a new message's id).
+        self._generation = 0
+        self._ack_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self.client: mqtt.Client | None = None
 
@@ -569,24 +656,31 @@ class IngestWorker:
             log.warning("MQTT connect refused: %s", reason_code)
             return
         self.connected = True
-        client.subscribe(topics.subscriptions(topic_prefix=self.topic_prefix))
+        if not self.leaving:
+            client.subscribe(self.subscriptions)
         log.info("MQTT connected (session present: %s)", flags.session_present)
 
     def on_disconnect(self, client, userdata, flags, reason_code, properties=None) -> None:
         self.connected = False
+        with self._ack_lock:
+            self._generation += 1
         if not self.stopping.is_set():
             log.warning("MQTT disconnected (%s); reconnecting", reason_code)
 
     def on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
         """paho's message callback (QoS 2, or a client without the raw fast path)."""
-        self.on_raw_message(message.topic, message.payload, message.mid, message.qos)
+        try:
+            topic = message.topic
+        except UnicodeDecodeError:  # a broker that lets a malformed topic through
+            topic = bytes(message._topic).decode("utf-8", "backslashreplace")
+        self.on_raw_message(topic, message.payload, message.mid, message.qos)
 
     def on_raw_message(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
         """Parse and queue; never touches the database, never raises."""
         if not self.accepting:
             return  # not acknowledged: the broker delivers it again after the restart
         if len(self.queue) + len(self.pending) >= self.buffer_limit:
-            self._refuse()
+            self._refuse(mid if qos else None)
             return
         try:
             parsed = parse_message(
@@ -596,21 +690,32 @@ class IngestWorker:
             parsed = Parsed(topic, "", "", payload)
             parsed.errors = [payloads.PayloadError(DeadLetterReason.BAD_JSON, repr(exc)[:200])]
         if qos:
-            parsed.ack = mid
+            parsed.ack = mid | self._generation << MID_BITS
         self.queue.append(parsed)
         if self._writer_waiting:
             self._wake.set()
 
-    def _refuse(self) -> None:
+    def _refuse(self, mid: int | None) -> None:
         """Not acknowledged, so the broker keeps it for our session; once the backlog has
-        drained the writer forces a reconnect and the broker delivers it again."""
+        drained the writer forces a reconnect and the broker delivers it again. A shared-group
+        worker has no session to keep it: acknowledged and lost (see the class docstring),
+        rather than held unacknowledged until the broker stops sending to this member."""
         self.writer.counters.add(received=1, refused=1)
+        if self.group:
+            if mid is not None and self.client is not None:
+                self._send_acks([mid])
+            if not self.refused_since_reconnect:
+                log.error("buffer full: refusing messages; a shared group cannot keep them")
+            self.refused_since_reconnect = True
+            return
         self.refused_since_reconnect = True
 
     def _redeliver_refused(self) -> None:
         if not self.refused_since_reconnect or self.pending_count() > self.buffer_limit // 2:
             return
         self.refused_since_reconnect = False
+        if self.group:
+            return  # a reconnect would end the session and lose every unacknowledged message
         # The acknowledgements just queued must reach the broker first: cut the connection
         # before paho's network thread has written them and the broker redelivers those
         # messages too — after every drain, for ever (found by the database-outage test).
@@ -665,21 +770,55 @@ class IngestWorker:
         self.writer.counters.add(received=len(pending) - taken)
 
     def flush(self) -> bool:
-        """Write ``pending``; on success acknowledge and clear it. False on a database error."""
+        """Write ``pending``; acknowledge and drop what was committed (stored or dead-lettered).
+        False on an outage: what was not committed stays for the retry."""
         if not self.pending:
             return True
         batch = self.pending[: self.batch_size]
+        done: list[Parsed] = []
         try:
-            self.writer.write(batch)
-        except (OperationalError, InterfaceError, DatabaseError) as exc:
+            self._write(batch, done)
+        except Exception as exc:  # an outage: _write dead-letters everything else
+            self._settle(batch, done)
             self._db_failed(exc)
             return False
         self.db_ok = True
         reset_queries()  # a long-running process: no growing query log, even with DEBUG on
-        del self.pending[: len(batch)]
-        self._ack(batch)
+        self._settle(batch, done)
         self._redeliver_refused()
         return True
+
+    def _write(self, batch: list[Parsed], done: list[Parsed]) -> None:
+        """Write ``batch``. Refused for its data: write each half on its own, down to single
+        messages, which are dead-lettered; ``done`` collects what was committed either way.
+        An outage propagates (log2(batch) levels at most)."""
+        try:
+            self.writer.write(batch)
+        except Exception as exc:
+            if is_outage(exc):
+                raise
+            self.writer.forget(batch)
+            if len(batch) > 1:
+                half = len(batch) // 2
+                self._write(batch[:half], done)
+                self._write(batch[half:], done)
+                return
+            log.warning("database refused %s: %s: %s", batch[0].topic, type(exc).__name__, exc)
+            try:
+                self.writer.refuse(batch[0], exc)
+            except Exception as refused:  # no dead letter either: the database is at fault
+                raise refused if is_outage(refused) else DatabaseError(repr(refused)) from exc
+        done.extend(batch)
+
+    def _settle(self, batch: list[Parsed], done: list[Parsed]) -> None:
+        """Drop the committed messages of ``batch`` (the head of ``pending``) and ack them."""
+        if len(done) == len(batch):
+            del self.pending[: len(batch)]
+        elif done:
+            committed = {id(parsed) for parsed in done}
+            self.pending[: len(batch)] = [p for p in batch if id(p) not in committed]
+        if done:
+            self._ack(done)
 
     def _db_failed(self, exc: Exception) -> None:
         if self.db_ok:
@@ -692,10 +831,20 @@ class IngestWorker:
             connection.close()
 
     def _ack(self, batch: list[Parsed]) -> None:
-        client = self.client
-        if client is None:
+        """Acknowledge the QoS 1 messages of ``batch`` that came on the current connection."""
+        if self.client is None:
             return
-        mids = [parsed.ack for parsed in batch if parsed.ack is not None]
+        with self._ack_lock:
+            current = self._generation
+            mids = [
+                ack & 0xFFFF
+                for parsed in batch
+                if (ack := parsed.ack) is not None and ack >> MID_BITS == current
+            ]
+            self._send_acks(mids)
+
+    def _send_acks(self, mids: list[int]) -> None:
+        client = self.client
         ack_many = getattr(client, "ack_many", None)
         if ack_many is not None:
             ack_many(mids)
@@ -733,6 +882,17 @@ class IngestWorker:
             self._db_failed(exc)
 
     def run_writer(self) -> None:
+        """The writer thread. Whatever kills it is kept in ``failure`` for ``problem``."""
+        try:
+            self._run_writer()
+        except BaseException as exc:
+            self.failure = f"{type(exc).__name__}: {exc}"[:500] or "unknown error"
+            log.exception("writer thread died")
+        finally:
+            with contextlib.suppress(Exception):
+                connection.close()
+
+    def _run_writer(self) -> None:
         last_beat = 0.0
         retry_at = 0.0
         while True:
@@ -750,14 +910,27 @@ class IngestWorker:
             if self.pending and not self.db_ok:
                 time.sleep(0.05)
         self.heartbeat()
-        connection.close()
+
+    def problem(self) -> str:
+        """Why this worker cannot go on ("" while it can): a dead writer or network thread."""
+        if self.failure:
+            return f"writer thread died: {self.failure}"
+        if self.stopping.is_set():
+            return ""
+        if self._thread is not None and not self._thread.is_alive():
+            return "writer thread ended"
+        network = getattr(self.client, "_thread", None)  # paho's loop_start thread
+        if network is not None and not network.is_alive():
+            return "MQTT network thread ended"
+        return ""
 
     # --- lifecycle ------------------------------------------------------------------------
     def start(self) -> None:
         protocol = protocol_version()
+        clean = bool(self.group)  # see the class docstring
         self.client = make_client(
             self.client_id,
-            clean_start=False,
+            clean_start=clean,
             protocol=protocol,
             manual_ack=True,
             client_class=IngestClient if IngestClient.supports_fast_path() else mqtt.Client,
@@ -777,17 +950,37 @@ class IngestWorker:
             config.host,
             config.port,
             keepalive=30,
-            **connect_options(self.client, clean_start=False),
+            **connect_options(self.client, clean_start=clean),
         )
         self.client.loop_start()
 
+    def leave_group(self, timeout: float = 5.0) -> bool:
+        """Unsubscribe and wait for the UNSUBACK: after it the broker routes nothing here, and
+        everything it had routed here arrived before it (one connection, in order)."""
+        client = self.client
+        self.leaving = True
+        if client is None or not self.connected:
+            return False
+        unsubscribed = threading.Event()
+        client.on_unsubscribe = lambda *args: unsubscribed.set()
+        result, _mid = client.unsubscribe([topic for topic, _qos in self.subscriptions])
+        return result == mqtt.MQTT_ERR_SUCCESS and unsubscribed.wait(timeout)
+
     def stop(self, timeout: float = 20.0) -> None:
-        """Stop taking messages, flush and acknowledge what was taken, then disconnect."""
-        self.accepting = False
+        """Stop taking messages, flush and acknowledge what was taken, then disconnect. A
+        shared-group member leaves the group first and takes what was already on its way."""
+        if self.group:
+            self.leave_group()
+        else:
+            self.accepting = False
         self.stopping.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
+        self.accepting = False
+        lost = self.pending_count()
+        if self.group and lost:
+            log.error("%d messages not stored: they end with this worker's session", lost)
         if self.client is not None:
             self.client.disconnect()
             self.client.loop_stop()

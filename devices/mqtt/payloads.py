@@ -2,6 +2,12 @@
 
 Every function here either returns clean values or raises ``PayloadError`` with a reason from
 ``DeadLetterReason`` and a short detail; nothing else escapes, whatever the bytes.
+
+Text: every string of a payload (keys and values, at any depth) is checked before anything else
+looks at it: no NUL, no lone surrogate (JSON can escape one, ``"\\ud800"``, and no database or
+UTF-8 encoder takes it), no other C0/C1 control character (tab and newline only in an alarm's
+``message``), no BOM or non-character, and at most ``STRING_MAX`` characters (fields with their
+own limit: alarm code, message, severity, status). A bad one is ``BAD_TEXT`` naming the field.
 """
 
 from __future__ import annotations
@@ -9,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -23,8 +30,17 @@ MAX_FUTURE = dt.timedelta(minutes=5)
 DEFAULT_HORIZON = dt.timedelta(days=7)
 DEVICE_SEVERITIES = ("critical", "major", "minor")
 STATUSES = ("online", "offline")
-CODE_MAX = 40
-MESSAGE_MAX = 300
+CODE_MAX = 40  # Alarm.code
+MESSAGE_MAX = 300  # Alarm.message
+SEVERITY_MAX = 20
+STATUS_MAX = 64
+STRING_MAX = 300  # any other string (or key) in a payload
+
+# Never acceptable in device text: C0 controls (tab and newline apart), DEL, C1 controls, lone
+# surrogates, the BOM and the non-characters U+FFFE/U+FFFF.
+_UNSAFE_CHARS = "\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufeff\ufffe\uffff"
+_UNSAFE_TEXT = re.compile(f"[{_UNSAFE_CHARS}]")  # multi-line text (an alarm message)
+_UNSAFE_LINE = re.compile(f"[\t\n{_UNSAFE_CHARS}]")  # everything else
 
 
 class PayloadError(Exception):
@@ -59,7 +75,54 @@ def _reject_constant(name: str) -> Any:
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant)  # one, not one per message
 
 
-def decode_json(raw: bytes) -> Any:
+def check_text(value: str, field: str, *, max_length: int = STRING_MAX, lines: bool = False) -> str:
+    """``value`` if it is text a person can read and every database can store, else
+    ``PayloadError(BAD_TEXT)`` naming ``field``; ``lines`` allows tab and newline."""
+    if len(value) > max_length:
+        raise PayloadError(
+            DeadLetterReason.BAD_TEXT, f"{field}: {len(value)} characters > {max_length}"
+        )
+    bad = (_UNSAFE_TEXT if lines else _UNSAFE_LINE).search(value)
+    if bad is not None:
+        char = bad.group()
+        kind = "lone surrogate" if "\ud800" <= char <= "\udfff" else "character"
+        raise PayloadError(
+            DeadLetterReason.BAD_TEXT, f"{field}: {kind} U+{ord(char):04X} at {bad.start()}"
+        )
+    return value
+
+
+def storable(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` with every character ``check_text`` refuses (and tab and
+    newline) written as an escape: for dead letters and logs about garbage."""
+    return _UNSAFE_LINE.sub(lambda bad: ascii(bad.group())[1:-1], text[:limit])[:limit]
+
+
+def _field(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def check_strings(data: Any, *, lines: tuple[str, ...] = ()) -> None:
+    """``check_text`` on every key and string value in ``data`` (decoded JSON), however deep;
+    ``lines`` names top-level keys whose values may hold tab and newline."""
+    stack: list[tuple[Any, str]] = [(data, "")]
+    pop, push = stack.pop, stack.append
+    while stack:
+        value, path = pop()
+        kind = type(value)
+        if kind is str:
+            check_text(value, path or "payload", lines=path in lines)
+        elif kind is dict:
+            for key, item in value.items():
+                check_text(key, f"key in {path or 'payload'}")
+                push((item, _field(path, key)))
+        elif kind is list:
+            for index, item in enumerate(value):
+                push((item, f"{path}[{index}]"))
+
+
+def decode_json(raw: bytes, *, lines: tuple[str, ...] = ()) -> Any:
+    """JSON with clean strings (see the module docstring); ``lines`` as in ``check_strings``."""
     if len(raw) > MAX_PAYLOAD_BYTES:
         raise PayloadError(
             DeadLetterReason.TOO_LARGE, f"{len(raw)} bytes > {MAX_PAYLOAD_BYTES} bytes"
@@ -69,11 +132,18 @@ def decode_json(raw: bytes) -> Any:
     except UnicodeDecodeError as exc:
         raise PayloadError(DeadLetterReason.BAD_ENCODING, str(exc)) from None
     try:
-        return _DECODER.decode(text)
+        data = _DECODER.decode(text)
     except PayloadError:
         raise
     except (ValueError, RecursionError, OverflowError) as exc:
         raise PayloadError(DeadLetterReason.BAD_JSON, str(exc)[:200]) from None
+    # The strict decoder refuses raw C0 controls in strings and a UTF-8 decode never yields a
+    # surrogate: a bad or over-long string needs an escape (a backslash), a raw DEL/C1/BOM/
+    # non-character, or a text longer than STRING_MAX. The usual one-reading message has none
+    # of them and skips the walk.
+    if len(text) > STRING_MAX or "\\" in text or _UNSAFE_LINE.search(text) is not None:
+        check_strings(data, lines=lines)
+    return data
 
 
 def _number(obj: dict, key: str, bounds: tuple[float, float], *, required: bool) -> float | None:
@@ -198,30 +268,42 @@ def parse_telemetry(
 
 
 def parse_alarm(raw: bytes, *, sensor_id: str, now: dt.datetime) -> DeviceAlarm:
-    data = decode_json(raw)
+    data = decode_json(raw, lines=("message",))
     if not isinstance(data, dict):
         raise PayloadError(DeadLetterReason.BAD_SHAPE, "alarm must be a JSON object")
+    code = data.get("code")
+    if isinstance(code, str):
+        check_text(code, "code", max_length=CODE_MAX)
+    severity = data.get("severity", "major")
+    if isinstance(severity, str):
+        check_text(severity, "severity", max_length=SEVERITY_MAX)
+    message = data.get("message", "")
+    if isinstance(message, str):
+        check_text(message, "message", max_length=MESSAGE_MAX, lines=True)
     _check_id(data, sensor_id)
     ts = parse_timestamp(data.get("ts"), now=now)
-    code = data.get("code")
-    if not isinstance(code, str) or not code or len(code) > CODE_MAX:
+    if not isinstance(code, str) or not code.strip():
         raise PayloadError(DeadLetterReason.BAD_ALARM, "code must be a short string")
-    severity = data.get("severity", "major")
     if severity not in DEVICE_SEVERITIES:
         raise PayloadError(DeadLetterReason.BAD_ALARM, f"severity {str(severity)[:20]!r}")
     active = data.get("active", True)
     if not isinstance(active, bool):
         raise PayloadError(DeadLetterReason.BAD_ALARM, "active must be true or false")
-    message = data.get("message", "")
     if not isinstance(message, str):
         raise PayloadError(DeadLetterReason.BAD_ALARM, "message must be a string")
-    return DeviceAlarm(ts, code, severity, active, message[:MESSAGE_MAX])
+    return DeviceAlarm(ts, code, severity, active, message)
 
 
 def parse_status(raw: bytes) -> str:
-    if len(raw) > 64:
+    """``online`` or ``offline``: plain text, or a JSON string; surrounding spaces ignored."""
+    if len(raw) > STATUS_MAX:
         raise PayloadError(DeadLetterReason.TOO_LARGE, f"{len(raw)} bytes for a status")
-    value = raw.decode("utf-8", errors="replace").strip().strip('"').lower()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PayloadError(DeadLetterReason.BAD_ENCODING, str(exc)) from None
+    value = check_text(text.strip(" \t\r\n"), "status", max_length=STATUS_MAX)
+    value = value.strip('"').strip().lower()
     if value not in STATUSES:
         raise PayloadError(DeadLetterReason.BAD_STATUS, f"status {value[:20]!r}")
     return value

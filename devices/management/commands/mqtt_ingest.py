@@ -1,4 +1,9 @@
-"""``mqtt_ingest``: the long-running MQTT subscriber (readings, device alarms, device status)."""
+"""``mqtt_ingest``: the long-running MQTT subscriber (readings, device alarms, device status).
+
+Exit status: 0 after a SIGTERM/SIGINT stop ("stopped cleanly"); non-zero, with the reason on
+stderr, when the worker cannot go on (its writer or network thread died), so that a supervisor
+restarts it and the failure is seen.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +13,10 @@ import logging
 import signal
 import threading
 
-from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
-from devices.ingest import IngestWorker
-
-DEFAULT_CLIENT_ID = "lantai-ingest"
+from devices.ingest import IngestWorker, default_client_id
+from devices.mqtt import topics
 
 
 class Command(BaseCommand):
@@ -23,7 +26,14 @@ class Command(BaseCommand):
         parser.add_argument(
             "--client-id",
             default=None,
-            help="fixed MQTT client id (default: lantai-ingest-<MQTT_TOPIC_PREFIX>)",
+            help="fixed MQTT client id (default: lantai-ingest-<MQTT_TOPIC_PREFIX>; with "
+            "MQTT_SHARED_GROUP, lantai-ingest-<prefix>-<host>-<slot or pid>)",
+        )
+        parser.add_argument(
+            "--slot",
+            default="",
+            help="with MQTT_SHARED_GROUP: this worker's number (e.g. systemd's %%i) for its "
+            "default client id, instead of the process id",
         )
         parser.add_argument("--batch-size", type=int, default=5000, help="readings per commit")
         parser.add_argument("--flush-interval", type=float, default=0.2, help="seconds, ≤ 0.2")
@@ -38,9 +48,12 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-        client_id = options["client_id"] or f"{DEFAULT_CLIENT_ID}-{settings.MQTT_TOPIC_PREFIX}"
+        prefix, group = topics.prefix(), topics.shared_group()
+        client_id = options["client_id"] or default_client_id(prefix, group, options["slot"])
         worker = IngestWorker(
             client_id=client_id[:64],
+            topic_prefix=prefix,
+            group=group,
             batch_size=max(1, options["batch_size"]),
             flush_interval=min(0.2, options["flush_interval"]),
             linger=max(0.0, options["linger"]),
@@ -60,11 +73,14 @@ class Command(BaseCommand):
         gc.collect()
         gc.freeze()
         worker.start()
-        self.stdout.write(f"mqtt_ingest: client id {client_id}, prefix {worker.topic_prefix}")
+        shared = f", shared group {group}" if group else ""
+        self.stdout.write(f"mqtt_ingest: client id {client_id}, prefix {prefix}{shared}")
         self.stdout.flush()
-        while not stop.wait(1.0):
-            if not worker._thread or not worker._thread.is_alive():
-                self.stderr.write("mqtt_ingest: writer thread died")
-                break
+        problem = ""
+        while not stop.wait(1.0) and not (problem := worker.problem()):
+            pass
         worker.stop()
+        problem = problem or worker.problem()
+        if problem:
+            raise CommandError(f"mqtt_ingest: {problem}", returncode=2)
         self.stdout.write("mqtt_ingest: stopped cleanly")
