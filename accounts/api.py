@@ -8,10 +8,10 @@ from rest_framework import generics
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 
 from accounts import services
 from accounts.serializers import MeSerializer
+from config.throttling import ScopedRateThrottle
 
 
 class MeView(generics.GenericAPIView):

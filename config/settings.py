@@ -7,8 +7,10 @@ backend and an embedded MQTT broker.
 
 from __future__ import annotations
 
+import ipaddress
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -165,6 +167,10 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 AXES_VERBOSE = False
+# Failures are counted in the database (shared by every process) against the client's address
+# as core/client_ip.py resolves it through TRUSTED_PROXIES, never a client-written header.
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_CLIENT_IP_CALLABLE = "core.client_ip.client_ip"
 
 # --- Internationalisation -------------------------------------------------------------------
 LANGUAGE_CODE = "zh-hans"
@@ -230,8 +236,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "config.pagination.Pagination",
     "PAGE_SIZE": 50,
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "config.throttling.AnonRateThrottle",
+        "config.throttling.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.get("API_THROTTLE_ANON", "60/minute"),
@@ -260,9 +266,30 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Caches ---------------------------------------------------------------------------------
-# Per-process memory: API throttles and small caches. Deliberately not Redis, so that a Redis
-# outage degrades live push only (reported by /healthz) and never breaks pages or the API.
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# The default cache holds the API throttles' counters and is shared by every server process, so
+# a limit holds across workers: Redis when REDIS_URL (or CACHE_REDIS_URL, for another database)
+# is set, under its own key prefix; the database otherwise (core.CacheEntry's table, made by
+# `migrate`). While Redis is unreachable the throttles count in the per-process "local" cache
+# (config/throttling.py), so a Redis outage still degrades live push only and never breaks
+# the API.
+CACHE_REDIS_URL = env.get("CACHE_REDIS_URL") or REDIS_URL
+if CACHE_REDIS_URL:
+    _shared_cache = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": CACHE_REDIS_URL,
+        "KEY_PREFIX": env.get("CACHE_PREFIX", "lantai-cache"),
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+    }
+else:
+    _shared_cache = {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "core_cache",
+        "OPTIONS": {"MAX_ENTRIES": 10_000},  # culling beyond it would forget live counters
+    }
+CACHES = {
+    "default": _shared_cache,
+    "local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+}
 
 # --- Security -------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
@@ -270,6 +297,17 @@ SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 SECURE_SSL_REDIRECT = env.get_bool("SECURE_SSL_REDIRECT", not (DEBUG or TESTING))
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Reverse proxies whose X-Forwarded-For is believed (addresses or CIDR networks, comma list).
+# Empty (the default): no proxy, the peer's address is the client's (core/client_ip.py). Behind
+# nginx on the same host: 127.0.0.1,::1. Give uvicorn the same list (--forwarded-allow-ips).
+TRUSTED_PROXIES = env.get_list("TRUSTED_PROXIES", [])
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError as exc:
+        raise ImproperlyConfigured(
+            f"TRUSTED_PROXIES: {_proxy!r} is not an IP address or network (e.g. 10.0.0.0/8)"
+        ) from exc
 SECURE_HSTS_SECONDS = env.get_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
@@ -277,12 +315,18 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
-# Templates carry no inline script or style: the policy allows only this origin.
+# Templates carry no inline script or style: the policy allows only this origin. Websockets
+# go to this host only: under CSP Level 3 'self' also matches ws:/wss: on the page's own host
+# (Chrome 70+, Firefox, Safari 16+); for older Safari the socket origin of SITE_URL is named.
+_site = urlsplit(env.get("SITE_URL") or "")
+_SOCKET_ORIGINS = (
+    [f"{'wss' if _site.scheme == 'https' else 'ws'}://{_site.netloc}"] if _site.netloc else []
+)
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
         "img-src": ["'self'", "data:", "blob:"],
-        "connect-src": ["'self'", "ws:", "wss:"],
+        "connect-src": ["'self'", *_SOCKET_ORIGINS],
         "object-src": ["'none'"],
         "base-uri": ["'self'"],
         "frame-ancestors": ["'none'"],

@@ -50,3 +50,21 @@ class LiveEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.group} {self.event}"
+
+
+class CacheEntry(models.Model):
+    """A row of Django's database cache (``DatabaseCache``, the shared cache when no Redis is
+    configured: API throttles). The table is the one ``createcachetable`` makes, declared as a
+    model so that ``migrate`` creates it everywhere and a test database flush empties it."""
+
+    cache_key = models.CharField(max_length=255, primary_key=True)
+    value = models.TextField()
+    expires = models.DateTimeField(db_index=True)
+
+    class Meta:
+        db_table = "core_cache"
+        verbose_name = _("cache entry")
+        verbose_name_plural = _("cache entries")
+
+    def __str__(self) -> str:
+        return self.cache_key

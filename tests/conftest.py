@@ -85,11 +85,14 @@ def _reset_caches():
     fresh channel layer: a Redis layer binds locks to the event loop of the test that first
     used it, and pytest-asyncio gives every async test a new loop."""
     from channels.layers import channel_layers
-    from django.core.cache import cache
+    from django.core.cache import caches
+    from django.core.cache.backends.db import DatabaseCache
 
     from search.backends import get_backend
 
-    cache.clear()
+    for alias in caches.settings:  # the database cache goes with the test database
+        if not isinstance(caches[alias], DatabaseCache):
+            caches[alias].clear()
     get_backend.cache_clear()
     channel_layers.backends.clear()
     yield

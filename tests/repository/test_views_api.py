@@ -55,7 +55,8 @@ def test_api_list_query_count_and_keyset(ws, archivist_a, client_for):
     assert second["results"][0]["reference_code"] > first["results"][-1]["reference_code"]
     with CaptureQueriesContext(connection) as ctx:
         client.get("/api/v1/items/", {"size": 30})
-    assert not any("COUNT(" in q["sql"].upper() for q in ctx.captured_queries)
+    listing = [q["sql"] for q in ctx.captured_queries if "core_cache" not in q["sql"]]  # throttle
+    assert not any("COUNT(" in sql.upper() for sql in listing)
 
 
 def test_staff_list_next_link(ws, archivist_a, client_for):
