@@ -637,6 +637,7 @@ class IngestWorker:
         self.accepting = True
         self.leaving = False  # a shared-group member that has unsubscribed on its way out
         self.connected = False
+        self.subscribed = threading.Event()  # the broker has granted our subscriptions
         self.db_ok = True
         self.last_error = ""
         self.failure = ""  # why the writer thread died, if it did
@@ -660,8 +661,16 @@ class IngestWorker:
             client.subscribe(self.subscriptions)
         log.info("MQTT connected (session present: %s)", flags.session_present)
 
+    def on_subscribe(self, client, userdata, mid, reason_codes, properties=None) -> None:
+        refused = [code for code in reason_codes if code.is_failure]
+        if refused:
+            log.error("MQTT subscriptions %s refused: %s", self.subscriptions, refused)
+            return
+        self.subscribed.set()
+
     def on_disconnect(self, client, userdata, flags, reason_code, properties=None) -> None:
         self.connected = False
+        self.subscribed.clear()
         with self._ack_lock:
             self._generation += 1
         if not self.stopping.is_set():
@@ -937,6 +946,7 @@ class IngestWorker:
         )
         self.client.on_connect = self.on_connect
         self.client.on_disconnect = self.on_disconnect
+        self.client.on_subscribe = self.on_subscribe
         self.client.on_message = self.on_message
         if isinstance(self.client, IngestClient):
             self.client.on_raw_message = self.on_raw_message

@@ -123,6 +123,14 @@ def check_strings(data: Any, *, lines: tuple[str, ...] = ()) -> None:
 
 def decode_json(raw: bytes, *, lines: tuple[str, ...] = ()) -> Any:
     """JSON with clean strings (see the module docstring); ``lines`` as in ``check_strings``."""
+    data, suspect = _decode(raw)
+    if suspect:
+        check_strings(data, lines=lines)
+    return data
+
+
+def _decode(raw: bytes) -> tuple[Any, bool]:
+    """Decoded JSON, and whether its strings need ``check_strings``."""
     if len(raw) > MAX_PAYLOAD_BYTES:
         raise PayloadError(
             DeadLetterReason.TOO_LARGE, f"{len(raw)} bytes > {MAX_PAYLOAD_BYTES} bytes"
@@ -141,9 +149,8 @@ def decode_json(raw: bytes, *, lines: tuple[str, ...] = ()) -> Any:
     # surrogate: a bad or over-long string needs an escape (a backslash), a raw DEL/C1/BOM/
     # non-character, or a text longer than STRING_MAX. The usual one-reading message has none
     # of them and skips the walk.
-    if len(text) > STRING_MAX or "\\" in text or _UNSAFE_LINE.search(text) is not None:
-        check_strings(data, lines=lines)
-    return data
+    suspect = len(text) > STRING_MAX or "\\" in text or _UNSAFE_LINE.search(text) is not None
+    return data, suspect
 
 
 def _number(obj: dict, key: str, bounds: tuple[float, float], *, required: bool) -> float | None:
@@ -243,8 +250,10 @@ def parse_telemetry(
     raw: bytes, *, sensor_id: str, now: dt.datetime, horizon: dt.timedelta = DEFAULT_HORIZON
 ) -> tuple[list[TelemetryReading], list[PayloadError]]:
     """Good readings and per-item errors; raises ``PayloadError`` when nothing is usable."""
-    data = decode_json(raw)
+    data, suspect = _decode(raw)
     if type(data) is dict:  # one reading per message: the common case
+        if suspect:
+            check_strings(data)
         return [parse_telemetry_item(data, sensor_id=sensor_id, now=now, horizon=horizon)], []
     items = data if isinstance(data, list) else [data]
     if not items:
@@ -255,6 +264,8 @@ def parse_telemetry(
     errors: list[PayloadError] = []
     for index, item in enumerate(items):
         try:
+            if suspect:  # bad text in one item spoils that item only
+                check_strings(item)
             readings.append(
                 parse_telemetry_item(item, sensor_id=sensor_id, now=now, horizon=horizon)
             )

@@ -136,7 +136,7 @@ def alarm(body: dict):
         (reading(note="x" * 10_000), "note"),
         (reading(meta={"deep": [1, {"name": "\x00"}]}), "meta.deep[1].name"),
         ({**reading(), "bad\x00key": 1}, "key in payload"),
-        ([reading(), reading(note="\ud800")], "[1].note"),
+        ([reading(), reading(note="\ud800")], "[1] note"),
         (reading(ts="2026-11-21T08:00:00\x00+00:00"), "ts"),
     ],
 )
