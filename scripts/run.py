@@ -103,6 +103,10 @@ def main() -> int:
                 "--ws",
                 "websockets",
                 "--proxy-headers",
+                # whom to believe about X-Forwarded-For: the same list Django uses (empty:
+                # nobody, so no local client can pose as another address)
+                "--forwarded-allow-ips",
+                env.get("TRUSTED_PROXIES", ""),
                 "--no-server-header",
             ],
         )
