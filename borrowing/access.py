@@ -1,4 +1,12 @@
-"""Access helpers: fetch and authorise in one step; 404 for both missing and forbidden."""
+"""Access helpers: fetch and authorise in one step; 404 for both missing and forbidden.
+
+The borrowing door is composed from the record door (``visible_to`` on volumes and items:
+clearance AND a permission on the fonds, or the public rules): a request, loan, slip,
+retrieval line, statistic or check-in look-up is there for a member of staff only when every
+record it names passes the record door for them (``AccessRequest.objects.handled_by``);
+otherwise it is absent (404), never shown in part. Requesters and borrowers also see their own
+requests and loans, each record by the same record door.
+"""
 
 from __future__ import annotations
 
@@ -16,23 +24,38 @@ def is_borrowing_staff(user) -> bool:
     return bool(user and user.is_authenticated and user.has_role(*BORROWING_STAFF_ROLES))
 
 
-def access_request_for_user(user, request_id) -> AccessRequest:
+def _get(qs, pk):
     try:
-        return AccessRequest.objects.visible_to(user).get(pk=int(request_id))
-    except (AccessRequest.DoesNotExist, TypeError, ValueError):
+        return qs.get(pk=int(pk))
+    except (qs.model.DoesNotExist, TypeError, ValueError, OverflowError):
         raise Http404 from None
+
+
+def access_request_for_user(user, request_id) -> AccessRequest:
+    """A request the user may read: one they handle as staff, or their own."""
+    return _get(AccessRequest.objects.visible_to(user), request_id)
+
+
+def access_request_for_staff(user, request_id) -> AccessRequest:
+    """A request a member of staff handles (every record it names is visible to them)."""
+    return _get(AccessRequest.objects.handled_by(user), request_id)
+
+
+def access_own_request(user, request_id) -> AccessRequest:
+    """The user's own request (the requester's pages)."""
+    if user is None or not user.is_authenticated:
+        raise Http404
+    return _get(AccessRequest.objects.filter(requester=user), request_id)
 
 
 def access_loan_for_user(user, loan_id) -> Loan:
-    if not is_borrowing_staff(user):
-        qs = (
-            Loan.objects.filter(borrower=user)
-            if user and user.is_authenticated
-            else Loan.objects.none()
-        )
-    else:
-        qs = Loan.objects.filter(request__in=AccessRequest.objects.visible_to(user))
-    try:
-        return qs.get(pk=int(loan_id))
-    except (Loan.DoesNotExist, TypeError, ValueError):
-        raise Http404 from None
+    """A loan the user may read: one they handle as staff, or their own."""
+    return _get(Loan.objects.visible_to(user), loan_id)
+
+
+def access_loan_for_staff(user, loan_id) -> Loan:
+    return _get(Loan.objects.handled_by(user), loan_id)
+
+
+def can_handle(user, req: AccessRequest) -> bool:
+    return AccessRequest.objects.handled_by(user).filter(pk=req.pk).exists()

@@ -14,11 +14,18 @@ from rest_framework.response import Response
 from borrowing import services
 from borrowing.access import (
     CHECKIN_ROLES,
+    access_loan_for_staff,
     access_loan_for_user,
+    access_request_for_staff,
     access_request_for_user,
-    is_borrowing_staff,
 )
-from borrowing.models import AccessRequest, IllegalTransition, Loan, RequestLine
+from borrowing.models import (
+    AccessRequest,
+    IllegalTransition,
+    Loan,
+    RequestLine,
+    with_hidden_flag,
+)
 from borrowing.serializers import (
     AccessRequestCreateSerializer,
     AccessRequestSerializer,
@@ -50,22 +57,29 @@ def _run(call):
 
 
 class AccessRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseViewSet):
-    """Access requests: staff who handle them see all; everyone else only their own."""
+    """Access requests: staff see those they handle (every record visible to them); everyone
+    sees their own, each record by the record door."""
 
     serializer_class = AccessRequestSerializer
 
     def get_queryset(self):
-        qs = AccessRequest.objects.visible_to(self.request.user).select_related("requester")
+        qs = self._readable()
         state = self.request.query_params.get("state")
         if state:
             qs = qs.filter(state=state)
-        return qs.prefetch_related(
-            Prefetch("lines", RequestLine.objects.select_related("item", "volume")),
-            "decisions__decided_by",
-        )
+        return qs
+
+    def _readable(self):
+        user = self.request.user
+        qs = AccessRequest.objects.visible_to(user).select_related("requester")
+        lines = RequestLine.objects.select_related("item", "volume")
+        if not getattr(self, "swagger_fake_view", False):
+            lines = with_hidden_flag(lines, user)
+        return qs.prefetch_related(Prefetch("lines", lines), "decisions__decided_by")
 
     def get_object(self):
-        return access_request_for_user(self.request.user, self.kwargs["pk"])
+        req = access_request_for_user(self.request.user, self.kwargs["pk"])
+        return self._readable().get(pk=req.pk)
 
     @extend_schema(request=AccessRequestCreateSerializer, responses={201: AccessRequestSerializer})
     def create(self, request):
@@ -87,12 +101,17 @@ class AccessRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Bas
             req = services.create_access_request(
                 acting_user=request.user, records=records, **values
             )
-            return Response(AccessRequestSerializer(req).data, status=201)
+            return Response(
+                AccessRequestSerializer(self._readable().get(pk=req.pk)).data, status=201
+            )
 
         return _run(call)
 
-    def _act(self, fn, serializer_class=None, **extra):
-        req = self.get_object()
+    def _act(self, fn, serializer_class=None, *, own=False, **extra):
+        # Staff act on the requests they handle; a requester cancels their own.
+        user = self.request.user
+        pk = self.kwargs["pk"]
+        req = access_request_for_user(user, pk) if own else access_request_for_staff(user, pk)
         kwargs = dict(extra)
         if serializer_class is not None:
             payload = serializer_class(data=self.request.data)
@@ -101,7 +120,7 @@ class AccessRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Bas
 
         def call():
             fn(req, acting_user=self.request.user, **kwargs)
-            return Response(AccessRequestSerializer(AccessRequest.objects.get(pk=req.pk)).data)
+            return Response(AccessRequestSerializer(self._readable().get(pk=req.pk)).data)
 
         return _run(call)
 
@@ -113,7 +132,7 @@ class AccessRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Bas
     @extend_schema(request=None, responses=AccessRequestSerializer)
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
-        return self._act(services.cancel_access_request)
+        return self._act(services.cancel_access_request, own=True)
 
     @extend_schema(request=None, responses=AccessRequestSerializer)
     @action(detail=True, methods=["post"])
@@ -132,34 +151,35 @@ class AccessRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Bas
 
 
 class LoanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseViewSet):
-    """Loans: staff see all, borrowers their own."""
+    """Loans: staff see those of the requests they handle; borrowers their own."""
 
     serializer_class = LoanSerializer
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation
             return Loan.objects.none()
-        user = self.request.user
-        qs = Loan.objects.select_related("item", "volume", "request", "borrower")
-        if is_borrowing_staff(user):
-            qs = qs.filter(request__in=AccessRequest.objects.visible_to(user))
-        else:
-            qs = qs.filter(borrower=user)
+        qs = self._readable()
         if self.request.query_params.get("active") == "true":
             qs = qs.active()
         return qs
 
+    def _readable(self):
+        user = self.request.user
+        qs = Loan.objects.visible_to(user).select_related("item", "volume", "request", "borrower")
+        return with_hidden_flag(qs, user)
+
     def get_object(self):
-        return access_loan_for_user(self.request.user, self.kwargs["pk"])
+        loan = access_loan_for_user(self.request.user, self.kwargs["pk"])
+        return self._readable().get(pk=loan.pk)
 
     @extend_schema(request=None, responses=LoanSerializer)
     @action(detail=True, methods=["post"], url_path="return")
     def return_loan(self, request, pk=None):
-        loan = self.get_object()
+        loan = access_loan_for_staff(request.user, pk)
 
         def call():
             services.return_loan(loan, acting_user=request.user)
-            return Response(LoanSerializer(Loan.objects.get(pk=loan.pk)).data)
+            return Response(LoanSerializer(self._readable().get(pk=loan.pk)).data)
 
         return _run(call)
 
@@ -172,7 +192,7 @@ class LoanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseViewSet)
 
         def call():
             services.renew_loan(loan, acting_user=request.user, **payload.validated_data)
-            return Response(LoanSerializer(Loan.objects.get(pk=loan.pk)).data)
+            return Response(LoanSerializer(self._readable().get(pk=loan.pk)).data)
 
         return _run(call)
 

@@ -100,6 +100,11 @@ def access_grant_for_user(user, grant_id) -> DigitalGrant:
         )
     except (DigitalGrant.DoesNotExist, TypeError, ValueError):
         raise Http404 from None
+    # The record door still applies: a record that has left the user's view (reclassified,
+    # closed, a fonds permission withdrawn) is not served through an earlier grant.
+    record = digital.record
+    if not type(record).objects.visible_to(user).filter(pk=record.pk).exists():
+        raise Http404
     return digital
 
 

@@ -10,9 +10,9 @@ import hashlib
 import hmac
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import EmptyResultSet, ValidationError
 from django.db import connection, models
-from django.db.models import Q
+from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -28,6 +28,7 @@ from borrowing.choices import (
     UserType,
 )
 from repository.choices import AccessStatus
+from repository.models import Item, Volume
 
 
 class IllegalTransition(ValidationError):
@@ -41,38 +42,73 @@ def id_number_digest(number: str) -> str:
     return hmac.new(settings.SECRET_KEY.encode(), normalised.encode(), hashlib.sha256).hexdigest()
 
 
-# One bounded count per state; the table name and the cap are ours, the states are parameters.
-_CAPPED_COUNT = (
-    "(SELECT COUNT(*) FROM (SELECT 1 FROM {table} WHERE state = %s LIMIT {cap}) AS s{i})"
-)
+def names_hidden_record(user) -> Q:
+    """On a row that names one record (``item_id`` or ``volume_id``: a request line, a loan, a
+    grant): true when the record door (``visible_to``: clearance AND fonds permission, or the
+    public rules) keeps that record from ``user``."""
+    return Q(Exists(Item.objects.hidden_from(user).filter(pk=OuterRef("item_id")))) | Q(
+        Exists(Volume.objects.hidden_from(user).filter(pk=OuterRef("volume_id")))
+    )
+
+
+def with_hidden_flag(qs, user):
+    """Annotate rows that name a record with ``hidden`` (see ``names_hidden_record``): the
+    requester's own pages show such a row without its code and title."""
+    return qs.annotate(
+        hidden=ExpressionWrapper(names_hidden_record(user), output_field=BooleanField())
+    )
 
 
 class AccessRequestQuerySet(models.QuerySet):
     def capped_state_counts(self, states: list[str], cap: int) -> dict[str, int]:
-        """Requests per state, each counted up to ``cap``, in one query whose cost is bounded by
-        the cap rather than by the history of closed requests."""
-        table = connection.ops.quote_name(self.model._meta.db_table)
-        parts = ", ".join(
-            _CAPPED_COUNT.format(table=table, cap=int(cap), i=i) for i in range(len(states))
-        )
+        """Requests of this queryset per state, each counted up to ``cap``, in one query whose
+        cost is bounded by the cap rather than by the history of closed requests."""
+        parts, params = [], []
+        counts = dict.fromkeys(states, 0)
+        for i, state in enumerate(states):
+            page = self.filter(state=state).order_by().values("pk")[: int(cap)]
+            try:
+                sql, sql_params = page.query.sql_with_params()
+            except EmptyResultSet:  # nothing can match (e.g. ``none()``)
+                continue
+            # ``sql`` is compiled by Django from this queryset, its values stay parameters.
+            parts.append((state, f"(SELECT COUNT(*) FROM ({sql}) AS s{i})"))  # noqa: S608
+            params.extend(sql_params)
+        if not parts:
+            return counts
         with connection.cursor() as cursor:
-            cursor.execute("SELECT " + parts, states)
+            cursor.execute("SELECT " + ", ".join(sql for _state, sql in parts), params)
             row = cursor.fetchone()
-        return dict(zip(states, row, strict=True))
+        counts.update(zip([state for state, _sql in parts], row, strict=True))
+        return counts
+
+    def handled_by(self, user) -> AccessRequestQuerySet:
+        """The staff door: requests a borrowing staff member may read and act on — those of
+        which every record passes the record door for them (clearance AND fonds permission, or
+        the public rules). Everything else is absent (404), never shown in part; counts,
+        tabs, slips, loans, the retrieval list and statistics are built on this."""
+        from borrowing.access import is_borrowing_staff
+
+        if not is_borrowing_staff(user):
+            return self.none()
+        return self.filter(~self._names_hidden(user))
 
     def visible_to(self, user) -> AccessRequestQuerySet:
-        """Staff who handle requests see them up to their clearance; others only their own."""
+        """What a user may read: as staff, the requests they handle (``handled_by``); and
+        everyone their own requests (the requester's pages show a record that has since left
+        their view without its code and title, by the same record door)."""
         if user is None or not user.is_authenticated:
             return self.none()
         from borrowing.access import is_borrowing_staff
 
         if is_borrowing_staff(user):
-            # Staff never see a request for records above their clearance (its titles would
-            # leak), except their own.
-            return self.filter(
-                models.Q(max_classification__lte=int(user.clearance)) | models.Q(requester=user)
-            )
+            return self.filter(Q(requester=user) | ~self._names_hidden(user))
         return self.filter(requester=user)
+
+    @staticmethod
+    def _names_hidden(user) -> Q:
+        lines = RequestLine.objects.filter(request=OuterRef("pk")).filter(names_hidden_record(user))
+        return Q(Exists(lines))
 
 
 class AccessRequest(models.Model):
@@ -277,6 +313,22 @@ class ApprovalDecision(models.Model):
 class LoanQuerySet(models.QuerySet):
     def active(self) -> LoanQuerySet:
         return self.filter(returned_at__isnull=True)
+
+    def handled_by(self, user) -> LoanQuerySet:
+        """Loans of the requests ``user`` handles (``AccessRequest.objects.handled_by``)."""
+        return self.filter(request__in=AccessRequest.objects.handled_by(user))
+
+    def visible_to(self, user) -> LoanQuerySet:
+        """The loans a user handles as staff, and their own."""
+        if user is None or not user.is_authenticated:
+            return self.none()
+        from borrowing.access import is_borrowing_staff
+
+        if is_borrowing_staff(user):
+            return self.filter(
+                Q(borrower=user) | Q(request__in=AccessRequest.objects.handled_by(user))
+            )
+        return self.filter(borrower=user)
 
 
 class Loan(RecordRef):

@@ -7,6 +7,13 @@ from borrowing.models import AccessRequest, ApprovalDecision, Loan, RequestLine
 from borrowing.services import record_code
 
 
+def _hidden(row) -> bool:
+    """A row annotated ``hidden`` (``borrowing.models.with_hidden_flag``) names a record the
+    reader may not see: a requester's own request or loan shows it without code and title. A
+    row without the annotation is hidden: views that serialise must say who reads."""
+    return getattr(row, "hidden", True)
+
+
 class RequestLineSerializer(serializers.ModelSerializer):
     record = serializers.SerializerMethodField()
     reference_code = serializers.SerializerMethodField()
@@ -17,13 +24,13 @@ class RequestLineSerializer(serializers.ModelSerializer):
         fields = ["id", "record", "reference_code", "title", "decision", "refusal_reason"]
 
     def get_record(self, line) -> str:
-        return record_code(line.record)
+        return "" if _hidden(line) else record_code(line.record)
 
     def get_reference_code(self, line) -> str:
-        return line.record.reference_code
+        return "" if _hidden(line) else line.record.reference_code
 
     def get_title(self, line) -> str:
-        return line.record.title
+        return "" if _hidden(line) else line.record.title
 
 
 class DecisionSerializer(serializers.ModelSerializer):
@@ -123,10 +130,10 @@ class LoanSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_record(self, loan) -> str:
-        return record_code(loan.record)
+        return "" if _hidden(loan) else record_code(loan.record)
 
     def get_reference_code(self, loan) -> str:
-        return loan.record.reference_code
+        return "" if _hidden(loan) else loan.record.reference_code
 
 
 class ScanSerializer(serializers.Serializer):

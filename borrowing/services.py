@@ -21,6 +21,7 @@ from accounts.audit import record_event
 from accounts.choices import Classification, Role
 from accounts.models import User
 from accounts.services import notify_user
+from borrowing.access import can_handle
 from borrowing.choices import (
     AWAITING_DECISION,
     ON_LOAN_STATES,
@@ -41,6 +42,7 @@ from borrowing.models import (
     Scan,
     id_number_digest,
 )
+from repository.access import find_record
 from repository.choices import AccessStatus
 from repository.models import Item, Volume
 
@@ -76,7 +78,6 @@ def _fail(cls: type[BorrowingError], message: str, code: str) -> None:
 
 # --- records ---------------------------------------------------------------------------------
 
-RECORD_CODE_RE = re.compile(r"^(?P<kind>[IV])(?P<pk>\d{1,12})$")
 SCAN_CODE_RE = re.compile(r"^[0-9A-Za-z·\-_.:/ ]{1,64}$")
 
 
@@ -89,9 +90,11 @@ def record_kind(record) -> str:
     return "item" if isinstance(record, Item) else "volume"
 
 
-def find_record_by_code(code: str, *, user: User | None = None):
-    """The record a scanned or typed code names (its barcode code or its reference code).
-    With ``user``, a record above their clearance is answered like an unknown code."""
+def find_record_by_code(code: str, *, user: User | None):
+    """The record a scanned or typed code names (its slip code ``I<id>``/``V<id>``, its
+    reference code, or a Code 128 scan of it with "." for "·"), through the repository's one
+    finder and so through the record door: a record ``user`` may not see (clearance AND fonds
+    permission) is answered exactly like an unknown code."""
     code = (code or "").strip()
     if not code or not SCAN_CODE_RE.match(code):
         _fail(
@@ -99,16 +102,8 @@ def find_record_by_code(code: str, *, user: User | None = None):
             _("The code “%(code)s” is not a valid record code.") % {"code": code[:64]},
             "malformed_code",
         )
-    match = RECORD_CODE_RE.match(code.upper())
-    if match:
-        model = Item if match["kind"] == "I" else Volume
-        record = model.objects.select_related("position").filter(pk=int(match["pk"])).first()
-    else:
-        record = (
-            Item.objects.select_related("position").filter(reference_code=code).first()
-            or Volume.objects.select_related("position").filter(reference_code=code).first()
-        )
-    if record is None or (user is not None and int(record.classification) > int(user.clearance)):
+    record = find_record(user, code, related=("position",))
+    if record is None:
         _fail(UnknownCode, _("No record has the code “%(code)s”.") % {"code": code}, "unknown_code")
     return record
 
@@ -196,12 +191,21 @@ def compute_chain(records: Sequence, purpose: str) -> list[dict[str, int | str]]
     return [{"role": str(role), "clearance": level} for _step in range(steps)]
 
 
-def can_decide_step(user: User, step: dict[str, Any]) -> bool:
+def can_decide_step(user: User, step: dict[str, Any], req: AccessRequest) -> bool:
+    """May ``user`` decide ``step`` of ``req``: the step's role, a clearance at or above the
+    request's records, and every record of the request visible to them (the borrowing door:
+    clearance AND a permission on each record's fonds)."""
     if step["role"] == ApproverRole.APPROVER:
         allowed = user.has_role(Role.APPROVER, Role.ADMINISTRATOR)
     else:
         allowed = user.has_role(Role.FRONT_DESK, Role.APPROVER, Role.ADMINISTRATOR)
-    return allowed and int(user.clearance) >= int(step["clearance"])
+    return allowed and int(user.clearance) >= int(step["clearance"]) and can_handle(user, req)
+
+
+def _require_handles(req: AccessRequest, user: User) -> None:
+    """Staff act only on requests whose every record they may see; the refusal names none."""
+    if not can_handle(user, req):
+        _fail(NotAllowed, _("You cannot act on this request."), "not_visible")
 
 
 # --- requests --------------------------------------------------------------------------------
@@ -393,6 +397,8 @@ def cancel_access_request(
         Role.FRONT_DESK, Role.ADMINISTRATOR
     ):
         _fail(NotAllowed, _("You cannot cancel this request."), "not_allowed")
+    if req.requester_id != acting_user.pk:
+        _require_handles(req, acting_user)
     return _move(
         req,
         RequestState.CANCELLED,
@@ -431,7 +437,8 @@ def decide_access_request(
             _("Your clearance is below the classification of these records."),
             "clearance",
         )
-    if not can_decide_step(acting_user, step):
+    _require_handles(req, acting_user)
+    if not can_decide_step(acting_user, step, req):
         _fail(NotAllowed, _("This step must be decided by an approver."), "wrong_role")
     lines = {line.pk: line for line in req.lines.all()}
     # Only lines still approved by earlier steps are open to this one.
@@ -524,6 +531,7 @@ def retrieve_access_request(req: AccessRequest, *, acting_user: User) -> AccessR
     req = _lock(req)
     if not acting_user.has_role(Role.KEEPER, Role.FRONT_DESK, Role.ADMINISTRATOR):
         _fail(NotAllowed, _("Only keepers and the front desk record retrieval."), "not_allowed")
+    _require_handles(req, acting_user)
     return _move(req, RequestState.RETRIEVED, acting_user=acting_user, action="retrieved")
 
 
@@ -550,6 +558,7 @@ def check_out_access_request(
     if (due_date - today).days > MAX_LOAN_DAYS:
         _fail(BorrowingError, _("The due date is too far away."), "due_too_far")
     req = _lock(req)
+    _require_handles(req, acting_user)
     before = _snapshot(req)
     req.transition(RequestState.CHECKED_OUT)
     lines = list(_approved_lines(req))
@@ -633,6 +642,7 @@ def return_loan(loan: Loan, *, acting_user: User) -> Loan:
     loan = (
         Loan.objects.select_for_update(of=("self",)).select_related(*_LOAN_RELATED).get(pk=loan.pk)
     )
+    _require_handles(loan.request, acting_user)
     return _return_locked(loan, acting_user=acting_user)
 
 
@@ -666,6 +676,7 @@ def close_access_request(req: AccessRequest, *, acting_user: User) -> AccessRequ
     if not acting_user.has_role(Role.FRONT_DESK, Role.ADMINISTRATOR):
         _fail(NotAllowed, _("Only the front desk closes requests."), "not_allowed")
     req = _lock(req)
+    _require_handles(req, acting_user)
     return _move(
         req,
         RequestState.CLOSED,
@@ -684,6 +695,8 @@ def renew_loan(loan: Loan, *, acting_user: User, due_date: dt.date | None = None
         Role.FRONT_DESK, Role.ADMINISTRATOR
     ):
         _fail(NotAllowed, _("You cannot renew this loan."), "not_allowed")
+    if loan.borrower_id != acting_user.pk:
+        _require_handles(loan.request, acting_user)
     if loan.returned_at is not None:
         _fail(Conflict, _("This loan has been returned."), "not_on_loan")
     if loan.renewals >= MAX_RENEWALS:
@@ -743,9 +756,15 @@ def send_overdue_reminders(*, today: dt.date | None = None) -> int:
                 after={"due_date": loan.due_date},
             )
             borrower = loan.borrower
-            subject = _("Overdue: please return %(code)s") % {"code": loan.record.reference_code}
+            # The borrower reads the record by the record door, like on their own pages: one
+            # that has since left their view is named by the request number only.
+            record = loan.record
+            shown = type(record).objects.visible_to(borrower).filter(pk=record.pk).exists()
+            subject = _("Overdue: please return %(code)s") % {
+                "code": record.reference_code if shown else req.number
+            }
             body = _("The loan of %(record)s (request %(number)s) was due on %(due)s.") % {
-                "record": loan.record,
+                "record": record if shown else req.number,
                 "number": req.number,
                 "due": loan.due_date,
             }

@@ -10,13 +10,17 @@ from borrowing.models import AccessRequest, RequestLine
 from repository.models import Fonds
 
 
-def monthly(year: int) -> dict:
+def monthly(year: int, *, user) -> dict:
     """Rows ``{month, dimension, label, count}`` and chart series for one calendar year.
 
-    Counted: submitted requests (not drafts) by the month they were submitted.
+    Counted: submitted requests (not drafts) by the month they were submitted, of the requests
+    ``user`` handles (``AccessRequest.objects.handled_by``: every record of a counted request is
+    visible to them), so a count never reveals requests behind the door.
     """
-    requests = AccessRequest.objects.filter(submitted_at__year=year).exclude(
-        state=RequestState.DRAFT
+    requests = (
+        AccessRequest.objects.handled_by(user)
+        .filter(submitted_at__year=year)
+        .exclude(state=RequestState.DRAFT)
     )
     months = [f"{year}-{m:02d}" for m in range(1, 13)]
     rows = []

@@ -21,12 +21,13 @@ from borrowing.access import (
     BORROWING_STAFF_ROLES,
     CHECKIN_ROLES,
     DESK_ROLES,
-    access_loan_for_user,
-    access_request_for_user,
+    access_loan_for_staff,
+    access_own_request,
+    access_request_for_staff,
 )
 from borrowing.choices import LineDecision, RequestState
 from borrowing.forms import AccessRequestForm, CheckOutForm, DecisionForm, RenewForm
-from borrowing.models import AccessRequest, Loan, RequestLine
+from borrowing.models import AccessRequest, DigitalGrant, Loan, RequestLine, with_hidden_flag
 from core.output import spreadsheet_cell
 from repository.models import Item, Volume
 
@@ -43,14 +44,16 @@ def _error(request: HttpRequest, exc: services.BorrowingError) -> None:
 
 @role_required(*BORROWING_STAFF_ROLES)
 def desk(request: HttpRequest) -> HttpResponse:
-    """The front-desk queue: requests by state, with a count per state."""
-    counts = state_counts()
+    """The front-desk queue: requests by state, with a count per state — only the requests
+    the viewer handles (every record visible to them), in the rows and in the counts."""
+    handled = AccessRequest.objects.handled_by(request.user)
+    counts = state_counts(handled)
     state = request.GET.get("state") or RequestState.SUBMITTED
     if state not in RequestState.values:
         state = RequestState.SUBMITTED
     # The page first (index on state, submitted_at), then the line counts of just those rows.
     rows = list(
-        AccessRequest.objects.filter(state=state)
+        handled.filter(state=state)
         .select_related("requester")
         .order_by("submitted_at", "id")[:QUEUE_PAGE_SIZE]
     )
@@ -77,9 +80,9 @@ def desk(request: HttpRequest) -> HttpResponse:
 COUNT_CAP = 1000
 
 
-def state_counts() -> dict[str, int]:
+def state_counts(requests) -> dict[str, int]:
     states = [s for s in RequestState.values if s != RequestState.DRAFT]
-    return AccessRequest.objects.capped_state_counts(states, COUNT_CAP)
+    return requests.capped_state_counts(states, COUNT_CAP)
 
 
 def _warnings(req: AccessRequest) -> list[str]:
@@ -120,7 +123,7 @@ def _room_alarm(record) -> str | None:
 
 @role_required(*BORROWING_STAFF_ROLES)
 def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    req = access_request_for_user(request.user, pk)
+    req = access_request_for_staff(request.user, pk)
     lines = list(req.lines.select_related("item", "volume", "item__position", "volume__position"))
     pending = [line for line in lines if line.decision != LineDecision.REFUSED]
     step = None
@@ -136,7 +139,7 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "warnings": _warnings(req),
         "step": step,
         "can_decide": step is not None
-        and services.can_decide_step(request.user, step)
+        and services.can_decide_step(request.user, step, req)
         and req.requester_id != request.user.pk,
         "decision_form": DecisionForm(lines=pending),
         "checkout_form": CheckOutForm(initial={"due_date": req.date_to}),
@@ -149,7 +152,7 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @role_required(*BORROWING_STAFF_ROLES)
 def request_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
-    req = access_request_for_user(request.user, pk)
+    req = access_request_for_staff(request.user, pk)
     user = request.user
     try:
         if action == "decide":
@@ -185,7 +188,7 @@ def request_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 @require_POST
 @role_required(*CHECKIN_ROLES)
 def loan_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
-    loan = access_loan_for_user(request.user, pk)
+    loan = access_loan_for_staff(request.user, pk)
     try:
         if action == "return":
             services.return_loan(loan, acting_user=request.user)
@@ -204,13 +207,13 @@ def loan_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 
 @role_required(*BORROWING_STAFF_ROLES)
 def slip_pdf(request: HttpRequest, pk: int) -> HttpResponse:
-    req = access_request_for_user(request.user, pk)
+    req = access_request_for_staff(request.user, pk)
     return _pdf(pdf.borrowing_slip(req), f"{req.number}-slip.pdf")
 
 
 @role_required(*BORROWING_STAFF_ROLES)
 def receipt_pdf(request: HttpRequest, pk: int) -> HttpResponse:
-    req = access_request_for_user(request.user, pk)
+    req = access_request_for_staff(request.user, pk)
     if not req.loans.exclude(returned_at=None).exists():
         raise Http404
     return _pdf(pdf.return_receipt(req), f"{req.number}-receipt.pdf")
@@ -224,9 +227,9 @@ def _pdf(data: bytes, filename: str) -> HttpResponse:
 
 def retrieval_groups(user) -> OrderedDict:
     """Approved records waiting to be fetched (取档单), grouped by room, in shelf order; only
-    requests the user may see (up to their clearance)."""
+    requests the user handles (every record of each visible to them)."""
     lines = RequestLine.objects.filter(
-        request__in=AccessRequest.objects.visible_to(user),
+        request__in=AccessRequest.objects.handled_by(user),
         decision=LineDecision.APPROVED,
         request__state__in=[RequestState.APPROVED, RequestState.PARTLY_APPROVED],
     ).select_related("request", "item__position__room", "volume__position__room")
@@ -267,7 +270,7 @@ def statistics_page(request: HttpRequest) -> HttpResponse:
             raise ValueError
     except ValueError:
         year_int = timezone.localdate().year
-    data = statistics.monthly(year_int)
+    data = statistics.monthly(year_int, user=request.user)
     if request.GET.get("format") == "csv":
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="usage-{year_int}.csv"'
@@ -359,9 +362,7 @@ def my_requests(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def my_request(request: HttpRequest, pk: int) -> HttpResponse:
-    req = access_request_for_user(request.user, pk)
-    if req.requester_id != request.user.pk:
-        raise Http404
+    req = access_own_request(request.user, pk)
     if request.method == "POST":
         try:
             services.cancel_access_request(req, acting_user=request.user)
@@ -369,11 +370,19 @@ def my_request(request: HttpRequest, pk: int) -> HttpResponse:
         except services.BorrowingError as exc:
             _error(request, exc)
         return redirect("borrowing:my-request", pk=req.pk)
+    # The requester reads each record by the record door (for a researcher: the public rules);
+    # a record that has since left their view is listed without its code and title.
+    user = request.user
     context = {
         "req": req,
-        "lines": req.lines.select_related("item", "volume"),
-        "loans": req.loans.select_related("item", "volume"),
-        "grants": req.grants.filter(revoked_at=None, expires_at__gt=timezone.now()),
+        "lines": with_hidden_flag(req.lines.select_related("item", "volume"), user),
+        "loans": with_hidden_flag(req.loans.select_related("item", "volume"), user),
+        "grants": with_hidden_flag(
+            DigitalGrant.objects.filter(
+                request=req, revoked_at=None, expires_at__gt=timezone.now()
+            ).select_related("item", "volume"),
+            user,
+        ).filter(hidden=False),
         "can_cancel": req.can_transition(RequestState.CANCELLED),
     }
     return render(request, "borrowing/my_request.html", context)

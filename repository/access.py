@@ -6,13 +6,19 @@ reveal that a hidden record exists.
 
 from __future__ import annotations
 
+import re
+
 from django.http import Http404
 
 from accounts.choices import Role
+from repository.labels import candidates
 from repository.models import DigitalPage, Fonds, Item, Volume
 from repository.querysets import visible_fonds_ids
 
 KINDS = {"volume": Volume, "item": Item}
+# The code on a borrowing slip and in its barcode: ``I<id>`` for items, ``V<id>`` for volumes.
+LABEL_CODE_RE = re.compile(r"^(?P<kind>[IV])(?P<pk>\d{1,12})$")
+RECORD_RELATED = ("fonds", "category", "position__room", "position__unit")
 
 
 def can_change_fonds(user, fonds: Fonds) -> bool:
@@ -63,17 +69,45 @@ def access_record(user, kind: str, pk) -> Volume | Item:
     return record
 
 
-def access_record_by_code(user, code: str) -> Volume | Item:
-    for model in (Volume, Item):
-        record = (
-            model.objects.visible_to(user)
-            .select_related("fonds", "category", "position__room", "position__unit")
-            .filter(reference_code=code)
-            .first()
-        )
+def find_record(
+    user, code: str, *, lock: bool = False, label_codes: bool = True, related=RECORD_RELATED
+) -> Volume | Item | None:
+    """The one finder for codes: the record a scanned or typed code names, through the record
+    door. The code is a reference code (a Code 128 scan with "." for "·" too) or, with
+    ``label_codes``, a slip code ``I<id>`` / ``V<id>``. A record the user may not see is
+    ``None``, exactly like a missing one. ``user=None`` is the system (seeder, commands): no
+    door. ``lock`` takes a row lock on the record (inside the caller's transaction)."""
+    code = (code or "").strip()
+    if not code or len(code) > 128:
+        return None
+
+    def first(model, **lookup):
+        qs = model.objects.all() if user is None else model.objects.visible_to(user)
+        if lock:
+            qs = qs.select_for_update(of=("self",))
+        elif related:
+            qs = qs.select_related(*related)
+        return qs.filter(**lookup).first()
+
+    match = LABEL_CODE_RE.match(code.upper()) if label_codes else None
+    if match:  # one query for the codes that check-in scans most
+        record = first(Item if match["kind"] == "I" else Volume, pk=int(match["pk"]))
         if record is not None:
             return record
-    raise Http404
+    for candidate in candidates(code):
+        # Items first: they outnumber volumes (codes are unique across both).
+        for model in (Item, Volume):
+            record = first(model, reference_code=candidate)
+            if record is not None:
+                return record
+    return None
+
+
+def access_record_by_code(user, code: str) -> Volume | Item:
+    record = find_record(user, code)
+    if record is None:
+        raise Http404
+    return record
 
 
 def access_record_for_change(user, kind: str, pk) -> Volume | Item:

@@ -24,6 +24,22 @@ def visible_fonds_ids(user) -> list[int] | None:
     return user.access_facts().object_ids("fonds", "view_fonds_records")
 
 
+def visible_q(user) -> models.Q:
+    """The record door as a condition on a record's own columns (``visible_to`` filters by it,
+    ``hidden_from`` by its negation; the columns are never NULL, so the two are exact
+    complements)."""
+    from repository.choices import AccessStatus
+
+    public = models.Q(access_status=AccessStatus.OPEN, classification=Classification.NONE)
+    if user is None or not user.is_authenticated or not user.is_archive_staff:
+        return public
+    fonds_ids = visible_fonds_ids(user)
+    permitted = models.Q(classification__lte=user.clearance)
+    if fonds_ids is not None:
+        permitted &= models.Q(fonds_id__in=fonds_ids)
+    return permitted | public
+
+
 class RecordQuerySet(models.QuerySet):
     def public(self) -> RecordQuerySet:
         from repository.choices import AccessStatus
@@ -31,13 +47,9 @@ class RecordQuerySet(models.QuerySet):
         return self.filter(access_status=AccessStatus.OPEN, classification=Classification.NONE)
 
     def visible_to(self, user) -> RecordQuerySet:
-        if user is None or not user.is_authenticated or not user.is_archive_staff:
-            return self.public()
-        from repository.choices import AccessStatus
+        return self.filter(visible_q(user))
 
-        fonds_ids = visible_fonds_ids(user)
-        permitted = models.Q(classification__lte=user.clearance)
-        if fonds_ids is not None:
-            permitted &= models.Q(fonds_id__in=fonds_ids)
-        public = models.Q(access_status=AccessStatus.OPEN, classification=Classification.NONE)
-        return self.filter(permitted | public)
+    def hidden_from(self, user) -> RecordQuerySet:
+        """Exactly the records ``visible_to(user)`` leaves out (for "does anything named here
+        lie behind the door?" checks: borrowing's requests, renumbering, stocktakes)."""
+        return self.exclude(visible_q(user))

@@ -178,10 +178,15 @@ def test_api_refuses_a_hidden_record(client_for, researcher, records, today):
 # --- front desk -----------------------------------------------------------------------------
 
 
-def test_queue_counts_by_state(client_for, front_desk, open_request, secret_request):
+def test_queue_counts_by_state(client_for, front_desk, admin, open_request, secret_request):
+    """The tabs count only the requests the viewer handles: the front desk (not cleared for
+    the secret request) counts one, the administrator (cleared, with the fonds) two."""
     html = client_for(front_desk).get("/staff/borrowing/").content.decode()
-    assert 'data-state="submitted">2<' in html
+    assert 'data-state="submitted">1<' in html
     assert f'href="/staff/borrowing/requests/{open_request.pk}/"' in html
+    assert f'href="/staff/borrowing/requests/{secret_request.pk}/"' not in html
+    html = client_for(admin).get("/staff/borrowing/").content.decode()
+    assert 'data-state="submitted">2<' in html
 
 
 def test_queue_query_count_is_independent_of_size(
