@@ -42,7 +42,7 @@ from django.utils.translation import gettext as _
 
 from accounts.audit import record_event
 from accounts.services import push_to_group
-from repository.labels import candidates
+from repository.access import find_record
 from repository.models import Box, Fonds, Item, Move, Position, StoreRoom, Volume
 from repository.services import (
     CATALOGUE_GROUP,
@@ -180,7 +180,7 @@ def _check_notes(notes) -> str:
     return notes
 
 
-def _check_box_code(code: str, *, box: Box | None = None) -> str:
+def _check_box_code(code: str, *, box: Box | None = None, user=None) -> str:
     code = str(code or "").strip()
     if not code or len(code) > 64 or any(ch.isspace() for ch in code):
         raise ValidationError(
@@ -190,12 +190,18 @@ def _check_box_code(code: str, *, box: Box | None = None) -> str:
         return code
     if Box.objects.filter(code=code).exists():
         raise ValidationError({"code": [_("There is already a box %(code)s.") % {"code": code}]})
-    if (
-        Volume.objects.filter(reference_code=code).exists()
-        or Item.objects.filter(reference_code=code).exists()
-        or Position.objects.filter(code=code).exists()
-    ):
+    records = (Volume.objects.filter(reference_code=code), Item.objects.filter(reference_code=code))
+    if any(qs.exists() for qs in records) or Position.objects.filter(code=code).exists():
         # "Where is it?" and the scanners look records and positions up first.
+        hidden_only = (
+            user is not None
+            and not Position.objects.filter(code=code).exists()
+            and not any(qs.visible_to(user).exists() for qs in records)
+        )
+        if hidden_only:  # taken by a record the user may not see: refused, not confirmed
+            raise ValidationError(
+                {"code": [_("%(code)s cannot be a box code; choose another.") % {"code": code}]}
+            )
         raise ValidationError(
             {"code": [_("%(code)s is already a reference or position code.") % {"code": code}]}
         )
@@ -217,7 +223,7 @@ def create_box(
     ``room`` and/or shelved at ``position`` (the room then follows the position; shelving it
     is recorded as a move)."""
     require_location_manager(acting_user)
-    code = _check_box_code(code)
+    code = _check_box_code(code, user=_user_or_none(acting_user))
     if fonds is None:
         raise ValidationError({"fonds": [_("Choose the fonds of the box.")]})
     capacity = _check_capacity(capacity)
@@ -271,15 +277,7 @@ def _lock_box(box: Box) -> Box:
 
 def _find(code: str, user):
     """The record with this code (a Code 128 scan works too) that ``user`` sees, locked."""
-    for candidate in candidates(code):
-        for model in (Volume, Item):
-            qs = model.objects.all()
-            if user is not None:
-                qs = qs.visible_to(user)
-            record = qs.select_for_update().filter(reference_code=candidate).first()
-            if record is not None:
-                return record
-    return None
+    return find_record(user, code, lock=True, label_codes=False)
 
 
 def _lookup(entries, user) -> tuple[list, list[tuple[int, str]]]:
@@ -397,9 +395,11 @@ def _put_problem(record, box: Box, user, context: dict) -> str | None:
             "other": context["boxes"].get(record.box_id, "?"),
         }
     if isinstance(record, Item) and record.volume_id:
+        if record.volume_id not in context["volumes"]:  # a volume the user may not see
+            return _("%(code)s is part of a volume; put the volume in the box.") % {"code": code}
         return _("%(code)s is part of volume %(volume)s; put the volume in the box.") % {
             "code": code,
-            "volume": context["volumes"].get(record.volume_id, "?"),
+            "volume": context["volumes"][record.volume_id],
         }
     if (record._meta.model_name, record.pk) in context["loaned"]:
         return _("%(code)s is out on loan; check it in first.") % {"code": code}
@@ -428,10 +428,11 @@ def put_in_box(records, box: Box, *, acting_user, reason: str = "") -> list:
         "fonds": dict(
             Fonds.objects.filter(pk__in={r.fonds_id for r in listed}).values_list("pk", "code")
         ),
+        # Volume codes only of the volumes the user may see (the record door).
         "volumes": dict(
-            Volume.objects.filter(
-                pk__in={r.volume_id for r in listed if isinstance(r, Item) and r.volume_id}
-            ).values_list("pk", "reference_code")
+            (Volume.objects.visible_to(acting_user) if acting_user else Volume.objects.all())
+            .filter(pk__in={r.volume_id for r in listed if isinstance(r, Item) and r.volume_id})
+            .values_list("pk", "reference_code")
         ),
     }
     found = _refuse_if(found, errors, lambda r: _put_problem(r, box, acting_user, context))
@@ -586,7 +587,7 @@ def update_box(box: Box, *, acting_user, code=None, capacity=None, notes=None) -
     box = _lock_box(box)
     before = {"code": box.code, "capacity": box.capacity, "notes": box.notes}
     if code is not None:
-        box.code = _check_box_code(code, box=box)
+        box.code = _check_box_code(code, box=box, user=_user_or_none(acting_user))
     if capacity is not None:
         box.capacity = _check_capacity(capacity, used=used_places(box))
     if notes is not None:

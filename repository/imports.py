@@ -200,7 +200,8 @@ def map_columns(header: list[str], mapping: dict[str, str] | None = None) -> dic
 class Lookups:
     """Cached lookups so that validating a row costs no query."""
 
-    def __init__(self):
+    def __init__(self, user=None):
+        self.user = user  # volumes through the record door (a hidden one is "no volume")
         self.fonds = {f.code: f for f in Fonds.objects.all()}
         self.categories = {(c.fonds_id, c.code): c for c in Category.objects.all()}
         self.volumes: dict[str, Volume | None] = {}
@@ -219,7 +220,8 @@ class Lookups:
 
     def volume(self, code: str) -> Volume | None:
         if code not in self.volumes:
-            self.volumes[code] = Volume.objects.filter(reference_code=code).first()
+            qs = Volume.objects.all() if self.user is None else Volume.objects.visible_to(self.user)
+            self.volumes[code] = qs.filter(reference_code=code).first()
         return self.volumes[code]
 
     def position(self, code: str) -> Position | None:
@@ -299,7 +301,7 @@ def check_rows(
 ):
     """Validate every row. Yields (row number, cells, record or None, [RowError])."""
     columns = map_columns(header, mapping)
-    lookups = Lookups()
+    lookups = Lookups(acting_user)
     seen: dict[str, int] = {}
     pending: list = []
     placed: dict[int, int] = {}
@@ -321,8 +323,8 @@ def check_rows(
                     RowError(
                         number,
                         str(labels["reference_code"]),
-                        _("The reference code %(code)s is already used by another record.")
-                        % {"code": record.reference_code},
+                        services.code_taken_message(record.reference_code, user=acting_user)
+                        or "",
                     )
                 )
             yield number, cells, (None if errors else record), errors

@@ -77,7 +77,7 @@ from accounts.audit import record_event
 from accounts.choices import Classification
 from accounts.services import push_to_group
 from repository import codes
-from repository.access import can_change_fonds, can_manage_locations
+from repository.access import can_change_fonds, can_manage_locations, find_record
 from repository.choices import (
     AccessStatus,
     Carrier,
@@ -213,18 +213,30 @@ def validate_code_segments(record, code: str) -> None:
         raise ValidationError({"reference_code": exc.messages}) from exc
 
 
-def validate_reference_code(record, code: str) -> None:
-    """Validate ``code`` for ``record`` segment by segment and for uniqueness."""
+def code_taken_message(code: str, *, user=None, exclude=None) -> str | None:
+    """Why ``code`` cannot be given (it is taken), as ``user`` may read it; ``None`` when it is
+    free. A code held by a record the user may not see (the record door) is refused with a
+    message that names no record, so a refusal never confirms a hidden record."""
+    holders = []
+    for model in (Volume, Item):
+        qs = model.objects.filter(reference_code=code)
+        if exclude is not None and isinstance(exclude, model):
+            qs = qs.exclude(pk=exclude.pk)
+        holders.append(qs)
+    if not any(qs.exists() for qs in holders):
+        return None
+    if user is None or any(qs.visible_to(user).exists() for qs in holders):
+        return _("The reference code %(code)s is already used by another record.") % {"code": code}
+    return _("The reference code %(code)s is not available; choose another.") % {"code": code}
+
+
+def validate_reference_code(record, code: str, *, user=None) -> None:
+    """Validate ``code`` for ``record`` segment by segment and for uniqueness (the refusal
+    worded for ``user``, see ``code_taken_message``)."""
     validate_code_segments(record, code)
-    if code_taken(code, exclude=record if record.pk else None):
-        raise ValidationError(
-            {
-                "reference_code": [
-                    _("The reference code %(code)s is already used by another record.")
-                    % {"code": code}
-                ]
-            }
-        )
+    message = code_taken_message(code, user=user, exclude=record if record.pk else None)
+    if message:
+        raise ValidationError({"reference_code": [message]})
 
 
 def _choice(field: str, value, choices) -> Any:
@@ -326,15 +338,20 @@ def _check(record) -> None:
         raise ValidationError(exc.message_dict) from exc
 
 
-def _resolve(model, value):
-    if value is None or isinstance(value, model):
+def _resolve(model, value, *, user=None):
+    """The object ``value`` names (an instance or a primary key). With ``user``, it must pass
+    the record door: a parent the user may not see is "no such" exactly like a missing one."""
+    if value is None:
         return value
+    pk = value.pk if isinstance(value, model) else value
+    qs = model.objects.all() if user is None else model.objects.visible_to(user)
     try:
-        return model.objects.get(pk=value)
-    except (model.DoesNotExist, ValueError, TypeError):
+        found = qs.get(pk=pk)
+    except (model.DoesNotExist, ValueError, TypeError, OverflowError):
         raise ValidationError(
             {model._meta.model_name: [_("No such %(what)s.") % {"what": model._meta.verbose_name}]}
         ) from None
+    return value if isinstance(value, model) else found
 
 
 def build_record(
@@ -353,7 +370,7 @@ def build_record(
         raise ValidationError({"category": [_("A fonds and a category are required.")]})
     record = model(fonds=fonds, category=category)
     if kind == "item":
-        record.volume = _resolve(Volume, data.get("volume"))
+        record.volume = _resolve(Volume, data.get("volume"), user=acting_user)
         if data.get("sequence") not in (None, ""):
             try:
                 record.sequence = int(data["sequence"])
@@ -399,7 +416,7 @@ def build_record(
     record.reference_code = code
     _check(record)
     if check_unique:
-        validate_reference_code(record, code)
+        validate_reference_code(record, code, user=acting_user)
     else:
         validate_code_segments(record, code)
     return record
@@ -458,7 +475,10 @@ def delete_record(record, *, acting_user) -> None:
     record = type(record).objects.select_for_update().get(pk=record.pk)
     _require_change(acting_user, record.fonds, record.classification)
     if isinstance(record, Volume) and record.items.exists():
-        raise ValidationError(_("The volume still holds items; move or delete them first."))
+        if acting_user is None or record.items.visible_to(acting_user).exists():
+            raise ValidationError(_("The volume still holds items; move or delete them first."))
+        # Only items the user may not see: refuse without confirming them.
+        raise ValidationError(_("You cannot delete this volume."))
     record_event(
         f"repository.{kind_of(record)}.deleted",
         acting_user=acting_user,
@@ -486,17 +506,28 @@ def renumber_record(record, new_code: str, *, acting_user, reason: str):
     old = record.reference_code
     if new_code == old:
         raise ValidationError({"reference_code": [_("The new code is the same as the old one.")]})
-    validate_reference_code(record, new_code)
     renamed = [(record, old, new_code)]
     if isinstance(record, Volume):
-        for item in record.items.select_for_update():
-            if item.reference_code.startswith(old):
-                child = new_code + item.reference_code[len(old) :]
-                if code_taken(child, exclude=item):
-                    raise ValidationError(
-                        {"reference_code": [_("%(code)s is already used.") % {"code": child}]}
-                    )
-                renamed.append((item, item.reference_code, child))
+        children = [
+            item for item in record.items.select_for_update() if item.reference_code.startswith(old)
+        ]
+        if acting_user is not None and (
+            Item.objects.hidden_from(acting_user).filter(pk__in=[c.pk for c in children]).exists()
+        ):
+            # Renumbering would change records the user may not see: refused whole, naming
+            # none of them (before any other check, so that no message depends on them).
+            raise ValidationError(
+                {"reference_code": [_("You cannot renumber this volume with your permissions.")]}
+            )
+        validate_reference_code(record, new_code, user=acting_user)
+        for item in children:
+            child = new_code + item.reference_code[len(old) :]
+            message = code_taken_message(child, user=acting_user, exclude=item)
+            if message:
+                raise ValidationError({"reference_code": [message]})
+            renamed.append((item, item.reference_code, child))
+    else:
+        validate_reference_code(record, new_code, user=acting_user)
     for obj, before, after in renamed:
         obj.reference_code = after
         obj.version += 1
@@ -908,31 +939,26 @@ class Location:
 
 
 def where_is(code: str, *, user=None) -> Location | None:
-    """Find a record, box or position by its code. Records go through ``visible_to(user)``
-    when a user is given (a hidden record is "not found"). A Code 128 scan ("." for "·") is
-    understood."""
+    """Find a record, box or position by its code. Records go through the one finder
+    (``access.find_record``: the record door when a user is given, a hidden record is "not
+    found"). A Code 128 scan ("." for "·") is understood."""
     from repository.labels import candidates
 
+    record = find_record(
+        user, code, label_codes=False, related=("position__room", "position__unit")
+    )
+    if record is not None:
+        return Location(kind_of(record), record, record.position)
     for candidate in candidates(code or ""):
         if candidate:
-            found = _where_is_exact(candidate, user)
+            found = _where_is_place(candidate)
             if found is not None:
                 return found
     return None
 
 
-def _where_is_exact(code: str, user) -> Location | None:
+def _where_is_place(code: str) -> Location | None:
     related = ("position__room", "position__unit")
-    # Items first: they outnumber volumes, so most look-ups take one query (codes are unique
-    # across the archive, so the order changes nothing else).
-    for kind in ("item", "volume"):
-        model = KINDS[kind]
-        qs = model.objects.select_related(*related)
-        if user is not None:
-            qs = qs.visible_to(user)
-        record = qs.filter(reference_code=code).first()
-        if record is not None:
-            return Location(kind, record, record.position)
     box = Box.objects.select_related(*related).filter(code=code).first()
     if box is not None:
         return Location("box", box, box.position)

@@ -189,17 +189,26 @@ def build_report(stocktake: Stocktake) -> dict:
     }
 
 
+REPORT_LISTS = ("missing", "misplaced", "unexpected", "on_loan")
+
+
 def report_for(report: dict | None, user) -> dict | None:
-    """The report as ``user`` may read it. A keeper must count every file on the shelves, so
-    codes and positions are always there; titles only of records the user may see."""
+    """The report as ``user`` may read it. It names only the records the user may see (the
+    record door: clearance AND a permission on the fonds, or the public rules); every other
+    record is counted, never named: ``withheld[list] = [{"position": code, "count": n}, …]``
+    per position (where it was found, else where it belongs). Boxes and codes that name no
+    record are listed as they are."""
     if not report:
         return report
+    lists = {key: list(report.get(key) or []) for key in REPORT_LISTS}
     listed: dict[str, set[int]] = {"volume": set(), "item": set()}
-    for rows in report.values():
-        if isinstance(rows, list):
-            for row in rows:
-                if row.get("kind") in listed:
-                    listed[row["kind"]].add(row["id"])
+    stray_codes: set[str] = set()
+    for rows in lists.values():
+        for row in rows:
+            if row.get("kind") in listed:
+                listed[row["kind"]].add(row["id"])
+            elif "kind" not in row:
+                stray_codes.add(row["code"])
     visible = {
         "volume": set(
             Volume.objects.visible_to(user)
@@ -210,17 +219,36 @@ def report_for(report: dict | None, user) -> dict | None:
             Item.objects.visible_to(user).filter(pk__in=listed["item"]).values_list("pk", flat=True)
         ),
     }
+    # Scanned codes that were not expected here: hidden when they name a hidden record.
+    hidden_codes: set[str] = set()
+    if stray_codes:
+        for model in (Volume, Item):
+            hidden_codes |= set(
+                model.objects.hidden_from(user)
+                .filter(reference_code__in=stray_codes)
+                .values_list("reference_code", flat=True)
+            )
 
-    def scrub(row: dict) -> dict:
+    def shown(row: dict) -> bool:
         kind = row.get("kind")
-        if kind in visible and row["id"] not in visible[kind]:
-            return {**row, "title": ""}
-        return row
+        if kind in visible:
+            return row["id"] in visible[kind]
+        return kind is not None or row.get("code") not in hidden_codes
 
-    return {
-        key: [scrub(row) for row in rows] if isinstance(rows, list) else rows
-        for key, rows in report.items()
-    }
+    out = dict(report)
+    withheld: dict[str, list[dict]] = {}
+    for key, rows in lists.items():
+        out[key] = [row for row in rows if shown(row)]
+        per_position: dict[str, int] = {}
+        for row in rows:
+            if not shown(row):
+                place = row.get("found") or row.get("expected") or ""
+                per_position[place] = per_position.get(place, 0) + 1
+        withheld[key] = [
+            {"position": place, "count": count} for place, count in sorted(per_position.items())
+        ]
+    out["withheld"] = withheld
+    return out
 
 
 @transaction.atomic

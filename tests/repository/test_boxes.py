@@ -148,7 +148,8 @@ def test_other_roles_may_not_create_boxes(ws, personas, persona):
 
 
 def test_create_box_bad_input(ws, room, positions, keeper, box):
-    item = make_item(ws)
+    item = make_item(ws, access_status=AccessStatus.OPEN)  # the keeper sees it
+    hidden = make_item(ws, 7)  # controlled: the keeper may not see it
     other_room = StoreRoom.objects.create(code="K02", name="二号库房")
     full = positions[0]
     full.capacity = 0
@@ -156,6 +157,8 @@ def test_create_box_bad_input(ws, room, positions, keeper, box):
     cases = [
         ({"code": "J012-H-0001"}, "code", "already a box J012-H-0001"),
         ({"code": item.reference_code}, "code", "already a reference or position code"),
+        # a record the keeper may not see is refused without being confirmed
+        ({"code": hidden.reference_code}, "code", "cannot be a box code; choose another"),
         ({"code": positions[1].code}, "code", "already a reference or position code"),
         ({"code": "H 1"}, "code", "without spaces"),
         ({"code": ""}, "code", "without spaces"),
@@ -729,7 +732,7 @@ def test_update_box_renames_resizes_and_audits_only_what_changed(ws, box, keeper
         ({"capacity": 0}, "capacity", "between 1 and 1000"),
         ({"code": "has space"}, "code", "without spaces"),
         ({"code": "J012-H-0002"}, "code", "already a box"),
-        ({"code": "J012-WS·2019-Y-BGS-0001"}, "code", "already a reference"),
+        ({"code": "J012-WS·2019-Y-BGS-0001"}, "code", "cannot be a box code"),  # hidden
         ({"notes": "长" * 201}, "notes", "At most 200"),
     ],
 )

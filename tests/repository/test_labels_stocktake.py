@@ -161,11 +161,12 @@ def test_stocktake_api(room, unit, shelved, keeper, researcher, client_for):
     assert closed["status"] == "closed" and closed["report"]["found"] == 1
 
 
-def test_stocktake_report_shows_codes_to_keepers_but_only_titles_they_may_see(
+def test_stocktake_report_names_only_records_the_viewer_may_see(
     room, unit, shelved, keeper, archivist_a, client_for
 ):
-    """A keeper counts every file, so every code is listed; the title of a classified record
-    the keeper may not see is withheld on the page and in the API (the archivist sees it)."""
+    """The report names only the records the viewer may see (clearance AND fonds permission);
+    the others are counted per position, never named — neither code nor title — on the page and
+    in the API. The archivist, who sees the fonds, gets the record by name."""
     positions, _items, _volume = shelved
     secret = make_item(_items[0].category, 20, classification=1, title="绝密工程的会议纪要")
     services.move_record(secret, positions[6], acting_user=archivist_a, reason="入库")
@@ -177,8 +178,12 @@ def test_stocktake_report_shows_codes_to_keepers_but_only_titles_they_may_see(
     archivist_page = client_for(archivist_a).get(
         reverse("repository:staff-stocktake", args=[take.pk])
     )
-    assert secret.reference_code in keeper_page.content.decode()
-    assert "绝密工程的会议纪要" not in keeper_page.content.decode()
-    missing = {row["code"]: row["title"] for row in keeper_api["report"]["missing"]}
-    assert missing[secret.reference_code] == ""
+    html = keeper_page.content.decode()
+    assert secret.reference_code not in html and "绝密工程的会议纪要" not in html
+    assert positions[6].code in html  # counted at its position
+    missing = {row["code"] for row in keeper_api["report"]["missing"]}
+    assert secret.reference_code not in missing
+    withheld = keeper_api["report"]["withheld"]["missing"]
+    assert {"position": positions[6].code, "count": 1} in withheld
+    assert secret.reference_code not in str(keeper_api)
     assert "绝密工程的会议纪要" in archivist_page.content.decode()
