@@ -282,6 +282,8 @@ def test_a_batch_refused_for_its_data_is_split_and_only_the_bad_messages_dead_le
     assert all(row.topic.endswith("/alarm") and bytes(row.payload) for row in refused)
     assert sorted(acked) == list(range(1, mid + 1))  # each acknowledged once
     assert worker.writer.counters.dead_lettered == mid - 100
+    sensor.refresh_from_db()  # seen, although the failed attempt had "touched" it first
+    assert sensor.last_seen is not None
 
 
 @pytest.mark.django_db(transaction=True)
