@@ -16,7 +16,18 @@ from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
 from rest_framework.views import exception_handler as drf_exception_handler
 
-router = DefaultRouter()
+from core.input import InvalidInput
+
+
+class Router(DefaultRouter):
+    """DRF's router, with ids of at most 19 digits (a bigint) in ``\\d+`` lookups: a longer
+    number is a 404 from the resolver instead of reaching ``int()`` or the database."""
+
+    def get_lookup_regex(self, viewset, lookup_prefix: str = "") -> str:
+        return super().get_lookup_regex(viewset, lookup_prefix).replace(r"\d+", r"\d{1,19}")
+
+
+router = Router()
 
 
 class BaseViewSet(viewsets.GenericViewSet):
@@ -44,7 +55,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     "Missing" and "forbidden" on a single object are both a 404 (access helpers raise Http404).
     A service's Django ValidationError is a 400 with its messages, so views need not catch it.
     """
-    if isinstance(exc, DjangoValidationError):
+    if isinstance(exc, InvalidInput):
+        field = exc.field or "non_field_errors"
+        exc = exceptions.ValidationError({field: [exc.message]})
+    elif isinstance(exc, DjangoValidationError):
         exc = drf_validation_error(exc)
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound()

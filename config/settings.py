@@ -72,6 +72,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.middleware_input.InputValidationMiddleware",  # 400 for unreadable input, first
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -226,6 +227,24 @@ ELASTICSEARCH_URL = env.get("ELASTICSEARCH_URL") or ""  # unset: database search
 ELASTICSEARCH_INDEX_PREFIX = env.get("ELASTICSEARCH_INDEX_PREFIX", "lantai")
 SEARCH_BACKEND = "elasticsearch" if ELASTICSEARCH_URL else "database"
 
+# --- Input limits (config/middleware_input.py, core/input.py) -------------------------------
+# Bodies without files (forms, JSON) are refused above this many bytes (Django's own setting,
+# also checked from Content-Length for the API's JSON); multipart bodies above UPLOAD_MAX_BYTES.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.get_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440)
+UPLOAD_MAX_BYTES = env.get_int("UPLOAD_MAX_BYTES", 200 * 1024 * 1024)
+# Characters in one query-string value, and in one text field of a form or an API body.
+QUERY_VALUE_MAX_LENGTH = env.get_int("QUERY_VALUE_MAX_LENGTH", 2000)
+TEXT_MAX_LENGTH = env.get_int("TEXT_MAX_LENGTH", 20_000)
+# Labels in one PDF (page and API); more is refused with the limit named.
+LABELS_MAX = env.get_int("LABELS_MAX", 500)
+# Pixels in one uploaded scan (also Pillow's MAX_IMAGE_PIXELS): 50 million is about an A3 page
+# at 500 dpi; a bigger image is refused from its header, before any pixel is decoded.
+IMAGE_MAX_PIXELS = env.get_int("IMAGE_MAX_PIXELS", 50_000_000)
+# Catalogue imports: file size, data rows, characters in one cell.
+IMPORT_MAX_BYTES = env.get_int("IMPORT_MAX_BYTES", 50 * 1024 * 1024)
+IMPORT_MAX_ROWS = env.get_int("IMPORT_MAX_ROWS", 200_000)
+IMPORT_MAX_CELL_CHARS = env.get_int("IMPORT_MAX_CELL_CHARS", 20_000)
+
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -245,6 +264,12 @@ REST_FRAMEWORK = {
         "login": env.get("API_THROTTLE_LOGIN", "10/minute"),
     },
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Every string in a body is clean and at most TEXT_MAX_LENGTH characters (core/input.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "core.input.BoundedJSONParser",
+        "core.input.BoundedFormParser",
+        "core.input.BoundedMultiPartParser",
+    ],
     "EXCEPTION_HANDLER": "config.api.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET
 from accounts.choices import Role
 from accounts.permissions import staff_required
 from config.health import run_checks
+from core.input import InvalidInput
 
 
 @never_cache
@@ -49,4 +50,6 @@ def permission_denied(request: HttpRequest, exception: Exception | None = None) 
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return render(request, "errors/400.html", status=400)
+    """The 400 page; an ``InvalidInput`` refusal (core/input.py) shows its reason."""
+    message = exception.message if isinstance(exception, InvalidInput) else ""
+    return render(request, "errors/400.html", {"message": message}, status=400)

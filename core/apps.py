@@ -1,5 +1,7 @@
 from django.apps import AppConfig
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
+from PIL import Image
 
 
 class CoreConfig(AppConfig):
@@ -11,6 +13,10 @@ class CoreConfig(AppConfig):
     def ready(self) -> None:
         from config.health import register_check
         from core.heartbeat import check_workers
+
+        # Pillow's own bomb guard (a warning above it, an error above twice it) wherever an
+        # image is opened, at the limit uploads are checked against (repository/images.py).
+        Image.MAX_IMAGE_PIXELS = settings.IMAGE_MAX_PIXELS
 
         # Not required: a stale worker is named in /healthz, but the web node stays in service.
         register_check("workers", check_workers, required=False)

@@ -7,8 +7,10 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
+from django.http import Http404
 from guardian.admin import GuardedModelAdmin
 
+from core.input import ID_MAX, InvalidInput, parse_int
 from repository import codes, services
 from repository.models import Box, Category, Fonds, Position, ShelvingUnit, StoreRoom
 
@@ -38,6 +40,28 @@ class FondsAdmin(GuardedModelAdmin):
     list_display = ["code", "name"]
     search_fields = ["code", "name"]
     inlines = [CategoryInline]
+
+    # Guardian's permission pages look ids up with the text from the address, where anything
+    # but a number was a ValueError (500): an address that names no id is a 404.
+    def obj_perms_manage_view(self, request, object_pk):
+        _require_ids(object_pk)
+        return super().obj_perms_manage_view(request, object_pk)
+
+    def obj_perms_manage_user_view(self, request, object_pk, user_id):
+        _require_ids(object_pk, user_id)
+        return super().obj_perms_manage_user_view(request, object_pk, user_id)
+
+    def obj_perms_manage_group_view(self, request, object_pk, group_id):
+        _require_ids(object_pk, group_id)
+        return super().obj_perms_manage_group_view(request, object_pk, group_id)
+
+
+def _require_ids(*values: str) -> None:
+    for value in values:
+        try:
+            parse_int(value, min_value=1, max_value=ID_MAX)
+        except InvalidInput:
+            raise Http404 from None
 
 
 @admin.register(StoreRoom)

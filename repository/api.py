@@ -43,11 +43,10 @@ class KeysetPagination:
     """``?after=<reference code>&size=N``; the response carries ``next`` (no total count)."""
 
     def paginate(self, request, qs):
-        size = request.query_params.get("size", "")
         page = listing.keyset_page(
             qs,
             after=request.query_params.get("after", "")[:64],
-            size=int(size) if size.isdigit() else listing.PAGE_SIZE,
+            size=listing.page_size(request.query_params),
         )
         next_url = None
         if page.next_after:
@@ -405,6 +404,12 @@ class LabelsInputSerializer(serializers.Serializer):
     unit = serializers.IntegerField(required=False, allow_null=True, help_text="shelving unit id")
     size = serializers.ChoiceField(choices=["a4", "thermal"], default="a4")
 
+    def validate_codes(self, codes: list[str]) -> list[str]:
+        from repository import labels
+
+        labels.check_count(len([code for code in codes if code.strip()]))
+        return codes
+
 
 class LabelsView(APIView):
     """A PDF of labels (code text, Code 128, QR) for codes or for a shelving unit's positions."""
@@ -426,6 +431,7 @@ class LabelsView(APIView):
             if unit is None:
                 raise NotFound
             entries = services.labels_for_unit(unit)
+            labels.check_count(len(entries))
         else:
             if not data["codes"]:
                 raise serializers.ValidationError({"codes": ["Give codes or a unit."]})

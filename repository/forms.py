@@ -6,6 +6,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from accounts.choices import Classification
+from repository import labels
 from repository.choices import AccessStatus, Carrier, OpeningDecision, Retention, ShelvingKind
 from repository.models import Category, Fonds, StoreRoom, Volume
 
@@ -166,6 +167,11 @@ class LabelForm(forms.Form):
         if not data.get("unit") and not (data.get("codes") or "").strip():
             raise forms.ValidationError(_("Give codes or choose a shelving unit."))
         return data
+
+    def clean_codes(self):
+        codes = self.cleaned_data.get("codes") or ""
+        labels.check_count(sum(1 for line in codes.splitlines() if line.strip()))
+        return codes
 
 
 class StocktakeForm(forms.Form):

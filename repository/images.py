@@ -2,8 +2,11 @@
 
 - The real format is read from the content (not the extension): only JPEG, PNG and TIFF.
   A renamed PDF (or anything else) is refused with a message saying what it is.
-- Decompression bombs: the pixel count is checked against ``REPOSITORY_MAX_IMAGE_PIXELS``
-  (default 120 megapixels) from the header, before any pixel is decoded.
+- Decompression bombs: the pixel count is checked against ``IMAGE_MAX_PIXELS`` (default 50
+  megapixels, also Pillow's own ``MAX_IMAGE_PIXELS``) from the header, before any pixel is
+  decoded; then the whole image is decoded once, so a truncated or corrupt file is refused at
+  upload (``verify()`` alone passed a truncated JPEG, whose derivative then failed with a 500).
+  JPEGs are decoded at a reduced scale (libjpeg's DCT scaling) where the derivatives allow it.
 - Metadata (EXIF, GPS, XMP, ICC text) never reaches a derivative: thumbnails and web images are
   fresh JPEGs built from pixels only. The original is kept as uploaded for staff (the archival
   master) and never served to the public.
@@ -36,7 +39,6 @@ from config.fonts import cjk_font_files
 from repository.models import DigitalPage, Volume
 
 ACCEPTED = {"JPEG": "jpg", "PNG": "png", "TIFF": "tif"}
-MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 WEB_SIZE = 1600
 THUMB_SIZE = 240
 WATERMARK_TEXT = "仅供查阅"
@@ -77,7 +79,11 @@ STROKES = {
 
 
 def max_pixels() -> int:
-    return int(getattr(settings, "REPOSITORY_MAX_IMAGE_PIXELS", 120_000_000))
+    return int(settings.IMAGE_MAX_PIXELS)
+
+
+def max_upload_bytes() -> int:
+    return int(settings.UPLOAD_MAX_BYTES)
 
 
 def _what_is(head: bytes) -> str:
@@ -95,8 +101,11 @@ def inspect_image(data: bytes) -> tuple[str, int, int]:
     until the size is known to be under the pixel cap."""
     if not data:
         raise ValidationError(_("The file is empty."), code="image_empty")
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise ValidationError(_("The file is larger than 200 MB."), code="image_too_large")
+    if len(data) > max_upload_bytes():
+        raise ValidationError(
+            _("The file is larger than %(max)d MB.") % {"max": max_upload_bytes() // 2**20},
+            code="image_too_large",
+        )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -140,6 +149,9 @@ def inspect_image(data: bytes) -> tuple[str, int, int]:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             Image.open(io.BytesIO(data)).verify()
+            # verify() reads the structure only: decode every pixel (on a fresh image, verify
+            # leaves its own unusable), as the derivatives will.
+            _open(data, WEB_SIZE).load()
     except Exception:  # noqa: BLE001 - any decoder failure means a broken file
         raise ValidationError(
             _("The image file is damaged and cannot be read."), code="image_damaged"
@@ -147,10 +159,16 @@ def inspect_image(data: bytes) -> tuple[str, int, int]:
     return fmt, width, height
 
 
-def _pixels(data: bytes) -> Image.Image:
+def _open(data: bytes, size: int) -> Image.Image:
+    """The image, set to decode a JPEG at the smallest scale still ``size`` px or more."""
     image = Image.open(io.BytesIO(data))
     image.seek(0)
-    image = ImageOps.exif_transpose(image)
+    image.draft("RGB", (size, size))
+    return image
+
+
+def _pixels(data: bytes, size: int = WEB_SIZE) -> Image.Image:
+    image = ImageOps.exif_transpose(_open(data, size))
     if image.mode not in ("RGB", "L"):
         if image.mode in ("I;16", "I;16B", "I", "F"):
             image = image.point(lambda v: v / 256).convert("L")
@@ -163,7 +181,18 @@ def _pixels(data: bytes) -> Image.Image:
 
 def derivative(data: bytes, size: int) -> bytes:
     """A JPEG at most ``size`` px on the long side, pixels only (no metadata)."""
-    image = _pixels(data)
+    return _jpeg(_pixels(data, size), size)
+
+
+def derivatives(data: bytes) -> tuple[bytes, bytes]:
+    """(web, thumbnail) JPEGs from one decoding of the upload (the thumbnail is made from the
+    web image: each step shrinks the same image in place)."""
+    image = _pixels(data, WEB_SIZE)
+    return _jpeg(image, WEB_SIZE), _jpeg(image, THUMB_SIZE)
+
+
+def _jpeg(image: Image.Image, size: int) -> bytes:
+    """Shrink ``image`` in place to at most ``size`` px and encode it, pixels only."""
     image.thumbnail((size, size), Image.Resampling.LANCZOS)
     clean = Image.new(image.mode, image.size)
     clean.paste(image)
@@ -195,9 +224,10 @@ def add_digital_page(record, upload, *, acting_user, page_number: int | None = N
         uploaded_by=acting_user if acting_user and acting_user.is_authenticated else None,
     )
     stem = f"{record.pk}-{page_number:04d}"
+    web, thumbnail = derivatives(data)
     page.original.save(f"{stem}.{ACCEPTED[fmt]}", ContentFile(data), save=False)
-    page.web.save(f"{stem}.jpg", ContentFile(derivative(data, WEB_SIZE)), save=False)
-    page.thumbnail.save(f"{stem}.jpg", ContentFile(derivative(data, THUMB_SIZE)), save=False)
+    page.web.save(f"{stem}.jpg", ContentFile(web), save=False)
+    page.thumbnail.save(f"{stem}.jpg", ContentFile(thumbnail), save=False)
     page.save()
     record_event(
         f"repository.{field}.page_added",

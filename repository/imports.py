@@ -8,6 +8,11 @@
 4. ``import_catalogue`` writes the valid rows in one transaction (bulk, with one audit row per
    record and search-outbox rows) and returns the rejected rows with an error column. With
    ``all_or_nothing`` a single bad row writes nothing.
+
+Limits (settings): ``IMPORT_MAX_BYTES`` per file, ``IMPORT_MAX_ROWS`` data rows and
+``IMPORT_MAX_CELL_CHARS`` per cell. A file over a limit, and a CSV with a NUL anywhere in it, is a
+file-level error (the same in the dry run and the commit: a NUL once passed the dry run and made
+the commit a 500); a cell over the limit is an error on its row.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -80,7 +86,15 @@ EXTRA_CHOICE_WORDS = {
 
 
 class ImportFileError(Exception):
-    """The file as a whole cannot be read (encoding, format, missing columns)."""
+    """The file as a whole cannot be read (encoding, format, missing columns, limits)."""
+
+
+class BadRow(list):
+    """A row the CSV reader could not read (a cell over the limit): its cells are empty."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__()
+        self.reason = reason
 
 
 @dataclass
@@ -137,6 +151,11 @@ def _decode(data: bytes, encoding: str | None) -> str:
 
 def read_table(data: bytes, filename: str, *, encoding: str | None = None):
     """(header, iterator of rows). ``.xlsx`` by content (a ZIP), otherwise CSV."""
+    if len(data) > settings.IMPORT_MAX_BYTES:
+        raise ImportFileError(
+            _("The file is larger than %(max)d MB: split it into several files.")
+            % {"max": settings.IMPORT_MAX_BYTES // 2**20}
+        )
     if data[:4] == b"PK\x03\x04" or filename.lower().endswith(".xlsx"):
         from openpyxl import load_workbook
 
@@ -151,18 +170,46 @@ def read_table(data: bytes, filename: str, *, encoding: str | None = None):
             raise ImportFileError(_("The file is empty."))
 
         def cells():
-            for row in rows:
-                yield ["" if v is None else _cell(v) for v in row]
+            try:
+                for row in rows:
+                    yield ["" if v is None else _cell(v) for v in row]
+            except Exception as exc:  # noqa: BLE001 - a sheet that breaks half-way
+                raise ImportFileError(_("The file is not a readable .xlsx workbook.")) from exc
 
         return [_cell(h) if h is not None else "" for h in header], cells()
     if data[:5] == b"%PDF-" or b"\x00" in data[:1024]:
         raise ImportFileError(_("The file is not a CSV text file or an .xlsx workbook."))
     text = _decode(data, encoding)
+    if "\x00" in text:
+        raise ImportFileError(
+            _("Line %(line)d of the file contains a NUL character: it is not a CSV text file.")
+            % {"line": text.count("\n", 0, text.index("\x00")) + 1}
+        )
+    csv.field_size_limit(settings.IMPORT_MAX_CELL_CHARS)  # the module's one limit, per process
     reader = csv.reader(io.StringIO(text, newline=""))
-    header = next(reader, None)
+    try:
+        header = next(reader, None)
+    except csv.Error as exc:
+        raise ImportFileError(
+            _("The header row cannot be read: %(error)s") % {"error": exc}
+        ) from None
     if not header:
         raise ImportFileError(_("The file is empty."))
-    return [h.strip() for h in header], reader
+    return [h.strip() for h in header], _csv_rows(reader)
+
+
+def _csv_rows(reader):
+    """The reader's rows; a row it cannot read (a cell over the limit) becomes a ``BadRow``."""
+    while True:
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error:
+            yield BadRow(
+                _("A cell is longer than %(max)d characters.")
+                % {"max": settings.IMPORT_MAX_CELL_CHARS}
+            )
 
 
 def _cell(value) -> str:
@@ -323,8 +370,7 @@ def check_rows(
                     RowError(
                         number,
                         str(labels["reference_code"]),
-                        services.code_taken_message(record.reference_code, user=acting_user)
-                        or "",
+                        services.code_taken_message(record.reference_code, user=acting_user) or "",
                     )
                 )
             yield number, cells, (None if errors else record), errors
@@ -335,7 +381,13 @@ def check_rows(
 
     for offset, cells in enumerate(rows):
         number = offset + 2
+        if isinstance(cells, BadRow):
+            pending.append((number, cells, None, [RowError(number, "", cells.reason)]))
+            continue
         if not any(str(c).strip() for c in cells):
+            continue
+        if problem := _cells_problem(cells):
+            pending.append((number, cells, None, [RowError(number, "", problem)]))
             continue
         values = {
             key: spreadsheet_value(str(cells[i]).strip()).strip() if i < len(cells) else ""
@@ -393,6 +445,20 @@ def check_rows(
     yield from flush()
 
 
+def _cells_problem(cells: list) -> str:
+    """A reason to refuse the row whatever its columns mean (an .xlsx cell; a CSV cell is
+    already bounded by the reader and free of NUL), or ""."""
+    for cell in cells:
+        text = str(cell)
+        if len(text) > settings.IMPORT_MAX_CELL_CHARS:
+            return _("A cell is longer than %(max)d characters.") % {
+                "max": settings.IMPORT_MAX_CELL_CHARS
+            }
+        if "\x00" in text:
+            return _("A cell contains a NUL character.")
+    return ""
+
+
 def import_catalogue(
     data: bytes,
     filename: str,
@@ -416,6 +482,11 @@ def import_catalogue(
             header, rows, kind=kind, mapping=mapping, acting_user=acting_user, progress=progress
         ):
             report.total += 1
+            if report.total > settings.IMPORT_MAX_ROWS:  # in the transaction: nothing written
+                raise ImportFileError(
+                    _("The file has more than %(max)d rows: split it into several files.")
+                    % {"max": settings.IMPORT_MAX_ROWS}
+                )
             if errors:
                 report.errors += errors
                 report.rejected.append((number, list(cells), "；".join(e.reason for e in errors)))

@@ -13,6 +13,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from accounts.choices import Classification
+from core.input import ID_MAX, parse_int
 from repository.choices import AccessStatus
 from repository.models import Item, Volume
 
@@ -61,13 +62,10 @@ class Filters:
         status = params.get("access_status") or ""
         if status and status in AccessStatus.values:
             f.access_status = status
-        for name in ("category", "volume", "classification", "year"):
+        bounds = {"category": ID_MAX, "volume": ID_MAX, "classification": 9, "year": 9999}
+        for name, highest in bounds.items():
             raw = (params.get(name) or "").strip()
-            if raw:
-                try:
-                    setattr(f, name, int(raw))
-                except ValueError:
-                    f.errors[name] = raw
+            setattr(f, name, parse_int(raw, min_value=0, max_value=highest, field=name))
         if f.classification is not None and f.classification not in Classification.values:
             f.classification = None
         return f
@@ -102,6 +100,12 @@ class Filters:
             if getattr(self, name) is not None:
                 out[name] = getattr(self, name)
         return out
+
+
+def page_size(params) -> int:
+    """``?size=N`` (clamped to 1…MAX_PAGE_SIZE by ``keyset_page``); 400 for a non-number."""
+    size = parse_int(params.get("size"), min_value=0, max_value=10**9, field="size")
+    return PAGE_SIZE if size is None else size
 
 
 def visible_records(user, filters: Filters) -> QuerySet:

@@ -69,7 +69,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, F, ProtectedError, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -491,7 +491,13 @@ def delete_record(record, *, acting_user) -> None:
     record.pages_digitised.all().delete()
     record.reviews.all().delete()
     record.moves.all().delete()
-    record.delete()
+    try:
+        record.delete()
+    except ProtectedError:  # lent or requested: a refusal, not a 500 (the atomic rolls back)
+        raise ValidationError(
+            _("The record is named in access requests or loans; it cannot be deleted."),
+            code="record_in_use",
+        ) from None
 
 
 @transaction.atomic

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.choices import Role
 from accounts.permissions import role_required, staff_required
+from core.input import ID_MAX, parse_int
 from repository import access, exports, images, listing, services
 from repository.forms import (
     DecisionForm,
@@ -35,11 +36,10 @@ def _client_ip(request: HttpRequest) -> str | None:
 
 
 def _list_context(request: HttpRequest, filters: listing.Filters, base_qs) -> dict:
-    size = request.GET.get("size", "")
     page = listing.keyset_page(
         base_qs.select_related("fonds", "category"),
         after=request.GET.get("after", "")[:64],
-        size=int(size) if size.isdigit() else listing.PAGE_SIZE,
+        size=listing.page_size(request.GET),
     )
     query = filters.as_query()
     return {
@@ -413,8 +413,8 @@ def staff_boxes(request: HttpRequest) -> HttpResponse:
     qs = Box.objects.select_related("fonds", "room", "position")
     room = request.GET.get("room", "")
     q = request.GET.get("q", "").strip()[:64]
-    if room.isdigit():
-        qs = qs.filter(room_id=int(room))
+    if room_id := parse_int(room, min_value=1, max_value=ID_MAX, field="room"):
+        qs = qs.filter(room_id=room_id)
     if q:
         qs = qs.filter(code__startswith=q)
     page = Paginator(boxes.with_usage(qs).order_by("code"), 50).get_page(request.GET.get("page"))
@@ -724,6 +724,10 @@ def staff_labels(request: HttpRequest) -> HttpResponse:
         unit = form.cleaned_data.get("unit")
         if unit is not None:
             entries = services.labels_for_unit(unit)
+            try:
+                labels.check_count(len(entries))
+            except ValidationError as exc:
+                form.add_error("unit", exc)
         else:
             entries, unknown = services.labels_for_codes(
                 form.cleaned_data["codes"].splitlines(), user=request.user

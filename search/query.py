@@ -19,6 +19,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from accounts.choices import Classification
+from core.input import ID_MAX, InvalidInput, parse_int
 from repository.choices import AccessStatus, Carrier, Retention
 
 MAX_QUERY_LENGTH = 200  # characters; longer queries are refused with a reason
@@ -168,11 +169,15 @@ def decode_cursor(value: str) -> list[Any]:
 
 
 def _int(value: str, name: str, errors: dict[str, list[str]]) -> int | None:
+    """ASCII digits only, bounded (``core.input.parse_int``): ``int()`` read "٣" and numbers
+    of any length, which then overflowed the database or the search engine."""
     try:
-        return int(value)
-    except (TypeError, ValueError):
+        number = parse_int(value, min_value=-ID_MAX, max_value=ID_MAX, field=name)
+    except InvalidInput:
+        number = None
+    if number is None:
         errors.setdefault(name, []).append(_("Must be a whole number."))
-        return None
+    return number
 
 
 def _values(params, name: str) -> list[str]:

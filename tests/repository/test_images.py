@@ -80,7 +80,7 @@ def test_pixel_bomb_is_refused_from_the_header():
 
 
 def test_project_pixel_cap(settings):
-    settings.REPOSITORY_MAX_IMAGE_PIXELS = 10_000
+    settings.IMAGE_MAX_PIXELS = 10_000
     with pytest.raises(ValidationError, match="800 × 600"):
         images.inspect_image(jpeg_with_exif())
 

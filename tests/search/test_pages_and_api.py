@@ -9,7 +9,7 @@ from search.backends import use_backend
 from search.backends.elasticsearch import ElasticsearchBackend
 
 BAD = [
-    {"q": "档" * 10_000},
+    {"q": "档" * 1_000},  # past the search limit (200), under the edge cap on query values
     {"size": "100000"},
     {"page": "-1"},
     {"page": "abc"},
