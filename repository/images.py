@@ -168,7 +168,8 @@ def _open(data: bytes, size: int) -> Image.Image:
 
 
 def _pixels(data: bytes, size: int = WEB_SIZE) -> Image.Image:
-    image = ImageOps.exif_transpose(_open(data, size))
+    image = _open(data, size)
+    ImageOps.exif_transpose(image, in_place=True)  # not a copy: one image in memory
     if image.mode not in ("RGB", "L"):
         if image.mode in ("I;16", "I;16B", "I", "F"):
             image = image.point(lambda v: v / 256).convert("L")

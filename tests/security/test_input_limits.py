@@ -383,3 +383,14 @@ def test_unknown_websocket_path_closes_with_4404():
         return connected, code
 
     assert async_to_sync(connect)() == (False, CLOSE_NOT_FOUND)
+
+
+def test_derivatives_from_one_decoding_keep_the_exif_rotation():
+    image = Image.new("RGB", (200, 100), (200, 10, 10))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotated 90° clockwise
+    out = io.BytesIO()
+    image.save(out, "JPEG", exif=exif)
+    web, thumbnail = images.derivatives(out.getvalue())
+    assert Image.open(io.BytesIO(web)).size == (100, 200)
+    assert Image.open(io.BytesIO(thumbnail)).size == (100, 200)
