@@ -545,3 +545,31 @@ async def test_live_notices_reach_the_requester_only_and_name_no_record(cast, wo
         assert await communicator.receive_nothing(timeout=0.5)
     for communicator in (requester, *others):
         await communicator.disconnect()
+
+
+def test_a_request_for_a_classified_volume_follows_the_volume_through_the_door(cast, world, today):
+    """Lines may name volumes: the door reads them through the volume's own record door."""
+    from repository.models import Volume
+
+    item = world["records"]["B_secret"]
+    volume = Volume.objects.create(
+        fonds=item.fonds,
+        category=item.category,
+        reference_code="J0B-WS·2001-Y-0001",
+        title="案卷B秘密标题",
+        access_status=AccessStatus.CONTROLLED,
+        classification=S.SECRET,
+    )
+    req = services.create_access_request(
+        acting_user=cast["archivist_ab"],
+        records=[volume],
+        purpose="reading",
+        date_from=today,
+        date_to=today,
+    )
+    for name in PERSONAS:
+        page = client_of(cast, name).get(f"/staff/borrowing/requests/{req.pk}/")
+        expected = 200 if handles(name, [volume]) else denied(name)
+        assert page.status_code == expected, name
+        if expected != 200:
+            assert volume.title not in page.content.decode()
