@@ -13,6 +13,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from config.api import BaseViewSet, router
+from core.input import ID_MAX, parse_int
 from devices import access, services
 from devices.choices import DeadLetterReason, SensorKind, SensorStatus
 from devices.models import DeadLetter, DiscoveredSensor, Sensor
@@ -76,11 +77,9 @@ class SensorViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseViewSe
     def get_queryset(self):
         params = self.request.query_params
         qs = Sensor.objects.select_related("room").order_by("sensor_id")
-        room = params.get("room")
-        if room:
-            if not room.isdigit():
-                raise serializers.ValidationError({"room": [_("Give a store room id.")]})
-            qs = qs.filter(room_id=int(room))
+        room = parse_int(params.get("room"), min_value=1, max_value=ID_MAX, field="room")
+        if room is not None:
+            qs = qs.filter(room_id=room)
         kind = _choice_filter(self.request, "kind", SensorKind.values)
         if kind:
             qs = qs.filter(kind=kind)

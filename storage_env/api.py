@@ -8,6 +8,7 @@ from rest_framework import permissions, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.input import ID_MAX, parse_int
 from storage_env import queries, services
 from storage_env.access import access_alarm, access_room, can_watch_climate
 from storage_env.choices import OPEN_STATES, AlarmState
@@ -72,11 +73,11 @@ class AlarmListView(ClimateView):
             alarms = alarms.filter(state=state)
         else:
             return Response({"detail": "unknown state"}, status=status.HTTP_400_BAD_REQUEST)
-        room = request.query_params.get("room")
-        if room:
-            if not room.isdigit():
-                return Response({"detail": "room must be an id"}, status=400)
-            alarms = alarms.filter(room_id=int(room))
+        room = parse_int(
+            request.query_params.get("room"), min_value=1, max_value=ID_MAX, field="room"
+        )
+        if room is not None:
+            alarms = alarms.filter(room_id=room)
         return Response(AlarmSerializer(alarms[:200], many=True).data)
 
 
