@@ -44,6 +44,7 @@ WORKERS = [
     ),
     ("search-sync", "search_sync", [], lambda env: True),
     ("notifications", "send_notifications", [], lambda env: True),
+    ("imports", "run_imports", [], lambda env: True),
 ]
 
 
