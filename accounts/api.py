@@ -11,7 +11,7 @@ from rest_framework.response import Response
 
 from accounts import services
 from accounts.serializers import MeSerializer
-from config.throttling import ScopedRateThrottle
+from core.throttling import ScopedRateThrottle
 
 
 class MeView(generics.GenericAPIView):

@@ -139,7 +139,7 @@ def throttle_check_cost(caches_to_time: dict[str, dict]) -> None:
     from django.test import RequestFactory
     from django.test.utils import override_settings
 
-    from config.throttling import UserRateThrottle
+    from core.throttling import UserRateThrottle
 
     class Member:
         pk = 1

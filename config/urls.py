@@ -6,7 +6,7 @@ from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from config import views
-from config.api import router
+from core.api import router
 
 # Apps that bring pages (``<app>/urls.py``) and API (``<app>/api.py``).
 APPS = ["accounts", "repository", "borrowing", "storage_env", "devices", "search"]

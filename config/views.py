@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET
 
 from accounts.choices import Role
 from accounts.permissions import staff_required
-from config.health import run_checks
+from core.health import run_checks
 from core.input import InvalidInput
 
 

@@ -11,7 +11,7 @@ class CoreConfig(AppConfig):
     verbose_name = _("Core")
 
     def ready(self) -> None:
-        from config.health import register_check
+        from core.health import register_check
         from core.heartbeat import check_workers
 
         # Pillow's own bomb guard (a warning above it, an error above twice it) wherever an

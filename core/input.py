@@ -5,7 +5,7 @@ cookies) and by the API's parsers (``BoundedJSONParser`` and friends: every stri
 form body), and by views that read a number from a query string (``parse_int``).
 
 A refusal is ``InvalidInput``, a ``BadRequest``: Django answers 400 for pages (``handler400``
-shows its message) and ``config.api.exception_handler`` maps it to the API's 400 shape.
+shows its message) and ``core.api.exception_handler`` maps it to the API's 400 shape.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from rest_framework import mixins, permissions, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from config.api import BaseViewSet, router
+from core.api import BaseViewSet, router
 from core.input import ID_MAX, parse_int
 from devices import access, services
 from devices.choices import DeadLetterReason, SensorKind, SensorStatus

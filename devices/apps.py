@@ -13,7 +13,7 @@ class DevicesConfig(AppConfig):
     verbose_name = _("Sensors and devices")
 
     def ready(self) -> None:
-        from config.health import register_check
+        from core.health import register_check
         from devices.health import check_ingest
 
         # Not required: a web node stays in rotation while the ingest worker restarts; the

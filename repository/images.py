@@ -35,7 +35,7 @@ from django.utils.translation import gettext as _
 from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
 
 from accounts.audit import record_event
-from config.fonts import cjk_font_files
+from core.fonts import cjk_font_files
 from repository.models import DigitalPage, Volume
 
 ACCEPTED = {"JPEG": "jpg", "PNG": "png", "TIFF": "tif"}

@@ -1,7 +1,7 @@
 """Labels (reportlab): code in text, Code 128 barcode and QR code, Chinese title.
 
 Two sizes: an A4 sheet of 3 × 8 labels (70 × 37 mm, common self-adhesive sheets) and a
-60 × 40 mm thermal label (one per page). Chinese text uses ``config.fonts.pdf_font``: an
+60 × 40 mm thermal label (one per page). Chinese text uses ``core.fonts.pdf_font``: an
 installed TrueType CJK font, embedded, else reportlab's built-in ``STSong-Light``.
 
 Code 128 carries ASCII only, and reference codes may contain "·": the barcode carries the code
@@ -25,7 +25,7 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen import canvas
 
-from config.fonts import pdf_font
+from core.fonts import pdf_font
 
 SIZES = ("a4", "thermal")
 

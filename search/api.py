@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import router  # noqa: F401
+from core.api import router  # noqa: F401
 from search.backends import SearchUnavailable
 from search.query import (
     FACETS,

@@ -8,7 +8,7 @@ class SearchConfig(AppConfig):
 
     def ready(self) -> None:
         from accounts.navigation import NavItem, register
-        from config.health import register_check
+        from core.health import register_check
         from search.backends import check_search_backend, check_search_backlog
 
         register_check("search", check_search_backend, required=True)

@@ -1,6 +1,6 @@
 """Monthly environment report of one room (PDF): the daily compliance table of JGJ 25-2010
 §5.2 for every day of the month, data completeness, hours out of band, alarms and charts of the
-daily means, with Chinese text in ``config.fonts.pdf_font`` (embedded when a font is installed).
+daily means, with Chinese text in ``core.fonts.pdf_font`` (embedded when a font is installed).
 
 Everything is counted per calendar day of the archive's time zone (settings.TIME_ZONE): the
 days, the minutes out of band and the alarms (raised within the month). The PDF says so.
@@ -21,7 +21,7 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from config.fonts import pdf_font
+from core.fonts import pdf_font
 from core.output import pdf_text
 from repository.choices import CLIMATE_RANGES, RoomTemplate
 from repository.models import StoreRoom

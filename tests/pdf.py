@@ -1,6 +1,6 @@
 """PDF checks shared by the tests."""
 
-from config.fonts import BUILTIN_PDF_FONT
+from core.fonts import BUILTIN_PDF_FONT
 
 
 def pdf_has_cjk_font(content: bytes) -> bool:

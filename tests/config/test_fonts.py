@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from config import fonts
+from core import fonts
 from repository import labels
 from tests.gates import missing
 

@@ -17,8 +17,8 @@ import time_machine
 from django.db import connection
 from django.test import Client, RequestFactory
 
-from config.throttling import AnonRateThrottle, ScopedRateThrottle
 from core.client_ip import client_ip
+from core.throttling import AnonRateThrottle, ScopedRateThrottle
 from tests.conftest import PASSWORD
 from tests.gates import require_postgresql, require_redis
 

@@ -4,7 +4,7 @@ DRF's own ``get_ident`` believes any ``X-Forwarded-For`` a client writes (with `
 unset it keys on the whole header), so rotating the header escaped every limit. The counters
 live in the default cache, which every server process shares (Redis, or the database).
 
-Kept apart from ``config.api``: ``rest_framework.views`` reads ``DEFAULT_THROTTLE_CLASSES`` at
+Kept apart from ``core.api``: ``rest_framework.views`` reads ``DEFAULT_THROTTLE_CLASSES`` at
 import, so these classes must load without it.
 """
 
