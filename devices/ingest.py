@@ -30,7 +30,6 @@ import os
 import socket
 import threading
 import time
-import weakref
 from collections import deque
 from collections.abc import Callable
 from functools import lru_cache
@@ -50,6 +49,7 @@ from django.db import (
 from django.db.models import F
 from django.utils import timezone
 
+from core import hooks
 from devices.choices import DeadLetterReason, SensorStatus
 from devices.models import DeadLetter, DiscoveredSensor, IngestState, RegistryVersion, Sensor
 from devices.mqtt import payloads, topics
@@ -63,10 +63,6 @@ SENSOR_CACHE_SECONDS = 300.0  # a safety net: the registry version drops the cac
 PUSH_EVERY_SECONDS = 1.0
 TOUCH_SECONDS = 2.0
 LINGER_SECONDS = 0.05  # under load, gather up to this long (≤ flush interval) per batch
-STAGING_TABLE = "lantai_reading_in"
-# Database connections (psycopg) whose session has the staging table; emptied after any
-# database error so that the table is made again (IF NOT EXISTS) rather than assumed.
-_staged_connections: weakref.WeakSet = weakref.WeakSet()
 # SQLSTATE classes of errors about the database, not the values in a batch: connection (08),
 # invalid transaction state (25), transaction rollback (40: serialisation, deadlock), syntax or
 # access rule (42: a missing table or column after a botched migration, a revoked privilege),
@@ -266,61 +262,9 @@ def calibrate(info: SensorInfo, reading: payloads.TelemetryReading) -> tuple:
     return temperature, humidity, payloads.dew_point(temperature, humidity)
 
 
-READING_COLUMNS = "sensor_id, room_id, ts, temperature, humidity, dew_point, battery, seq"
-
-
-def insert_readings(rows: list[tuple], received_at: dt.datetime) -> int:
-    """INSERT … ON CONFLICT DO NOTHING of (sensor pk, room pk, ts, temperature, humidity, dew
-    point, battery, seq) rows; returns how many were new.
-
-    PostgreSQL: binary COPY into a session-local staging table, then one INSERT … SELECT (no
-    per-row placeholders, no per-value Python adaptation). Others: multi-row VALUES.
-    """
-    from storage_env.models import Reading
-
-    table = Reading._meta.db_table
-    if connection.vendor == "postgresql":
-        raw = connection.connection
-        # psycopg's own errors become Django's (OperationalError on an outage) as with the ORM
-        with connection.wrap_database_errors, raw.cursor() as cursor:
-            if raw not in _staged_connections:
-                cursor.execute(
-                    f"CREATE TEMP TABLE IF NOT EXISTS {STAGING_TABLE} (sensor_id bigint, "
-                    "room_id bigint, ts timestamptz, temperature float8, humidity float8, "
-                    "dew_point float8, battery smallint, seq bigint) ON COMMIT DELETE ROWS"
-                )
-                # the CREATE is undone if this transaction rolls back: count it after commit
-                transaction.on_commit(lambda: _staged_connections.add(raw))
-            with cursor.copy(
-                f"COPY {STAGING_TABLE} ({READING_COLUMNS}) FROM STDIN (FORMAT BINARY)"
-            ) as copy:
-                copy.set_types(
-                    ["int8", "int8", "timestamptz", "float8", "float8", "float8", "int2", "int8"]
-                )
-                write_row = copy.write_row
-                for row in rows:
-                    write_row(row)
-            cursor.execute(
-                f"INSERT INTO {table} ({READING_COLUMNS}, received_at) "  # noqa: S608
-                f"SELECT {READING_COLUMNS}, %s FROM {STAGING_TABLE} "
-                "ON CONFLICT (sensor_id, ts) DO NOTHING",
-                [received_at],
-            )
-            return cursor.rowcount
-    inserted = 0
-    adapt = connection.ops.adapt_datetimefield_value
-    received = adapt(received_at)
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), 500):
-            chunk = [(*row[:2], adapt(row[2]), *row[3:], received) for row in rows[start:][:500]]
-            values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(chunk))
-            cursor.execute(
-                f"INSERT INTO {table} ({READING_COLUMNS}, received_at) "  # noqa: S608
-                f"VALUES {values} ON CONFLICT (sensor_id, ts) DO NOTHING RETURNING id",
-                [value for row in chunk for value in row],
-            )
-            inserted += len(cursor.fetchall())
-    return inserted
+# Readings are stored by storage_env (above devices): its ``ingest_sink.insert_readings``, the
+# COPY fast path, registered on this hook in ``StorageEnvConfig.ready()``.
+insert_readings = hooks.insert_readings
 
 
 def touch_sensors_pg(seen: dict[str, dict[str, Any]], now: dt.datetime) -> None:
@@ -481,12 +425,10 @@ class Writer:
             )
 
     def _device_alarm(self, info: SensorInfo, parsed: Parsed) -> None:
-        from storage_env.services import apply_device_alarm
-
         sensor = Sensor.objects.get(pk=info.pk)
         alarm = parsed.alarm
         assert alarm is not None
-        apply_device_alarm(
+        hooks.device_alarm(
             sensor=sensor,
             code=alarm.code,
             severity=alarm.severity,
@@ -496,8 +438,6 @@ class Writer:
         )
 
     def _push(self, latest: dict[str, tuple]) -> None:
-        from storage_env.services import push_readings
-
         by_room: dict[int, tuple[str, tuple]] = {}
         for sensor_id, newest in latest.items():
             room_id = newest[5]
@@ -524,7 +464,7 @@ class Writer:
                     "dew_point": dew,
                 }
             )
-        push_readings(due)
+        hooks.push_readings(due)
 
 
 def _dew_point(temperature: float, humidity: float, log=math.log) -> float:
@@ -835,7 +775,7 @@ class IngestWorker:
         self.db_ok = False
         self.last_error = f"{type(exc).__name__}: {exc}"[:300]
         self.writer.sensors.clear()
-        _staged_connections.clear()
+        hooks.forget_reading_staging()
         with contextlib.suppress(Exception):  # the connection is already broken
             connection.close()
 

@@ -42,6 +42,7 @@ from django.utils.translation import gettext as _
 
 from accounts.audit import record_event
 from accounts.services import push_to_group
+from core.outbox import enqueue
 from repository.access import find_record
 from repository.models import Box, Fonds, Item, Move, Position, StoreRoom, Volume
 from repository.services import (
@@ -53,7 +54,6 @@ from repository.services import (
     resolve_position,
 )
 from repository.stocktake import _on_loan
-from search.outbox import enqueue
 
 BOX_CAPACITY_MAX = 1000
 CODES_PER_REQUEST_MAX = 500

@@ -3,7 +3,7 @@
 ## Repository API for other apps
 
 All write functions are atomic, take ``acting_user`` keyword-only, write one audit row
-(``accounts.audit.record_event``), enqueue the search outbox (``search.outbox.enqueue``) for
+(``accounts.audit.record_event``), enqueue the search outbox (``core.outbox.enqueue``) for
 every volume or item they change, bump ``version`` and push after commit. They raise
 ``django.core.exceptions.ValidationError`` with a message naming the problem (nothing changes).
 
@@ -76,6 +76,7 @@ from django.utils.translation import gettext as _
 from accounts.audit import record_event
 from accounts.choices import Classification
 from accounts.services import push_to_group
+from core.outbox import enqueue
 from repository import codes
 from repository.access import can_change_fonds, can_manage_locations, find_record
 from repository.choices import (
@@ -98,7 +99,6 @@ from repository.models import (
     Volume,
 )
 from repository.validation import ELEMENT_LABELS, check_mandatory, parse_partial_date
-from search.outbox import enqueue
 
 CATALOGUE_GROUP = "repository.catalogue"
 KINDS = {"volume": Volume, "item": Item}

@@ -1,17 +1,25 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
+from accounts.navigation import NavItem, register
+from core import hooks
+from core.health import register_check
+
 
 class SearchConfig(AppConfig):
     name = "search"
     verbose_name = _("Search")
 
     def ready(self) -> None:
-        from accounts.navigation import NavItem, register
-        from core.health import register_check
-        from search.backends import check_search_backend, check_search_backlog
+        # These modules import models, which exist only once the app registry is populated.
+        from search import outbox  # noqa: PLC0415 - imports models (app registry not ready)
+        from search.backends import check_search_backend  # noqa: PLC0415 - imports models
+        from search.sync import backlog  # noqa: PLC0415 - imports models
 
+        # The catalogue (repository, below search) writes the outbox through core.outbox.
+        hooks.outbox_enqueue.register(outbox.enqueue)
+        hooks.outbox_enqueue_many.register(outbox.enqueue_many)
         register_check("search", check_search_backend, required=True)
         # A backlog means search is behind, not that the site is down: reported, not required.
-        register_check("search_outbox", check_search_backlog, required=False)
+        register_check("search_outbox", backlog, required=False)
         register(NavItem(_("Search"), "search:staff", order=5))

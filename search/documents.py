@@ -21,6 +21,7 @@ from django.db import models
 
 from accounts.choices import Classification
 from repository.choices import AccessStatus
+from repository.models import Item, Volume
 
 KINDS = ("item", "volume")
 MODEL_LABELS = {"repository.item": "item", "repository.volume": "volume"}
@@ -70,8 +71,6 @@ def split_doc_id(value: str) -> tuple[str, int]:
 
 
 def record_models() -> dict[str, type[models.Model]]:
-    from repository.models import Item, Volume
-
     return {"item": Item, "volume": Volume}
 
 

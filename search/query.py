@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from accounts.choices import Classification
 from core.input import ID_MAX, InvalidInput, parse_int
 from repository.choices import AccessStatus, Carrier, Retention
+from repository.querysets import visible_fonds_ids
 
 MAX_QUERY_LENGTH = 200  # characters; longer queries are refused with a reason
 MAX_PAGE_SIZE = 100
@@ -69,8 +70,6 @@ class Visibility:
     def for_user(cls, user) -> Visibility:
         if user is None or not user.is_authenticated or not user.is_archive_staff:
             return cls()
-        from repository.querysets import visible_fonds_ids
-
         ids = visible_fonds_ids(user)
         return cls(
             public_only=False,

@@ -9,6 +9,7 @@ so falling back to it would show stale results).
 from __future__ import annotations
 
 from repository.choices import AccessStatus, Carrier, Retention
+from repository.models import Category, Fonds
 from search.backends import get_backend
 from search.query import SUGGEST_SIZE, SearchRequest, SearchResult, Suggestion, Visibility
 
@@ -20,8 +21,6 @@ CHOICE_LABELS = {
 
 
 def _label_facets(result: SearchResult) -> None:
-    from repository.models import Category, Fonds
-
     fonds_ids = [b.value for b in result.facets.get("fonds", [])]
     category_ids = [b.value for b in result.facets.get("category", [])]
     fonds = {f.pk: str(f) for f in Fonds.objects.filter(pk__in=fonds_ids)} if fonds_ids else {}

@@ -21,6 +21,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import Max, Min, Q
 from django.utils import timezone
+from tqdm import tqdm
 
 from search.backends import get_backend
 from search.backends.base import ReindexResult, SearchBackend
@@ -238,8 +239,6 @@ def reindex(
     *, backend: SearchBackend | None = None, progress: bool = False, chunk_size: int = 2000
 ) -> ReindexResult:
     """Zero-downtime full rebuild; then re-apply what changed while it ran."""
-    from tqdm import tqdm
-
     backend = backend or get_backend()
     started_at = timezone.now()
     expected = expected_count(started_at)

@@ -1,14 +1,27 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
+from accounts.choices import Role
+from accounts.navigation import NavItem, register
+from core import hooks
+
 
 class StorageEnvConfig(AppConfig):
     name = "storage_env"
     verbose_name = _("Store-room climate")
 
     def ready(self) -> None:
-        from accounts.choices import Role
-        from accounts.navigation import NavItem, register
+        # The device ingest (devices, below this app) hands readings and alarms over by hooks.
+        from storage_env import ingest_sink  # noqa: PLC0415 - imports models (registry not ready)
+        from storage_env.services import (  # noqa: PLC0415 - imports models (registry not ready)
+            apply_device_alarm,
+            push_readings,
+        )
+
+        hooks.insert_readings.register(ingest_sink.insert_readings)
+        hooks.forget_reading_staging.register(ingest_sink.forget_staging)
+        hooks.device_alarm.register(apply_device_alarm)
+        hooks.push_readings.register(push_readings)
 
         register(
             NavItem(

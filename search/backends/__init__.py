@@ -57,9 +57,3 @@ get_backend.cache_clear = _configured_backend.cache_clear  # type: ignore[attr-d
 
 def check_search_backend() -> dict[str, Any]:
     return get_backend().ping()
-
-
-def check_search_backlog() -> dict[str, Any]:
-    from search.sync import backlog
-
-    return backlog()
