@@ -7,7 +7,7 @@ from django.http import Http404
 from django.urls import path
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, status
+from rest_framework import mixins
 from rest_framework.decorators import action, api_view
 from rest_framework.response import Response
 
@@ -21,7 +21,6 @@ from borrowing.access import (
 )
 from borrowing.models import (
     AccessRequest,
-    IllegalTransition,
     Loan,
     RequestLine,
     with_hidden_flag,
@@ -37,23 +36,6 @@ from borrowing.serializers import (
     ScanSerializer,
 )
 from config.api import BaseViewSet, router
-
-
-def _refused(exc: Exception) -> Response:
-    if isinstance(exc, services.BorrowingError):
-        code, status_code = exc.code, exc.status
-    else:
-        code, status_code = "illegal_transition", status.HTTP_409_CONFLICT
-    return Response(
-        {"detail": " ".join(str(m) for m in exc.messages), "code": code}, status=status_code
-    )
-
-
-def _run(call):
-    try:
-        return call()
-    except (services.BorrowingError, IllegalTransition) as exc:
-        return _refused(exc)
 
 
 class AccessRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseViewSet):
@@ -96,16 +78,9 @@ class AccessRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Bas
                 {"detail": _("You cannot request this record."), "code": "record_not_visible"},
                 status=400,
             )
-
-        def call():
-            req = services.create_access_request(
-                acting_user=request.user, records=records, **values
-            )
-            return Response(
-                AccessRequestSerializer(self._readable().get(pk=req.pk)).data, status=201
-            )
-
-        return _run(call)
+        # A refusal (``core.errors``) is answered by config's exception handler.
+        req = services.create_access_request(acting_user=request.user, records=records, **values)
+        return Response(AccessRequestSerializer(self._readable().get(pk=req.pk)).data, status=201)
 
     def _act(self, fn, serializer_class=None, *, own=False, **extra):
         # Staff act on the requests they handle; a requester cancels their own.
@@ -117,12 +92,8 @@ class AccessRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Bas
             payload = serializer_class(data=self.request.data)
             payload.is_valid(raise_exception=True)
             kwargs.update(payload.validated_data)
-
-        def call():
-            fn(req, acting_user=self.request.user, **kwargs)
-            return Response(AccessRequestSerializer(self._readable().get(pk=req.pk)).data)
-
-        return _run(call)
+        fn(req, acting_user=self.request.user, **kwargs)
+        return Response(AccessRequestSerializer(self._readable().get(pk=req.pk)).data)
 
     @extend_schema(request=DecideSerializer, responses=AccessRequestSerializer)
     @action(detail=True, methods=["post"])
@@ -176,12 +147,8 @@ class LoanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseViewSet)
     @action(detail=True, methods=["post"], url_path="return")
     def return_loan(self, request, pk=None):
         loan = access_loan_for_staff(request.user, pk)
-
-        def call():
-            services.return_loan(loan, acting_user=request.user)
-            return Response(LoanSerializer(self._readable().get(pk=loan.pk)).data)
-
-        return _run(call)
+        services.return_loan(loan, acting_user=request.user)
+        return Response(LoanSerializer(self._readable().get(pk=loan.pk)).data)
 
     @extend_schema(request=RenewSerializer, responses=LoanSerializer)
     @action(detail=True, methods=["post"])
@@ -189,12 +156,8 @@ class LoanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseViewSet)
         loan = self.get_object()
         payload = RenewSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-
-        def call():
-            services.renew_loan(loan, acting_user=request.user, **payload.validated_data)
-            return Response(LoanSerializer(self._readable().get(pk=loan.pk)).data)
-
-        return _run(call)
+        services.renew_loan(loan, acting_user=request.user, **payload.validated_data)
+        return Response(LoanSerializer(self._readable().get(pk=loan.pk)).data)
 
 
 def _checkin_staff(user) -> None:
@@ -211,11 +174,7 @@ def _checkin_staff(user) -> None:
 def checkin_lookup(request):
     """The active loan of a scanned or typed record code (no change)."""
     _checkin_staff(request.user)
-    return _run(
-        lambda: Response(
-            services.lookup_loan(request.query_params.get("code", ""), user=request.user)
-        )
-    )
+    return Response(services.lookup_loan(request.query_params.get("code", ""), user=request.user))
 
 
 @extend_schema(
@@ -227,12 +186,8 @@ def checkin_scan(request):
     _checkin_staff(request.user)
     payload = ScanSerializer(data=request.data)
     payload.is_valid(raise_exception=True)
-
-    def call():
-        result = services.process_checkin_scan(acting_user=request.user, **payload.validated_data)
-        return Response(result.body, status=result.status)
-
-    return _run(call)
+    result = services.process_checkin_scan(acting_user=request.user, **payload.validated_data)
+    return Response(result.body, status=result.status)
 
 
 router.register("borrowing/requests", AccessRequestViewSet, basename="access-request")

@@ -29,12 +29,13 @@ from borrowing.choices import (
     ScanKind,
     UserType,
 )
+from core.errors import Conflict
 from repository.choices import AccessStatus
 from repository.models import Item, Volume
 
 
-class IllegalTransition(ValidationError):
-    """A request state change that the state machine does not allow."""
+class IllegalTransition(ValidationError, Conflict):
+    """A request state change that the state machine does not allow (a double click)."""
 
 
 def id_number_digest(number: str) -> str:

@@ -43,6 +43,7 @@ from borrowing.models import (
     id_number_digest,
 )
 from repository.access import find_record
+from core import errors
 from repository.choices import AccessStatus
 from repository.models import Item, Volume
 
@@ -52,24 +53,24 @@ MAX_LOAN_DAYS = 90
 RENEWAL_DAYS = 14
 
 
-class BorrowingError(ValidationError):
-    """A refused action, with a message for the person who tried it. Changes nothing."""
+class BorrowingError(ValidationError, errors.Invalid):
+    """A refused action, with a message for the person who tried it. Changes nothing.
 
-    status = 400
-
-
-class NotAllowed(BorrowingError):
-    status = 403
+    Still a Django ValidationError (forms show it); the doors map it by its ``core.errors``
+    class."""
 
 
-class Conflict(BorrowingError):
+class NotAllowed(BorrowingError, errors.NotAllowed):
+    pass
+
+
+class Conflict(BorrowingError, errors.Conflict):
     """The record is already on loan, or the state moved on meanwhile."""
 
-    status = 409
 
 
-class UnknownCode(BorrowingError):
-    status = 404
+class UnknownCode(BorrowingError, errors.NotFound):
+    pass
 
 
 def _fail(cls: type[BorrowingError], message: str, code: str) -> None:
@@ -854,8 +855,8 @@ def process_checkin_scan(
                     body = _scan_shelve(code, position, acting_user)
                 status = 200
                 save_scan(status, body)
-        except BorrowingError as exc:  # nothing changed; keep the answer for a resend
-            status, body = exc.status, _error_body(exc)
+        except errors.DomainError as exc:  # nothing changed; keep the answer for a resend
+            status, body = errors.status_of(exc), _error_body(exc)
             with transaction.atomic():
                 save_scan(status, body)
     except IntegrityError:

@@ -10,6 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -28,15 +29,20 @@ from borrowing.access import (
 from borrowing.choices import LineDecision, RequestState
 from borrowing.forms import AccessRequestForm, CheckOutForm, DecisionForm, RenewForm
 from borrowing.models import AccessRequest, DigitalGrant, Loan, RequestLine, with_hidden_flag
+from core.errors import refusal_redirect
 from core.output import spreadsheet_cell
 from repository.models import Item, Volume
 
 QUEUE_PAGE_SIZE = 50
 
 
-def _error(request: HttpRequest, exc: services.BorrowingError) -> None:
-    for message in exc.messages:
-        messages.error(request, message)
+def _request_page(request: HttpRequest, pk: int, **kwargs) -> str:
+    return reverse("borrowing:request-detail", args=[pk])
+
+
+def _loan_request_page(request: HttpRequest, pk: int, **kwargs) -> str:
+    request_id = Loan.objects.filter(pk=pk).values_list("request_id", flat=True).first()
+    return reverse("borrowing:request-detail", args=[request_id])
 
 
 # --- front desk ------------------------------------------------------------------------------
@@ -149,59 +155,57 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "borrowing/request_detail.html", context)
 
 
+# A refusal (``core.errors``: a BorrowingError, an IllegalTransition on a double click) goes
+# through config.middleware_errors: its message, and back to the request's page.
+@refusal_redirect(_request_page)
 @require_POST
 @role_required(*BORROWING_STAFF_ROLES)
 def request_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     req = access_request_for_staff(request.user, pk)
     user = request.user
-    try:
-        if action == "decide":
-            lines = req.lines.exclude(decision=LineDecision.REFUSED)
-            form = DecisionForm(request.POST, lines=lines)
-            if not form.is_valid():
-                raise services.BorrowingError(_("Check the form."))
-            approve = [] if request.POST.get("reject") else form.cleaned_data["approve"]
-            services.decide_access_request(
-                req, acting_user=user, approve=approve, reason=form.cleaned_data["reason"]
-            )
-            messages.success(request, _("Decision recorded."))
-        elif action == "retrieve":
-            services.retrieve_access_request(req, acting_user=user)
-            messages.success(request, _("Marked as retrieved."))
-        elif action == "checkout":
-            form = CheckOutForm(request.POST)
-            if not form.is_valid():
-                raise services.BorrowingError(_("Give a valid due date."))
-            services.check_out_access_request(req, acting_user=user, **form.cleaned_data)
-            messages.success(request, _("Checked out."))
-        elif action == "close":
-            services.close_access_request(req, acting_user=user)
-        elif action == "cancel":
-            services.cancel_access_request(req, acting_user=user)
-        else:
-            raise Http404
-    except services.BorrowingError as exc:
-        _error(request, exc)
+    if action == "decide":
+        lines = req.lines.exclude(decision=LineDecision.REFUSED)
+        form = DecisionForm(request.POST, lines=lines)
+        if not form.is_valid():
+            raise services.BorrowingError(_("Check the form."))
+        approve = [] if request.POST.get("reject") else form.cleaned_data["approve"]
+        services.decide_access_request(
+            req, acting_user=user, approve=approve, reason=form.cleaned_data["reason"]
+        )
+        messages.success(request, _("Decision recorded."))
+    elif action == "retrieve":
+        services.retrieve_access_request(req, acting_user=user)
+        messages.success(request, _("Marked as retrieved."))
+    elif action == "checkout":
+        form = CheckOutForm(request.POST)
+        if not form.is_valid():
+            raise services.BorrowingError(_("Give a valid due date."))
+        services.check_out_access_request(req, acting_user=user, **form.cleaned_data)
+        messages.success(request, _("Checked out."))
+    elif action == "close":
+        services.close_access_request(req, acting_user=user)
+    elif action == "cancel":
+        services.cancel_access_request(req, acting_user=user)
+    else:
+        raise Http404
     return redirect("borrowing:request-detail", pk=req.pk)
 
 
+@refusal_redirect(_loan_request_page)
 @require_POST
 @role_required(*CHECKIN_ROLES)
 def loan_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     loan = access_loan_for_staff(request.user, pk)
-    try:
-        if action == "return":
-            services.return_loan(loan, acting_user=request.user)
-            messages.success(request, _("Returned."))
-        elif action == "renew":
-            form = RenewForm(request.POST)
-            due = form.cleaned_data.get("due_date") if form.is_valid() else None
-            services.renew_loan(loan, acting_user=request.user, due_date=due)
-            messages.success(request, _("Renewed."))
-        else:
-            raise Http404
-    except services.BorrowingError as exc:
-        _error(request, exc)
+    if action == "return":
+        services.return_loan(loan, acting_user=request.user)
+        messages.success(request, _("Returned."))
+    elif action == "renew":
+        form = RenewForm(request.POST)
+        due = form.cleaned_data.get("due_date") if form.is_valid() else None
+        services.renew_loan(loan, acting_user=request.user, due_date=due)
+        messages.success(request, _("Renewed."))
+    else:
+        raise Http404
     return redirect("borrowing:request-detail", pk=loan.request_id)
 
 
@@ -363,12 +367,9 @@ def my_requests(request: HttpRequest) -> HttpResponse:
 @login_required
 def my_request(request: HttpRequest, pk: int) -> HttpResponse:
     req = access_own_request(request.user, pk)
-    if request.method == "POST":
-        try:
-            services.cancel_access_request(req, acting_user=request.user)
-            messages.success(request, _("Request cancelled."))
-        except services.BorrowingError as exc:
-            _error(request, exc)
+    if request.method == "POST":  # a refusal: config.middleware_errors, back to this page
+        services.cancel_access_request(req, acting_user=request.user)
+        messages.success(request, _("Request cancelled."))
         return redirect("borrowing:my-request", pk=req.pk)
     # The requester reads each record by the record door (for a researcher: the public rules);
     # a record that has since left their view is listed without its code and title.

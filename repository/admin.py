@@ -1,6 +1,8 @@
 """Administration of the reference data: fonds (with their code pattern and object
 permissions), categories, store rooms, shelving units and boxes. Records themselves are
-described through the staff pages and the API (services: validation, audit, search outbox)."""
+described through the staff pages and the API (services: validation, audit, search outbox).
+Shelving units and boxes are written through their services (checks, audit row); fonds and
+store rooms are reference tables (see accounts.admin_doors.UNAUDITED_ADMIN_MODELS)."""
 
 from __future__ import annotations
 
@@ -10,9 +12,10 @@ from django.core.exceptions import ValidationError
 from django.http import Http404
 from guardian.admin import GuardedModelAdmin
 
+from accounts.admin_doors import ServiceAdminMixin
 from core.input import ID_MAX, InvalidInput, parse_int
-from repository import codes, services
-from repository.models import Box, Category, Fonds, Position, ShelvingUnit, StoreRoom
+from repository import boxes, codes, services
+from repository.models import Box, Category, Fonds, ShelvingUnit, StoreRoom
 
 
 class FondsForm(forms.ModelForm):
@@ -71,30 +74,77 @@ class StoreRoomAdmin(admin.ModelAdmin):
 
 
 @admin.register(ShelvingUnit)
-class ShelvingUnitAdmin(admin.ModelAdmin):
-    """New units get every position (columns × sections × layers × sides) at once."""
+class ShelvingUnitAdmin(ServiceAdminMixin, admin.ModelAdmin):
+    """Added through ``services.create_shelving_unit`` (every position at once, audited); the
+    address grid is fixed once positions exist, so a unit is never changed or deleted here."""
 
     list_display = ["room", "code", "name", "kind", "columns", "sections", "layers", "sides"]
     list_filter = ["room", "kind"]
 
-    def get_readonly_fields(self, request, obj=None):
-        # The address grid is fixed once positions exist.
-        if obj is not None:
-            return ["room", "code", "columns", "sections", "layers", "sides"]
-        return []
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        if not change:
-            Position.objects.bulk_create(services.build_positions(obj), batch_size=1000)
+        data = form.cleaned_data
+        unit = services.create_shelving_unit(
+            data["room"],
+            acting_user=request.user,
+            code=data["code"],
+            columns=data["columns"],
+            sections=data["sections"],
+            layers=data["layers"],
+            sides=data["sides"],
+            kind=data["kind"],
+            position_capacity=data["position_capacity"],
+            name=data.get("name", ""),
+        )
+        _adopt(obj, unit)
 
 
 @admin.register(Box)
-class BoxAdmin(admin.ModelAdmin):
+class BoxAdmin(ServiceAdminMixin, admin.ModelAdmin):
+    """Through repository/boxes.py: added with ``create_box``, renamed / resized / annotated
+    with ``update_box`` (audited before/after). Placing and moving a box is a recorded move and
+    deleting one needs a reason: both on the staff pages and the API, not here."""
+
     list_display = ["code", "fonds", "position"]
     raw_id_fields = ["position"]
     search_fields = ["code"]
 
     def get_readonly_fields(self, request, obj=None):
-        # Placing and moving a box is a recorded move (staff pages / API), not an edit.
-        return ["position"] if obj is not None else []
+        return ["fonds", "room", "position"] if obj is not None else []
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        if change:
+            boxes.update_box(
+                obj,
+                acting_user=request.user,
+                code=data["code"],
+                capacity=data["capacity"],
+                notes=data.get("notes", ""),
+            )
+            return
+        box = boxes.create_box(
+            acting_user=request.user,
+            code=data["code"],
+            fonds=data["fonds"],
+            capacity=data["capacity"],
+            room=data.get("room"),
+            position=data.get("position"),
+            notes=data.get("notes", ""),
+        )
+        _adopt(obj, box)
+
+
+def _adopt(obj, saved) -> None:
+    """Make the admin's unsaved form instance stand for the row the service created."""
+    obj.pk = saved.pk
+    obj._state.adding = False
+    obj._state.db = saved._state.db

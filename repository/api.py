@@ -3,14 +3,12 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.urls import path
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, permissions, serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
-from rest_framework.exceptions import PermissionDenied as DRFPermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -67,15 +65,6 @@ LIST_PARAMETERS = [
 ]
 
 
-def _call(fn, *args, **kwargs):
-    """Call a service; its PermissionDenied keeps its message (config.api turns a
-    ValidationError into a 400 for every view)."""
-    try:
-        return fn(*args, **kwargs)
-    except DjangoPermissionDenied as exc:
-        raise DRFPermissionDenied(str(exc)) from None
-
-
 class RecordViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, BaseViewSet
 ):
@@ -121,8 +110,7 @@ class RecordViewSet(
     def create(self, request):
         serializer = RecordInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        record = _call(
-            services.create_record,
+        record = services.create_record(
             self.kind,
             dict(serializer.validated_data),
             acting_user=request.user,
@@ -139,12 +127,12 @@ class RecordViewSet(
             for k, v in serializer.validated_data.items()
             if k not in ("fonds", "category", "volume")
         }
-        record = _call(services.update_record, record, changes, acting_user=request.user)
+        record = services.update_record(record, changes, acting_user=request.user)
         return Response(StaffRecordSerializer(record).data)
 
     def destroy(self, request, pk=None):
         record = access.access_record_for_change(request.user, self.kind, pk)
-        _call(services.delete_record, record, acting_user=request.user)
+        services.delete_record(record, acting_user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(request=RenumberSerializer, responses=StaffRecordSerializer)
@@ -153,8 +141,7 @@ class RecordViewSet(
         record = access.access_record_for_change(request.user, self.kind, pk)
         serializer = RenumberSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        record = _call(
-            services.renumber_record,
+        record = services.renumber_record(
             record,
             serializer.validated_data["new_code"],
             acting_user=request.user,
@@ -170,8 +157,7 @@ class RecordViewSet(
             raise NotFound
         serializer = MoveInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        move = _call(
-            services.move_record,
+        move = services.move_record(
             record,
             serializer.validated_data["to_position"] or None,
             acting_user=request.user,
@@ -187,8 +173,7 @@ class RecordViewSet(
         serializer = DecisionSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        _call(
-            services.decide_opening,
+        services.decide_opening(
             record,
             data["decision"],
             acting_user=request.user,
@@ -248,8 +233,7 @@ class PagesMixin:
             record = access.access_record_for_change(request.user, self.kind, pk)
             serializer = PageUploadSerializer(data=request.data)
             serializer.is_valid(raise_exception=True)
-            page = _call(
-                images.add_digital_page,
+            page = images.add_digital_page(
                 record,
                 serializer.validated_data["image"],
                 acting_user=request.user,
@@ -532,8 +516,7 @@ class StocktakeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseVie
         current = self.get_object()
         serializer = StocktakeScanSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        result = _call(
-            stocktake.record_scan,
+        result = stocktake.record_scan(
             current,
             serializer.validated_data["code"],
             acting_user=request.user,
@@ -547,7 +530,7 @@ class StocktakeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseVie
         from repository import stocktake
 
         current = self.get_object()
-        _call(stocktake.close_stocktake, current, acting_user=request.user)
+        stocktake.close_stocktake(current, acting_user=request.user)
         current.refresh_from_db()
         return Response(self.get_serializer(current).data)
 
@@ -601,7 +584,7 @@ class ShelvingUnitViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Loca
         room = StoreRoom.objects.filter(code=data.pop("room")).first()
         if room is None:
             raise serializers.ValidationError({"room": [_("No such store room.")]})
-        unit = _call(services.create_shelving_unit, room, acting_user=request.user, **data)
+        unit = services.create_shelving_unit(room, acting_user=request.user, **data)
         unit = self.get_queryset().get(pk=unit.pk)
         return Response(ShelvingUnitSerializer(unit).data, status=status.HTTP_201_CREATED)
 
@@ -683,8 +666,7 @@ class BoxViewSet(mixins.ListModelMixin, LocationViewSet):
             room = StoreRoom.objects.filter(code=room_code).first()
             if room is None:
                 raise serializers.ValidationError({"room": [_("No such store room.")]})
-        box = _call(
-            boxes.create_box,
+        box = boxes.create_box(
             acting_user=request.user,
             fonds=fonds,
             room=room,
@@ -704,7 +686,7 @@ class BoxViewSet(mixins.ListModelMixin, LocationViewSet):
         box = self.get_object()
         serializer = BoxUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        _call(boxes.update_box, box, acting_user=request.user, **serializer.validated_data)
+        boxes.update_box(box, acting_user=request.user, **serializer.validated_data)
         return Response(_box_detail(self.get_queryset().get(pk=box.pk), request.user))
 
     @extend_schema(
@@ -719,7 +701,7 @@ class BoxViewSet(mixins.ListModelMixin, LocationViewSet):
         box = self.get_object()
         serializer = BoxDeleteSerializer(data={"reason": request.query_params.get("reason", "")})
         serializer.is_valid(raise_exception=True)
-        _call(boxes.delete_box, box, acting_user=request.user, **serializer.validated_data)
+        boxes.delete_box(box, acting_user=request.user, **serializer.validated_data)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(request=BoxCodesSerializer, responses=BoxDetailSerializer)
@@ -733,7 +715,7 @@ class BoxViewSet(mixins.ListModelMixin, LocationViewSet):
         serializer = BoxCodesSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        _call(boxes.put_in_box, data["codes"], box, acting_user=request.user, reason=data["reason"])
+        boxes.put_in_box(data["codes"], box, acting_user=request.user, reason=data["reason"])
         return Response(_box_detail(self.get_queryset().get(pk=box.pk), request.user))
 
     @extend_schema(request=BoxRemoveSerializer, responses=BoxDetailSerializer)
@@ -746,8 +728,7 @@ class BoxViewSet(mixins.ListModelMixin, LocationViewSet):
         serializer = BoxRemoveSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        _call(
-            boxes.take_out_of_box,
+        boxes.take_out_of_box(
             data["codes"],
             box,
             acting_user=request.user,
@@ -765,14 +746,124 @@ class BoxViewSet(mixins.ListModelMixin, LocationViewSet):
         box = self.get_object()
         serializer = MoveInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        move = _call(
-            boxes.move_box,
+        move = boxes.move_box(
             box,
             serializer.validated_data["to_position"] or None,
             acting_user=request.user,
             reason=serializer.validated_data["reason"],
         )
         return Response(MoveSerializer(move).data, status=status.HTTP_201_CREATED)
+
+
+class ImportRoles(permissions.BasePermission):
+    """Catalogue imports: archivists and administrators (a job itself: its owner or an admin)."""
+
+    def has_permission(self, request, view):
+        user = request.user
+        return bool(user and user.is_authenticated and user.has_role("archivist", "administrator"))
+
+
+class ImportUploadSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="catalogue file (.csv or .xlsx)")
+    kind = serializers.ChoiceField(choices=["item", "volume"], default="item")
+    encoding = serializers.ChoiceField(
+        choices=["", "utf-8-sig", "gb18030"], default="", help_text="empty: detect UTF-8 or GBK"
+    )
+    all_or_nothing = serializers.BooleanField(default=False)
+    dry_run = serializers.BooleanField(default=True, help_text="check only, write nothing")
+
+
+class ImportJobSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    mode = serializers.ChoiceField(choices=["dry_run", "commit"])
+    state = serializers.ChoiceField(choices=["queued", "running", "done", "failed"])
+    rows_done = serializers.IntegerField()
+    rows_total = serializers.IntegerField(allow_null=True)
+    error = serializers.CharField()
+    result = serializers.DictField()
+    url = serializers.URLField()
+    page = serializers.URLField()
+    rejected = serializers.URLField(allow_null=True)
+
+
+def _import_job_data(request, job) -> dict:
+    from django.urls import reverse
+
+    from repository import import_jobs
+
+    data = import_jobs.job_status(job)
+    data["url"] = request.build_absolute_uri(reverse("api-import-job", args=[job.token]))
+    data["page"] = request.build_absolute_uri(
+        reverse("repository:staff-import-job", args=[job.token])
+    )
+    rejected = job.state == "done" and job.rejected_path
+    data["rejected"] = (
+        request.build_absolute_uri(reverse("repository:staff-import-rejected", args=[job.token]))
+        if rejected
+        else None
+    )
+    return data
+
+
+class ImportJobsView(APIView):
+    """Queue a catalogue import (a dry run unless ``dry_run`` is false): 202 with the job's URL;
+    the ``run_imports`` worker runs it."""
+
+    permission_classes = [ImportRoles]
+
+    @extend_schema(
+        request={"multipart/form-data": ImportUploadSerializer},
+        responses={202: ImportJobSerializer},
+    )
+    def post(self, request):
+        from repository import import_jobs
+
+        serializer = ImportUploadSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            job = import_jobs.create_job(
+                data["file"],
+                data["file"].name,
+                acting_user=request.user,
+                kind=data["kind"],
+                encoding=data["encoding"] or None,
+                all_or_nothing=data["all_or_nothing"],
+                dry_run=data["dry_run"],
+            )
+        except import_jobs.ImportFileError as exc:
+            raise serializers.ValidationError({"file": [str(exc)]}) from None
+        body = _import_job_data(request, job)
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
+
+
+class ImportJobView(APIView):
+    """An import job's state and progress (only its owner and administrators see it)."""
+
+    permission_classes = [ImportRoles]
+
+    @extend_schema(responses=ImportJobSerializer)
+    def get(self, request, token: str):
+        from repository import import_jobs
+
+        return Response(_import_job_data(request, import_jobs.job_for(request.user, token)))
+
+
+class ImportJobCommitView(APIView):
+    """Queue the commit of a finished dry run: 202 with the new job's URL."""
+
+    permission_classes = [ImportRoles]
+
+    @extend_schema(request=None, responses={202: ImportJobSerializer})
+    def post(self, request, token: str):
+        from repository import import_jobs
+
+        dry_run = import_jobs.job_for(request.user, token)
+        if import_jobs.job_report(dry_run) is None:
+            raise serializers.ValidationError({"id": ["Only a finished dry run can be committed."]})
+        job = import_jobs.commit_job(dry_run, acting_user=request.user)
+        body = _import_job_data(request, job)
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
 
 
 router.register("volumes", VolumeViewSet, basename="volume")

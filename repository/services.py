@@ -67,7 +67,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, F, ProtectedError, Q, Sum
 from django.utils import timezone
@@ -76,6 +76,7 @@ from django.utils.translation import gettext as _
 from accounts.audit import record_event
 from accounts.choices import Classification
 from accounts.services import push_to_group
+from core.errors import NotAllowed
 from core.outbox import enqueue
 from repository import codes
 from repository.access import can_change_fonds, can_manage_locations, find_record
@@ -152,9 +153,9 @@ def _require_change(user, fonds: Fonds, classification: int = 0) -> None:
     if user is None:  # system actions (imports from the command line, the seeder)
         return
     if not can_change_fonds(user, fonds):
-        raise PermissionDenied(_("You may not change the records of this fonds."))
+        raise NotAllowed(_("You may not change the records of this fonds."))
     if int(classification) > int(user.clearance):
-        raise PermissionDenied(_("The classification is above your clearance."))
+        raise NotAllowed(_("The classification is above your clearance."))
 
 
 def code_taken(code: str, *, exclude=None) -> bool:
@@ -692,7 +693,7 @@ def require_location_manager(user) -> None:
     """Keepers, archivists and administrators set up shelving and manage boxes
     (``acting_user=None`` is the system: the seeder, commands)."""
     if user is not None and not can_manage_locations(user):
-        raise PermissionDenied(_("Only keepers and archivists manage shelving units and boxes."))
+        raise NotAllowed(_("Only keepers and archivists manage shelving units and boxes."))
 
 
 def _whole(field: str, value, low: int, high: int) -> int:
@@ -926,7 +927,7 @@ def _require_move(user, record) -> None:
     if not user.is_archive_staff or (
         not type(record).objects.visible_to(user).filter(pk=record.pk).exists()
     ):
-        raise PermissionDenied(_("You may not move this record."))
+        raise NotAllowed(_("You may not move this record."))
 
 
 @dataclass

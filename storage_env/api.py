@@ -96,12 +96,10 @@ class AlarmActionView(ClimateView):
         alarm = access_alarm(request.user, pk)
         body = AlarmActionSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        try:
-            alarm = ACTIONS[self.action_name](
-                alarm, acting_user=request.user, note=body.validated_data["note"]
-            )
-        except services.AlarmTransitionError as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        # An AlarmTransitionError is a core.errors.Conflict: a 409 from the exception handler.
+        alarm = ACTIONS[self.action_name](
+            alarm, acting_user=request.user, note=body.validated_data["note"]
+        )
         return Response(AlarmSerializer(alarm).data)
 
 

@@ -13,6 +13,7 @@ from accounts.audit import record_event
 from accounts.choices import Role
 from accounts.models import User
 from accounts.services import notify_user, push_to_group
+from core.errors import Conflict
 from storage_env import notify
 from storage_env.choices import (
     OPEN_STATES,
@@ -28,7 +29,7 @@ DASHBOARD_GROUP = "storage_env.dashboard"
 SUPERVISOR_ROLE = Role.ADMINISTRATOR
 
 
-class AlarmTransitionError(ValueError):
+class AlarmTransitionError(Conflict, ValueError):
     """The alarm is not in a state that allows this change."""
 
 
