@@ -42,8 +42,8 @@ from borrowing.models import (
     Scan,
     id_number_digest,
 )
-from repository.access import find_record
 from core import errors
+from repository.access import find_record
 from repository.choices import AccessStatus
 from repository.models import Item, Volume
 
@@ -66,7 +66,6 @@ class NotAllowed(BorrowingError, errors.NotAllowed):
 
 class Conflict(BorrowingError, errors.Conflict):
     """The record is already on loan, or the state moved on meanwhile."""
-
 
 
 class UnknownCode(BorrowingError, errors.NotFound):

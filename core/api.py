@@ -15,7 +15,9 @@ from rest_framework import exceptions, viewsets
 from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
 
+from core.errors import DomainError, error_body, status_of
 from core.input import InvalidInput
 
 
@@ -54,7 +56,12 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
 
     "Missing" and "forbidden" on a single object are both a 404 (access helpers raise Http404).
     A service's Django ValidationError is a 400 with its messages, so views need not catch it.
+    A domain refusal (``core.errors``) keeps its message and code:
+    ``{"detail": ..., "code": ..., "errors": {field: [...]}}`` with the status of its kind.
     """
+    if isinstance(exc, DomainError):
+        set_rollback()
+        return Response(error_body(exc), status=status_of(exc))
     if isinstance(exc, InvalidInput):
         field = exc.field or "non_field_errors"
         exc = exceptions.ValidationError({field: [exc.message]})
