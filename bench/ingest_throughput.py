@@ -15,6 +15,12 @@ messages/s, default 0 = as fast as the window allows). The window is far below w
 keeps for a subscriber (its receive maximum plus max_queued_messages) and below the worker's
 buffer limit, so every published reading must be committed exactly once: the run checks it.
 
+The worker runs twice, on stock paho (``MQTT_STOCK_CLIENT=1``: ``mqtt.Client``, manual acks one
+``ack`` call each) and on its ``IngestClient`` subclass (the default), against the same publisher
+and database: ``ingest_stock_paho_readings_per_s`` and ``ingest_subclass_readings_per_s``
+(``ingest_readings_per_s`` is the default path's figure). BENCH_INGEST_PATHS_ONLY=1 stops after
+those two runs (no ceilings, no ORM baseline).
+
 Figures: offered rate, committed readings/s over the whole publishing window (and the slowest
 10 s of it), stored fraction, the ceiling and the baseline, the worker's CPU per reading and its
 RSS. Optional: BENCH_INGEST_ARRAY=N adds a clearly labelled figure for N readings per message
@@ -78,7 +84,7 @@ def clear_readings() -> None:
     from storage_env.models import Reading
 
     with connection.cursor() as cursor:
-        cursor.execute(f"TRUNCATE {Reading._meta.db_table}")  # noqa: S608
+        cursor.execute(f"TRUNCATE {Reading._meta.db_table}")
 
 
 class Progress:
@@ -308,7 +314,7 @@ def committed_counter():
 
     def read() -> int:
         count, top = conn.execute(
-            f"SELECT count(*), max(id) FROM {table} WHERE id > %s",  # noqa: S608
+            f"SELECT count(*), max(id) FROM {table} WHERE id > %s",
             [state["max_id"]],
         ).fetchone()
         if count:
@@ -333,8 +339,11 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def start_ingest(prefix: str) -> subprocess.Popen:
-    env = production_env(MQTT_TOPIC_PREFIX=prefix)  # DEBUG off, as in production
+def start_ingest(prefix: str, *, stock: bool = False) -> subprocess.Popen:
+    """``mqtt_ingest`` on the worker's ``IngestClient``, or with ``stock`` on stock paho."""
+    env = production_env(  # DEBUG off, as in production
+        MQTT_TOPIC_PREFIX=prefix, MQTT_STOCK_CLIENT="1" if stock else "0"
+    )
     client_id = f"bench-ingest-{prefix}"
     proc = subprocess.Popen(
         [PYTHON, "manage.py", "mqtt_ingest", "--client-id", client_id],
@@ -419,10 +428,12 @@ def verify_exactly_once(readings: int) -> tuple[int, int]:
     return stats["rows"], stats["distinct"]
 
 
-def bench_ingest(url: str, ids: list[str], seconds: float, array_size: int = 1) -> dict:
+def bench_ingest(
+    url: str, ids: list[str], seconds: float, array_size: int = 1, *, stock: bool = False
+) -> dict:
     clear_readings()
     prefix = f"bench_{uuid.uuid4().hex[:6]}"
-    worker = start_ingest(prefix)
+    worker = start_ingest(prefix, stock=stock)
     read, conn = committed_counter()
     try:
         cpu_before = process_cpu_seconds(worker.pid)
@@ -492,6 +503,15 @@ def bench_rss(url: str, ids: list[str], readings: int, rate: float) -> tuple[flo
         stop_ingest(worker, prefix)
 
 
+def check_exactly_once(*runs: dict) -> None:
+    for run in runs:
+        if run["distinct"] != run["readings"] or run["rows"] != run["distinct"]:
+            raise SystemExit(
+                f"ingest: {run['rows']} rows, {run['distinct']} distinct readings of "
+                f"{run['readings']} published: not exactly once"
+            )
+
+
 def main() -> None:
     url = os.environ.get("MQTT_URL") or ""
     if not url:
@@ -501,9 +521,20 @@ def main() -> None:
     django_setup()
     seconds = float(os.environ.get("BENCH_INGEST_SECONDS", "20"))
     ids = bench_sensors()
+    # The worker on stock paho and on its IngestClient subclass: same publisher, same database.
+    stock = bench_ingest(url, ids, seconds, stock=True)
+    ingest = bench_ingest(url, ids, seconds)
+    for name, run in (("stock_paho", stock), ("subclass", ingest)):
+        report(f"ingest_{name}_readings_per_s", run["rate"], "readings/s")
+        report(f"ingest_{name}_readings_per_s_slowest_10s", run["slowest_10s"], "readings/s")
+        report(f"ingest_{name}_cpu_per_reading", run["cpu_us_per_reading"], "us")
+        report(f"ingest_{name}_duplicate_rows", run["rows"] - run["distinct"], "rows")
+        report(f"ingest_{name}_stored_of_published", 100.0 * run["distinct"] / run["readings"], "%")
+    if os.environ.get("BENCH_INGEST_PATHS_ONLY"):
+        check_exactly_once(stock, ingest)
+        return
     ceiling = bench_ceiling(url, ids, seconds)
     ceiling_raw = bench_ceiling(url, ids, seconds, raw=True)
-    ingest = bench_ingest(url, ids, seconds)
     baseline = bench_orm_baseline(url, ids, seconds)
     report("ingest_publisher_offered_rate", ingest["readings"] / ingest["offered_s"], "msg/s")
     report("ingest_readings_per_s", ingest["rate"], "readings/s")
@@ -528,11 +559,7 @@ def main() -> None:
     report("ingest_worker_cpu_per_reading", ingest["cpu_us_per_reading"], "us")
     report("ingest_publisher_cpu_per_message", 1e6 * ingest["cpu_s"] / ingest["messages"], "us")
     report("ingest_worker_rss", ingest["rss"], "MB")
-    if ingest["distinct"] != ingest["readings"] or ingest["rows"] != ingest["distinct"]:
-        raise SystemExit(
-            f"ingest: {ingest['rows']} rows, {ingest['distinct']} distinct readings of "
-            f"{ingest['readings']} published: not exactly once"
-        )
+    check_exactly_once(stock, ingest)
     array_size = int(os.environ.get("BENCH_INGEST_ARRAY", "0"))
     if array_size > 1:
         batch = bench_ingest(url, ids, seconds, array_size=array_size)

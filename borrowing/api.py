@@ -35,7 +35,7 @@ from borrowing.serializers import (
     ScanResultSerializer,
     ScanSerializer,
 )
-from config.api import BaseViewSet, router
+from core.api import BaseViewSet, router
 
 
 class AccessRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseViewSet):

@@ -19,7 +19,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from borrowing.services import record_code
-from config.fonts import pdf_font
+from core.fonts import pdf_font
 from core.output import pdf_text
 
 

@@ -53,7 +53,13 @@ from core import hooks
 from devices.choices import DeadLetterReason, SensorStatus
 from devices.models import DeadLetter, DiscoveredSensor, IngestState, RegistryVersion, Sensor
 from devices.mqtt import payloads, topics
-from devices.mqtt.client import IngestClient, connect_options, make_client, protocol_version
+from devices.mqtt.client import (
+    IngestClient,
+    connect_options,
+    ingest_client_class,
+    make_client,
+    protocol_version,
+)
 
 log = logging.getLogger("lantai.ingest")
 
@@ -882,7 +888,7 @@ class IngestWorker:
             clean_start=clean,
             protocol=protocol,
             manual_ack=True,
-            client_class=IngestClient if IngestClient.supports_fast_path() else mqtt.Client,
+            client_class=ingest_client_class(),
         )
         self.client.on_connect = self.on_connect
         self.client.on_disconnect = self.on_disconnect

@@ -12,7 +12,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import BaseViewSet, router
+from core.api import BaseViewSet, router
 from repository import access, listing, services
 from repository.models import Item, Move, Position, Volume
 from repository.serializers import (

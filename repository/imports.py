@@ -34,12 +34,12 @@ from django.utils.translation import override
 from accounts.audit import _jsonable
 from accounts.choices import Classification
 from accounts.models import AuditLog
+from core.outbox import enqueue_many
 from core.output import spreadsheet_cell, spreadsheet_value
 from repository import services
 from repository.choices import AccessStatus, Carrier, Retention
 from repository.exports import COLUMNS
 from repository.models import Category, Fonds, Item, Position, Volume
-from search.outbox import enqueue_many
 
 REQUIRED = ("fonds", "category", "title")
 BATCH = 2000

@@ -173,6 +173,21 @@ class IngestClient(mqtt.Client):
             self._packet_queue(_PUBACK, packet, 0, 0)
 
 
+def stock_client_chosen() -> bool:
+    """``MQTT_STOCK_CLIENT=1`` runs the ingest worker on stock paho (``mqtt.Client``)."""
+    return os.environ.get("MQTT_STOCK_CLIENT", "").lower() in {"1", "true", "yes"}
+
+
+def ingest_client_class(*, stock: bool | None = None) -> type[mqtt.Client]:
+    """The client class of the ingest worker: ``IngestClient`` unless stock paho is chosen
+    (``stock``, else ``MQTT_STOCK_CLIENT``) or this paho lacks the internals it overrides."""
+    if stock is None:
+        stock = stock_client_chosen()
+    if stock or not IngestClient.supports_fast_path():
+        return mqtt.Client
+    return IngestClient
+
+
 def make_client(
     client_id: str,
     *,
