@@ -55,7 +55,8 @@ def main(argv: list[str]) -> int:
             total += 1
             documented += ok
             if show:
-                rel = path.resolve().relative_to(ROOT) if path.resolve().is_relative_to(ROOT) else path
+                full = path.resolve()
+                rel = full.relative_to(ROOT) if full.is_relative_to(ROOT) else path
                 print(f"{rel}:{line}{'  (documented)' if ok else ''}")
     print(f"function-level imports: {total} ({documented} documented with noqa: PLC0415)")
     return 0
