@@ -565,3 +565,67 @@ class StocktakeScan(models.Model):
 
     def __str__(self) -> str:
         return self.code
+
+
+def new_import_token() -> str:
+    import uuid
+
+    return uuid.uuid4().hex
+
+
+class ImportJob(models.Model):
+    """A catalogue import (dry run or commit) run in the background by ``run_imports``.
+
+    The uploaded file lives in the default storage (MEDIA_ROOT) at ``file_path``; the rejected
+    rows of a finished run at ``rejected_path`` (JSON lines: row number, cells, reason).
+    """
+
+    class Mode(models.TextChoices):
+        DRY_RUN = "dry_run", _("dry run")
+        COMMIT = "commit", _("commit")
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("queued")
+        RUNNING = "running", _("running")
+        DONE = "done", _("done")
+        FAILED = "failed", _("failed")
+
+    token = models.CharField(max_length=32, unique=True, default=new_import_token, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    fonds = models.ForeignKey(
+        Fonds, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    source = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    mode = models.CharField(max_length=8, choices=Mode.choices, default=Mode.DRY_RUN)
+    state = models.CharField(max_length=8, choices=State.choices, default=State.QUEUED)
+    filename = models.CharField(max_length=255)
+    file_path = models.CharField(max_length=255)
+    options = models.JSONField(default=dict, blank=True)
+    rows_done = models.PositiveIntegerField(default=0)
+    rows_total = models.PositiveIntegerField(null=True, blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    rejected_path = models.CharField(max_length=255, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    worker = models.CharField(max_length=128, blank=True)
+
+    class Meta:
+        verbose_name = _("import job")
+        verbose_name_plural = _("import jobs")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["state", "created_at"], name="importjob_state_created")]
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.mode}, {self.state})"
+
+    @property
+    def finished(self) -> bool:
+        return self.state in {self.State.DONE, self.State.FAILED}

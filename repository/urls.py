@@ -47,6 +47,12 @@ urlpatterns = [
         name="staff-page-original",
     ),
     path("staff/catalogue/import/", views.staff_import, name="staff-import"),
+    path("staff/catalogue/import/<str:token>/", views.staff_import_job, name="staff-import-job"),
+    path(
+        "staff/catalogue/import/<str:token>/status/",
+        views.staff_import_job_status,
+        name="staff-import-job-status",
+    ),
     path(
         "staff/catalogue/import/<str:token>/rejected/",
         views.staff_import_rejected,

@@ -603,100 +603,75 @@ def page_image(request: HttpRequest, pk: int, variant: str) -> HttpResponse:
 
 # --- staff: import --------------------------------------------------------------------------
 
-IMPORT_SESSION_KEY = "repository_imports"
-
-
-def _stored_import(request: HttpRequest, token: str) -> tuple[bytes, dict]:
-    from django.core.files.storage import default_storage
-
-    entry = request.session.get(IMPORT_SESSION_KEY, {}).get(token)
-    if not entry:
-        raise Http404
-    with default_storage.open(entry["path"], "rb") as handle:
-        return handle.read(), entry
-
 
 @archivist_required
 @require_http_methods(["GET", "POST"])
 def staff_import(request: HttpRequest) -> HttpResponse:
-    """Upload a CSV/XLSX, see the dry-run report, then commit (or download rejected rows)."""
-    import uuid
-
-    from django.core.files.base import ContentFile
-    from django.core.files.storage import default_storage
-
-    from repository import imports
+    """Upload a CSV/XLSX: a background dry run is queued and its page follows it; the commit of
+    a finished dry run (``token`` + ``commit``) is queued the same way."""
+    from repository import import_jobs
     from repository.forms import ImportForm
 
+    if request.method == "POST" and request.POST.get("token"):
+        dry_run = import_jobs.job_for(request.user, request.POST["token"])
+        if request.POST.get("commit") != "1" or import_jobs.job_report(dry_run) is None:
+            return redirect("repository:staff-import-job", token=dry_run.token)
+        job = import_jobs.commit_job(dry_run, acting_user=request.user)
+        return redirect("repository:staff-import-job", token=job.token)
     form = ImportForm(request.POST or None, request.FILES or None)
-    report = None
-    token = request.POST.get("token", "") if request.method == "POST" else ""
-    if request.method == "POST":
-        if token:
-            data, entry = _stored_import(request, token)
-            options = entry["options"]
-            dry_run = request.POST.get("commit") != "1"
-        elif form.is_valid():
-            upload = form.cleaned_data["file"]
-            data = upload.read()
-            token = uuid.uuid4().hex
-            path = default_storage.save(f"repository/imports/{token}", ContentFile(data))
-            options = {
-                "kind": form.cleaned_data["kind"],
-                "encoding": form.cleaned_data["encoding"] or None,
-                "all_or_nothing": form.cleaned_data["all_or_nothing"],
-                "filename": upload.name,
-            }
-            stored = request.session.get(IMPORT_SESSION_KEY, {})
-            stored[token] = {"path": path, "options": options}
-            request.session[IMPORT_SESSION_KEY] = stored
-            dry_run = True
-        else:
-            return render(request, "repository/staff/import.html", {"form": form})
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
         try:
-            report = imports.import_catalogue(
-                data,
-                options["filename"],
+            job = import_jobs.create_job(
+                upload,
+                upload.name,
                 acting_user=request.user,
-                kind=options["kind"],
-                encoding=options["encoding"],
-                all_or_nothing=options["all_or_nothing"],
-                dry_run=dry_run,
+                kind=form.cleaned_data["kind"],
+                encoding=form.cleaned_data["encoding"] or None,
+                all_or_nothing=form.cleaned_data["all_or_nothing"],
             )
-        except imports.ImportFileError as exc:
+        except import_jobs.ImportFileError as exc:
             form.add_error(None, str(exc))
-            return render(request, "repository/staff/import.html", {"form": form})
-        if not dry_run:
-            messages.success(request, _("%(n)d records imported.") % {"n": report.written})
+        else:
+            return redirect("repository:staff-import-job", token=job.token)
+    return render(request, "repository/staff/import.html", {"form": form})
+
+
+@archivist_required
+def staff_import_job(request: HttpRequest, token: str) -> HttpResponse:
+    """An import job: a progress bar while it runs, then the report (as the old page had)."""
+    from repository import import_jobs
+
+    job = import_jobs.job_for(request.user, token)
+    report = import_jobs.job_report(job)
     return render(
         request,
-        "repository/staff/import.html",
+        "repository/staff/import_job.html",
         {
-            "form": form,
+            "job": job,
             "report": report,
-            "token": token,
-            "errors": (report.errors[:500] if report else []),
+            "token": job.token,
+            "errors": report.errors if report else [],
         },
     )
 
 
 @archivist_required
-def staff_import_rejected(request: HttpRequest, token: str) -> HttpResponse:
-    from repository import imports
+def staff_import_job_status(request: HttpRequest, token: str) -> HttpResponse:
+    from django.http import JsonResponse
 
-    data, entry = _stored_import(request, token)
-    options = entry["options"]
-    try:
-        report = imports.import_catalogue(
-            data,
-            options["filename"],
-            acting_user=request.user,
-            kind=options["kind"],
-            encoding=options["encoding"],
-            dry_run=True,
-        )
-    except imports.ImportFileError as exc:
-        raise Http404 from exc
+    from repository import import_jobs
+
+    response = JsonResponse(import_jobs.job_status(import_jobs.job_for(request.user, token)))
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@archivist_required
+def staff_import_rejected(request: HttpRequest, token: str) -> HttpResponse:
+    from repository import import_jobs, imports
+
+    report = import_jobs.rejected_report(import_jobs.job_for(request.user, token))
     if request.GET.get("format") == "xlsx":
         response = HttpResponse(
             imports.rejected_xlsx(report),

@@ -14,6 +14,7 @@ from repository.imports import ImportFileError, import_catalogue, rejected_csv, 
 from repository.models import Item, Position
 from search.models import OutboxEntry
 from tests.repository.conftest import make_item
+from tests.repository.import_helpers import run_queued_job
 
 pytestmark = pytest.mark.django_db
 
@@ -230,13 +231,14 @@ def test_import_page_dry_run_commit_and_rejected(ws, archivist_a, client_for, se
     url = reverse("repository:staff-import")
     upload = SimpleUploadedFile("list.csv", as_csv(GOOD + BAD, "gbk"), "text/csv")
     response = client.post(url, {"file": upload, "kind": "item", "encoding": ""})
+    response = run_queued_job(client, response)  # the import runs in the background now
     assert response.status_code == 200
     body = response.content.decode()
     assert "没有 13 月" in body and not Item.objects.exists()
     token = response.context["token"]
     rejected = client.get(reverse("repository:staff-import-rejected", args=[token]))
     assert "没有 13 月" in rejected.content.decode("utf-8-sig")
-    response = client.post(url, {"token": token, "commit": "1"})
+    response = run_queued_job(client, client.post(url, {"token": token, "commit": "1"}))
     assert response.status_code == 200 and Item.objects.count() == 2
     # someone else's token is not found
     other = client_for(None)

@@ -35,6 +35,7 @@ from repository import images
 from repository.imports import ImportFileError, import_catalogue
 from repository.models import Item
 from tests.repository.conftest import fonds_a, make_item, room, unit, ws  # noqa: F401
+from tests.repository.import_helpers import run_queued_job
 
 pytestmark = pytest.mark.django_db
 
@@ -367,6 +368,7 @@ def test_import_page_shows_the_nul_error(ws, archivist_a):  # noqa: F811
     response = client.post(
         reverse("repository:staff-import"), {"file": upload, "kind": "item", "encoding": ""}
     )
+    response = run_queued_job(client, response)  # the import runs in the background
     assert response.status_code == 200 and "NUL" in response.content.decode()
 
 

@@ -35,6 +35,7 @@ from storage_env import services as climate
 from storage_env.choices import AlarmRule
 from storage_env.models import ClimatePolicy, Reading
 from tests.gates import missing
+from tests.repository.import_helpers import run_queued_job
 
 pytestmark = pytest.mark.django_db
 
@@ -223,6 +224,7 @@ def _import_token(client, settings, tmp_path) -> str:
     response = client.post(
         reverse("repository:staff-import"), {"file": upload, "kind": "item", "encoding": ""}
     )
+    response = run_queued_job(client, response)  # the import runs in the background
     assert response.status_code == 200
     return response.context["token"]
 
@@ -279,11 +281,13 @@ def test_rejected_file_fixed_and_imported_again_keeps_the_titles(
     response = client.post(
         reverse("repository:staff-import"), {"file": upload, "kind": "item", "encoding": ""}
     )
+    response = run_queued_job(client, response)
     report = response.context["report"]
     assert not report.errors, [(e.row, e.column, e.reason) for e in report.errors]
     response = client.post(
         reverse("repository:staff-import"), {"token": response.context["token"], "commit": "1"}
     )
+    response = run_queued_job(client, response)
     assert response.status_code == 200
     titles = set(Item.objects.values_list("title", flat=True))
     assert {v.strip() for v in FORMULAS} | {CONTROL} == titles
