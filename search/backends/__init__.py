@@ -1,4 +1,6 @@
-"""Pick the search backend from settings: ``ELASTICSEARCH_URL`` set → Elasticsearch."""
+"""Pick the search backend from settings: ``ELASTICSEARCH_URL`` set → Elasticsearch, else the
+database backend of the connection's vendor (``search.backends.postgres`` or ``.sqlite``, both on
+the shared ``search.backends.database``)."""
 
 from __future__ import annotations
 
@@ -8,18 +10,28 @@ from functools import cache
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connection
 
 from search.backends.base import SearchBackend, SearchUnavailable
+from search.backends.database import DatabaseBackend
+from search.backends.postgres import PostgresSearchBackend
+from search.backends.sqlite import SQLiteSearchBackend
 
 __all__ = [
     "SearchBackend",
     "SearchUnavailable",
     "check_search_backend",
+    "database_backend",
     "get_backend",
     "use_backend",
 ]
 
 _overrides: list[SearchBackend] = []
+DATABASE_BACKENDS: dict[str, type[DatabaseBackend]] = {
+    "postgresql": PostgresSearchBackend,
+    "sqlite": SQLiteSearchBackend,
+}
 
 
 def get_backend() -> SearchBackend:
@@ -47,9 +59,18 @@ def _configured_backend() -> SearchBackend:
         return ElasticsearchBackend(
             settings.ELASTICSEARCH_URL, index_prefix=settings.ELASTICSEARCH_INDEX_PREFIX
         )
-    from search.backends.database import DatabaseSearchBackend
+    return database_backend()
 
-    return DatabaseSearchBackend()
+
+def database_backend() -> DatabaseBackend:
+    """The database backend for ``connection.vendor``."""
+    try:
+        return DATABASE_BACKENDS[connection.vendor]()
+    except KeyError:
+        raise ImproperlyConfigured(
+            f"no search backend for the {connection.vendor} database; "
+            "use PostgreSQL or SQLite, or set ELASTICSEARCH_URL"
+        ) from None
 
 
 get_backend.cache_clear = _configured_backend.cache_clear  # type: ignore[attr-defined]

@@ -1,0 +1,59 @@
+"""The database backend on PostgreSQL: a generated ``tsvector`` under a GIN index.
+
+Rows go in with one ``COPY`` per batch; searches and type-ahead are ``search.backends.pg_search``
+(the scope-lexeme ``tsquery`` and the bounded probe / sample / walk plan, see
+docs/pg-search-planner.md), with the read budget of ``search.backends.database``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import connection
+
+import search.backends.database as database
+from search.backends import pg_search
+from search.query import SearchRequest, Visibility
+
+COPY_COLUMNS = (*database.DOC_FIELDS, "record_id", "title_tokens", "body_tokens")
+
+
+class PostgresSearchBackend(database.DatabaseBackend):
+    def _insert(self, rows: list[dict[str, Any]]) -> None:
+        """COPY: no per-row SQL compilation."""
+        columns = ", ".join(f'"{c}"' for c in COPY_COLUMNS)
+        statement = f"COPY search_document ({columns}) FROM STDIN"
+        with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row([row[c] for c in COPY_COLUMNS])
+
+    def _page(self, request: SearchRequest, visibility: Visibility) -> database.Page:
+        outcome = pg_search.search(
+            request,
+            visibility,
+            fields=[*database.DOC_FIELDS, "record_id"],
+            budget=pg_search.Budget(
+                cap=database.TOTAL_CAP,
+                facet_sample=database.FACET_SAMPLE,
+                rank_limit=database.RANK_LIMIT,
+                probe_limit=database.PROBE_LIMIT,
+            ),
+        )
+        return database.Page(
+            rows=outcome.rows,
+            order=outcome.order,
+            total=outcome.total,
+            exact=outcome.exact,
+            facets=outcome.facets,
+            facets_exact=outcome.facets_exact,
+        )
+
+    def _suggest_by_title(self, prefix: str, visibility: Visibility, size: int) -> list[dict]:
+        return pg_search.suggest_rows(prefix, visibility, size=size, pool=database.SUGGEST_POOL)
+
+    def _after_rebuild(self) -> None:
+        """Every row was rewritten: reclaim the old versions (table and GIN index) and refresh
+        the planner's statistics; VACUUM cannot run inside a transaction."""
+        statement = "ANALYZE" if connection.in_atomic_block else "VACUUM (ANALYZE)"
+        with connection.cursor() as cursor:
+            cursor.execute(f"{statement} search_document")
