@@ -45,11 +45,11 @@ from accounts.services import push_to_group
 from core.outbox import enqueue
 from repository.access import find_record
 from repository.models import Box, Fonds, Item, Move, Position, StoreRoom, Volume
-from repository.services import (
+from repository.placement import (
     CATALOGUE_GROUP,
-    _require_move,
     position_occupancy,
     require_location_manager,
+    require_move,
     required_reason,
     resolve_position,
 )
@@ -322,7 +322,7 @@ def _refuse_if(found: list, errors: list, problem_of) -> list:
 
 def _may_move(user, record) -> str | None:
     try:
-        _require_move(user, record)
+        require_move(user, record)
     except PermissionDenied:
         return _("%(code)s: you may not move this record.") % {"code": record.reference_code}
     return None

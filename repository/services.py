@@ -79,7 +79,8 @@ from accounts.services import push_to_group
 from core.errors import NotAllowed
 from core.outbox import enqueue
 from repository import codes
-from repository.access import can_change_fonds, can_manage_locations, find_record
+from repository.access import can_change_fonds, find_record
+from repository.boxes import move_box
 from repository.choices import (
     AccessStatus,
     Carrier,
@@ -99,9 +100,16 @@ from repository.models import (
     StoreRoom,
     Volume,
 )
+from repository.placement import (
+    CATALOGUE_GROUP,
+    position_occupancy,
+    require_location_manager,
+    require_move,
+    required_reason,
+    resolve_position,
+)
 from repository.validation import ELEMENT_LABELS, check_mandatory, parse_partial_date
 
-CATALOGUE_GROUP = "repository.catalogue"
 KINDS = {"volume": Volume, "item": Item}
 EDITABLE_FIELDS = (
     "title",
@@ -689,13 +697,6 @@ UNIT_POSITIONS_MAX = 10_000
 POSITION_CAPACITY_MAX = 1000
 
 
-def require_location_manager(user) -> None:
-    """Keepers, archivists and administrators set up shelving and manage boxes
-    (``acting_user=None`` is the system: the seeder, commands)."""
-    if user is not None and not can_manage_locations(user):
-        raise NotAllowed(_("Only keepers and archivists manage shelving units and boxes."))
-
-
 def _whole(field: str, value, low: int, high: int) -> int:
     try:
         number = int(value)
@@ -816,53 +817,18 @@ def build_positions(unit: ShelvingUnit) -> list[Position]:
     return out
 
 
-def position_occupancy(position: Position) -> int:
-    """Places taken: volumes and loose items not in a box, plus boxes (items inside a volume
-    travel with their volume and take no place of their own)."""
-    return (
-        Volume.objects.filter(position=position, box__isnull=True).count()
-        + Item.objects.filter(position=position, box__isnull=True, volume__isnull=True).count()
-        + Box.objects.filter(position=position).count()
-    )
-
-
-def resolve_position(value) -> Position:
-    if isinstance(value, Position):
-        return value
-    code = str(value or "").strip()
-    position = Position.objects.filter(code=code).first()
-    if position is None:
-        raise ValidationError(
-            {"to_position": [_("There is no position with the code “%(code)s”.") % {"code": code}]}
-        )
-    return position
-
-
-def required_reason(reason, missing: str) -> str:
-    """A reason for a move or a deletion: required (``missing`` says what for), ≤ 200 characters
-    (the ``Move.reason`` column)."""
-    reason = str(reason or "").strip()
-    if not reason:
-        raise ValidationError({"reason": [missing]})
-    if len(reason) > 200:
-        raise ValidationError({"reason": [_("At most 200 characters.")]})
-    return reason
-
-
 @transaction.atomic
 def move_record(subject, to_position, *, acting_user, reason: str) -> Move:
     """Move a volume, item or box to a position (or off the shelf with ``None``), recording
     from, to, who, when and why. Refuses a full or unknown position; changes nothing then.
     A box goes through ``repository.boxes.move_box`` (its contents move along)."""
     if isinstance(subject, Box):
-        from repository.boxes import move_box
-
         return move_box(subject, to_position, acting_user=acting_user, reason=reason)
     reason = required_reason(reason, _("Give the reason for the move."))
     target = resolve_position(to_position) if to_position not in (None, "") else None
     model = type(subject)
     subject = model.objects.select_for_update().get(pk=subject.pk)
-    _require_move(acting_user, subject)
+    require_move(acting_user, subject)
     source = subject.position
     if target is not None:
         target = Position.objects.select_for_update().select_related("room").get(pk=target.pk)
@@ -918,16 +884,6 @@ def move_record(subject, to_position, *, acting_user, reason: str) -> Move:
     }
     push_to_group(CATALOGUE_GROUP, "record.moved", payload)
     return move
-
-
-def _require_move(user, record) -> None:
-    """Staff move what they can see (``visible_to``)."""
-    if user is None:
-        return
-    if not user.is_archive_staff or (
-        not type(record).objects.visible_to(user).filter(pk=record.pk).exists()
-    ):
-        raise NotAllowed(_("You may not move this record."))
 
 
 @dataclass
