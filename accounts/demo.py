@@ -30,7 +30,7 @@ DEMO_USERS = (
 )
 
 
-def seed(*, records: int, out) -> None:  # noqa: ARG001
+def seed(*, records: int, out) -> None:
     for demo in DEMO_USERS:
         if User.objects.filter(username=demo.username).exists():
             continue

@@ -122,7 +122,7 @@ class User(AbstractUser):
 
 
 class AuditLogQuerySet(models.QuerySet):
-    def update(self, **kwargs):  # noqa: ARG002
+    def update(self, **kwargs):
         raise PermissionDenied("The audit log is append-only.")
 
     def delete(self):

@@ -32,7 +32,7 @@ def push_to_group(group: str, event_type: str, payload: dict[str, Any]) -> None:
 
 def notify_user(user: User | int, event_type: str, payload: dict[str, Any]) -> None:
     """Tell one user (a user or their id) after commit; never raises."""
-    push_to_group(user_group(getattr(user, "pk", user)), event_type, payload)
+    push_to_group(user_group(user if isinstance(user, int) else user.pk), event_type, payload)
 
 
 @transaction.atomic

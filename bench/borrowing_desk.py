@@ -194,7 +194,7 @@ def run_clients(func, reqs, **kwargs) -> float:
         try:
             for req in chunk:
                 func(req, **kwargs)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             errors.append(exc)
         finally:
             connection.close()

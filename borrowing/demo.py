@@ -16,7 +16,7 @@ from repository.models import Item
 MARK = "[demo]"
 
 
-def seed(*, records: int, out) -> None:  # noqa: ARG001
+def seed(*, records: int, out) -> None:
     if AccessRequest.objects.filter(note__startswith=MARK).exists():
         out.write("demo access requests: already there")
         return

@@ -8,7 +8,8 @@ import re
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
+from typing import Any, NoReturn
 
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
@@ -72,7 +73,7 @@ class UnknownCode(BorrowingError, errors.NotFound):
     pass
 
 
-def _fail(cls: type[BorrowingError], message: str, code: str) -> None:
+def _fail(cls: type[BorrowingError], message: str, code: str) -> NoReturn:
     raise cls(message, code=code)
 
 
@@ -213,10 +214,10 @@ def _require_handles(req: AccessRequest, user: User) -> None:
 
 def _audit_many(action: str, *, acting_user: User, objects: list, after) -> None:
     """One audit row per object, written in one INSERT (same fields as ``record_event``)."""
-    from django.contrib.contenttypes.models import ContentType  # noqa: PLC0415
+    from django.contrib.contenttypes.models import ContentType
 
-    from accounts.audit import _jsonable  # noqa: PLC0415
-    from accounts.models import AuditLog  # noqa: PLC0415
+    from accounts.audit import _jsonable
+    from accounts.models import AuditLog
 
     if not objects:
         return
@@ -770,7 +771,7 @@ def send_overdue_reminders(*, today: dt.date | None = None) -> int:
             }
             if borrower.email:
                 email = borrower.email
-                transaction.on_commit(lambda s=subject, b=body, e=email: send_mail(s, b, None, [e]))
+                transaction.on_commit(partial(send_mail, subject, body, None, [email]))
             notify_user(borrower, "loan.overdue", {"id": loan.pk, "due_date": str(loan.due_date)})
             sent += 1
     return sent
@@ -818,7 +819,7 @@ def lookup_loan(code: str, *, user: User) -> dict[str, Any]:
     return loan_summary(loan)
 
 
-def _error_body(exc: BorrowingError) -> dict[str, Any]:
+def _error_body(exc: errors.DomainError) -> dict[str, Any]:
     return {"detail": " ".join(str(m) for m in exc.messages), "code": getattr(exc, "code", None)}
 
 
@@ -931,9 +932,9 @@ def _scan_shelve(code: str, position_code: str, acting_user: User) -> dict[str, 
 def _record_move(record, position_code: str, acting_user: User) -> bool:
     """A mismatch is recorded as a move through the repository's service: the record now
     sits where it was scanned."""
-    from django.core.exceptions import PermissionDenied  # noqa: PLC0415
+    from django.core.exceptions import PermissionDenied
 
-    from repository.services import move_record  # noqa: PLC0415
+    from repository.services import move_record
 
     try:
         with transaction.atomic():
@@ -966,7 +967,7 @@ def records_on_loan(volume_ids: set[int], item_ids: set[int]) -> set[tuple[str, 
 def grant_digital_access(req: AccessRequest, *, acting_user: User) -> int:
     """Placeholder until the repository's digitised pages exist; see ``borrowing/digital.py``."""
     try:
-        from borrowing import digital  # noqa: PLC0415
+        from borrowing import digital
     except ImportError:
         return 0
     return digital.grant_for_request(req, acting_user=acting_user)

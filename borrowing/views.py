@@ -115,8 +115,8 @@ def _room_alarm(record) -> str | None:
     if not record.position_id:
         return None
     try:
-        from storage_env.choices import OPEN_STATES  # noqa: PLC0415
-        from storage_env.models import Alarm  # noqa: PLC0415
+        from storage_env.choices import OPEN_STATES
+        from storage_env.models import Alarm
     except ImportError:  # pragma: no cover - storage_env is optional for borrowing
         return None
     room_id = record.position.room_id
@@ -317,7 +317,7 @@ def digital_copy(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def digital_page(request: HttpRequest, pk: int, number: int) -> HttpResponse:
     """One page of a granted digital copy: the web derivative with the "仅供查阅" watermark."""
-    from repository import images  # noqa: PLC0415
+    from repository import images
 
     page = digital.access_page_for_user(request.user, pk, number)
     digital.record_copy_view(page, acting_user=request.user)

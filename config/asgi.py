@@ -25,7 +25,7 @@ class SyncChainASGIHandler(ASGIHandler):
     affected (Channels serves them).
     """
 
-    def load_middleware(self, is_async: bool = False) -> None:  # noqa: ARG002
+    def load_middleware(self, is_async: bool = False) -> None:
         super().load_middleware(is_async=False)
 
     async def get_response_async(self, request):

@@ -21,7 +21,7 @@ from core.client_ip import client_ip
 logger = logging.getLogger(__name__)
 
 
-class ClientAddressMixin:
+class ClientAddressMixin(throttling.SimpleRateThrottle):
     """``get_ident`` from ``core.client_ip``; should Redis be unreachable, the request is counted
     in this process's memory instead: the limit then holds per process until Redis is back, and
     the API keeps answering (a Redis outage degrades live push only)."""

@@ -69,7 +69,7 @@ def ensure_demo_sensors(count: int, *, interval: int = 60) -> int:
     return created
 
 
-def seed(*, records: int, out) -> None:  # noqa: ARG001
+def seed(*, records: int, out) -> None:
     # A climate sensor in every room (two in the busiest) and a surface sensor: the 12 that
     # `make run` simulates.
     created = ensure_demo_sensors(11, interval=DEMO_INTERVAL)

@@ -165,7 +165,7 @@ class SimulatedSensor:
         ranges = self.ranges = climate_range(self.template)
         # The character of a sensor depends on its id only, so the demo history and the live
         # simulator agree (no artificial jump between them).
-        stable = random.Random(self.sensor_id)  # noqa: S311 - simulation
+        stable = random.Random(self.sensor_id)
         t_width = ranges.temp_max - ranges.temp_min
         h_width = ranges.rh_max - ranges.rh_min
         self.temp_mid = (ranges.temp_min + ranges.temp_max) / 2
@@ -179,7 +179,7 @@ class SimulatedSensor:
         self.temp_noise = min(0.05, 0.02 * t_width)
         self.rh_noise = min(0.2, 0.02 * h_width)
         self.drift_limit = min(0.8, 0.05 * h_width)
-        room_phase = random.Random(f"room:{self.room or self.sensor_id}").uniform(0, 2 * math.pi)  # noqa: S311
+        room_phase = random.Random(f"room:{self.room or self.sensor_id}").uniform(0, 2 * math.pi)
         self.phase = room_phase + stable.uniform(-0.3, 0.3)
         self.battery_age = stable.uniform(0.0, 0.9) * BATTERY_LIFE_DAYS
         self.battery = self.battery_at(0.0)
@@ -467,7 +467,7 @@ class Simulation:
         self.rooms: dict[str, list[SimulatedSensor]] = {}
         for sensor in self.sensors:
             self.rooms.setdefault(sensor.room or sensor.sensor_id, []).append(sensor)
-        self.rng = rng or random.Random()  # noqa: S311 - simulation
+        self.rng = rng or random.Random()
         self.excursions_per_day = excursions_per_day
         self.excursion_rate = excursion_rate
         self.max_excursions = max_excursions

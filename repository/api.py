@@ -289,7 +289,7 @@ class MoveViewSet(mixins.ListModelMixin, BaseViewSet):
         )
 
 
-def Q_visible_moves(user):  # noqa: N802 - reads as a Q object
+def Q_visible_moves(user):
     from django.db.models import Q
 
     return (

@@ -509,7 +509,7 @@ def item_sink():
     getter = itemgetter(*ITEM_COLUMNS)
     with connection.cursor() as cursor:
         raw = cursor.cursor  # psycopg 3 cursor
-        statement = f"COPY {table} ({columns}) FROM STDIN"  # noqa: S608 - constant names
+        statement = f"COPY {table} ({columns}) FROM STDIN"
         with raw.copy(statement, writer=QueuedLibpqWriter(raw)) as copy:
 
             def write(rows):

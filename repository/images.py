@@ -152,7 +152,7 @@ def inspect_image(data: bytes) -> tuple[str, int, int]:
             # verify() reads the structure only: decode every pixel (on a fresh image, verify
             # leaves its own unusable), as the derivatives will.
             _open(data, WEB_SIZE).load()
-    except Exception:  # noqa: BLE001 - any decoder failure means a broken file
+    except Exception:
         raise ValidationError(
             _("The image file is damaged and cannot be read."), code="image_damaged"
         ) from None

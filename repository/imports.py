@@ -161,7 +161,7 @@ def read_table(data: bytes, filename: str, *, encoding: str | None = None):
 
         try:
             book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        except Exception as exc:  # noqa: BLE001 - any parser failure: not a workbook
+        except Exception as exc:
             raise ImportFileError(_("The file is not a readable .xlsx workbook.")) from exc
         sheet = book.worksheets[0]
         rows = sheet.iter_rows(values_only=True)
@@ -173,7 +173,7 @@ def read_table(data: bytes, filename: str, *, encoding: str | None = None):
             try:
                 for row in rows:
                     yield ["" if v is None else _cell(v) for v in row]
-            except Exception as exc:  # noqa: BLE001 - a sheet that breaks half-way
+            except Exception as exc:
                 raise ImportFileError(_("The file is not a readable .xlsx workbook.")) from exc
 
         return [_cell(h) if h is not None else "" for h in header], cells()

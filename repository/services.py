@@ -377,7 +377,7 @@ def build_record(
     category = _resolve(Category, data.get("category"))
     if fonds is None or category is None:
         raise ValidationError({"category": [_("A fonds and a category are required.")]})
-    record = model(fonds=fonds, category=category)
+    record: Any = model(fonds=fonds, category=category)  # a Volume or an Item
     if kind == "item":
         record.volume = _resolve(Volume, data.get("volume"), user=acting_user)
         if data.get("sequence") not in (None, ""):
@@ -941,7 +941,7 @@ def records_in_room(room: StoreRoom):
 
 def room_occupancy(room: StoreRoom) -> dict[str, Any]:
     """Capacity and places used per shelving unit and for the whole room."""
-    units = {
+    units: dict[int, dict[str, Any]] = {
         u.pk: {"unit": u, "capacity": 0, "used": 0}
         for u in ShelvingUnit.objects.filter(room=room).order_by("code")
     }

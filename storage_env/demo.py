@@ -45,7 +45,7 @@ def _set_points(room: StoreRoom, sensors: list[Sensor]) -> dict[str, float]:
 
 
 @transaction.atomic
-def seed(*, records: int, out) -> None:  # noqa: ARG001
+def seed(*, records: int, out) -> None:
     from accounts.models import User
 
     keeper = User.objects.filter(username="keeper").first()  # accounts' demo keeper
@@ -72,7 +72,7 @@ def seed(*, records: int, out) -> None:  # noqa: ARG001
     now = timezone.now()
     raw_start = floor_time(now - dt.timedelta(hours=RAW_HOURS), 3600)
     history_start = raw_start - dt.timedelta(days=HISTORY_DAYS)
-    rng = random.Random(2026)  # noqa: S311 - demo data
+    rng = random.Random(2026)
     raw: list[Reading] = []
     hourly: list[ReadingAggregate] = []
     for sensor in sensors:
@@ -80,7 +80,7 @@ def seed(*, records: int, out) -> None:  # noqa: ARG001
             sensor.sensor_id,
             template=sensor.room.template if sensor.room else "paper",
             kind=sensor.kind,
-            rng=random.Random(rng.random()),  # noqa: S311
+            rng=random.Random(rng.random()),
         )
         hour = history_start
         # Each hour is simulated from six samples but stands for what the sensor reports in an

@@ -44,7 +44,7 @@ def alarm_payload(alarm: Alarm) -> dict[str, Any]:
         "rule_label": str(alarm.get_rule_display()),
         "subject": alarm.subject,
         "room_id": alarm.room_id,
-        "sensor_id": alarm.sensor.sensor_id if alarm.sensor_id else None,
+        "sensor_id": alarm.sensor.sensor_id if alarm.sensor else None,
         "severity": alarm.severity,
         "state": alarm.state,
         "message": alarm.message,
@@ -54,7 +54,7 @@ def alarm_payload(alarm: Alarm) -> dict[str, Any]:
         "raised_at": alarm.raised_at.isoformat(),
         "acknowledged_at": alarm.acknowledged_at.isoformat() if alarm.acknowledged_at else None,
         "acknowledged_by": (
-            alarm.acknowledged_by.get_username() if alarm.acknowledged_by_id else None
+            alarm.acknowledged_by.get_username() if alarm.acknowledged_by else None
         ),
         "acknowledge_note": alarm.acknowledge_note,
         "cleared_at": alarm.cleared_at.isoformat() if alarm.cleared_at else None,
@@ -236,7 +236,7 @@ def remind_alarm(alarm: Alarm, *, now: dt.datetime | None = None) -> Alarm:
     previous reminder time, so several engines send each reminder once."""
     now = now or timezone.now()
     previous = alarm.last_reminded_at
-    unchanged = (
+    unchanged: dict[str, Any] = (
         {"last_reminded_at__isnull": True} if previous is None else {"last_reminded_at": previous}
     )
     if not Alarm.objects.filter(pk=alarm.pk, **unchanged).update(last_reminded_at=now):

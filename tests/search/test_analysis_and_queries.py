@@ -193,7 +193,7 @@ def test_good_parameters():
     assert request.filters == {"carrier": ["paper", "photo"]}
 
 
-def test_bulk_rows_and_instances_make_the_same_document(catalogue):  # noqa: D103
+def test_bulk_rows_and_instances_make_the_same_document(catalogue):
     from search.documents import build_document, iter_documents
 
     for kind, model in (("item", type(catalogue["code"])), ("volume", type(catalogue["volume"]))):

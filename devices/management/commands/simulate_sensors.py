@@ -117,7 +117,7 @@ class Command(BaseCommand):
         if options["trigger"]:
             self.trigger(options)
             return
-        rng = random.Random(options["seed"])  # noqa: S311 - simulation, not security
+        rng = random.Random(options["seed"])
         if not Sensor.objects.exists():
             created = ensure_demo_sensors(options["sensors"], interval=int(options["interval"]))
             self.stdout.write(f"simulate_sensors: registered {created} demo sensors")
@@ -134,12 +134,12 @@ class Command(BaseCommand):
                     s.sensor_id,
                     template=s.room.template if s.room else "paper",
                     kind=s.kind,
-                    rng=random.Random(rng.random()),  # noqa: S311
+                    rng=random.Random(rng.random()),
                     room=s.room.code if s.room else None,
                 )
                 for s in sensors
             ],
-            rng=random.Random(rng.random()),  # noqa: S311
+            rng=random.Random(rng.random()),
             excursions_per_day=options["excursions_per_day"],
             excursion_rate=options["excursion_rate"],
             max_excursions=options["max_excursions"],
