@@ -13,23 +13,28 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect
 
+from core.errors import Conflict, Invalid
+
+# A service's refusal that the admin shows on the page (NotAllowed / NotFound stay 403 / 404).
+REFUSALS = (ValidationError, Invalid, Conflict)
+
 # "app_label.ModelName" → why its admin may write without a service and an audit row.
 UNAUDITED_ADMIN_MODELS: dict[str, str] = {
     "axes.AccessAttempt": "django-axes' own lock-out counters; deleting one is axes' unlock.",
     "axes.AccessLog": "django-axes' sign-in log, written by axes; the admin only deletes.",
     "axes.AccessFailureLog": "django-axes' failure log, written by axes; the admin only deletes.",
     "repository.Fonds": (
-        "reference table (code, name, code pattern, categories) that no service writes. "
-        "TODO: guardian's object-permission pages on it grant fonds access without audit."
+        "reference table (code, name, code pattern, categories) that no service writes; the "
+        "object-permission pages on it (who may see / change the fonds' records) are audited."
     ),
     "repository.StoreRoom": (
-        "reference table of store rooms that no service writes. "
-        "TODO: its keepers list grants room access without audit."
+        "reference table of store rooms that no service writes; changes of its keepers (who "
+        "may work in the room) are audited."
     ),
 }
 
 
-def refusal_text(error: ValidationError) -> str:
+def refusal_text(error: Exception) -> str:
     return " ".join(str(message) for message in error.messages)
 
 
@@ -49,8 +54,9 @@ class ReadOnlyAdminMixin:
 
 
 class ServiceAdminMixin:
-    """Writes go through the app's services. A service's refusal (``ValidationError``) rolls
-    the admin's transaction back and comes back as an error message on the same page."""
+    """Writes go through the app's services. A service's refusal (``ValidationError``,
+    ``Invalid``, ``Conflict``) rolls the admin's transaction back and comes back as an error
+    message on the same page."""
 
     admin_door = "service"
 
@@ -61,17 +67,17 @@ class ServiceAdminMixin:
     def changeform_view(self, request, *args, **kwargs):
         try:
             return super().changeform_view(request, *args, **kwargs)
-        except ValidationError as error:
+        except REFUSALS as error:
             return self._refused(request, error)
 
     def changelist_view(self, request, *args, **kwargs):
         try:
             return super().changelist_view(request, *args, **kwargs)
-        except ValidationError as error:
+        except REFUSALS as error:
             return self._refused(request, error)
 
     def delete_view(self, request, *args, **kwargs):
         try:
             return super().delete_view(request, *args, **kwargs)
-        except ValidationError as error:
+        except REFUSALS as error:
             return self._refused(request, error)

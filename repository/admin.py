@@ -8,11 +8,16 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import Http404
 from guardian.admin import GuardedModelAdmin
+from guardian.shortcuts import get_group_perms, get_user_perms
 
 from accounts.admin_doors import ServiceAdminMixin
+from accounts.audit import record_event
 from core.input import ID_MAX, InvalidInput, parse_int
 from repository import boxes, codes, services
 from repository.models import Box, Category, Fonds, ShelvingUnit, StoreRoom
@@ -52,11 +57,51 @@ class FondsAdmin(GuardedModelAdmin):
 
     def obj_perms_manage_user_view(self, request, object_pk, user_id):
         _require_ids(object_pk, user_id)
-        return super().obj_perms_manage_user_view(request, object_pk, user_id)
+        return _audit_permission_page(
+            request,
+            object_pk,
+            get_user_model().objects.filter(pk=user_id).first(),
+            lambda: super(FondsAdmin, self).obj_perms_manage_user_view(request, object_pk, user_id),
+        )
 
     def obj_perms_manage_group_view(self, request, object_pk, group_id):
         _require_ids(object_pk, group_id)
-        return super().obj_perms_manage_group_view(request, object_pk, group_id)
+        return _audit_permission_page(
+            request,
+            object_pk,
+            Group.objects.filter(pk=group_id).first(),
+            lambda: super(FondsAdmin, self).obj_perms_manage_group_view(
+                request, object_pk, group_id
+            ),
+        )
+
+
+def _permissions_of(holder, fonds) -> list[str]:
+    if isinstance(holder, Group):
+        return sorted(get_group_perms(holder, fonds))
+    return sorted(get_user_perms(holder, fonds))
+
+
+def _audit_permission_page(request, object_pk, holder, view):
+    """Guardian's page that sets one user's or group's permissions on a fonds: the change is
+    audited with before/after, in the same transaction."""
+    if request.method != "POST" or holder is None:
+        return view()
+    with transaction.atomic():
+        fonds = Fonds.objects.filter(pk=object_pk).first()
+        before = _permissions_of(holder, fonds) if fonds else []
+        response = view()
+        after = _permissions_of(holder, fonds) if fonds else []
+        if before != after:
+            who = {"group" if isinstance(holder, Group) else "user": str(holder)}
+            record_event(
+                "repository.fonds.permissions_changed",
+                acting_user=request.user,
+                obj=fonds,
+                before={**who, "permissions": before},
+                after={**who, "permissions": after},
+            )
+    return response
 
 
 def _require_ids(*values: str) -> None:
@@ -71,6 +116,25 @@ def _require_ids(*values: str) -> None:
 class StoreRoomAdmin(admin.ModelAdmin):
     list_display = ["code", "name", "building", "floor", "template"]
     filter_horizontal = ["keepers"]
+
+    def save_related(self, request, form, formsets, change):
+        """Keepers may work in the room: a change of them is audited with before/after."""
+        with transaction.atomic():
+            before = _keepers(form.instance) if change else []
+            super().save_related(request, form, formsets, change)
+            after = _keepers(form.instance)
+            if before != after:
+                record_event(
+                    "repository.room.keepers_changed",
+                    acting_user=request.user,
+                    obj=form.instance,
+                    before={"keepers": before},
+                    after={"keepers": after},
+                )
+
+
+def _keepers(room: StoreRoom) -> list[str]:
+    return sorted(room.keepers.values_list("username", flat=True))
 
 
 @admin.register(ShelvingUnit)

@@ -7,6 +7,7 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import AuditLog, User
+from accounts.permissions import role_group
 from repository import boxes
 from repository.models import Box, Position, ShelvingUnit
 
@@ -121,3 +122,47 @@ def test_box_is_not_deleted_in_the_admin(root_client, box):
     delete = reverse("admin:repository_box_delete", args=[box.pk])
     assert root_client.post(delete, {"post": "yes"}).status_code == 403
     assert Box.objects.filter(pk=box.pk).exists()
+
+
+# Fonds and store rooms are reference tables, but who may reach them is audited.
+
+ROOM_EXTRA = {"building": "", "floor": "", "template": "paper"}
+
+
+def test_fonds_permissions_set_in_the_admin_are_audited(root_client, root, fonds_b):
+    archivist = User.objects.create_user("liu", password="x-pass-2026")
+    url = reverse("admin:repository_fonds_permissions_manage_user", args=[fonds_b.pk, archivist.pk])
+    response = root_client.post(url, {"permissions": ["view_fonds_records"]})
+    assert response.status_code == 302
+    assert archivist.has_perm("repository.view_fonds_records", fonds_b)
+    (row,) = audit("repository.fonds.permissions_changed", fonds_b)
+    assert row.actor == root
+    assert row.before == {"user": "liu", "permissions": []}
+    assert row.after == {"user": "liu", "permissions": ["view_fonds_records"]}
+
+
+def test_fonds_group_permissions_set_in_the_admin_are_audited(root_client, fonds_a):
+    group = role_group("archivist")  # fonds_a grants it view and change
+    url = reverse("admin:repository_fonds_permissions_manage_group", args=[fonds_a.pk, group.pk])
+    response = root_client.post(url, {"permissions": ["view_fonds_records"]})
+    assert response.status_code == 302
+    (row,) = audit("repository.fonds.permissions_changed", fonds_a)
+    assert row.before["permissions"] == ["change_fonds_records", "view_fonds_records"]
+    assert row.after == {"group": "archivist", "permissions": ["view_fonds_records"]}
+
+
+def test_room_keepers_changed_in_the_admin_are_audited(root_client, room):
+    chen = User.objects.create_user("chen", password="x-pass-2026")
+    response = root_client.post(
+        reverse("admin:repository_storeroom_change", args=[room.pk]),
+        {"code": room.code, "name": room.name, "keepers": [chen.pk], **ROOM_EXTRA},
+    )
+    assert response.status_code == 302, response.content[:3000]
+    (row,) = audit("repository.room.keepers_changed", room)
+    assert row.before == {"keepers": []} and row.after == {"keepers": ["chen"]}
+    response = root_client.post(
+        reverse("admin:repository_storeroom_change", args=[room.pk]),
+        {"code": room.code, "name": "改名", "keepers": [chen.pk], **ROOM_EXTRA},
+    )
+    assert response.status_code == 302
+    assert len(audit("repository.room.keepers_changed", room)) == 1  # keepers unchanged
