@@ -782,6 +782,9 @@ def send_overdue_reminders(*, today: dt.date | None = None) -> int:
 
 @dataclass
 class ScanResult:
+    """The answer to a scan, kept in the scan log for a replay: ``status`` is the one table's
+    (``core.errors.status_of``) for a refusal, 200 otherwise."""
+
     status: int
     body: dict[str, Any]
 
