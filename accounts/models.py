@@ -3,7 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import AbstractUser, Group
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
 from django.db import models
@@ -38,7 +38,6 @@ def register_object_permissions(kind: str, user_model, group_model) -> None:
 
 def _load_access_facts(user) -> AccessFacts:
     """One UNION query: the user's group names and every registered object permission."""
-    from django.contrib.auth.models import Group
 
     text, number = models.CharField(), models.BigIntegerField()
     parts = [

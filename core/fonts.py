@@ -17,6 +17,9 @@ from functools import cache
 from pathlib import Path
 
 from django.conf import settings
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+from reportlab.pdfbase.ttfonts import TTFError, TTFont
 
 CANDIDATES = (
     "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
@@ -40,9 +43,6 @@ def cjk_font_files() -> list[Path]:
 @cache
 def pdf_font() -> str:
     """The name of a registered reportlab font for Chinese text (see the module docstring)."""
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-    from reportlab.pdfbase.ttfonts import TTFError, TTFont
 
     for path in cjk_font_files():
         try:

@@ -55,6 +55,7 @@ from devices.models import DeadLetter, DiscoveredSensor, IngestState, RegistryVe
 from devices.mqtt import payloads, topics
 from devices.mqtt.client import (
     IngestClient,
+    broker_config,
     connect_options,
     ingest_client_class,
     make_client,
@@ -899,7 +900,6 @@ class IngestWorker:
         self.heartbeat()
         self._thread = threading.Thread(target=self.run_writer, name="ingest-writer", daemon=True)
         self._thread.start()
-        from devices.mqtt.client import broker_config
 
         config = broker_config()
         self.client.connect_async(

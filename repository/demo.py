@@ -23,13 +23,14 @@ from operator import itemgetter
 from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
+from psycopg.copy import QueuedLibpqWriter
 from tqdm import tqdm
 
 from accounts.choices import Classification, Role
 from accounts.permissions import grant, role_group
-from repository import codes, services
+from repository import boxes, codes, services
 from repository.choices import AccessStatus, Carrier, DatePrecision, Retention, RoomTemplate
-from repository.models import Category, Fonds, Item, Position, ShelvingUnit, StoreRoom, Volume
+from repository.models import Box, Category, Fonds, Item, Position, ShelvingUnit, StoreRoom, Volume
 
 SEED = 20260101
 ITEMS_PER_VOLUME = 4  # each seeded volume holds this many items
@@ -502,7 +503,6 @@ def item_sink():
     if connection.vendor != "postgresql":
         yield lambda rows: Item.objects.bulk_create([Item(**r) for r in rows], batch_size=BATCH)
         return
-    from psycopg.copy import QueuedLibpqWriter
 
     table = Item._meta.db_table
     columns = ", ".join(ITEM_COLUMNS)
@@ -620,8 +620,6 @@ def _ensure_boxes(fonds_map: dict[str, Fonds], out) -> None:
     """A few boxes (档案盒) per fonds, each holding the first shelved paper volumes of the fonds and
     standing where the first of them stood, put together through the box services (so each has
     its moves and audit rows). Only when the archive has no boxes yet."""
-    from repository import boxes
-    from repository.models import Box
 
     if Box.objects.exists():
         return

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from openpyxl import Workbook
 
 from accounts.choices import Classification
 from core.output import spreadsheet_cell, xlsx_cell
@@ -105,7 +106,6 @@ def csv_stream(qs) -> Iterator[str]:
 def xlsx_bytes(rows: Iterable[list], header: list[str], *, title: str = "catalogue") -> bytes:
     """A one-sheet workbook; every cell through ``core.output.xlsx_cell`` (no formula, no
     character the file cannot hold)."""
-    from openpyxl import Workbook
 
     book = Workbook(write_only=True)
     sheet = book.create_sheet(title=title[:31])

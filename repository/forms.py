@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.choices import Classification
 from repository import labels
 from repository.choices import AccessStatus, Carrier, OpeningDecision, Retention, ShelvingKind
-from repository.models import Category, Fonds, StoreRoom, Volume
+from repository.models import Category, Fonds, ShelvingUnit, StoreRoom, Volume
 
 
 class RecordForm(forms.Form):
@@ -157,8 +157,6 @@ class LabelForm(forms.Form):
     )
 
     def __init__(self, *args, **kwargs):
-        from repository.models import ShelvingUnit
-
         super().__init__(*args, **kwargs)
         self.fields["unit"].queryset = ShelvingUnit.objects.select_related("room")
 
@@ -181,8 +179,6 @@ class StocktakeForm(forms.Form):
     )
 
     def __init__(self, *args, **kwargs):
-        from repository.models import ShelvingUnit, StoreRoom
-
         super().__init__(*args, **kwargs)
         self.fields["room"].queryset = StoreRoom.objects.all()
         self.fields["unit"].queryset = ShelvingUnit.objects.select_related("room")

@@ -7,6 +7,8 @@ browsing filter on one indexed column.
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -568,8 +570,6 @@ class StocktakeScan(models.Model):
 
 
 def new_import_token() -> str:
-    import uuid
-
     return uuid.uuid4().hex
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from django.db import models
 
 from accounts.choices import Classification
+from repository.choices import AccessStatus
 
 
 def visible_fonds_ids(user) -> list[int] | None:
@@ -28,7 +29,6 @@ def visible_q(user) -> models.Q:
     """The record door as a condition on a record's own columns (``visible_to`` filters by it,
     ``hidden_from`` by its negation; the columns are never NULL, so the two are exact
     complements)."""
-    from repository.choices import AccessStatus
 
     public = models.Q(access_status=AccessStatus.OPEN, classification=Classification.NONE)
     if user is None or not user.is_authenticated or not user.is_archive_staff:
@@ -42,8 +42,6 @@ def visible_q(user) -> models.Q:
 
 class RecordQuerySet(models.QuerySet):
     def public(self) -> RecordQuerySet:
-        from repository.choices import AccessStatus
-
         return self.filter(access_status=AccessStatus.OPEN, classification=Classification.NONE)
 
     def visible_to(self, user) -> RecordQuerySet:

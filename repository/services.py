@@ -88,6 +88,7 @@ from repository.choices import (
     Retention,
     ShelvingKind,
 )
+from repository.labels import Label, candidates
 from repository.models import (
     Box,
     Category,
@@ -905,7 +906,6 @@ def where_is(code: str, *, user=None) -> Location | None:
     """Find a record, box or position by its code. Records go through the one finder
     (``access.find_record``: the record door when a user is given, a hidden record is "not
     found"). A Code 128 scan ("." for "·") is understood."""
-    from repository.labels import candidates
 
     record = find_record(
         user, code, label_codes=False, related=("position__room", "position__unit")
@@ -981,7 +981,6 @@ def bump_versions(model, pks) -> None:
 
 def labels_for_codes(codes_text, *, user) -> tuple[list, list[str]]:
     """Labels for record, box or position codes the user may see; and the codes not found."""
-    from repository.labels import Label
 
     labels, unknown = [], []
     for code in codes_text:
@@ -1004,7 +1003,5 @@ def labels_for_codes(codes_text, *, user) -> tuple[list, list[str]]:
 
 
 def labels_for_unit(unit: ShelvingUnit) -> list:
-    from repository.labels import Label
-
     positions = Position.objects.filter(unit=unit).select_related("room", "unit").order_by("path")
     return [Label(p.code, str(p.room), str(p.label())) for p in positions]

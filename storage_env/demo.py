@@ -9,6 +9,7 @@ import random
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.models import User
 from devices.choices import SensorKind
 from devices.models import Sensor
 from devices.mqtt.payloads import dew_point
@@ -46,8 +47,6 @@ def _set_points(room: StoreRoom, sensors: list[Sensor]) -> dict[str, float]:
 
 @transaction.atomic
 def seed(*, records: int, out) -> None:
-    from accounts.models import User
-
     keeper = User.objects.filter(username="keeper").first()  # accounts' demo keeper
     for room in StoreRoom.objects.all():
         if keeper is not None:

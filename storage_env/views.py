@@ -24,6 +24,7 @@ from storage_env.access import CLIMATE_ROLES, access_alarm, access_room, records
 from storage_env.choices import DEVICE_ALARM_CODES, OPEN_STATES
 from storage_env.compliance import daily_compliance
 from storage_env.models import ClimatePolicy, Reading, effective_policy
+from storage_env.reports import monthly_report_pdf
 
 climate_required = role_required(*CLIMATE_ROLES)
 RECORDS_SHOWN = 50
@@ -208,7 +209,6 @@ def alarm_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 @climate_required
 def room_report(request: HttpRequest, pk: int) -> HttpResponse:
     """Monthly environment report (PDF) of the room; ``?month=YYYY-MM``."""
-    from storage_env.reports import monthly_report_pdf
 
     room = access_room(request.user, pk)
     month = request.GET.get("month") or timezone.localdate().strftime("%Y-%m")

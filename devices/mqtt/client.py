@@ -12,6 +12,8 @@ from urllib.parse import unquote, urlsplit
 import paho.mqtt.client as mqtt
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 SCHEMES = {"mqtt": (1883, False), "mqtts": (8883, True), "tcp": (1883, False), "ssl": (8883, True)}
 
@@ -227,8 +229,6 @@ def connect_options(
     for their (manual) acknowledgement do not throttle delivery."""
     if client.protocol != mqtt.MQTTv5:
         return {}
-    from paho.mqtt.packettypes import PacketTypes
-    from paho.mqtt.properties import Properties
 
     properties = Properties(PacketTypes.CONNECT)
     properties.SessionExpiryInterval = 0 if clean_start else session_expiry

@@ -15,6 +15,7 @@ from django.db import connection
 
 from search.backends.base import SearchBackend, SearchUnavailable
 from search.backends.database import DatabaseBackend
+from search.backends.elasticsearch import ElasticsearchBackend
 from search.backends.postgres import PostgresSearchBackend
 from search.backends.sqlite import SQLiteSearchBackend
 
@@ -54,8 +55,6 @@ def use_backend(backend: SearchBackend) -> Iterator[SearchBackend]:
 @cache
 def _configured_backend() -> SearchBackend:
     if settings.ELASTICSEARCH_URL:
-        from search.backends.elasticsearch import ElasticsearchBackend
-
         return ElasticsearchBackend(
             settings.ELASTICSEARCH_URL, index_prefix=settings.ELASTICSEARCH_INDEX_PREFIX
         )

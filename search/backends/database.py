@@ -376,6 +376,6 @@ def DatabaseSearchBackend() -> DatabaseBackend:
     """The database backend for this connection's vendor (``search.backends.database_backend``:
     ``PostgresSearchBackend`` or ``SQLiteSearchBackend``)."""
     # imported here: postgres.py and sqlite.py import this module
-    from search.backends import database_backend
+    from search.backends import database_backend  # noqa: PLC0415 - the vendor modules import this one
 
     return database_backend()

@@ -13,6 +13,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import translation
 
+from accounts.demo import logins_table
+from accounts.models import User
+
 APP_ORDER = ["accounts", "repository", "devices", "storage_env", "borrowing", "search"]
 
 
@@ -31,9 +34,6 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, records: int, if_empty: bool, allow_production: bool, **options):
-        from accounts.demo import logins_table
-        from accounts.models import User
-
         if records < 0:
             raise CommandError("--records must be 0 or more")
         if not settings.DEBUG and not allow_production:

@@ -9,6 +9,7 @@ import asyncio
 import logging
 import signal
 
+from amqtt.broker import Broker
 from amqtt.plugins.authentication import AnonymousAuthPlugin
 from django.conf import settings
 from django.core.management.base import BaseCommand
@@ -43,8 +44,6 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=None)
 
     def handle(self, *args, port=None, **options):
-        from amqtt.broker import Broker
-
         for name in ("amqtt", "transitions"):
             logging.getLogger(name).setLevel(logging.WARNING)
         port = port or settings.MQTT_EMBEDDED_PORT
