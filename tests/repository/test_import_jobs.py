@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
+from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -18,6 +24,7 @@ from django.utils import timezone, translation
 from accounts.choices import Role
 from accounts.models import User
 from accounts.permissions import role_group
+from core.models import WorkerHeartbeat
 from repository import import_jobs
 from repository.models import Fonds, ImportJob, Item
 from tests.gates import require_postgresql
@@ -27,6 +34,7 @@ from tests.repository.test_imports import BAD, GOOD, as_csv
 pytestmark = pytest.mark.django_db
 
 State = ImportJob.State
+ROOT = Path(__file__).resolve().parents[2]
 DEADLINE = 120  # seconds: a generous bound for conditions awaited across threads
 
 
@@ -301,3 +309,63 @@ def test_two_workers_never_run_the_same_job(ws, archivist_a):
     assert sorted(runs["a"] + runs["b"]) == sorted(job.pk for job in jobs)
     assert set(ImportJob.objects.values_list("state", "attempts")) == {(State.DONE, 1)}
     assert Item.objects.count() == 24
+
+
+# --- the worker process -------------------------------------------------------------------------
+
+
+def worker_env(tmp_path, database_url: str) -> dict:
+    env = dict(os.environ, DATABASE_URL=database_url, MEDIA_ROOT=str(tmp_path), DEBUG="true")
+    env.pop("CI", None)
+    return env
+
+
+def worker_database_url() -> str:
+    db = connection.settings_dict
+    return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_process_runs_jobs_and_stops_cleanly_on_sigterm(ws, archivist_a, tmp_path):
+    require_postgresql()
+    job = import_jobs.create_job(as_csv(GOOD + BAD), "list.csv", acting_user=archivist_a)
+    worker = subprocess.Popen(
+        [sys.executable, "manage.py", "run_imports", "--idle", "0.2"],
+        cwd=ROOT,
+        env=worker_env(tmp_path, worker_database_url()),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + DEADLINE
+        while time.monotonic() < deadline and worker.poll() is None:
+            job.refresh_from_db()
+            if job.state == State.DONE:
+                break
+            time.sleep(0.2)
+        assert job.state == State.DONE and job.result["valid"] == 2
+        beat = WorkerHeartbeat.objects.get(name="run_imports")
+        assert beat.stopped_at is None
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        out, _ = worker.communicate(timeout=DEADLINE)
+    assert worker.returncode == 0, out
+    assert "run_imports stopped" in out
+    beat.refresh_from_db()
+    assert beat.stopped_at is not None
+
+
+def test_the_worker_process_exits_non_zero_when_it_crashes(tmp_path, db):
+    require_postgresql()
+    db_url = worker_database_url().rsplit("/", 1)[0] + "/lantai_no_such_database"
+    result = subprocess.run(
+        [sys.executable, "manage.py", "run_imports", "--once"],
+        cwd=ROOT,
+        env={**worker_env(tmp_path, db_url), "DATABASE_POOL_SIZE": "0"},  # no pool timeout
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE,
+    )
+    assert result.returncode != 0
+    assert "lantai_no_such_database" in result.stderr
