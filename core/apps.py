@@ -3,6 +3,8 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 from PIL import Image
 
+from core.health import register_check
+
 
 class CoreConfig(AppConfig):
     """What every app shares: worker heartbeats and the live-push relay (depends on no app)."""
@@ -11,8 +13,7 @@ class CoreConfig(AppConfig):
     verbose_name = _("Core")
 
     def ready(self) -> None:
-        from core.health import register_check
-        from core.heartbeat import check_workers
+        from core.heartbeat import check_workers  # noqa: PLC0415 - imports models (registry not ready)
 
         # Pillow's own bomb guard (a warning above it, an error above twice it) wherever an
         # image is opened, at the limit uploads are checked against (repository/images.py).

@@ -1,9 +1,14 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_delete, post_save
 from django.utils.translation import gettext_lazy as _
+
+from accounts.choices import Role
+from accounts.navigation import NavItem, register
+from core.health import register_check
 
 
 def registry_changed(sender, **kwargs) -> None:
-    from devices.models import RegistryVersion
+    from devices.models import RegistryVersion  # noqa: PLC0415 - apps.py loads before models
 
     RegistryVersion.bump()
 
@@ -13,23 +18,17 @@ class DevicesConfig(AppConfig):
     verbose_name = _("Sensors and devices")
 
     def ready(self) -> None:
-        from core.health import register_check
-        from devices.health import check_ingest
+        # Models exist only once the app registry is populated.
+        from devices.health import check_ingest  # noqa: PLC0415 - imports models
+        from devices.models import Sensor  # noqa: PLC0415 - models (app registry not ready)
 
         # Not required: a web node stays in rotation while the ingest worker restarts; the
         # check still reports the heartbeat age and any database error the worker saw.
         register_check("mqtt_ingest", check_ingest, required=False)
 
-        from django.db.models.signals import post_delete, post_save
-
-        from devices.models import Sensor
-
         # Infrastructure, not business logic: however a sensor changes (service, admin, shell),
         # the ingest worker's sensor cache must learn of it.
         post_save.connect(registry_changed, sender=Sensor, dispatch_uid="devices.registry")
         post_delete.connect(registry_changed, sender=Sensor, dispatch_uid="devices.registry_del")
-
-        from accounts.choices import Role
-        from accounts.navigation import NavItem, register
 
         register(NavItem(_("Sensors"), "devices:sensors", frozenset({Role.ADMINISTRATOR}), 410))

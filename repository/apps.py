@@ -1,16 +1,21 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
+from accounts.choices import Role
+from accounts.navigation import NavItem, register
+
 
 class RepositoryConfig(AppConfig):
     name = "repository"
     verbose_name = _("Catalogue and locations")
 
     def ready(self) -> None:
-        from accounts.choices import Role
-        from accounts.models import register_object_permissions
-        from accounts.navigation import NavItem, register
-        from repository.models import FondsGroupObjectPermission, FondsUserObjectPermission
+        # Models exist only once the app registry is populated.
+        from accounts.models import register_object_permissions  # noqa: PLC0415 - models
+        from repository.models import (  # noqa: PLC0415 - models (app registry not ready)
+            FondsGroupObjectPermission,
+            FondsUserObjectPermission,
+        )
 
         register_object_permissions("fonds", FondsUserObjectPermission, FondsGroupObjectPermission)
 
