@@ -4,7 +4,11 @@ clearance, roles, account fields and passwords changed in the admin are audited.
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.models import Permission
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -293,3 +297,35 @@ def test_read_only_admins_refuse_add_and_bulk_delete(root_client, label):
     changelist = root_client.get(reverse(f"admin:{app_label}_{model_name}_changelist"))
     assert changelist.status_code == 200
     assert b'value="delete_selected"' not in changelist.content
+
+
+# Elsewhere: no code but the accounts services writes clearances, roles or permissions.
+
+ACCESS_WRITES = re.compile(
+    r"\.clearance\s*=(?!=)"
+    r"|\b(groups|user_set|user_permissions)\.(set|add|remove|clear)\("
+    r"|\.update\([^)]*\b(clearance|is_superuser|is_staff)\s*="
+)
+# "path" → why it may write them without accounts.services.
+ACCESS_WRITERS = {
+    "accounts/services.py": "the services themselves",
+    "accounts/demo.py": "the demo seed makes its demo administrator a superuser (no actor)",
+}
+
+
+def test_clearance_roles_and_permissions_are_written_only_by_the_services():
+    root = Path(settings.BASE_DIR)
+    apps = [path.parent for path in root.glob("*/apps.py")]
+    assert len(apps) >= 5, apps
+    offenders = []
+    for app in apps:
+        for source in app.rglob("*.py"):
+            relative = source.relative_to(root).as_posix()
+            if "/migrations/" in relative or relative in ACCESS_WRITERS:
+                continue
+            for number, line in enumerate(source.read_text(encoding="utf-8").splitlines(), 1):
+                if ACCESS_WRITES.search(line):
+                    offenders.append(f"{relative}:{number}: {line.strip()}")
+    assert not offenders, "use accounts.services.set_clearance / set_roles:\n" + "\n".join(
+        offenders
+    )
