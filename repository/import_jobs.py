@@ -23,7 +23,7 @@ from typing import Any
 from django.conf import settings
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 from django.http import Http404
 from django.utils import timezone
@@ -335,9 +335,14 @@ def _execute(job: ImportJob, attempt: int, progress: Progress, stop, hook) -> No
 
 
 def _save_progress(job: ImportJob, attempt: int, progress: Progress) -> None:
-    ImportJob.objects.filter(pk=job.pk, state=State.RUNNING, attempts=attempt).update(
-        rows_done=progress.done, rows_total=progress.total, heartbeat_at=timezone.now()
-    )
+    """Best effort: on SQLite the import's transaction locks the database until it ends, so
+    the progress is written when it can be (the job's end is written in any case)."""
+    try:
+        ImportJob.objects.filter(pk=job.pk, state=State.RUNNING, attempts=attempt).update(
+            rows_done=progress.done, rows_total=progress.total, heartbeat_at=timezone.now()
+        )
+    except DatabaseError as exc:
+        log.debug("progress of import job %s not written: %s", job.pk, exc)
 
 
 def run_job(

@@ -369,3 +369,16 @@ def test_the_worker_process_exits_non_zero_when_it_crashes(tmp_path, db):
     )
     assert result.returncode != 0
     assert "lantai_no_such_database" in result.stderr
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_threaded_worker_completes_a_commit_on_every_database(ws, archivist_a):
+    """On SQLite the import's transaction locks the database, so progress cannot be written
+    while it runs: the worker goes on (and writes the end) instead of failing."""
+    job = import_jobs.create_job(
+        as_csv(rows(400)), "list.csv", acting_user=archivist_a, dry_run=False
+    )
+    assert import_jobs.run_pending(worker="t", threaded=True, interval=0.01) == 1
+    job.refresh_from_db()
+    assert (job.state, job.rows_done, job.rows_total, job.attempts) == (State.DONE, 400, 400, 1)
+    assert Item.objects.count() == 400
