@@ -20,9 +20,10 @@ class SyncChainASGIHandler(ASGIHandler):
 
     Our views and WhiteNoise are synchronous. With Django's default (async chain), every
     middleware's ``process_request``/``process_response`` hopped to a thread and back, and the
-    sync-only WhiteNoise split the chain in two: about 17 thread hops per request, 10–15 ms on
-    two cores (bench/catalogue_list.py). Here the whole request is one hop; websockets are not
-    affected (Channels serves them).
+    sync-only WhiteNoise split the chain in two: 9 ``sync_to_async`` calls per request against 3
+    here, 0.3–0.8 ms at the median (docs/asgi-sync-chain.md, bench/asgi_handler.py). Websockets
+    are not affected (Channels serves them). tests/config/test_asgi_sync_chain.py pins the Django
+    behaviour this relies on.
     """
 
     def load_middleware(self, is_async: bool = False) -> None:
