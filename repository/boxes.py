@@ -53,7 +53,7 @@ from repository.placement import (
     required_reason,
     resolve_position,
 )
-from repository.stocktake import _on_loan
+from repository.stocktake import records_out_on_loan
 
 BOX_CAPACITY_MAX = 1000
 CODES_PER_REQUEST_MAX = 500
@@ -416,7 +416,7 @@ def put_in_box(records, box: Box, *, acting_user, reason: str = "") -> list:
     found, errors = _lookup(records, acting_user)
     listed = [r for _i, r in found]
     context = {
-        "loaned": _on_loan(
+        "loaned": records_out_on_loan(
             {r.pk for r in listed if isinstance(r, Volume)},
             {r.pk for r in listed if isinstance(r, Item)},
         ),

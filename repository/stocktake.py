@@ -44,7 +44,7 @@ def register_on_loan_provider(provider: OnLoanProvider) -> None:
         on_loan_providers.append(provider)
 
 
-def _on_loan(volume_ids: set[int], item_ids: set[int]) -> set[tuple[str, int]]:
+def records_out_on_loan(volume_ids: set[int], item_ids: set[int]) -> set[tuple[str, int]]:
     out: set[tuple[str, int]] = set()
     for provider in on_loan_providers:
         out |= set(provider(volume_ids, item_ids))
@@ -173,7 +173,7 @@ def build_report(stocktake: Stocktake) -> dict:
     for code in stray:
         if code not in accounted:
             unexpected.append({"code": code, "found": scans[code]})
-    loaned = _on_loan(
+    loaned = records_out_on_loan(
         {e["id"] for e in missing_rows if e["kind"] == "volume"},
         {e["id"] for e in missing_rows if e["kind"] == "item"},
     )
