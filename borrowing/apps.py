@@ -1,22 +1,20 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
+from accounts.choices import Role
+from accounts.navigation import NavItem, register
+
 
 class BorrowingConfig(AppConfig):
     name = "borrowing"
     verbose_name = _("Access and borrowing")
 
     def ready(self) -> None:
-        from accounts.choices import Role
-        from accounts.navigation import NavItem, register
-        from borrowing.services import records_on_loan
+        # Both import models, which exist only once the app registry is populated.
+        from borrowing.services import records_on_loan  # noqa: PLC0415 - imports models
+        from repository.stocktake import register_on_loan_provider  # noqa: PLC0415 - models
 
-        try:
-            from repository.stocktake import register_on_loan_provider
-        except ImportError:  # pragma: no cover - the repository app always has it today
-            pass
-        else:
-            register_on_loan_provider(records_on_loan)
+        register_on_loan_provider(records_on_loan)
 
         desk = frozenset({Role.FRONT_DESK, Role.APPROVER, Role.KEEPER, Role.ADMINISTRATOR})
         register(NavItem(_("Access requests"), "borrowing:desk", desk, 300))

@@ -29,6 +29,7 @@ from borrowing.choices import (
     ScanKind,
     UserType,
 )
+from borrowing.roles import is_borrowing_staff
 from core.errors import Conflict
 from repository.choices import AccessStatus
 from repository.models import Item, Volume
@@ -106,8 +107,6 @@ class AccessRequestQuerySet(models.QuerySet):
         which every record passes the record door for them (clearance AND fonds permission, or
         the public rules). Everything else is absent (404), never shown in part; counts,
         tabs, slips, loans, the retrieval list and statistics are built on this."""
-        from borrowing.access import is_borrowing_staff
-
         if not is_borrowing_staff(user):
             return self.none()
         return self.filter(~self._names_hidden(user))
@@ -118,7 +117,6 @@ class AccessRequestQuerySet(models.QuerySet):
         their view without its code and title, by the same record door)."""
         if user is None or not user.is_authenticated:
             return self.none()
-        from borrowing.access import is_borrowing_staff
 
         if is_borrowing_staff(user):
             return self.filter(Q(requester=user) | ~self._names_hidden(user))
@@ -341,7 +339,6 @@ class LoanQuerySet(models.QuerySet):
         """The loans a user handles as staff, and their own."""
         if user is None or not user.is_authenticated:
             return self.none()
-        from borrowing.access import is_borrowing_staff
 
         if is_borrowing_staff(user):
             return self.filter(

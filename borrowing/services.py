@@ -11,17 +11,19 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, NoReturn
 
-from django.core.exceptions import ValidationError
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.audit import record_event
+from accounts.audit import _jsonable, record_event
 from accounts.choices import Classification, Role
-from accounts.models import User
+from accounts.models import AuditLog, User
 from accounts.services import notify_user
+from borrowing import digital
 from borrowing.access import can_handle
 from borrowing.choices import (
     AWAITING_DECISION,
@@ -47,6 +49,7 @@ from core import errors
 from repository.access import find_record
 from repository.choices import AccessStatus
 from repository.models import Item, Volume
+from repository.services import move_record
 
 MAX_RENEWALS = 2
 MAX_LINES = 50
@@ -214,11 +217,6 @@ def _require_handles(req: AccessRequest, user: User) -> None:
 
 def _audit_many(action: str, *, acting_user: User, objects: list, after) -> None:
     """One audit row per object, written in one INSERT (same fields as ``record_event``)."""
-    from django.contrib.contenttypes.models import ContentType
-
-    from accounts.audit import _jsonable
-    from accounts.models import AuditLog
-
     if not objects:
         return
     object_type = ContentType.objects.get_for_model(objects[0])
@@ -935,10 +933,6 @@ def _scan_shelve(code: str, position_code: str, acting_user: User) -> dict[str, 
 def _record_move(record, position_code: str, acting_user: User) -> bool:
     """A mismatch is recorded as a move through the repository's service: the record now
     sits where it was scanned."""
-    from django.core.exceptions import PermissionDenied
-
-    from repository.services import move_record
-
     try:
         with transaction.atomic():
             move_record(
@@ -969,8 +963,4 @@ def records_on_loan(volume_ids: set[int], item_ids: set[int]) -> set[tuple[str, 
 
 def grant_digital_access(req: AccessRequest, *, acting_user: User) -> int:
     """Placeholder until the repository's digitised pages exist; see ``borrowing/digital.py``."""
-    try:
-        from borrowing import digital
-    except ImportError:
-        return 0
     return digital.grant_for_request(req, acting_user=acting_user)

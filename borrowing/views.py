@@ -31,7 +31,10 @@ from borrowing.forms import AccessRequestForm, CheckOutForm, DecisionForm, Renew
 from borrowing.models import AccessRequest, DigitalGrant, Loan, RequestLine, with_hidden_flag
 from core.errors import refusal_redirect
 from core.output import spreadsheet_cell
+from repository import images
 from repository.models import Item, Volume
+from storage_env.choices import OPEN_STATES
+from storage_env.models import Alarm
 
 QUEUE_PAGE_SIZE = 50
 
@@ -114,11 +117,7 @@ def _room_alarm(record) -> str | None:
     """A warning when the record's room has an open climate alarm (storage_env)."""
     if not record.position_id:
         return None
-    try:
-        from storage_env.choices import OPEN_STATES
-        from storage_env.models import Alarm
-    except ImportError:  # pragma: no cover - storage_env is optional for borrowing
-        return None
+
     room_id = record.position.room_id
     if Alarm.objects.filter(room_id=room_id, state__in=OPEN_STATES).exists():
         return _("%(code)s is in a room with an open climate alarm.") % {
@@ -317,8 +316,6 @@ def digital_copy(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def digital_page(request: HttpRequest, pk: int, number: int) -> HttpResponse:
     """One page of a granted digital copy: the web derivative with the "仅供查阅" watermark."""
-    from repository import images
-
     page = digital.access_page_for_user(request.user, pk, number)
     digital.record_copy_view(page, acting_user=request.user)
     response = HttpResponse(

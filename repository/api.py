@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
-from django.urls import path
+from django.db.models import Count, Q
+from django.http import HttpResponse
+from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, permissions, serializers, status
@@ -13,8 +15,18 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api import BaseViewSet, router
-from repository import access, listing, services
-from repository.models import Item, Move, Position, Volume
+from repository import access, boxes, images, import_jobs, labels, listing, services, stocktake
+from repository.models import (
+    Box,
+    Fonds,
+    Item,
+    Move,
+    Position,
+    ShelvingUnit,
+    Stocktake,
+    StoreRoom,
+    Volume,
+)
 from repository.serializers import (
     BoxCodesSerializer,
     BoxDeleteSerializer,
@@ -35,6 +47,7 @@ from repository.serializers import (
     ShelvingUnitSerializer,
     StaffRecordSerializer,
 )
+from repository.stocktake import report_for
 
 
 class KeysetPagination:
@@ -202,8 +215,6 @@ class PageUploadSerializer(serializers.Serializer):
 
 
 def _page_data(request, page) -> dict:
-    from django.urls import reverse
-
     return {
         "id": page.pk,
         "page_number": page.page_number,
@@ -227,8 +238,6 @@ class PagesMixin:
     def pages(self, request, pk=None):
         """Digitised pages: list (withheld pages only for staff of the fonds); upload a scan
         (JPEG, PNG or TIFF; archivists who may change the fonds)."""
-        from repository import images
-
         if request.method == "POST":
             record = access.access_record_for_change(request.user, self.kind, pk)
             serializer = PageUploadSerializer(data=request.data)
@@ -290,8 +299,6 @@ class MoveViewSet(mixins.ListModelMixin, BaseViewSet):
 
 
 def Q_visible_moves(user):
-    from django.db.models import Q
-
     return (
         Q(volume__in=Volume.objects.visible_to(user).values("pk"))
         | Q(item__in=Item.objects.visible_to(user).values("pk"))
@@ -336,8 +343,6 @@ class ReviewQueueView(APIView):
         responses=inline_serializer("ReviewQueue", {"results": RecordSerializer(many=True)})
     )
     def get(self, request):
-        from repository.models import Fonds
-
         fonds_ids = [f.pk for f in Fonds.objects.all() if access.can_review(request.user, f)]
         rows = []
         for model in (Volume, Item):
@@ -361,8 +366,6 @@ class RoomOccupancyView(APIView):
         )
     )
     def get(self, request, code: str):
-        from repository.models import StoreRoom
-
         room = StoreRoom.objects.filter(code=code).first()
         if room is None:
             raise NotFound
@@ -389,8 +392,6 @@ class LabelsInputSerializer(serializers.Serializer):
     size = serializers.ChoiceField(choices=["a4", "thermal"], default="a4")
 
     def validate_codes(self, codes: list[str]) -> list[str]:
-        from repository import labels
-
         labels.check_count(len([code for code in codes if code.strip()]))
         return codes
 
@@ -402,11 +403,6 @@ class LabelsView(APIView):
 
     @extend_schema(request=LabelsInputSerializer, responses={(200, "application/pdf"): bytes})
     def post(self, request):
-        from django.http import HttpResponse
-
-        from repository import labels
-        from repository.models import ShelvingUnit
-
         serializer = LabelsInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -437,8 +433,6 @@ class StocktakeSerializer(serializers.Serializer):
     report = serializers.JSONField(read_only=True, allow_null=True)
 
     def to_representation(self, instance):
-        from repository.stocktake import report_for
-
         data = super().to_representation(instance)
         data["report"] = report_for(data["report"], self.context["request"].user)
         return data
@@ -471,15 +465,10 @@ class StocktakeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseVie
     serializer_class = StocktakeSerializer
 
     def get_queryset(self):
-        from repository.models import Stocktake
-
         return Stocktake.objects.select_related("room", "unit")
 
     @extend_schema(request=StocktakeOpenSerializer, responses=StocktakeSerializer)
     def create(self, request):
-        from repository import stocktake
-        from repository.models import ShelvingUnit, StoreRoom
-
         serializer = StocktakeOpenSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         room = StoreRoom.objects.filter(code=serializer.validated_data["room"]).first()
@@ -511,8 +500,6 @@ class StocktakeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseVie
     )
     @action(detail=True, methods=["post"])
     def scan(self, request, pk=None):
-        from repository import stocktake
-
         current = self.get_object()
         serializer = StocktakeScanSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -527,8 +514,6 @@ class StocktakeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseVie
     @extend_schema(request=None, responses=StocktakeSerializer)
     @action(detail=True, methods=["post"])
     def close(self, request, pk=None):
-        from repository import stocktake
-
         current = self.get_object()
         stocktake.close_stocktake(current, acting_user=request.user)
         current.refresh_from_db()
@@ -558,10 +543,6 @@ class ShelvingUnitViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Loca
     serializer_class = ShelvingUnitSerializer
 
     def get_queryset(self):
-        from django.db.models import Count
-
-        from repository.models import ShelvingUnit
-
         qs = ShelvingUnit.objects.select_related("room").annotate(position_count=Count("positions"))
         room = self.request.query_params.get("room")
         if room:
@@ -576,8 +557,6 @@ class ShelvingUnitViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Loca
 
     @extend_schema(request=ShelvingUnitInputSerializer, responses=ShelvingUnitSerializer)
     def create(self, request):
-        from repository.models import StoreRoom
-
         serializer = ShelvingUnitInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
@@ -590,8 +569,6 @@ class ShelvingUnitViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Loca
 
 
 def _box_detail(box, user) -> dict:
-    from repository import boxes
-
     contents = boxes.box_contents(box, user)
     return BoxDetailSerializer(
         {
@@ -622,9 +599,6 @@ class BoxViewSet(mixins.ListModelMixin, LocationViewSet):
     lookup_value_regex = r"\d+"
 
     def get_queryset(self):
-        from repository import boxes
-        from repository.models import Box
-
         qs = Box.objects.select_related("fonds", "room", "position__room", "position__unit")
         params = self.request.query_params
         if params.get("room"):
@@ -651,9 +625,6 @@ class BoxViewSet(mixins.ListModelMixin, LocationViewSet):
 
     @extend_schema(request=BoxInputSerializer, responses=BoxDetailSerializer)
     def create(self, request):
-        from repository import boxes
-        from repository.models import Fonds, StoreRoom
-
         serializer = BoxInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
@@ -681,8 +652,6 @@ class BoxViewSet(mixins.ListModelMixin, LocationViewSet):
     @extend_schema(request=BoxUpdateSerializer, responses=BoxDetailSerializer)
     def partial_update(self, request, pk=None):
         """Rename the box, change its capacity (not below the places in use) or notes."""
-        from repository import boxes
-
         box = self.get_object()
         serializer = BoxUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -696,8 +665,6 @@ class BoxViewSet(mixins.ListModelMixin, LocationViewSet):
     )
     def destroy(self, request, pk=None):
         """Delete an empty box (``?reason=``); the audit log keeps its code and its moves."""
-        from repository import boxes
-
         box = self.get_object()
         serializer = BoxDeleteSerializer(data={"reason": request.query_params.get("reason", "")})
         serializer.is_valid(raise_exception=True)
@@ -709,8 +676,6 @@ class BoxViewSet(mixins.ListModelMixin, LocationViewSet):
     def add(self, request, pk=None):
         """Put records into the box by reference code; one bad code refuses them all
         (``errors.codes`` has one message per code)."""
-        from repository import boxes
-
         box = self.get_object()
         serializer = BoxCodesSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -722,8 +687,6 @@ class BoxViewSet(mixins.ListModelMixin, LocationViewSet):
     @action(detail=True, methods=["post"])
     def remove(self, request, pk=None):
         """Take records out by reference code: off the shelf, or onto ``to_position``."""
-        from repository import boxes
-
         box = self.get_object()
         serializer = BoxRemoveSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -741,8 +704,6 @@ class BoxViewSet(mixins.ListModelMixin, LocationViewSet):
     @action(detail=True, methods=["post"])
     def move(self, request, pk=None):
         """Move the box (empty ``to_position``: off the shelf); every record inside moves too."""
-        from repository import boxes
-
         box = self.get_object()
         serializer = MoveInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -787,10 +748,6 @@ class ImportJobSerializer(serializers.Serializer):
 
 
 def _import_job_data(request, job) -> dict:
-    from django.urls import reverse
-
-    from repository import import_jobs
-
     data = import_jobs.job_status(job)
     data["url"] = request.build_absolute_uri(reverse("api-import-job", args=[job.token]))
     data["page"] = request.build_absolute_uri(
@@ -816,8 +773,6 @@ class ImportJobsView(APIView):
         responses={202: ImportJobSerializer},
     )
     def post(self, request):
-        from repository import import_jobs
-
         serializer = ImportUploadSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -844,8 +799,6 @@ class ImportJobView(APIView):
 
     @extend_schema(responses=ImportJobSerializer)
     def get(self, request, token: str):
-        from repository import import_jobs
-
         return Response(_import_job_data(request, import_jobs.job_for(request.user, token)))
 
 
@@ -856,8 +809,6 @@ class ImportJobCommitView(APIView):
 
     @extend_schema(request=None, responses={202: ImportJobSerializer})
     def post(self, request, token: str):
-        from repository import import_jobs
-
         dry_run = import_jobs.job_for(request.user, token)
         if import_jobs.job_report(dry_run) is None:
             raise serializers.ValidationError({"id": ["Only a finished dry run can be committed."]})

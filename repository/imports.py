@@ -18,6 +18,7 @@ the commit a 500); a cell over the limit is an error on its row.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import override
+from openpyxl import load_workbook
 
 from accounts.audit import _jsonable
 from accounts.choices import Classification
@@ -38,7 +40,7 @@ from core.outbox import enqueue_many
 from core.output import spreadsheet_cell, spreadsheet_value
 from repository import services
 from repository.choices import AccessStatus, Carrier, Retention
-from repository.exports import COLUMNS
+from repository.exports import COLUMNS, xlsx_bytes
 from repository.models import Category, Fonds, Item, Position, Volume
 
 REQUIRED = ("fonds", "category", "title")
@@ -157,8 +159,6 @@ def read_table(data: bytes, filename: str, *, encoding: str | None = None):
             % {"max": settings.IMPORT_MAX_BYTES // 2**20}
         )
     if data[:4] == b"PK\x03\x04" or filename.lower().endswith(".xlsx"):
-        from openpyxl import load_workbook
-
         try:
             book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         except Exception as exc:
@@ -213,8 +213,6 @@ def _csv_rows(reader):
 
 
 def _cell(value) -> str:
-    import datetime as dt
-
     if isinstance(value, dt.datetime):
         return value.date().isoformat()
     if isinstance(value, dt.date):
@@ -555,7 +553,5 @@ def rejected_csv(report: ImportReport) -> bytes:
 
 
 def rejected_xlsx(report: ImportReport) -> bytes:
-    from repository.exports import xlsx_bytes
-
     rows = ([number, *cells, reason] for number, cells, reason in report.rejected)
     return xlsx_bytes(rows, [_("row"), *report.header, _("error")], title="rejected")

@@ -7,7 +7,15 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.core.paginator import Paginator
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    JsonResponse,
+    StreamingHttpResponse,
+)
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
@@ -15,17 +23,37 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.choices import Role
 from accounts.permissions import role_required, staff_required
 from core.input import ID_MAX, parse_int
-from repository import access, exports, images, listing, services
+from repository import (
+    access,
+    boxes,
+    exports,
+    images,
+    import_jobs,
+    imports,
+    labels,
+    listing,
+    services,
+)
+from repository import stocktake as stocktakes
 from repository.forms import (
+    BoxAddForm,
+    BoxDeleteForm,
+    BoxEditForm,
+    BoxForm,
+    BoxRemoveForm,
     DecisionForm,
+    ImportForm,
+    LabelForm,
     MoveForm,
     NewRecordForm,
     PageUploadForm,
     RecordForm,
     RenumberForm,
+    ShelvingUnitForm,
+    StocktakeForm,
     WhereIsForm,
 )
-from repository.models import Category, Fonds, Move, StoreRoom
+from repository.models import Box, Category, Fonds, Move, Stocktake, StocktakeScan, StoreRoom
 from repository.validation import format_partial_date
 
 archivist_required = role_required(Role.ARCHIVIST, Role.ADMINISTRATOR)
@@ -352,9 +380,6 @@ def _form_errors(form, exc: ValidationError) -> None:
 def staff_room(request: HttpRequest, pk: int) -> HttpResponse:
     """One store room: its shelving units with occupancy, its boxes, and (for keepers and
     archivists) a form to add a shelving unit."""
-    from repository import boxes
-    from repository.forms import ShelvingUnitForm
-
     room = get_object_or_404(StoreRoom, pk=pk)
     can_manage = access.can_manage_locations(request.user)
     if request.method == "POST" and not can_manage:
@@ -392,12 +417,6 @@ def staff_room(request: HttpRequest, pk: int) -> HttpResponse:
 def staff_boxes(request: HttpRequest) -> HttpResponse:
     """Boxes (filter by store room or code prefix) and, for keepers and archivists, a form to
     create one."""
-    from django.core.paginator import Paginator
-
-    from repository import boxes
-    from repository.forms import BoxForm
-    from repository.models import Box
-
     can_manage = access.can_manage_locations(request.user)
     if request.method == "POST" and not can_manage:
         raise Http404
@@ -430,10 +449,6 @@ def staff_boxes(request: HttpRequest) -> HttpResponse:
 def staff_box(request: HttpRequest, pk: int) -> HttpResponse:
     """A box: what is in it (records the user may not see are counted, not named), and for
     keepers and archivists forms to put records in by code, take them out, and move the box."""
-    from repository import boxes
-    from repository.forms import BoxAddForm, BoxDeleteForm, BoxEditForm, BoxRemoveForm
-    from repository.models import Box
-
     box = get_object_or_404(Box.objects.select_related("fonds", "room", "position__room"), pk=pk)
     can_manage = access.can_manage_locations(request.user)
     if request.method == "POST" and not can_manage:
@@ -609,9 +624,6 @@ def page_image(request: HttpRequest, pk: int, variant: str) -> HttpResponse:
 def staff_import(request: HttpRequest) -> HttpResponse:
     """Upload a CSV/XLSX: a background dry run is queued and its page follows it; the commit of
     a finished dry run (``token`` + ``commit``) is queued the same way."""
-    from repository import import_jobs
-    from repository.forms import ImportForm
-
     if request.method == "POST" and request.POST.get("token"):
         dry_run = import_jobs.job_for(request.user, request.POST["token"])
         if request.POST.get("commit") != "1" or import_jobs.job_report(dry_run) is None:
@@ -640,8 +652,6 @@ def staff_import(request: HttpRequest) -> HttpResponse:
 @archivist_required
 def staff_import_job(request: HttpRequest, token: str) -> HttpResponse:
     """An import job: a progress bar while it runs, then the report (as the old page had)."""
-    from repository import import_jobs
-
     job = import_jobs.job_for(request.user, token)
     report = import_jobs.job_report(job)
     return render(
@@ -658,10 +668,6 @@ def staff_import_job(request: HttpRequest, token: str) -> HttpResponse:
 
 @archivist_required
 def staff_import_job_status(request: HttpRequest, token: str) -> HttpResponse:
-    from django.http import JsonResponse
-
-    from repository import import_jobs
-
     response = JsonResponse(import_jobs.job_status(import_jobs.job_for(request.user, token)))
     response["Cache-Control"] = "no-store"
     return response
@@ -669,8 +675,6 @@ def staff_import_job_status(request: HttpRequest, token: str) -> HttpResponse:
 
 @archivist_required
 def staff_import_rejected(request: HttpRequest, token: str) -> HttpResponse:
-    from repository import import_jobs, imports
-
     report = import_jobs.rejected_report(import_jobs.job_for(request.user, token))
     if request.GET.get("format") == "xlsx":
         response = HttpResponse(
@@ -691,9 +695,6 @@ def staff_import_rejected(request: HttpRequest, token: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def staff_labels(request: HttpRequest) -> HttpResponse:
     """Print labels for record, box or position codes, or for every position of a unit."""
-    from repository import labels
-    from repository.forms import LabelForm
-
     form = LabelForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         unit = form.cleaned_data.get("unit")
@@ -726,18 +727,12 @@ stocktake_required = role_required(Role.KEEPER, Role.ARCHIVIST, Role.ADMINISTRAT
 
 
 def _stocktake(pk: int):
-    from repository.models import Stocktake
-
     return get_object_or_404(Stocktake.objects.select_related("room", "unit"), pk=pk)
 
 
 @stocktake_required
 @require_http_methods(["GET", "POST"])
 def staff_stocktakes(request: HttpRequest) -> HttpResponse:
-    from repository import stocktake as stocktakes
-    from repository.forms import StocktakeForm
-    from repository.models import Stocktake
-
     form = StocktakeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -754,8 +749,6 @@ def staff_stocktakes(request: HttpRequest) -> HttpResponse:
 
 @stocktake_required
 def staff_stocktake(request: HttpRequest, pk: int) -> HttpResponse:
-    from repository import stocktake as stocktakes
-
     current = _stocktake(pk)
     report = stocktakes.report_for(current.report or stocktakes.build_report(current), request.user)
     return render(
@@ -767,9 +760,6 @@ def staff_stocktake(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def mobile_stocktake(request: HttpRequest, pk: int) -> HttpResponse:
     """Phone page: scan a shelf, then what stands on it; close when done."""
-    from repository import stocktake as stocktakes
-    from repository.models import StocktakeScan
-
     current = _stocktake(pk)
     key = f"stocktake_position_{current.pk}"
     if request.method == "POST":

@@ -375,14 +375,14 @@ def test_detail_warns_of_an_open_climate_alarm_in_the_records_room(
 
 
 def test_stocktake_knows_what_is_on_loan(researcher, front_desk, records, make_request, today):
-    from repository.stocktake import _on_loan
+    from repository.stocktake import records_out_on_loan
 
     req = services.approve_access_request(
         make_request(researcher, [records["open"]]), acting_user=front_desk
     )
     services.retrieve_access_request(req, acting_user=front_desk)
     services.check_out_access_request(req, acting_user=front_desk, due_date=today)
-    assert _on_loan(set(), {records["open"].pk, records["open2"].pk}) == {
+    assert records_out_on_loan(set(), {records["open"].pk, records["open2"].pk}) == {
         ("item", records["open"].pk)
     }
 
