@@ -32,6 +32,7 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
 	DEBUG=true $(VENV)/bin/mypy
+	$(VENV)/bin/vulture
 
 format: install
 	$(VENV)/bin/ruff format .

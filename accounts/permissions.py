@@ -50,10 +50,6 @@ def role_group(role: Role | str) -> Group:
     return Group.objects.get_or_create(name=str(role))[0]
 
 
-def ensure_role_groups() -> list[Group]:
-    return [role_group(role) for role in Role]
-
-
 def role_required(*roles: str) -> Callable:
     """View decorator: sign-in required; a signed-in user without the role gets a 404.
 

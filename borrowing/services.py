@@ -167,11 +167,6 @@ DEFAULT_RULES: list[dict[str, Any]] = [
 ]
 
 
-def ensure_default_rules() -> None:
-    if not ApprovalRule.objects.exists():
-        ApprovalRule.objects.bulk_create(ApprovalRule(**rule) for rule in DEFAULT_RULES)
-
-
 def compute_chain(records: Sequence, purpose: str) -> list[dict[str, int | str]]:
     """The approval steps for these records and purpose, from the first matching rule for the
     most restrictive record. Each approver must be cleared to the highest classification.
@@ -532,11 +527,6 @@ def retrieve_access_request(req: AccessRequest, *, acting_user: User) -> AccessR
         _fail(NotAllowed, _("Only keepers and the front desk record retrieval."), "not_allowed")
     _require_handles(req, acting_user)
     return _move(req, RequestState.RETRIEVED, acting_user=acting_user, action="retrieved")
-
-
-def _lock_record(record) -> None:
-    """Row lock on the catalogue record: concurrent check-outs of one record queue here."""
-    type(record).objects.select_for_update().filter(pk=record.pk).values_list("pk").first()
 
 
 def _active_loan_for(record):

@@ -1,5 +1,5 @@
-"""Websocket routes under ``/ws/``: the accounts notices plus each app's ``routing.py``, and a
-last route that closes any other path with 4404."""
+"""Websocket routes under ``/ws/``: the accounts notices plus the ``routing.py`` of each app that
+has websockets (add yours to the list), and a last route that closes any other path with 4404."""
 
 from importlib import import_module
 
@@ -9,7 +9,7 @@ from accounts.consumers import NotificationConsumer
 from core.consumers import NotFoundConsumer
 
 websocket_urlpatterns = [path("ws/notifications/", NotificationConsumer.as_asgi())]
-for app in ["repository", "borrowing", "storage_env", "devices", "search"]:
+for app in ["storage_env"]:
     websocket_urlpatterns += import_module(f"{app}.routing").websocket_urlpatterns
 # Last: any other path closes with 4404.
 websocket_urlpatterns.append(re_path(r"", NotFoundConsumer.as_asgi()))

@@ -8,7 +8,6 @@ has finished. A name counts as healthy while at least one of its instances beat 
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import os
 import socket
@@ -21,9 +20,6 @@ from django.utils import timezone
 from core.models import WorkerHeartbeat
 
 log = logging.getLogger("lantai.heartbeat")
-
-# An instance replaced by a fresh one of the same name is forgotten after this long.
-FORGET_REPLACED_SECONDS = 600
 
 
 def default_instance() -> str:
@@ -120,23 +116,6 @@ def worker_states(now=None) -> list[dict[str, Any]]:
             }
         )
     return states
-
-
-def forget_replaced(now=None) -> int:
-    """Drop instances that a fresh instance of the same worker has replaced long ago."""
-    now = now or timezone.now()
-    cutoff = now - dt.timedelta(seconds=FORGET_REPLACED_SECONDS)
-    gone = [
-        (s["name"], s["instance"])
-        for s in worker_states(now)
-        if s["status"] in {"replaced", "stopped"} and s["age_s"] > FORGET_REPLACED_SECONDS
-    ]
-    deleted = 0
-    for name, instance in gone:
-        deleted += WorkerHeartbeat.objects.filter(
-            name=name, instance=instance, beat_at__lt=cutoff
-        ).delete()[0]
-    return deleted
 
 
 def check_workers() -> dict[str, Any]:

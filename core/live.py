@@ -80,7 +80,6 @@ class Relay:
         self.seen: dict[int, float] = {}  # event id -> when relayed (monotonic)
         self.since: dt.datetime | None = None
         self.pruned_at = 0.0
-        self.relayed = 0
 
     def fetch(self) -> list[tuple[int, str, str, Any]]:
         now = timezone.now()
@@ -118,7 +117,6 @@ class Relay:
                     await self.layer.group_send(
                         group, {"type": "push.event", "event": event, "payload": payload}
                     )
-                    self.relayed += 1
                 except Exception:
                     log.warning("live relay: push to %s failed", group, exc_info=True)
             cutoff = clock - REREAD_SECONDS * 2

@@ -31,7 +31,6 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -260,15 +259,6 @@ class SensorCache:
         self._version = None
 
 
-def calibrate(info: SensorInfo, reading: payloads.TelemetryReading) -> tuple:
-    temperature, humidity = reading.temperature, reading.humidity
-    if temperature is not None:
-        temperature = round(temperature + info.temperature_offset, 3)
-    if humidity is not None:
-        humidity = round(min(100.0, max(0.0, humidity + info.humidity_offset)), 3)
-    return temperature, humidity, payloads.dew_point(temperature, humidity)
-
-
 # Readings are stored by storage_env (above devices): its ``ingest_sink.insert_readings``, the
 # COPY fast path, registered on this hook in ``StorageEnvConfig.ready()``.
 insert_readings = hooks.insert_readings
@@ -298,12 +288,11 @@ def touch_sensors_pg(seen: dict[str, dict[str, Any]], now: dt.datetime) -> None:
 class Writer:
     """Writes batches of Parsed messages in one transaction each; no MQTT inside."""
 
-    def __init__(self, *, on_pushed: Callable[[list[dict]], None] | None = None) -> None:
+    def __init__(self) -> None:
         self.sensors = SensorCache()
         self.counters = Counters()
         self._last_push: dict[int, float] = {}
         self._touched: dict[str, float] = {}
-        self._on_pushed = on_pushed
 
     def write(self, batch: list[Parsed]) -> None:
         """One atomic flush. Raises DatabaseError on outage (the caller keeps the batch)."""
@@ -347,7 +336,7 @@ class Writer:
                 pk, room_id = info.pk, info.room_id
                 t_offset, h_offset = info.temperature_offset, info.humidity_offset
                 for ts, temperature, humidity, battery, seq in readings:
-                    # calibrate() inlined: this loop runs once per reading
+                    # calibration offsets; humidity kept within 0…100 %RH
                     if temperature is not None:
                         temperature = round(temperature + t_offset, 3)
                     if humidity is not None:

@@ -64,16 +64,6 @@ class Sensor(models.Model):
     def __str__(self) -> str:
         return self.sensor_id
 
-    def calibrate(
-        self, temperature: float | None, humidity: float | None
-    ) -> tuple[float | None, float | None]:
-        """Apply the calibration offsets; humidity stays within 0…100 %RH."""
-        if temperature is not None:
-            temperature = round(temperature + self.temperature_offset, 3)
-        if humidity is not None:
-            humidity = round(min(100.0, max(0.0, humidity + self.humidity_offset)), 3)
-        return temperature, humidity
-
     def is_overdue(self, now=None) -> bool:
         """No data for three times the expected interval."""
         now = now or timezone.now()

@@ -103,13 +103,6 @@ def find_record(
     return None
 
 
-def access_record_by_code(user, code: str) -> Volume | Item:
-    record = find_record(user, code)
-    if record is None:
-        raise Http404
-    return record
-
-
 def access_record_for_change(user, kind: str, pk) -> Volume | Item:
     record = access_record(user, kind, pk)
     if not can_change_fonds(user, record.fonds):

@@ -27,7 +27,7 @@ What the product does, and why:
 
 Every function is atomic, locks the box, then the records, then the target position (the same
 order everywhere), writes one audit row, bumps ``version`` and enqueues the search outbox for
-every record it changes, and pushes after commit.
+every record it changes.
 """
 
 from __future__ import annotations
@@ -41,12 +41,10 @@ from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
 from accounts.audit import record_event
-from accounts.services import push_to_group
 from core.outbox import enqueue
 from repository.access import find_record
 from repository.models import Box, Fonds, Item, Move, Position, StoreRoom, Volume
 from repository.placement import (
-    CATALOGUE_GROUP,
     position_occupancy,
     require_location_manager,
     require_move,
@@ -360,20 +358,6 @@ def _codes(records) -> list[str]:
     return [r.reference_code for r in records]
 
 
-def _push(box: Box, event: str, extra: dict) -> None:
-    push_to_group(
-        CATALOGUE_GROUP,
-        event,
-        {
-            "kind": "box",
-            "id": box.pk,
-            "code": box.code,
-            "position": box.position.code if box.position_id else None,
-            **extra,
-        },
-    )
-
-
 def _put_problem(record, box: Box, user, context: dict) -> str | None:
     """Why ``record`` may not go into ``box`` (or None)."""
     code = record.reference_code
@@ -469,7 +453,6 @@ def put_in_box(records, box: Box, *, acting_user, reason: str = "") -> list:
         },
         note=reason,
     )
-    _push(box, "box.updated", {"added": len(found)})
     return found
 
 
@@ -517,7 +500,6 @@ def take_out_of_box(
         after={"records": _codes(found), "to_position": target.code if target else None},
         note=reason,
     )
-    _push(box, "box.updated", {"removed": len(found)})
     return found
 
 
@@ -564,17 +546,6 @@ def move_box(box: Box, to_position: Position | str | None, *, acting_user, reaso
         before={"position": source.code if source else None},
         after={"position": target.code if target else None, "records": len(contents)},
         note=reason,
-    )
-    push_to_group(
-        CATALOGUE_GROUP,
-        "record.moved",
-        {
-            "kind": "box",
-            "id": box.pk,
-            "code": box.code,
-            "from": source.code if source else None,
-            "to": target.code if target else None,
-        },
     )
     return move
 

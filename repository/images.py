@@ -180,11 +180,6 @@ def _pixels(data: bytes, size: int = WEB_SIZE) -> Image.Image:
     return image
 
 
-def derivative(data: bytes, size: int) -> bytes:
-    """A JPEG at most ``size`` px on the long side, pixels only (no metadata)."""
-    return _jpeg(_pixels(data, size), size)
-
-
 def derivatives(data: bytes) -> tuple[bytes, bytes]:
     """(web, thumbnail) JPEGs from one decoding of the upload (the thumbnail is made from the
     web image: each step shrinks the same image in place)."""

@@ -14,9 +14,6 @@ from core.errors import NotAllowed
 from repository.access import can_manage_locations
 from repository.models import Box, Item, Position, Volume
 
-# The channel-layer group the catalogue pages listen on (records created, changed, moved).
-CATALOGUE_GROUP = "repository.catalogue"
-
 
 def require_location_manager(user) -> None:
     """Keepers, archivists and administrators set up shelving and manage boxes

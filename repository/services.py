@@ -4,7 +4,7 @@
 
 All write functions are atomic, take ``acting_user`` keyword-only, write one audit row
 (``accounts.audit.record_event``), enqueue the search outbox (``core.outbox.enqueue``) for
-every volume or item they change, bump ``version`` and push after commit. They raise
+every volume or item they change and bump ``version``. They raise
 ``django.core.exceptions.ValidationError`` with a message naming the problem (nothing changes).
 
 Records ("record" below is a ``Volume`` or an ``Item``):
@@ -13,8 +13,6 @@ Records ("record" below is a ``Volume`` or an ``Item``):
 - ``update_record(record, changes: dict, *, acting_user) -> record``
 - ``delete_record(record, *, acting_user) -> None``
 - ``renumber_record(record, new_code: str, *, acting_user, reason: str) -> record``
-- ``next_reference_code(fonds, category, *, kind, year, retention, org_unit="", volume=None)
-  -> str`` (repository.codes; pure, no write)
 
 Opening review (开放审核):
 
@@ -69,13 +67,12 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, F, ProtectedError, Q, Sum
+from django.db.models import Count, ProtectedError, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.audit import record_event
 from accounts.choices import Classification
-from accounts.services import push_to_group
 from core.errors import NotAllowed
 from core.outbox import enqueue
 from repository import codes
@@ -102,7 +99,6 @@ from repository.models import (
     Volume,
 )
 from repository.placement import (
-    CATALOGUE_GROUP,
     position_occupancy,
     require_location_manager,
     require_move,
@@ -145,19 +141,6 @@ def snapshot(record) -> dict[str, Any]:
     return {f: getattr(record, f, None) for f in AUDITED_FIELDS if hasattr(record, f)}
 
 
-def _push(record, event: str) -> None:
-    push_to_group(
-        CATALOGUE_GROUP,
-        event,
-        {
-            "kind": kind_of(record),
-            "id": record.pk,
-            "reference_code": record.reference_code,
-            "version": record.version,
-        },
-    )
-
-
 def _require_change(user, fonds: Fonds, classification: int = 0) -> None:
     if user is None:  # system actions (imports from the command line, the seeder)
         return
@@ -167,16 +150,6 @@ def _require_change(user, fonds: Fonds, classification: int = 0) -> None:
         raise NotAllowed(_("The classification is above your clearance."))
 
 
-def code_taken(code: str, *, exclude=None) -> bool:
-    for model in (Volume, Item):
-        qs = model.objects.filter(reference_code=code)
-        if exclude is not None and isinstance(exclude, model):
-            qs = qs.exclude(pk=exclude.pk)
-        if qs.exists():
-            return True
-    return False
-
-
 def _codes_with_prefix(prefix: str) -> list[str]:
     found: list[str] = []
     for model in (Volume, Item):
@@ -184,24 +157,6 @@ def _codes_with_prefix(prefix: str) -> list[str]:
             "reference_code", flat=True
         )
     return found
-
-
-def next_reference_code(
-    fonds: Fonds,
-    category: Category,
-    *,
-    kind: str,
-    year: int | None = None,
-    retention: str | None = None,
-    org_unit: str = "",
-    volume: Volume | None = None,
-) -> str:
-    """The next free reference code under the fonds' pattern (no write)."""
-    template = codes.template_for(fonds, kind, in_volume=volume is not None)
-    values = codes.expected_values(
-        fonds, category, year=year, retention=retention, unit=org_unit, volume=volume
-    )
-    return codes.next_code(template, values, taken_codes_with_prefix=_codes_with_prefix)
 
 
 def validate_code_segments(record, code: str) -> None:
@@ -441,7 +396,6 @@ def create_record(kind: str, data: dict[str, Any], *, acting_user) -> Volume | I
         f"repository.{kind}.created", acting_user=acting_user, obj=record, after=snapshot(record)
     )
     enqueue(record)
-    _push(record, "record.created")
     return record
 
 
@@ -476,7 +430,6 @@ def update_record(record, changes: dict[str, Any], *, acting_user):
         after=changed,
     )
     enqueue(record)
-    _push(record, "record.updated")
     return record
 
 
@@ -497,7 +450,6 @@ def delete_record(record, *, acting_user) -> None:
     )
     record.version += 1
     enqueue(record, deleted=True)
-    _push(record, "record.deleted")
     record.pages_digitised.all().delete()
     record.reviews.all().delete()
     record.moves.all().delete()
@@ -557,7 +509,6 @@ def renumber_record(record, new_code: str, *, acting_user, reason: str):
             note=reason.strip(),
         )
         enqueue(obj)
-        _push(obj, "record.renumbered")
     return record
 
 
@@ -686,7 +637,6 @@ def decide_opening(
         note=reason,
     )
     enqueue(record)
-    _push(record, "record.opened" if decision != OpeningDecision.CONTROLLED else "record.updated")
     return review
 
 
@@ -876,14 +826,6 @@ def move_record(subject, to_position, *, acting_user, reason: str) -> Move:
         after={"position": target.code if target else None},
         note=reason,
     )
-    payload = {
-        "kind": model._meta.model_name,
-        "id": subject.pk,
-        "code": getattr(subject, "reference_code", None) or subject.code,
-        "from": source.code if source else None,
-        "to": target.code if target else None,
-    }
-    push_to_group(CATALOGUE_GROUP, "record.moved", payload)
     return move
 
 
@@ -973,10 +915,6 @@ def retrieval_list(records) -> list:
     return sorted(
         records, key=lambda r: (r.position is None, r.position.path if r.position else "")
     )
-
-
-def bump_versions(model, pks) -> None:
-    model.objects.filter(pk__in=pks).update(version=F("version") + 1)
 
 
 def labels_for_codes(codes_text, *, user) -> tuple[list, list[str]]:

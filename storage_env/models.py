@@ -153,9 +153,6 @@ class EffectivePolicy:
         """Set point ± allowed fluctuation (JGJ 25-2010 §5.2.3)."""
         return self.temp_set - self.temp_swing, self.temp_set + self.temp_swing
 
-    def humidity_set_band(self) -> tuple[float, float]:
-        return self.rh_set - self.rh_swing, self.rh_set + self.rh_swing
-
 
 class ClimatePolicy(models.Model):
     """Per-room climate rules: ranges from the room template unless overridden here."""

@@ -7,7 +7,7 @@ from collections import defaultdict
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Avg, Count
+from django.db.models import Avg
 from django.utils import timezone
 
 from devices.choices import SensorKind
@@ -415,12 +415,3 @@ def room_alarms(room: StoreRoom, *, limit: int = 50) -> list[Alarm]:
         value = reading[field] if reading else None
         alarm.condition_persists = value is not None and outside(value, policy)
     return alarms
-
-
-def alarm_counts_by_room() -> dict[int, int]:
-    return dict(
-        Alarm.objects.filter(state__in=OPEN_STATES)
-        .values_list("room_id")
-        .annotate(n=Count("id"))
-        .values_list("room_id", "n")
-    )

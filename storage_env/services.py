@@ -33,10 +33,6 @@ class AlarmTransitionError(Conflict, ValueError):
     """The alarm is not in a state that allows this change."""
 
 
-def room_group(room_id: int) -> str:
-    return f"storage_env.room.{room_id}"
-
-
 def alarm_payload(alarm: Alarm) -> dict[str, Any]:
     return {
         "id": alarm.pk,

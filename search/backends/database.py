@@ -93,10 +93,6 @@ def row_values(doc: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-def to_row(doc: dict[str, Any]) -> SearchDocument:
-    return SearchDocument(**row_values(doc))
-
-
 def to_doc(row: dict[str, Any]) -> dict[str, Any]:
     doc = {name: row[name] for name in DOC_FIELDS}
     doc["pk"] = row["record_id"]

@@ -42,6 +42,15 @@ def test_readings_are_calibrated_with_dew_point_and_idempotent(sensor):
     assert sensor.status == SensorStatus.ONLINE
 
 
+def test_calibrated_humidity_stays_within_0_and_100(sensor):
+    """The sensor's offsets (-0.5 °C, +1 %RH) are applied; humidity never passes 100 %RH."""
+    now = timezone.now().replace(microsecond=0)
+    body = {"ts": now.isoformat(), "temperature": 20.0, "humidity": 99.5}
+    Writer().write([msg("TH-01", "telemetry", body)])
+    reading = Reading.objects.get(ts=now)
+    assert (reading.temperature, reading.humidity) == (19.5, 100.0)
+
+
 def test_bad_input_goes_to_dead_letters_with_reasons(sensor):
     now = timezone.now()
     ok = {"ts": now.isoformat(), "temperature": 20, "humidity": 50}

@@ -8,7 +8,6 @@ import os
 import uuid
 
 import pytest
-from django.conf import settings
 
 from accounts.choices import Classification
 from repository.choices import AccessStatus, Carrier, Retention
@@ -234,7 +233,3 @@ def catalogue(db):
 def indexed(catalogue, backend):
     sync(backend)
     return catalogue
-
-
-def es_url_configured() -> bool:
-    return bool(settings.ELASTICSEARCH_URL)

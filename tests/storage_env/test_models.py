@@ -45,11 +45,10 @@ def test_one_open_alarm_per_rule_and_subject(room):
     Alarm.objects.create(message="c", **kwargs)  # a new episode once the first one cleared
 
 
-def test_calibration_offsets_and_overdue(room):
+def test_overdue(room):
     sensor = Sensor(
         sensor_id="TH-2", temperature_offset=-0.5, humidity_offset=3, interval_seconds=60
     )
-    assert sensor.calibrate(20.0, 99.0) == (19.5, 100.0)
     sensor.last_seen = timezone.now() - dt.timedelta(seconds=181)
     assert sensor.is_overdue()
     sensor.last_seen = timezone.now() - dt.timedelta(seconds=100)

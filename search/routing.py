@@ -1,5 +1,0 @@
-"""Websocket routes of the search app (under `ws/`), collected by config/routing.py."""
-
-from django.urls import path  # noqa: F401
-
-websocket_urlpatterns: list = []

@@ -1,0 +1,140 @@
+"""Names vulture (``make lint``) cannot see being used: read by Django, DRF, a library or a
+template, or pytest fixtures asked for their side effect. Only names, never run.
+
+Conventions that apply everywhere (``Meta``, ``handle``, ``ready``, ``get_*``, ``validate_*``,
+``save_model`` …) are in ``ignore_names`` of ``[tool.vulture]`` in pyproject.toml. A name goes
+here only when nothing in Python reads it; code that nothing reads at all is deleted instead.
+"""
+
+# ruff: noqa: B018
+
+from types import SimpleNamespace
+
+_ = SimpleNamespace()
+
+# Model fields written by services and shown in templates, the admin or the API only.
+_.location_note
+_.firmware
+_.status_changed_at
+_.first_seen
+_.last_topic
+_.last_payload
+_.user_type
+_.decided_at
+_.closed_at
+_.closed_by
+_.refused_lines
+_.checked_out_by
+_.returned_by
+_.scanned_by
+_.scanned_at
+_.starts_at
+_.content_object
+_.opening_age_years
+_.uploaded_by
+_.uploaded_at
+_.opened_by
+_.dew_point_mean
+_.record_id
+_.category_code
+_.category_name
+
+# Serializer fields (declared, read by DRF through ``fields``).
+_.clearance_label
+_.id_number_masked
+_.request_number
+_.replayed
+_.kind_label
+_.reason_label
+_.payload_preview
+_.payload_base64
+_.thumbnail_url
+_.web_url
+_.position_label
+_.code_label
+_.template_label
+_.time_zone
+_.limits
+_.error_count
+
+# Attributes read by templates.
+_.has_previous
+_.links
+_.n_lines
+
+# Forms: Django reads these class attributes.
+_.input_type
+_.field_order
+_.help_texts
+_.widget
+_.help_text
+
+# Django middleware hooks, URL error handlers, the API's pagination, settings-referenced classes.
+_.process_view
+_.process_exception
+_.handler400
+_.handler403
+_.handler404
+_.handler500
+_.page_not_found
+_.server_error
+_.permission_denied
+_.bad_request
+_.Pagination
+_.DomainErrorMiddleware
+_.BoundedJSONParser
+_.BoundedFormParser
+_.BoundedMultiPartParser
+_.normalise_integer_limits
+_.CacheEntry
+_.RecordingMiddleware
+_.navigation
+_.change_password_form
+_.enforce_csrf_checks
+_._messages
+
+# Libraries read these: paho's MQTT properties, reportlab's chart styles, amqtt's plugins,
+# urllib's redirect hook, http.server/aiosmtpd handlers, pytest's session hook.
+_.SessionExpiryInterval
+_.ReceiveMaximum
+_.MessageExpiryInterval
+_.UserProperty
+_.on_unsubscribe
+_.strokeColor
+_.strokeWidth
+_.strokeDashArray
+_.symbol
+_.fontSize
+_.LoopbackAuthPlugin
+_.is_anonymous
+_.redirect_request
+_.log_message
+_.do_POST
+_.handle_DATA
+_.daemon_threads
+_.exitstatus
+_.previous_id
+
+# Callback and hook parameters whose signature is fixed by the caller.
+_.userdata
+_.signum
+_.frame
+_.fp
+_.newurl
+_.max_packets
+_.view_args
+_.generator
+_.is_async
+
+# pytest fixtures requested for their side effect.
+_.transactional_db
+_.django_db_setup
+_.staff_see_fonds
+_.unreachable_redis
+_.unreachable_elasticsearch
+_.granted
+_.engine_down
+_.small_budget
+_.frozen
+_.shared_database
+_.hostile_items
