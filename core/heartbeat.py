@@ -8,6 +8,7 @@ has finished. A name counts as healthy while at least one of its instances beat 
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import socket
@@ -20,6 +21,9 @@ from django.utils import timezone
 from core.models import WorkerHeartbeat
 
 log = logging.getLogger("lantai.heartbeat")
+
+# An instance replaced by a fresh one of the same name is forgotten after this long.
+FORGET_REPLACED_SECONDS = 600
 
 
 def default_instance() -> str:
@@ -116,6 +120,20 @@ def worker_states(now=None) -> list[dict[str, Any]]:
             }
         )
     return states
+
+
+def forget_replaced(now=None) -> int:
+    """Housekeeping (run hourly by the alarm engine): drop instances that a fresh instance of
+    the same worker replaced, or that stopped, long ago; every restart makes a new instance."""
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(seconds=FORGET_REPLACED_SECONDS)
+    deleted = 0
+    for state in worker_states(now):
+        if state["status"] in {"replaced", "stopped"} and state["age_s"] > FORGET_REPLACED_SECONDS:
+            deleted += WorkerHeartbeat.objects.filter(
+                name=state["name"], instance=state["instance"], beat_at__lt=cutoff
+            ).delete()[0]
+    return deleted
 
 
 def check_workers() -> dict[str, Any]:

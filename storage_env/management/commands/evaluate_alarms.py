@@ -28,7 +28,7 @@ from django.core.management.base import BaseCommand
 from django.db import DatabaseError, close_old_connections, connection, reset_queries
 from django.utils import translation
 
-from core.heartbeat import Heartbeat
+from core.heartbeat import Heartbeat, forget_replaced
 from storage_env.engine import AlarmEngine
 from storage_env.rollup import drop_old_readings, rollup_all
 
@@ -116,6 +116,7 @@ class Command(BaseCommand):
                 timers["rollup"] = now
             if now - timers["retention"] >= 3600:
                 drop_old_readings(keep_days=options["keep_days"])
+                forget_replaced()  # heartbeat rows of workers restarted long ago
                 timers["retention"] = now
 
         beats = {
