@@ -155,7 +155,7 @@ def test_broker_connection_lost_worker_reconnects_and_resubscribes():
     start = timezone.now() - dt.timedelta(minutes=10)
     try:
         with mock.patch(
-            "devices.mqtt.client.broker_config",
+            "devices.ingest.broker_config",
             return_value=BrokerConfig(host="127.0.0.1", port=proxy.port),
         ):
             worker.start()

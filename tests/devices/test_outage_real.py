@@ -256,7 +256,7 @@ def test_broker_restart_worker_reconnects_and_resubscribes():
     from unittest import mock
 
     try:
-        with mock.patch("devices.mqtt.client.broker_config", return_value=config):
+        with mock.patch("devices.ingest.broker_config", return_value=config):
             worker.start()
         assert wait_for(lambda: worker.connected, 10)
         time.sleep(0.5)
