@@ -41,19 +41,33 @@ def update_profile(user: User, *, acting_user: User, changes: dict[str, Any]) ->
     unknown = set(changes) - set(PROFILE_FIELDS)
     if unknown:
         raise ValueError(f"not profile fields: {sorted(unknown)}")
+    _write_fields(user, changes, event="accounts.user.profile_updated", acting_user=acting_user)
+    return user
+
+
+def _write_fields(
+    user: User,
+    changes: dict[str, Any],
+    *,
+    event: str,
+    acting_user: User,
+    validate: bool = False,
+) -> None:
+    """Set, save and audit (before/after) some fields of ``user``, then tell them."""
     before = {field: getattr(user, field) for field in changes}
     for field, value in changes.items():
         setattr(user, field, value)
-    user.save(update_fields=list(changes))
+    if validate:
+        user.full_clean(exclude=["password"])
+    user.save(update_fields=sorted(changes))
     record_event(
-        "accounts.user.profile_updated",
+        event,
         acting_user=acting_user,
         obj=user,
         before=before,
         after={field: getattr(user, field) for field in changes},
     )
     notify_user(user, "user.updated", {"fields": sorted(changes)})
-    return user
 
 
 @transaction.atomic
@@ -200,20 +214,15 @@ def update_account(user: User, *, acting_user: User, changes: dict[str, Any]) ->
         return user
     if locked.pk == acting_user.pk and changed.get("is_active") is False:
         raise ValidationError({"is_active": [_("You may not deactivate your own account.")]})
-    before = {field: getattr(locked, field) for field in changed}
-    for field, value in changed.items():
-        setattr(locked, field, value)
-        setattr(user, field, value)
-    locked.full_clean(exclude=["password"])
-    locked.save(update_fields=sorted(changed))
-    record_event(
-        "accounts.user.account_updated",
+    _write_fields(
+        locked,
+        changed,
+        event="accounts.user.account_updated",
         acting_user=acting_user,
-        obj=locked,
-        before=before,
-        after={field: getattr(locked, field) for field in changed},
+        validate=True,
     )
-    notify_user(locked, "user.updated", {"fields": sorted(changed)})
+    for field, value in changed.items():
+        setattr(user, field, value)  # the caller's copy shows the change too
     return user
 
 
