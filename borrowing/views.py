@@ -102,7 +102,7 @@ def _warnings(req: AccessRequest) -> list[str]:
         )
     for line in req.lines.select_related("item__position", "volume__position"):
         record = line.record
-        other = Loan.objects.active().filter(**services._line_kwargs(record)).exclude(request=req)
+        other = Loan.objects.active().filter(**services.line_kwargs(record)).exclude(request=req)
         if other.exists():
             warnings.append(
                 _("%(code)s is on loan to another request.") % {"code": record.reference_code}

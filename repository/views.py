@@ -35,6 +35,7 @@ from repository import (
     services,
 )
 from repository import stocktake as stocktakes
+from repository.choices import AccessStatus
 from repository.forms import (
     BoxAddForm,
     BoxDeleteForm,
@@ -88,7 +89,7 @@ def staff_catalogue(request: HttpRequest) -> HttpResponse:
     qs = listing.visible_records(request.user, filters)
     context = _list_context(request, filters, qs)
     context["fonds_list"] = Fonds.objects.all()
-    context["statuses"] = services.AccessStatus.choices
+    context["statuses"] = AccessStatus.choices
     return render(request, "repository/staff/catalogue.html", context)
 
 
