@@ -25,7 +25,7 @@ from repository.choices import (
     ShelvingKind,
     StocktakeStatus,
 )
-from repository.querysets import RecordQuerySet
+from repository.querysets import MoveQuerySet, PlaceQuerySet, RecordQuerySet
 
 OPENING_AGE_YEARS = 25  # Archives Law: records generally open 25 years after formation
 
@@ -276,6 +276,8 @@ class Position(models.Model):
     path = models.CharField(_("shelf order"), max_length=128, db_index=True)
     capacity = models.PositiveIntegerField(_("capacity"), default=20)
 
+    objects = PlaceQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("position")
         verbose_name_plural = _("positions")
@@ -342,6 +344,8 @@ class Box(models.Model):
     capacity = models.PositiveSmallIntegerField(_("box capacity"), default=20)
     notes = models.CharField(_("notes"), max_length=200, blank=True)
 
+    objects = PlaceQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("box")
         verbose_name_plural = _("boxes")
@@ -393,6 +397,8 @@ class Move(models.Model):
     )
     moved_at = models.DateTimeField(_("moved at"), auto_now_add=True, db_index=True)
     reason = models.CharField(_("reason"), max_length=200)
+
+    objects = MoveQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("move")

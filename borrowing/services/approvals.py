@@ -11,13 +11,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.audit import record_event
-from accounts.choices import Classification, Role
+from accounts.choices import Classification
 from accounts.models import User
 from accounts.services import notify_user
 from borrowing import digital
 from borrowing.access import can_handle
 from borrowing.choices import AWAITING_DECISION, ApproverRole, LineDecision, Purpose, RequestState
 from borrowing.models import AccessRequest, ApprovalDecision, ApprovalRule
+from borrowing.roles import can_approve, can_decide_desk_step
 from borrowing.services.common import (
     BorrowingError,
     NotAllowed,
@@ -106,9 +107,9 @@ def can_decide_step(user: User, step: dict[str, Any], req: AccessRequest) -> boo
     request's records, and every record of the request visible to them (the borrowing door:
     clearance AND a permission on each record's fonds)."""
     if step["role"] == ApproverRole.APPROVER:
-        allowed = user.has_role(Role.APPROVER, Role.ADMINISTRATOR)
+        allowed = can_approve(user)
     else:
-        allowed = user.has_role(Role.FRONT_DESK, Role.APPROVER, Role.ADMINISTRATOR)
+        allowed = can_decide_desk_step(user)
     return allowed and int(user.clearance) >= int(step["clearance"]) and can_handle(user, req)
 
 

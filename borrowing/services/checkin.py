@@ -11,10 +11,10 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from accounts.audit import record_event
-from accounts.choices import Role
 from accounts.models import User
 from borrowing.choices import ScanKind
 from borrowing.models import Loan, Scan
+from borrowing.roles import can_check_in
 from borrowing.services.common import BorrowingError, Conflict, NotAllowed, fail
 from borrowing.services.loans import active_loan_for, return_locked
 from borrowing.services.records import (
@@ -79,7 +79,7 @@ def process_checkin_scan(
 ) -> ScanResult:
     """One scan from the phone. Idempotent on ``scan_id``: a replay returns the first result and
     changes nothing, so a resent scan never returns a file twice."""
-    if not acting_user.has_role(Role.FRONT_DESK, Role.KEEPER, Role.ADMINISTRATOR):
+    if not can_check_in(acting_user):
         fail(NotAllowed, _("Only staff check records in."), "not_allowed")
     if kind not in ScanKind.values:
         fail(BorrowingError, _("Unknown scan kind."), "bad_kind")

@@ -12,11 +12,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.audit import record_event
-from accounts.choices import Role
 from accounts.models import User
 from accounts.services import notify_user
 from borrowing.choices import ON_LOAN_STATES, LineDecision, RequestState
 from borrowing.models import AccessRequest, Loan, Reminder
+from borrowing.roles import can_check_in, can_serve_desk
 from borrowing.services.common import (
     MAX_LOAN_DAYS,
     MAX_RENEWALS,
@@ -50,7 +50,7 @@ def check_out_access_request(
 ) -> list[Loan]:
     """Hand the approved records to the reader: one loan per record; a record already on loan
     refuses the whole check-out (nothing is written)."""
-    if not acting_user.has_role(Role.FRONT_DESK, Role.ADMINISTRATOR):
+    if not can_serve_desk(acting_user):
         fail(NotAllowed, _("Only the front desk checks records out."), "not_allowed")
     today = timezone.localdate()
     if due_date < today:
@@ -137,7 +137,7 @@ _LOAN_RELATED = ("item__position", "volume__position", "request", "borrower")
 
 @transaction.atomic
 def return_loan(loan: Loan, *, acting_user: User) -> Loan:
-    if not acting_user.has_role(Role.FRONT_DESK, Role.KEEPER, Role.ADMINISTRATOR):
+    if not can_check_in(acting_user):
         fail(NotAllowed, _("Only staff take records back."), "not_allowed")
     loan = (
         Loan.objects.select_for_update(of=("self",)).select_related(*_LOAN_RELATED).get(pk=loan.pk)
@@ -175,9 +175,7 @@ def return_locked(loan: Loan, *, acting_user: User, request_locked: bool = False
 def renew_loan(loan: Loan, *, acting_user: User, due_date: dt.date | None = None) -> Loan:
     """Extend a loan (the borrower or the front desk), at most ``MAX_RENEWALS`` times."""
     loan = Loan.objects.select_for_update().get(pk=loan.pk)
-    if loan.borrower_id != acting_user.pk and not acting_user.has_role(
-        Role.FRONT_DESK, Role.ADMINISTRATOR
-    ):
+    if loan.borrower_id != acting_user.pk and not can_serve_desk(acting_user):
         fail(NotAllowed, _("You cannot renew this loan."), "not_allowed")
     if loan.borrower_id != acting_user.pk:
         require_handles(loan.request, acting_user)

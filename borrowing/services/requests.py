@@ -11,10 +11,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.audit import record_event
-from accounts.choices import Role
 from accounts.models import User
 from borrowing.choices import Purpose, RequestState, UserType
 from borrowing.models import AccessRequest, RequestLine, id_number_digest
+from borrowing.roles import can_retrieve, can_serve_desk
 from borrowing.services.approvals import compute_chain
 from borrowing.services.common import (
     MAX_LINES,
@@ -143,9 +143,7 @@ def cancel_access_request(
 ) -> AccessRequest:
     """Cancel at any point before check-out: the requester, or front-desk staff."""
     req = lock_request(req)
-    if req.requester_id != acting_user.pk and not acting_user.has_role(
-        Role.FRONT_DESK, Role.ADMINISTRATOR
-    ):
+    if req.requester_id != acting_user.pk and not can_serve_desk(acting_user):
         fail(NotAllowed, _("You cannot cancel this request."), "not_allowed")
     if req.requester_id != acting_user.pk:
         require_handles(req, acting_user)
@@ -163,7 +161,7 @@ def cancel_access_request(
 def retrieve_access_request(req: AccessRequest, *, acting_user: User) -> AccessRequest:
     """The keeper has fetched the approved records from the shelves (取档)."""
     req = lock_request(req)
-    if not acting_user.has_role(Role.KEEPER, Role.FRONT_DESK, Role.ADMINISTRATOR):
+    if not can_retrieve(acting_user):
         fail(NotAllowed, _("Only keepers and the front desk record retrieval."), "not_allowed")
     require_handles(req, acting_user)
     return move_request(req, RequestState.RETRIEVED, acting_user=acting_user, action="retrieved")
@@ -171,7 +169,7 @@ def retrieve_access_request(req: AccessRequest, *, acting_user: User) -> AccessR
 
 @transaction.atomic
 def close_access_request(req: AccessRequest, *, acting_user: User) -> AccessRequest:
-    if not acting_user.has_role(Role.FRONT_DESK, Role.ADMINISTRATOR):
+    if not can_serve_desk(acting_user):
         fail(NotAllowed, _("Only the front desk closes requests."), "not_allowed")
     req = lock_request(req)
     require_handles(req, acting_user)

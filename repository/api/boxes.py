@@ -55,7 +55,9 @@ class BoxViewSet(mixins.ListModelMixin, LocationViewSet):
     lookup_value_regex = r"\d+"
 
     def get_queryset(self):
-        qs = Box.objects.select_related("fonds", "room", "position__room", "position__unit")
+        qs = Box.objects.visible_to(self.request.user).select_related(
+            "fonds", "room", "position__room", "position__unit"
+        )
         params = self.request.query_params
         if params.get("room"):
             qs = qs.filter(room__code=params["room"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.http import HttpResponse
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from core.api import BaseViewSet
 from repository import labels, services
 from repository.api.roles import LocationManagers, StaffOnly
-from repository.models import Item, Move, Position, ShelvingUnit, StoreRoom, Volume
+from repository.models import Move, Position, ShelvingUnit, StoreRoom
 from repository.serializers import (
     LocationSerializer,
     MoveSerializer,
@@ -31,7 +31,8 @@ class PositionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseView
     serializer_class = PositionSerializer
 
     def get_queryset(self):
-        qs = Position.objects.select_related("room", "unit").order_by("path")
+        qs = Position.objects.visible_to(self.request.user).select_related("room", "unit")
+        qs = qs.order_by("path")
         room = self.request.query_params.get("room")
         if room:
             qs = qs.filter(room__code=room)
@@ -45,18 +46,9 @@ class MoveViewSet(mixins.ListModelMixin, BaseViewSet):
     serializer_class = MoveSerializer
 
     def get_queryset(self):
-        user = self.request.user
-        return Move.objects.select_related("from_position", "to_position", "moved_by").filter(
-            Q_visible_moves(user)
+        return Move.objects.visible_to(self.request.user).select_related(
+            "from_position", "to_position", "moved_by"
         )
-
-
-def Q_visible_moves(user):
-    return (
-        Q(volume__in=Volume.objects.visible_to(user).values("pk"))
-        | Q(item__in=Item.objects.visible_to(user).values("pk"))
-        | Q(box__isnull=False)
-    )
 
 
 class WhereIsView(APIView):

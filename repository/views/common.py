@@ -8,12 +8,12 @@ from urllib.parse import urlencode
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 
-from accounts.choices import Role
-from accounts.permissions import role_required
+from accounts.permissions import requires
 from repository import exports, listing
 from repository.forms import RecordForm
+from repository.roles import can_catalogue, can_take_stock
 
-archivist_required = role_required(Role.ARCHIVIST, Role.ADMINISTRATOR)
+archivist_required = requires(can_catalogue)
 
 
 def client_ip(request: HttpRequest) -> str | None:
@@ -54,4 +54,4 @@ def form_errors(form, exc: ValidationError) -> None:
     RecordForm.add_service_errors(form, exc)
 
 
-stocktake_required = role_required(Role.KEEPER, Role.ARCHIVIST, Role.ADMINISTRATOR)
+stocktake_required = requires(can_take_stock)

@@ -112,7 +112,7 @@ def staff_boxes(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, _("Box %(code)s created.") % {"code": box.code})
             return redirect("repository:staff-box", pk=box.pk)
-    qs = Box.objects.select_related("fonds", "room", "position")
+    qs = Box.objects.visible_to(request.user).select_related("fonds", "room", "position")
     room = request.GET.get("room", "")
     q = request.GET.get("q", "").strip()[:64]
     if room_id := parse_int(room, min_value=1, max_value=ID_MAX, field="room"):
@@ -132,7 +132,8 @@ def staff_boxes(request: HttpRequest) -> HttpResponse:
 def staff_box(request: HttpRequest, pk: int) -> HttpResponse:
     """A box: what is in it (records the user may not see are counted, not named), and for
     keepers and archivists forms to put records in by code, take them out, and move the box."""
-    box = get_object_or_404(Box.objects.select_related("fonds", "room", "position__room"), pk=pk)
+    boxes_seen = Box.objects.visible_to(request.user)
+    box = get_object_or_404(boxes_seen.select_related("fonds", "room", "position__room"), pk=pk)
     can_manage = access.can_manage_locations(request.user)
     if request.method == "POST" and not can_manage:
         raise Http404
@@ -213,23 +214,11 @@ def staff_box(request: HttpRequest, pk: int) -> HttpResponse:
 
 @staff_required
 def staff_moves(request: HttpRequest) -> HttpResponse:
-    moves = Move.objects.select_related(
+    """The newest moves the user may see (the moves door, as in the API)."""
+    moves = Move.objects.visible_to(request.user).select_related(
         "volume", "item", "box", "from_position", "to_position", "moved_by"
     )
-    visible = []
-    for move in moves[:200]:
-        subject = move.subject
-        if (
-            move.box_id
-            or services.KINDS["volume" if move.volume_id else "item"]
-            .objects.visible_to(request.user)
-            .filter(pk=subject.pk)
-            .exists()
-        ):
-            visible.append(move)
-        if len(visible) >= 100:
-            break
-    return render(request, "repository/staff/moves.html", {"moves": visible})
+    return render(request, "repository/staff/moves.html", {"moves": list(moves[:100])})
 
 
 @staff_required
