@@ -345,3 +345,23 @@ def test_save_refuses_bad_mapping_and_overlaps(admin_user):
     assert "name" in caught.value.fields
     assert SensorSource.objects.count() == 1
     assert not AuditLog.objects.filter(action="devices.source.updated").exists()
+
+
+@pytest.mark.parametrize("profile", [p for p in sources.PROFILES if p != "lantai"])
+def test_simulator_speaks_each_profile(profile):
+    from devices.simulator import Message, speak
+
+    spec = spec_of(profile, mapping=fx.DTU_MAPPING if profile == "generic" else None)
+    if profile == "generic":
+        spec = spec_of(profile, mapping={**fx.DTU_MAPPING, "alarms": []})
+    at = (NOW - dt.timedelta(minutes=1)).replace(microsecond=0).isoformat()
+    reading = Message("dev-1", "telemetry", {"ts": at, "temperature": 21.5, "humidity": 45.0})
+    stored = []
+    for topic, raw, _retain in speak(profile, reading):
+        result = spec.parse(topic, raw, now=NOW)
+        assert result is not None and not result.errors, (topic, raw)
+        stored += result.readings
+    assert {r.temperature for r in stored} - {None} == {21.5}
+    assert {r.humidity for r in stored} - {None} == {45.0}
+    for topic, raw, _retain in speak(profile, Message("dev-1", "status", "offline")):
+        assert spec.parse(topic, raw, now=NOW).status == "offline"
