@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from accounts.audit import record_event
@@ -107,6 +108,11 @@ SOURCE_FIELDS = (
 )
 
 
+def others_qs(exclude_pk: int | None) -> QuerySet[SensorSource]:
+    sources = SensorSource.objects.all()
+    return sources if exclude_pk is None else sources.exclude(pk=exclude_pk)
+
+
 def check_sensor_source(fields: dict[str, Any], *, exclude_pk: int | None = None) -> SourceSpec:
     """The compiled source for ``fields``, or ``Invalid`` naming every problem: a mapping that
     could never work (a bad path, an unknown unit or time zone, a sensor id on a fixed level),
@@ -116,7 +122,7 @@ def check_sensor_source(fields: dict[str, Any], *, exclude_pk: int | None = None
     problems: dict[str, list[str]] = {}
     if not name or len(name) > 64:
         problems["name"] = [_("A name of 1 to 64 characters.")]
-    elif SensorSource.objects.exclude(pk=exclude_pk).filter(name=name).exists():
+    elif others_qs(exclude_pk).filter(name=name).exists():
         problems["name"] = [_("Another source has this name.")]
     filters = [
         line.strip() for line in str(fields.get("topic_filters") or "").splitlines() if line.strip()
@@ -139,7 +145,7 @@ def check_sensor_source(fields: dict[str, Any], *, exclude_pk: int | None = None
         for key, messages in exc.problems.items():
             problems.setdefault(key, []).extend(messages)
     native = topics.native_filters()
-    others = SensorSource.objects.exclude(pk=exclude_pk).only("name", "topic_filters")
+    others = others_qs(exclude_pk).only("name", "topic_filters")
     for topic_filter in filters:
         if topics.filter_problem(topic_filter):
             continue
@@ -172,12 +178,13 @@ def save_sensor_source(
     """Create (``source`` None) or change a sensor source. Refused (``Invalid``) when it could
     never work; audited; the running ingest worker picks it up within a second (the sources'
     registry version moves on save)."""
+    before: dict[str, Any] | None = None
     if source is not None:
         source = SensorSource.objects.select_for_update().get(pk=source.pk)
-        before: dict[str, Any] | None = _source_state(source)
-        merged = {**before, **fields}
+        state = _source_state(source)
+        before = state
+        merged = {**state, **fields}
     else:
-        before = None
         merged = {name: fields.get(name) for name in SOURCE_FIELDS}
     check_sensor_source(merged, exclude_pk=source.pk if source else None)
     target = source or SensorSource()
