@@ -874,6 +874,8 @@ class IngestWorker:
             self.refresh_sources()
         except DatabaseError as exc:
             self._db_failed(exc)
+        except Exception as exc:  # the stream goes on with the sources it has
+            log.warning("sensor sources not reloaded: %s: %s", type(exc).__name__, exc)
 
     def pending_count(self) -> int:
         """Messages taken but not yet committed (queued or in the writer's hands)."""
