@@ -15,6 +15,7 @@ done
 [ "$have_chromium" = yes ] || missing+=(chromium)
 [ -f /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || missing+=(fonts-wqy-zenhei)
 command -v pdftotext > /dev/null || missing+=(poppler-utils)  # PDF text checks in the tests
+command -v mosquitto_pub > /dev/null || missing+=(mosquitto-clients)  # a third-party publisher (sources)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

@@ -57,6 +57,9 @@ class Reading(models.Model):
     battery = models.PositiveSmallIntegerField(null=True)
     seq = models.BigIntegerField(null=True)
     received_at = models.DateTimeField(auto_now_add=True)
+    # the device sent no time: ``ts`` is when the message arrived (a sensor source's
+    # ``when_missing: receive``), so it is as good as the network and may repeat on redelivery
+    ts_received = models.BooleanField(_("time taken on receipt"), default=False, db_default=False)
 
     objects = ReadingQuerySet.as_manager()
 
