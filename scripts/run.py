@@ -16,11 +16,12 @@ SIGTERM stops them all together.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import secrets
-import socket
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -97,13 +98,11 @@ def embedded_defaults(env: MutableMapping[str, str], host: str) -> None:
     if is_true(env.get("DEBUG")):
         return
     hosts = ["localhost", "127.0.0.1", "[::1]"]
-    if host in {"0.0.0.0", "::"}:  # noqa: S104 - naming the wildcard, not binding to it
+    if host in {"0.0.0.0", "::"}:  # every interface: add this machine's names
         name = socket.gethostname()
         hosts += [name, socket.getfqdn()]
-        try:
+        with contextlib.suppress(OSError):
             hosts.append(socket.gethostbyname(name))
-        except OSError:
-            pass
     elif host not in hosts:
         hosts.append(f"[{host}]" if ":" in host else host)
     env.setdefault("ALLOWED_HOSTS", ",".join(dict.fromkeys(hosts)))
@@ -221,10 +220,10 @@ def main() -> int:
         text=True,
         check=False,
     ).stdout
+    mode = "" if is_true(env.get("DEBUG")) else "\n(DEBUG off; DEBUG=true make run for development)"
     print(
         f"\nLantai is running at http://{args.host}:{args.port}/  (staff: /staff/, "
-        f"API docs: /api/docs/, health: /healthz)\nDemo logins:\n{from_demo}"
-        + ("" if is_true(env.get("DEBUG")) else "\n(DEBUG off; DEBUG=true make run for development)"),
+        f"API docs: /api/docs/, health: /healthz)\nDemo logins:\n{from_demo}" + mode,
         flush=True,
     )
 
