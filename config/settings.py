@@ -382,6 +382,24 @@ EMAIL_TIMEOUT = env.get_int("EMAIL_TIMEOUT", 10)
 SITE_URL = (env.get("SITE_URL") or "").rstrip("/")
 NOTIFICATION_TIMEOUT = env.get_int("NOTIFICATION_TIMEOUT", 10)
 
+# --- Backups (core/backup.py: manage.py backup / restore / backup --verify) ------------------
+# A restic repository: a path, sftp:user@host:/path, s3:https://host/bucket (AWS_ACCESS_KEY_ID
+# and AWS_SECRET_ACCESS_KEY in the environment) or rest:https://…; the password from a file only.
+BACKUP_REPOSITORY = env.get("BACKUP_REPOSITORY", "") or ""
+BACKUP_PASSWORD_FILE = env.get("BACKUP_PASSWORD_FILE", "") or ""
+# The off-site copy (异地备份): every backup is copied there; its own password file, or the same.
+BACKUP_COPY_REPOSITORY = env.get("BACKUP_COPY_REPOSITORY", "") or ""
+BACKUP_COPY_PASSWORD_FILE = env.get("BACKUP_COPY_PASSWORD_FILE", "") or ""
+# Snapshots kept after each backup (restic forget --keep-*); empty keeps everything.
+BACKUP_KEEP = env.get("BACKUP_KEEP", "daily=7,weekly=5,monthly=12,yearly=10") or ""
+# Share of the repository's data `backup --verify` reads back besides the restore drill.
+BACKUP_VERIFY_READ_DATA = env.get("BACKUP_VERIFY_READ_DATA", "5%") or ""
+BACKUP_WORK_DIR = Path(env.get("BACKUP_WORK_DIR", str(VAR_DIR / "backup")))
+BACKUP_CACHE_DIR = Path(env.get("BACKUP_CACHE_DIR", str(VAR_DIR / "restic-cache")))
+BACKUP_RESTIC = env.get("BACKUP_RESTIC") or "restic"
+BACKUP_PG_DUMP = env.get("BACKUP_PG_DUMP") or "pg_dump"
+BACKUP_PG_RESTORE = env.get("BACKUP_PG_RESTORE") or "pg_restore"
+
 # --- Logging --------------------------------------------------------------------------------
 LOGGING = {
     "version": 1,
