@@ -190,12 +190,16 @@ STATIC_ROOT = Path(env.get("STATIC_ROOT", str(VAR_DIR / "static")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env.get("MEDIA_ROOT", str(VAR_DIR / "media")))
+# Behind nginx: scans are sent by nginx from this internal location (core/downloads.py,
+# deploy/nginx/lantai-locations.conf); empty: Django streams them.
+X_ACCEL_REDIRECT_PREFIX = env.get("X_ACCEL_REDIRECT_PREFIX", "") or ""
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
-            if DEBUG or TESTING  # the manifest exists only after collectstatic
+            # the manifest exists only after collectstatic (STATIC_MANIFEST=false: plain names)
+            if not env.get_bool("STATIC_MANIFEST", not (DEBUG or TESTING))
             else "whitenoise.storage.CompressedManifestStaticFilesStorage"
         )
     },

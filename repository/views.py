@@ -9,7 +9,6 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import (
-    FileResponse,
     Http404,
     HttpRequest,
     HttpResponse,
@@ -22,6 +21,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.choices import Role
 from accounts.permissions import role_required, staff_required
+from core.downloads import protected_file
 from core.input import ID_MAX, parse_int
 from repository import (
     access,
@@ -294,7 +294,7 @@ def staff_page_original(request: HttpRequest, pk: int) -> HttpResponse:
     page = access.access_page(request.user, pk)
     if not access.sees_original(request.user, page.record):
         raise Http404
-    return FileResponse(page.original.open("rb"), filename=page.original.name.rsplit("/", 1)[-1])
+    return protected_file(page.original, filename=page.original.name.rsplit("/", 1)[-1])
 
 
 # --- staff: opening review ----------------------------------------------------------------
