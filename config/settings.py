@@ -346,7 +346,9 @@ SECURE_HSTS_PRELOAD = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^livez$", r"^readyz$", r"^metrics$"]
+# Seconds within which /readyz and /healthz answer whatever is down (core/health.py).
+HEALTH_TIMEOUT = float(env.get("HEALTH_TIMEOUT") or 0.5)
 # Templates carry no inline script or style: the policy allows only this origin. Websockets
 # go to this host only: under CSP Level 3 'self' also matches ws:/wss: on the page's own host
 # (Chrome 70+, Firefox, Safari 16+); for older Safari the socket origin of SITE_URL is named.
