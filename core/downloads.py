@@ -11,16 +11,16 @@ from urllib.parse import quote
 from django.conf import settings
 from django.core.files.storage import FileSystemStorage
 from django.db.models.fields.files import FieldFile
-from django.http import FileResponse, HttpResponse
+from django.http import FileResponse, HttpResponse, HttpResponseBase
 from django.utils.http import content_disposition_header
 
 
-def protected_file(field_file: FieldFile, *, filename: str) -> HttpResponse:
+def protected_file(field_file: FieldFile, *, filename: str) -> HttpResponseBase:
     prefix = settings.X_ACCEL_REDIRECT_PREFIX
     if not prefix or not isinstance(field_file.storage, FileSystemStorage):
         return FileResponse(field_file.open("rb"), filename=filename)
     content_type, _encoding = mimetypes.guess_type(filename)
     response = HttpResponse(content_type=content_type or "application/octet-stream")
-    response["X-Accel-Redirect"] = prefix.rstrip("/") + "/" + quote(field_file.name)
-    response["Content-Disposition"] = content_disposition_header(False, filename)
+    response["X-Accel-Redirect"] = prefix.rstrip("/") + "/" + quote(field_file.name or "")
+    response["Content-Disposition"] = content_disposition_header(False, filename) or ""
     return response
