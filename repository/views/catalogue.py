@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.permissions import staff_required
+from core.downloads import protected_file
 from repository import access, images, listing, services
 from repository.choices import AccessStatus
 from repository.forms import MoveForm, NewRecordForm, PageUploadForm, RecordForm, RenumberForm
@@ -211,8 +213,8 @@ def staff_page_upload(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
 
 
 @staff_required
-def staff_page_original(request: HttpRequest, pk: int) -> HttpResponse:
+def staff_page_original(request: HttpRequest, pk: int) -> HttpResponseBase:
     page = access.access_page(request.user, pk)
     if not access.sees_original(request.user, page.record):
         raise Http404
-    return FileResponse(page.original.open("rb"), filename=page.original.name.rsplit("/", 1)[-1])
+    return protected_file(page.original, filename=page.original.name.rsplit("/", 1)[-1])
