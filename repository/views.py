@@ -53,7 +53,7 @@ from repository.forms import (
     StocktakeForm,
     WhereIsForm,
 )
-from repository.models import Box, Category, Fonds, Move, Stocktake, StocktakeScan, StoreRoom
+from repository.models import Box, Category, Fonds, Move, Stocktake, StoreRoom
 from repository.validation import format_partial_date
 
 archivist_required = role_required(Role.ARCHIVIST, Role.ADMINISTRATOR)
@@ -785,11 +785,7 @@ def mobile_stocktake(request: HttpRequest, pk: int) -> HttpResponse:
             else:
                 messages.success(request, _("Recorded %(code)s") % {"code": result["code"]})
         return redirect("repository:mobile-stocktake", pk=current.pk)
-    scans = (
-        StocktakeScan.objects.filter(stocktake=current)
-        .select_related("position")
-        .order_by("-scanned_at")[:20]
-    )
+    scans = stocktakes.recent_scans(current, request.user)
     return render(
         request,
         "repository/mobile/stocktake.html",
