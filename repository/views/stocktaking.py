@@ -11,7 +11,7 @@ from django.views.decorators.http import require_http_methods
 
 from repository import stocktake as stocktakes
 from repository.forms import RecordForm, StocktakeForm
-from repository.models import Stocktake, StocktakeScan
+from repository.models import Stocktake
 from repository.views.common import stocktake_required
 
 
@@ -74,11 +74,7 @@ def mobile_stocktake(request: HttpRequest, pk: int) -> HttpResponse:
             else:
                 messages.success(request, _("Recorded %(code)s") % {"code": result["code"]})
         return redirect("repository:mobile-stocktake", pk=current.pk)
-    scans = (
-        StocktakeScan.objects.filter(stocktake=current)
-        .select_related("position")
-        .order_by("-scanned_at")[:20]
-    )
+    scans = stocktakes.recent_scans(current, request.user)
     return render(
         request,
         "repository/mobile/stocktake.html",
