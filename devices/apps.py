@@ -2,9 +2,9 @@ from django.apps import AppConfig
 from django.db.models.signals import post_delete, post_save
 from django.utils.translation import gettext_lazy as _
 
-from accounts.choices import Role
 from accounts.navigation import NavItem, register
 from core.health import register_check
+from devices.roles import can_manage_sensors
 
 
 def registry_changed(sender, **kwargs) -> None:
@@ -45,7 +45,5 @@ class DevicesConfig(AppConfig):
             sources_changed, sender=SensorSource, dispatch_uid="devices.sources_del"
         )
 
-        register(NavItem(_("Sensors"), "devices:sensors", frozenset({Role.ADMINISTRATOR}), 410))
-        register(
-            NavItem(_("Sensor sources"), "devices:sources", frozenset({Role.ADMINISTRATOR}), 411)
-        )
+        register(NavItem(_("Sensors"), "devices:sensors", can_manage_sensors, 410))
+        register(NavItem(_("Sensor sources"), "devices:sources", can_manage_sensors, 411))

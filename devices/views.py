@@ -13,8 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.choices import Role
-from accounts.permissions import role_required
+from accounts.permissions import requires
 from core.errors import Invalid
 from devices import services
 from devices.choices import DeadLetterReason, SourceProfile
@@ -29,8 +28,9 @@ from devices.models import (
 )
 from devices.mqtt import sources as source_mapping
 from devices.mqtt.payloads import DEFAULT_HORIZON as HORIZON
+from devices.roles import can_manage_sensors
 
-admin_required = role_required(Role.ADMINISTRATOR)
+admin_required = requires(can_manage_sensors)
 
 
 @require_GET
