@@ -72,11 +72,6 @@ def requires(allowed: RolePredicate) -> Callable:
     return decorator
 
 
-def role_required(*roles: str) -> Callable:
-    """``requires`` for an unnamed role set (prefer a named predicate from ``<app>.roles``)."""
-    return requires(RolePredicate("role_required", *roles))
-
-
 staff_required = requires(is_staff)
 
 

@@ -375,7 +375,7 @@ def build_world() -> World:
     )
     for loan in loans:
         world.objects["loan"].append((str(loan.pk), may))
-    pub, may_pub = ask("researcher", ["A0O"], 6)
+    pub, _ = ask("researcher", ["A0O"], 6)
     approve(pub)
     for grant_ in DigitalGrant.objects.all():
         world.objects["digital_grant"].append(
