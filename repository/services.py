@@ -75,14 +75,14 @@ from accounts.audit import record_event
 from accounts.choices import Classification
 from core.errors import NotAllowed
 from core.outbox import enqueue
-from repository import codes
+from repository import codes, dates
+from repository import retention as retention_codes
 from repository.access import can_change_fonds, find_record
 from repository.boxes import move_box
 from repository.choices import (
     AccessStatus,
     Carrier,
     OpeningDecision,
-    Retention,
     ShelvingKind,
 )
 from repository.labels import Label, candidates
@@ -105,7 +105,7 @@ from repository.placement import (
     required_reason,
     resolve_position,
 )
-from repository.validation import ELEMENT_LABELS, check_mandatory, parse_partial_date
+from repository.validation import ELEMENT_LABELS, check_mandatory, parse_secrecy_period
 
 KINDS = {"volume": Volume, "item": Item}
 EDITABLE_FIELDS = (
@@ -120,6 +120,10 @@ EDITABLE_FIELDS = (
     "notes",
     "filing_year",
     "org_unit",
+    "document_number",
+    "secrecy_period",
+    "project_code",
+    "catalogue_number",
 )
 AUDITED_FIELDS = (
     "reference_code",
@@ -127,6 +131,8 @@ AUDITED_FIELDS = (
     "date_start",
     "date_end",
     "date_precision",
+    "date_inferred",
+    "legacy_values",
     "category_id",
     "volume_id",
     "sequence",
@@ -164,14 +170,7 @@ def validate_code_segments(record, code: str) -> None:
     kind = kind_of(record)
     volume = getattr(record, "volume", None)
     template = codes.template_for(record.fonds, kind, in_volume=volume is not None)
-    expected = codes.expected_values(
-        record.fonds,
-        record.category,
-        year=record.filing_year,
-        retention=record.retention,
-        unit=(record.org_unit or None),
-        volume=volume,
-    )
+    expected = codes.record_values(record)
     try:
         codes.validate_code(code, template, expected)
     except ValidationError as exc:
@@ -235,7 +234,12 @@ def _apply(record, data: dict[str, Any]) -> None:
             continue
         value = data[field]
         if field == "retention":
-            value = _choice(field, value, Retention)
+            try:
+                value = retention_codes.parse(value) if value not in (None, "") else None
+            except ValidationError as exc:
+                raise ValidationError({field: exc.messages}) from exc
+        elif field == "secrecy_period":
+            value = parse_secrecy_period(value)
         elif field == "classification":
             value = _choice(field, value, Classification)
             value = Classification.NONE if value is None else value
@@ -264,26 +268,28 @@ def _apply(record, data: dict[str, Any]) -> None:
         setattr(record, field, value)
     if "date" in data:
         try:
-            start, end, precision = parse_partial_date(data["date"])
+            parsed = dates.parse(data["date"])
         except ValidationError as exc:
             raise ValidationError({"date": exc.messages}) from exc
-        record.date_start, record.date_end = start, end
-        if start is not None:
-            record.date_precision = precision
+        record.date_start, record.date_end = parsed.start, parsed.end
+        record.date_inferred = parsed.inferred
+        if parsed.start is not None:
+            record.date_precision = parsed.precision
     for field in ("date_start", "date_end"):
         if field in data and "date" not in data:
             setattr(record, field, data[field])
 
 
-def _check(record) -> None:
-    values = {f: getattr(record, f, None) for f in ("title", "access_status", "retention")}
+def _check(record, before: dict | None = None) -> None:
+    fields = ("title", "access_status", "retention", "creator", "legacy_values")
+    values = {f: getattr(record, f, None) for f in fields}
     values.update(
         reference_code=record.reference_code,
         filing_year=record.filing_year,
         date_start=record.date_start,
         classification=record.classification,
     )
-    check_mandatory(kind_of(record), values)
+    check_mandatory(kind_of(record), values, before)
     if record.category.fonds_id != record.fonds_id:
         raise ValidationError({"category": [_("The category belongs to another fonds.")]})
     volume = getattr(record, "volume", None)
@@ -360,14 +366,7 @@ def build_record(
             template = codes.template_for(
                 fonds, kind, in_volume=record.volume_id is not None if kind == "item" else False
             )
-            values = codes.expected_values(
-                fonds,
-                category,
-                year=year,
-                retention=record.retention,
-                unit=record.org_unit,
-                volume=getattr(record, "volume", None),
-            )
+            values = codes.record_values(record)
             try:
                 code = codes.next_code(
                     template,
@@ -415,7 +414,7 @@ def update_record(record, changes: dict[str, Any], *, acting_user):
     before = snapshot(record)
     _apply(record, changes)
     _require_change(acting_user, record.fonds, record.classification)
-    _check(record)
+    _check(record, before)
     after = snapshot(record)
     changed = {k: v for k, v in after.items() if before.get(k) != v}
     if not changed:
