@@ -207,7 +207,19 @@ def test_explicit_mapping(ws):
 def test_position_column_checks_capacity(ws, unit):
     position = Position.objects.order_by("path").first()  # capacity 2
     rows = [
-        ["J012", "WS", "", f"文件{n}", "2019", "永久", "未审核", "BGS", "2019", "某局", position.code]
+        [
+            "J012",
+            "WS",
+            "",
+            f"文件{n}",
+            "2019",
+            "永久",
+            "未审核",
+            "BGS",
+            "2019",
+            "某局",
+            position.code,
+        ]
         for n in range(3)
     ] + [["J012", "WS", "", "无此位置", "2019", "永久", "未审核", "BGS", "2019", "某局", "NOPE"]]
     report = import_catalogue(
