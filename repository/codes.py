@@ -287,6 +287,8 @@ def _segment_problem(name: str, width: int, value: str, expected: dict[str, str]
         if value != (f"{int(value):0{width}d}" if width else str(int(value))):
             return _rule(name, width)
     want = expected.get(name)
+    if name == "retention" and want is not None and retention_codes.equivalent(value, want):
+        return None
     if want is not None and value != want:
         if name == "volume_code":
             return _("must be the code of the item's volume, %(expected)s") % {"expected": want}

@@ -556,6 +556,7 @@ def import_catalogue(
                     report.written += _write(model, batch, acting_user)
                     batch = []
         duplicates.flush()
+        report.duplicates.sort()
         if not dry_run:
             if all_or_nothing and report.errors:
                 transaction.set_rollback(True)

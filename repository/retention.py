@@ -50,6 +50,15 @@ def is_legacy(code: str) -> bool:
     return code in LEGACY
 
 
+_LEGACY_CODE = {"长期": "C", "短期": "D"}
+
+
+def equivalent(a: str, b: str) -> bool:
+    """Two ways of writing one period: a legacy catalogue says 长期 in its 保管期限 column and C
+    in its codes (短期 and D likewise)."""
+    return _LEGACY_CODE.get(a, a) == _LEGACY_CODE.get(b, b)
+
+
 def years(code: str) -> int | None:
     """The retention in years (``None`` for 永久 and for legacy codes: they need appraisal)."""
     match = _PERIOD.match(code or "")
