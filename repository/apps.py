@@ -24,6 +24,7 @@ class RepositoryConfig(AppConfig):
         register(NavItem(_("Fonds and categories"), "repository:staff-hierarchy", order=11))
         register(NavItem(_("Opening review"), "repository:staff-review", archivists, 12))
         register(NavItem(_("Import catalogue"), "repository:staff-import", archivists, 13))
+        register(NavItem(_("Fonds and code patterns"), "repository:staff-fonds", archivists, 14))
         register(NavItem(_("Where is it?"), "repository:staff-where-is", order=20))
         register(NavItem(_("Store rooms"), "repository:staff-rooms", order=21))
         register(NavItem(_("Boxes"), "repository:staff-boxes", order=21))

@@ -7,16 +7,19 @@ Kept apart from ``repository/views.py`` on purpose (that module is being split i
 
 from __future__ import annotations
 
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.choices import Role
-from accounts.permissions import role_required, staff_required
+from accounts.permissions import has_role, role_required, staff_required
 from core.input import ID_MAX, parse_int
-from repository import codes, imports, printing
-from repository.access import sees_fonds
+from repository import codes, imports, printing, schemes
+from repository.access import can_change_fonds, sees_fonds
+from repository.forms import CategoryForm, CodePatternForm, FondsDescriptionForm, RecordForm
 from repository.models import Box, Category, Fonds, Item, Volume
 
 
@@ -190,3 +193,95 @@ def volume_lookup(request: HttpRequest) -> JsonResponse:
         )[:20]
     ]
     return JsonResponse({"results": results, "hint": _("Type the volume's reference code.")})
+
+
+# --- fonds, categories and code patterns -----------------------------------------------------
+
+
+def _changeable_fonds(user):
+    if user.is_superuser or has_role(user, Role.ADMINISTRATOR):
+        return Fonds.objects.all()
+    return Fonds.objects.filter(
+        pk__in=[f.pk for f in Fonds.objects.all() if can_change_fonds(user, f)]
+    )
+
+
+@archivist_required
+@require_GET
+def fonds_list(request: HttpRequest) -> HttpResponse:
+    fonds = _changeable_fonds(request.user).order_by("code")
+    return render(request, "repository/staff/fonds_list.html", {"fonds_list": fonds})
+
+
+def _apply_service(form, call) -> bool:
+    """Run ``call``; show a refusal on the form. True when it went through."""
+    try:
+        call()
+    except ValidationError as exc:
+        RecordForm.add_service_errors(form, exc)
+    except PermissionDenied as exc:
+        form.add_error(None, str(exc))
+    else:
+        return True
+    return False
+
+
+@archivist_required
+@require_http_methods(["GET", "POST"])
+def fonds_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """A fonds' description, its 档号 patterns (with a preview of the next codes) and its
+    categories; every change through ``repository.schemes`` (audited)."""
+    fonds = get_object_or_404(_changeable_fonds(request.user), pk=pk)
+    action = request.POST.get("action") if request.method == "POST" else None
+    description = FondsDescriptionForm(
+        request.POST if action == "description" else None,
+        initial={f: getattr(fonds, f) for f in schemes.FONDS_FIELDS},
+    )
+    pattern = CodePatternForm(
+        request.POST if action == "pattern" else None, initial=fonds.code_pattern or {}
+    )
+    category = CategoryForm(request.POST if action == "category" else None, fonds=fonds)
+    done = False
+    if action == "description" and description.is_valid():
+        done = _apply_service(
+            description,
+            lambda: schemes.update_fonds(fonds, description.cleaned_data, acting_user=request.user),
+        )
+    elif action == "pattern" and pattern.is_valid():
+        done = _apply_service(
+            pattern,
+            lambda: schemes.set_code_pattern(fonds, pattern.cleaned_data, acting_user=request.user),
+        )
+    elif action == "category" and category.is_valid():
+        data = category.cleaned_data
+        done = _apply_service(
+            category,
+            lambda: schemes.create_category(
+                fonds,
+                acting_user=request.user,
+                code=data["code"],
+                name=data["name"],
+                parent=data["parent"],
+            ),
+        )
+    if done:
+        messages.success(request, _("Saved."))
+        return redirect("repository:staff-fonds-edit", pk=fonds.pk)
+    categories = [
+        (c, codes.category_path(c))
+        for c in Category.objects.filter(fonds=fonds).select_related("parent")
+    ]
+    previews = []
+    for kind in ("volume", "item"):
+        template = codes.template_for(fonds, kind)
+        previews.append((kind, template, codes.example_code(template, {"fonds": fonds.code})))
+    context = {
+        "fonds": fonds,
+        "description_form": description,
+        "pattern_form": pattern,
+        "category_form": category,
+        "categories": sorted(categories, key=lambda pair: pair[1]),
+        "previews": previews,
+        "default_pattern": codes.DEFAULT_PATTERN,
+    }
+    return render(request, "repository/staff/fonds_edit.html", context)

@@ -15,6 +15,8 @@ from django.utils.translation import gettext_lazy as _
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
 from accounts.choices import Classification
+from repository import dates
+from repository import retention as retention_codes
 from repository.choices import (
     AccessStatus,
     Carrier,
@@ -182,6 +184,16 @@ class DescribedRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reference_code} {self.title}"
+
+    @property
+    def retention_label(self) -> str:
+        """永久 / 定期30年 / "5 years" / a legacy value's label (the field has no fixed choices)."""
+        return retention_codes.label(self.retention)
+
+    @property
+    def date8(self) -> str:
+        """The date as the standards print it: 20190601, 19490000, 19980101-20031231, [19450815]."""
+        return dates.record_format8(self)
 
     @property
     def is_public(self) -> bool:

@@ -74,6 +74,8 @@ urlpatterns = [
         description_pages.print_box,
         name="staff-print-box",
     ),
+    path("staff/fonds/", description_pages.fonds_list, name="staff-fonds"),
+    path("staff/fonds/<int:pk>/", description_pages.fonds_edit, name="staff-fonds-edit"),
     path("staff/codes/preview/", description_pages.code_preview, name="staff-code-preview"),
     path("staff/volumes/lookup/", description_pages.volume_lookup, name="staff-volume-lookup"),
     # staff: opening review

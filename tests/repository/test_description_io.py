@@ -13,7 +13,8 @@ from django.utils import translation
 from openpyxl import load_workbook
 
 from accounts.choices import Classification
-from repository import boxes, imports, printing
+from accounts.models import AuditLog
+from repository import boxes, codes, imports, printing, schemes
 from repository.exports import row_for
 from repository.imports import import_catalogue
 from repository.models import Item
@@ -241,3 +242,98 @@ def test_volume_type_ahead_by_code(ws, ws_b, archivist_a, client_for):
     make_volume(ws_b, 1)
     answer = client_for(archivist_a).get(reverse("repository:staff-volume-lookup"), {"q": "J0"})
     assert [r["code"] for r in answer.json()["results"]] == [volume.reference_code]
+
+
+# --- fonds, categories and code patterns (repository.schemes and their page) ------------------
+
+
+def test_fonds_page_updates_description_pattern_and_categories_audited(ws, archivist_a, client_for):
+    client = client_for(archivist_a)
+    url = reverse("repository:staff-fonds-edit", args=[ws.fonds.pk])
+    page = client.get(url)
+    assert page.status_code == 200 and "J012-WS·2019-Y-BGS-0001" in page.content.decode()
+    response = client.post(
+        url,
+        {
+            "action": "description",
+            "name": "市档案局",
+            "creating_body": "某市档案局",
+            "archive_code": "A123",
+            "start_year": "1950",
+            "end_year": "2020",
+            "custodial_history": "1990年移交进馆",
+        },
+    )
+    assert response.status_code == 302
+    ws.fonds.refresh_from_db()
+    assert (ws.fonds.archive_code, ws.fonds.start_year) == ("A123", 1950)
+    pattern = "{fonds}-{category}·{year}·{retention}·{unit}-{item:4}"
+    response = client.post(url, {"action": "pattern", "item": pattern})
+    assert response.status_code == 302
+    ws.fonds.refresh_from_db()
+    assert ws.fonds.code_pattern == {"item": pattern}
+    bad = client.post(url, {"action": "pattern", "item": "{fonds}{item}"})
+    assert bad.status_code == 200 and ws.fonds.code_pattern == {"item": pattern}
+    response = client.post(
+        url, {"action": "category", "code": "JC", "name": "基建", "parent": ws.pk}
+    )
+    assert response.status_code == 302
+    actions = set(AuditLog.objects.values_list("action", flat=True))
+    assert {
+        "repository.fonds.updated",
+        "repository.fonds.code_pattern_changed",
+        "repository.category.created",
+    } <= actions
+
+
+def test_sub_category_codes_join_with_a_dot(ws):
+    jc = schemes.create_category(ws.fonds, acting_user=None, code="JC", name="基建", parent=ws)
+    cc = schemes.create_category(ws.fonds, acting_user=None, code="CC", name="厂房", parent=jc)
+    assert codes.category_path(cc) == "WS·JC·CC"
+    make_item(ws, 1)
+    with pytest.raises(ValidationError):  # its records' codes carry the category code
+        schemes.update_category(ws, {"code": "WX"}, acting_user=None)
+
+
+def test_fonds_page_is_only_for_those_who_may_change_the_fonds(
+    ws, fonds_b, archivist_a, client_for
+):
+    client = client_for(archivist_a)
+    assert client.get(reverse("repository:staff-fonds-edit", args=[fonds_b.pk])).status_code == 404
+    listing = client.get(reverse("repository:staff-fonds")).content.decode()
+    assert "J012" in listing and "J099" not in listing
+
+
+def test_new_item_form_labels_categories_with_their_fonds_and_takes_a_volume_code(
+    ws, ws_b, archivist_a, client_for
+):
+    volume = make_volume(ws, 1)
+    client = client_for(archivist_a)
+    url = reverse("repository:staff-record-new", args=["item"])
+    page = client.get(url).content.decode()
+    assert "J012 市档案局 · WS 文书" in page and 'data-fonds="' in page
+    assert 'aria-required="true"' in page
+    data = {
+        "fonds": ws.fonds.pk,
+        "category": ws.pk,
+        "volume": volume.reference_code,
+        "title": "卷内文件",
+        "creator": "某局",
+        "date": "[20190301]",
+        "retention": "Y",
+        "classification": 0,
+        "access_status": "unreviewed",
+        "carrier": "paper",
+        "filing_year": "2019",
+    }
+    response = client.post(url, data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    item = Item.objects.get(volume=volume)
+    assert item.reference_code == f"{volume.reference_code}-001" and item.date_inferred
+    edit = client.get(reverse("repository:staff-record-edit", args=["item", item.pk]))
+    assert "[20190301]" in edit.content.decode()  # the 考证 flag survives an edit
+    bad = client.post(url, {**data, "volume": "J012-WS·2019-Y-9999"})
+    assert (
+        bad.status_code == 200
+        and not Item.objects.filter(title="卷内文件").exclude(pk=item.pk).exists()
+    )
