@@ -48,8 +48,10 @@ openapi: install messages
 migrate: install messages
 	DEBUG=$${DEBUG:-true} $(PY) manage.py migrate --noinput
 
+# DEBUG off unless set: the embedded default is a small archive's production (scripts/run.py);
+# `DEBUG=true make run` is the development mode.
 run: install messages
-	DEBUG=$${DEBUG:-true} $(PY) scripts/run.py --host $(HOST) --port $(PORT) --records $(RECORDS)
+	$(PY) scripts/run.py --host $(HOST) --port $(PORT) --records $(RECORDS)
 
 bench: install messages
 	@for script in bench/[!_]*.py; do echo "== $$script" >&2; DEBUG=$${DEBUG:-true} $(PY) $$script || exit 1; done

@@ -138,3 +138,7 @@ _.small_budget
 _.frozen
 _.shared_database
 _.hostile_items
+# issue 18: a middleware named in settings.MIDDLEWARE; psycopg connection attributes set
+_.RequestIdMiddleware
+_.isolation_level
+_.read_only

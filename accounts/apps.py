@@ -1,8 +1,8 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
-from accounts.choices import Role
 from accounts.navigation import NavItem, register
+from accounts.roles import can_administer, can_use_admin_site
 
 
 class AccountsConfig(AppConfig):
@@ -11,8 +11,6 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         register(NavItem(_("Staff home"), "staff:home", order=0))
-        register(
-            NavItem(_("Audit log"), "accounts:audit-log", frozenset({Role.ADMINISTRATOR}), 900)
-        )
+        register(NavItem(_("Audit log"), "accounts:audit-log", can_administer, 900))
         register(NavItem(_("API documentation"), "api-docs", order=950))
-        register(NavItem(_("Administration"), "admin:index", frozenset({Role.ADMINISTRATOR}), 990))
+        register(NavItem(_("Administration"), "admin:index", can_use_admin_site, 990))

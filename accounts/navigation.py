@@ -1,19 +1,29 @@
-"""Staff navigation per role. Each app registers its entries in its ``AppConfig.ready()``."""
+"""Staff navigation per role. Each app registers its entries in its ``AppConfig.ready()``,
+each guarded by the same named predicate (``accounts.roles``, ``<app>.roles``) as its page."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.urls import NoReverseMatch, reverse
 from django.utils.functional import Promise
+
+from accounts.roles import RolePredicate
 
 
 @dataclass(frozen=True)
 class NavItem:
     label: str | Promise
     url_name: str
-    roles: frozenset[str] = field(default_factory=frozenset)  # empty: every staff member
+    # Who sees the entry: a named predicate (``can_…``); ``None``: every staff member. A bare
+    # set of role names is still understood (wrapped in a predicate).
+    allowed: Callable[..., bool] | frozenset[str] | None = None
     order: int = 100
+
+    def __post_init__(self) -> None:
+        if isinstance(self.allowed, frozenset | set):
+            object.__setattr__(self, "allowed", RolePredicate(self.url_name, *self.allowed))
 
 
 _ITEMS: list[NavItem] = []
@@ -25,11 +35,16 @@ def register(item: NavItem) -> None:
         _ITEMS.sort(key=lambda i: i.order)
 
 
+def registered() -> list[NavItem]:
+    """Every entry, in menu order (what the navigation test walks)."""
+    return list(_ITEMS)
+
+
 def items_for(user) -> list[dict[str, str]]:
     """The entries this user may use, resolved to URLs."""
     visible = []
     for item in _ITEMS:
-        if item.roles and not user.has_role(*item.roles):
+        if callable(item.allowed) and not item.allowed(user):
             continue
         try:
             url = reverse(item.url_name)

@@ -1,8 +1,8 @@
 """Small permission helpers that every app uses.
 
 Roles are groups (see ``accounts.choices.Role``); object permissions go through
-django-guardian. Views call ``role_required``; services call ``grant``/``revoke``; querysets
-call ``clearance_of`` to filter by classification.
+django-guardian. Views call ``requires(<named predicate>)`` (``accounts.roles``); services
+call ``grant``/``revoke``; querysets call ``clearance_of`` to filter by classification.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from guardian.shortcuts import assign_perm, get_objects_for_user, remove_perm
 
 from accounts.choices import Classification, Role
 from accounts.models import User
+from accounts.roles import RolePredicate, is_staff
 
 AnyUser = User | AnonymousUser
 
@@ -50,8 +51,9 @@ def role_group(role: Role | str) -> Group:
     return Group.objects.get_or_create(name=str(role))[0]
 
 
-def role_required(*roles: str) -> Callable:
-    """View decorator: sign-in required; a signed-in user without the role gets a 404.
+def requires(allowed: RolePredicate) -> Callable:
+    """View decorator: sign-in required; a signed-in user for whom ``allowed(user)`` is false
+    gets a 404 (``allowed`` is a named predicate, e.g. ``repository.roles.can_catalogue``).
 
     A 404 rather than a 403 so a page does not reveal that it exists to people who may not use it.
     """
@@ -61,7 +63,7 @@ def role_required(*roles: str) -> Callable:
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any):
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
-            if roles and not has_role(request.user, *roles):
+            if not allowed(request.user):
                 raise Http404
             return view(request, *args, **kwargs)
 
@@ -70,9 +72,12 @@ def role_required(*roles: str) -> Callable:
     return decorator
 
 
-staff_required = role_required(
-    Role.FRONT_DESK, Role.APPROVER, Role.ARCHIVIST, Role.KEEPER, Role.ADMINISTRATOR
-)
+def role_required(*roles: str) -> Callable:
+    """``requires`` for an unnamed role set (prefer a named predicate from ``<app>.roles``)."""
+    return requires(RolePredicate("role_required", *roles))
+
+
+staff_required = requires(is_staff)
 
 
 def grant(perm: str, to: User | Group, obj: models.Model | None = None) -> None:

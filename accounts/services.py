@@ -13,6 +13,7 @@ from accounts.audit import record_event
 from accounts.choices import Classification, Role
 from accounts.models import User
 from accounts.permissions import role_group
+from accounts.roles import can_administer
 from core.live import publish
 
 logger = logging.getLogger(__name__)
@@ -120,9 +121,7 @@ ACCOUNT_FIELDS = (
 
 
 def _require_user_manager(acting_user: User | None) -> None:
-    if acting_user is None or not acting_user.is_authenticated:
-        raise PermissionDenied
-    if not (acting_user.is_superuser or acting_user.has_role(Role.ADMINISTRATOR)):
+    if not can_administer(acting_user):
         raise PermissionDenied
 
 

@@ -9,9 +9,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 
-from accounts.choices import Role
 from accounts.models import AuditLog
-from accounts.permissions import role_required
+from accounts.permissions import requires
+from accounts.roles import can_administer
 
 
 class LoginView(auth_views.LoginView):
@@ -40,7 +40,7 @@ def after_login(request: HttpRequest) -> HttpResponse:
     return redirect("public:home")
 
 
-@role_required(Role.ADMINISTRATOR)
+@requires(can_administer)
 def audit_log(request: HttpRequest) -> HttpResponse:
     """The audit log, newest first, filterable by action and actor (administrators only)."""
     entries = AuditLog.objects.select_related("object_type")

@@ -167,6 +167,7 @@ def publish_readings(
     max_inflight: int = 1000,
     array_size: int = 1,
     limit: int = 0,
+    generic: bool = False,
 ) -> None:
     """Process entry point: publish for ``seconds`` from ``start_at`` (wall clock), then wait for
     every PUBACK; puts (messages sent, readings sent, offered seconds, CPU seconds) on ``out``.
@@ -176,6 +177,8 @@ def publish_readings(
     stops after that many readings even before ``seconds`` are up."""
     client = Publisher(host, port, f"bench-pub-{prefix}-{first}")
     topics = [f"{prefix}/sensors/{sensor}/telemetry".encode() for sensor in ids]
+    if generic:  # a DTU gateway's JSON on a sensor source (bench/ingest_throughput.py)
+        topics = [f"g{prefix}/{sensor}/data".encode() for sensor in ids]
     base = time.time() - 3600 - first / 1000.0
     sent = readings = 0
     while time.time() < start_at:
@@ -205,7 +208,10 @@ def publish_readings(
         packets = []
         for _ in range(room // array_size):
             sensor = sent % len(ids)
-            if array_size == 1:
+            if generic:
+                n = first + readings
+                body = dumps({"T": 195, "H": 510, "t": round(base + n / 1000.0, 3)})
+            elif array_size == 1:
                 n = first + readings
                 body = dumps(
                     {

@@ -428,18 +428,55 @@ def verify_exactly_once(readings: int) -> tuple[int, int]:
     return stats["rows"], stats["distinct"]
 
 
+GENERIC_MAPPING = {
+    "temperature": {"path": "T", "scale": 0.1},
+    "humidity": {"path": "H", "scale": 0.1},
+    "time": {"path": "t", "format": "epoch"},
+}
+
+
+def generic_source(prefix: str) -> None:
+    """A sensor source with a generic JSON mapping (scaled integers, epoch time) on
+    ``g<prefix>/+/data``: the same readings as the native contract, through a mapping."""
+    from devices.models import SensorSource
+    from devices.services import save_sensor_source
+
+    SensorSource.objects.all().delete()
+    save_sensor_source(
+        None,
+        {
+            "name": f"bench {prefix}",
+            "enabled": True,
+            "profile": "generic",
+            "topic_filters": f"g{prefix}/+/data",
+            "sensor_id_from": "topic",
+            "sensor_id_level": 1,
+            "mapping": GENERIC_MAPPING,
+        },
+        acting_user=None,
+    )
+
+
 def bench_ingest(
-    url: str, ids: list[str], seconds: float, array_size: int = 1, *, stock: bool = False
+    url: str,
+    ids: list[str],
+    seconds: float,
+    array_size: int = 1,
+    *,
+    stock: bool = False,
+    generic: bool = False,
 ) -> dict:
     clear_readings()
     prefix = f"bench_{uuid.uuid4().hex[:6]}"
+    if generic:
+        generic_source(prefix)
     worker = start_ingest(prefix, stock=stock)
     read, conn = committed_counter()
     try:
         cpu_before = process_cpu_seconds(worker.pid)
         with Progress(read) as progress:
             proc, out, start_at = publish(
-                url, prefix, ids, seconds, progress.value, array_size=array_size
+                url, prefix, ids, seconds, progress.value, array_size=array_size, generic=generic
             )
             spy = profile(worker.pid, seconds)
             sent = finish(proc, out)
@@ -453,6 +490,8 @@ def bench_ingest(
         conn.close()
         stop_ingest(worker, prefix)
     rows, distinct = verify_exactly_once(sent["readings"])
+    if generic:  # no seq through a mapping: (sensor, ts) is unique and every ts distinct
+        distinct = rows
     return {
         **sent,
         "rate": progress.rate(start_at, start_at + seconds),
@@ -512,6 +551,15 @@ def check_exactly_once(*runs: dict) -> None:
             )
 
 
+def report_sources(native: dict, generic: dict) -> None:
+    for name, run in (("native", native), ("generic_mapping", generic)):
+        report(f"ingest_{name}_readings_per_s", run["rate"], "readings/s")
+        report(f"ingest_{name}_readings_per_s_slowest_10s", run["slowest_10s"], "readings/s")
+        report(f"ingest_{name}_cpu_per_reading", run["cpu_us_per_reading"], "us")
+        report(f"ingest_{name}_stored_of_published", 100.0 * run["rows"] / run["readings"], "%")
+    report("ingest_generic_vs_native", 100.0 * generic["rate"] / max(native["rate"], 0.001), "%")
+
+
 def main() -> None:
     url = os.environ.get("MQTT_URL") or ""
     if not url:
@@ -521,6 +569,12 @@ def main() -> None:
     django_setup()
     seconds = float(os.environ.get("BENCH_INGEST_SECONDS", "20"))
     ids = bench_sensors()
+    if os.environ.get("BENCH_INGEST_SOURCES_ONLY"):
+        # the native contract and a generic JSON mapping (a sensor source), same run
+        native = bench_ingest(url, ids, seconds)
+        generic = bench_ingest(url, ids, seconds, generic=True)
+        report_sources(native, generic)
+        return
     # The worker on stock paho and on its IngestClient subclass: same publisher, same database.
     stock = bench_ingest(url, ids, seconds, stock=True)
     ingest = bench_ingest(url, ids, seconds)
@@ -560,6 +614,7 @@ def main() -> None:
     report("ingest_publisher_cpu_per_message", 1e6 * ingest["cpu_s"] / ingest["messages"], "us")
     report("ingest_worker_rss", ingest["rss"], "MB")
     check_exactly_once(stock, ingest)
+    report_sources(ingest, bench_ingest(url, ids, seconds, generic=True))
     array_size = int(os.environ.get("BENCH_INGEST_ARRAY", "0"))
     if array_size > 1:
         batch = bench_ingest(url, ids, seconds, array_size=array_size)

@@ -14,13 +14,6 @@ from django.http import Http404
 
 from borrowing.models import AccessRequest, Loan
 
-# The staff roles live in borrowing.roles (below models, which needs them too); callers
-# still name them from here.
-from borrowing.roles import BORROWING_STAFF_ROLES as BORROWING_STAFF_ROLES
-from borrowing.roles import CHECKIN_ROLES as CHECKIN_ROLES
-from borrowing.roles import DESK_ROLES as DESK_ROLES
-from borrowing.roles import is_borrowing_staff as is_borrowing_staff
-
 
 def _get(qs, pk):
     try:

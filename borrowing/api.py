@@ -13,7 +13,6 @@ from rest_framework.response import Response
 
 from borrowing import services
 from borrowing.access import (
-    CHECKIN_ROLES,
     access_loan_for_staff,
     access_loan_for_user,
     access_request_for_staff,
@@ -25,6 +24,7 @@ from borrowing.models import (
     RequestLine,
     with_hidden_flag,
 )
+from borrowing.roles import can_check_in
 from borrowing.serializers import (
     AccessRequestCreateSerializer,
     AccessRequestSerializer,
@@ -161,7 +161,7 @@ class LoanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseViewSet)
 
 
 def _checkin_staff(user) -> None:
-    if not user.has_role(*CHECKIN_ROLES):
+    if not can_check_in(user):
         raise Http404
 
 

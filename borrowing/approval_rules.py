@@ -9,7 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
 from accounts.audit import record_event
-from accounts.choices import Role
+from accounts.roles import can_administer
 from borrowing.models import ApprovalRule
 
 RULE_FIELDS = (
@@ -24,9 +24,7 @@ RULE_FIELDS = (
 
 
 def _require_administrator(acting_user) -> None:
-    if acting_user is None or not acting_user.is_authenticated:
-        raise PermissionDenied
-    if not (acting_user.is_superuser or acting_user.has_role(Role.ADMINISTRATOR)):
+    if not can_administer(acting_user):
         raise PermissionDenied
 
 

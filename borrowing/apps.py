@@ -1,8 +1,8 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
-from accounts.choices import Role
 from accounts.navigation import NavItem, register
+from borrowing.roles import can_check_in, can_read_statistics, can_retrieve, is_borrowing_staff
 
 
 class BorrowingConfig(AppConfig):
@@ -16,29 +16,7 @@ class BorrowingConfig(AppConfig):
 
         register_on_loan_provider(records_on_loan)
 
-        desk = frozenset({Role.FRONT_DESK, Role.APPROVER, Role.KEEPER, Role.ADMINISTRATOR})
-        register(NavItem(_("Access requests"), "borrowing:desk", desk, 300))
-        register(
-            NavItem(
-                _("Retrieval list"),
-                "borrowing:retrieval",
-                frozenset({Role.KEEPER, Role.FRONT_DESK, Role.ADMINISTRATOR}),
-                310,
-            )
-        )
-        register(
-            NavItem(
-                _("Mobile check-in"),
-                "borrowing:checkin",
-                frozenset({Role.KEEPER, Role.FRONT_DESK, Role.ADMINISTRATOR}),
-                320,
-            )
-        )
-        register(
-            NavItem(
-                _("Usage statistics"),
-                "borrowing:statistics",
-                frozenset({Role.FRONT_DESK, Role.APPROVER, Role.ADMINISTRATOR}),
-                330,
-            )
-        )
+        register(NavItem(_("Access requests"), "borrowing:desk", is_borrowing_staff, 300))
+        register(NavItem(_("Retrieval list"), "borrowing:retrieval", can_retrieve, 310))
+        register(NavItem(_("Mobile check-in"), "borrowing:checkin", can_check_in, 320))
+        register(NavItem(_("Usage statistics"), "borrowing:statistics", can_read_statistics, 330))

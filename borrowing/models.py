@@ -1,7 +1,7 @@
 """Access requests (利用申请), approvals, loans, check-in scans and digital-copy grants.
 
 Single-object invariants live here (state transitions, one active loan per record as a database
-constraint); every multi-object write is in ``borrowing/services.py``.
+constraint); every multi-object write is in ``borrowing/services/``.
 """
 
 from __future__ import annotations

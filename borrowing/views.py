@@ -15,13 +15,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from accounts.choices import Role
-from accounts.permissions import role_required
+from accounts.permissions import requires
 from borrowing import digital, pdf, services, statistics
 from borrowing.access import (
-    BORROWING_STAFF_ROLES,
-    CHECKIN_ROLES,
-    DESK_ROLES,
     access_loan_for_staff,
     access_own_request,
     access_request_for_staff,
@@ -29,6 +25,13 @@ from borrowing.access import (
 from borrowing.choices import LineDecision, RequestState
 from borrowing.forms import AccessRequestForm, CheckOutForm, DecisionForm, RenewForm
 from borrowing.models import AccessRequest, DigitalGrant, Loan, RequestLine, with_hidden_flag
+from borrowing.roles import (
+    can_check_in,
+    can_read_statistics,
+    can_retrieve,
+    can_serve_desk,
+    is_borrowing_staff,
+)
 from core.errors import refusal_redirect
 from core.output import spreadsheet_cell
 from repository import images
@@ -51,7 +54,7 @@ def _loan_request_page(request: HttpRequest, pk: int, **kwargs) -> str:
 # --- front desk ------------------------------------------------------------------------------
 
 
-@role_required(*BORROWING_STAFF_ROLES)
+@requires(is_borrowing_staff)
 def desk(request: HttpRequest) -> HttpResponse:
     """The front-desk queue: requests by state, with a count per state — only the requests
     the viewer handles (every record visible to them), in the rows and in the counts."""
@@ -102,7 +105,7 @@ def _warnings(req: AccessRequest) -> list[str]:
         )
     for line in req.lines.select_related("item__position", "volume__position"):
         record = line.record
-        other = Loan.objects.active().filter(**services._line_kwargs(record)).exclude(request=req)
+        other = Loan.objects.active().filter(**services.line_kwargs(record)).exclude(request=req)
         if other.exists():
             warnings.append(
                 _("%(code)s is on loan to another request.") % {"code": record.reference_code}
@@ -126,7 +129,7 @@ def _room_alarm(record) -> str | None:
     return None
 
 
-@role_required(*BORROWING_STAFF_ROLES)
+@requires(is_borrowing_staff)
 def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
     req = access_request_for_staff(request.user, pk)
     lines = list(req.lines.select_related("item", "volume", "item__position", "volume__position"))
@@ -149,7 +152,7 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "decision_form": DecisionForm(lines=pending),
         "checkout_form": CheckOutForm(initial={"due_date": req.date_to}),
         "renew_form": RenewForm(),
-        "is_desk": request.user.has_role(*DESK_ROLES),
+        "is_desk": can_serve_desk(request.user),
     }
     return render(request, "borrowing/request_detail.html", context)
 
@@ -158,7 +161,7 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
 # through config.middleware_errors: its message, and back to the request's page.
 @refusal_redirect(_request_page)
 @require_POST
-@role_required(*BORROWING_STAFF_ROLES)
+@requires(is_borrowing_staff)
 def request_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     req = access_request_for_staff(request.user, pk)
     user = request.user
@@ -192,7 +195,7 @@ def request_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 
 @refusal_redirect(_loan_request_page)
 @require_POST
-@role_required(*CHECKIN_ROLES)
+@requires(can_check_in)
 def loan_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     loan = access_loan_for_staff(request.user, pk)
     if action == "return":
@@ -208,13 +211,13 @@ def loan_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     return redirect("borrowing:request-detail", pk=loan.request_id)
 
 
-@role_required(*BORROWING_STAFF_ROLES)
+@requires(is_borrowing_staff)
 def slip_pdf(request: HttpRequest, pk: int) -> HttpResponse:
     req = access_request_for_staff(request.user, pk)
     return _pdf(pdf.borrowing_slip(req), f"{req.number}-slip.pdf")
 
 
-@role_required(*BORROWING_STAFF_ROLES)
+@requires(is_borrowing_staff)
 def receipt_pdf(request: HttpRequest, pk: int) -> HttpResponse:
     req = access_request_for_staff(request.user, pk)
     if not req.loans.exclude(returned_at=None).exists():
@@ -256,7 +259,7 @@ def retrieval_groups(user) -> OrderedDict:
     return groups
 
 
-@role_required(Role.KEEPER, Role.FRONT_DESK, Role.ADMINISTRATOR)
+@requires(can_retrieve)
 def retrieval_list(request: HttpRequest) -> HttpResponse:
     groups = retrieval_groups(request.user)
     if request.GET.get("format") == "pdf":
@@ -264,7 +267,7 @@ def retrieval_list(request: HttpRequest) -> HttpResponse:
     return render(request, "borrowing/retrieval.html", {"groups": groups})
 
 
-@role_required(Role.FRONT_DESK, Role.APPROVER, Role.ADMINISTRATOR)
+@requires(can_read_statistics)
 def statistics_page(request: HttpRequest) -> HttpResponse:
     year = request.GET.get("year", "")
     try:
@@ -287,7 +290,7 @@ def statistics_page(request: HttpRequest) -> HttpResponse:
     return render(request, "borrowing/statistics.html", {"data": data, "year": year_int})
 
 
-@role_required(*CHECKIN_ROLES)
+@requires(can_check_in)
 def checkin(request: HttpRequest) -> HttpResponse:
     return render(request, "borrowing/checkin.html")
 

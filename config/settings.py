@@ -71,6 +71,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "config.logs.RequestIdMiddleware",  # first: every later log line names the request
     "django.middleware.security.SecurityMiddleware",
     "config.middleware_input.InputValidationMiddleware",  # 400 for unreadable input, first
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -190,12 +191,16 @@ STATIC_ROOT = Path(env.get("STATIC_ROOT", str(VAR_DIR / "static")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env.get("MEDIA_ROOT", str(VAR_DIR / "media")))
+# Behind nginx: scans are sent by nginx from this internal location (core/downloads.py,
+# deploy/nginx/lantai-locations.conf); empty: Django streams them.
+X_ACCEL_REDIRECT_PREFIX = env.get("X_ACCEL_REDIRECT_PREFIX", "") or ""
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
-            if DEBUG or TESTING  # the manifest exists only after collectstatic
+            # the manifest exists only after collectstatic (STATIC_MANIFEST=false: plain names)
+            if not env.get_bool("STATIC_MANIFEST", not (DEBUG or TESTING))
             else "whitenoise.storage.CompressedManifestStaticFilesStorage"
         )
     },
@@ -319,8 +324,10 @@ CACHES = {
 
 # --- Security -------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = not DEBUG
-CSRF_COOKIE_SECURE = not DEBUG
+# Secure-only cookies unless DEBUG; `make run` turns them off for plain HTTP on this machine
+# (scripts/run.py), production behind TLS keeps them on.
+SESSION_COOKIE_SECURE = env.get_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env.get_bool("CSRF_COOKIE_SECURE", not DEBUG)
 SECURE_SSL_REDIRECT = env.get_bool("SECURE_SSL_REDIRECT", not (DEBUG or TESTING))
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # Reverse proxies whose X-Forwarded-For is believed (addresses or CIDR networks, comma list).
@@ -340,7 +347,9 @@ SECURE_HSTS_PRELOAD = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^livez$", r"^readyz$", r"^metrics$"]
+# Seconds within which /readyz and /healthz answer whatever is down (core/health.py).
+HEALTH_TIMEOUT = float(env.get("HEALTH_TIMEOUT") or 0.5)
 # Templates carry no inline script or style: the policy allows only this origin. Websockets
 # go to this host only: under CSP Level 3 'self' also matches ws:/wss: on the page's own host
 # (Chrome 70+, Firefox, Safari 16+); for older Safari the socket origin of SITE_URL is named.
@@ -380,12 +389,38 @@ EMAIL_TIMEOUT = env.get_int("EMAIL_TIMEOUT", 10)
 SITE_URL = (env.get("SITE_URL") or "").rstrip("/")
 NOTIFICATION_TIMEOUT = env.get_int("NOTIFICATION_TIMEOUT", 10)
 
+# --- Backups (core/backup.py: manage.py backup / restore / backup --verify) ------------------
+# A restic repository: a path, sftp:user@host:/path, s3:https://host/bucket (AWS_ACCESS_KEY_ID
+# and AWS_SECRET_ACCESS_KEY in the environment) or rest:https://…; the password from a file only.
+BACKUP_REPOSITORY = env.get("BACKUP_REPOSITORY", "") or ""
+BACKUP_PASSWORD_FILE = env.get("BACKUP_PASSWORD_FILE", "") or ""
+# The off-site copy (异地备份): every backup is copied there; its own password file, or the same.
+BACKUP_COPY_REPOSITORY = env.get("BACKUP_COPY_REPOSITORY", "") or ""
+BACKUP_COPY_PASSWORD_FILE = env.get("BACKUP_COPY_PASSWORD_FILE", "") or ""
+# Snapshots kept after each backup (restic forget --keep-*); empty keeps everything.
+BACKUP_KEEP = env.get("BACKUP_KEEP", "daily=7,weekly=5,monthly=12,yearly=10") or ""
+# Share of the repository's data `backup --verify` reads back besides the restore drill.
+BACKUP_VERIFY_READ_DATA = env.get("BACKUP_VERIFY_READ_DATA", "5%") or ""
+BACKUP_WORK_DIR = Path(env.get("BACKUP_WORK_DIR", str(VAR_DIR / "backup")))
+BACKUP_CACHE_DIR = Path(env.get("BACKUP_CACHE_DIR", str(VAR_DIR / "restic-cache")))
+BACKUP_RESTIC = env.get("BACKUP_RESTIC") or "restic"
+BACKUP_PG_DUMP = env.get("BACKUP_PG_DUMP") or "pg_dump"
+BACKUP_PG_RESTORE = env.get("BACKUP_PG_RESTORE") or "pg_restore"
+
 # --- Logging --------------------------------------------------------------------------------
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "config.logs.JsonFormatter"},  # ISO time with offset, request id
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if env.get("LOG_FORMAT") == "json" else "plain",
+        }
+    },
     "root": {"handlers": ["console"], "level": env.get("LOG_LEVEL", "INFO")},
     "loggers": {"axes": {"level": "WARNING"}, "daphne": {"level": "WARNING"}},
 }

@@ -21,6 +21,8 @@ staff_patterns = ([path("", views.staff_home, name="home")], "staff")
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
+    path("livez", views.livez, name="livez"),
+    path("readyz", views.readyz, name="readyz"),
     path("", include(public_patterns)),
     path("staff/", include(staff_patterns)),
     path("accounts/", include("accounts.urls")),

@@ -10,15 +10,38 @@ from django.views.decorators.http import require_GET
 
 from accounts.choices import Role
 from accounts.permissions import staff_required
-from core.health import run_checks
+from core.health import public_view, run_checks
 from core.input import InvalidInput
 
 
 @never_cache
 @require_GET
+def livez(request: HttpRequest) -> JsonResponse:
+    """The process answers (nothing else is touched): for a watchdog or a liveness probe."""
+    return JsonResponse({"status": "ok"})
+
+
+@never_cache
+@require_GET
+def readyz(request: HttpRequest) -> JsonResponse:
+    """This node can serve pages (its database answers): for a load balancer. Redis, search
+    or a worker being down does not take a web node out of service."""
+    healthy, checks = run_checks(["database"])
+    return JsonResponse(
+        {"status": "ok" if healthy else "unavailable", "checks": public_view(checks)},
+        status=200 if healthy else 503,
+    )
+
+
+@never_cache
+@require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
-    """JSON health of every part; 200 when every required part is up, 503 otherwise."""
+    """Every part for operators (database, channel layer, search, workers, backups); 503 when a
+    required part is down. Hosts, client ids and error texts only to administrators."""
     healthy, checks = run_checks()
+    user = request.user
+    if not (user.is_authenticated and user.has_role(Role.ADMINISTRATOR)):
+        checks = public_view(checks)
     return JsonResponse(
         {"status": "ok" if healthy else "degraded", "time": timezone.now(), "checks": checks},
         status=200 if healthy else 503,

@@ -8,19 +8,16 @@ from __future__ import annotations
 
 from django.http import Http404
 
-from accounts.choices import Role
-from accounts.permissions import has_role
 from devices.models import DiscoveredSensor, Sensor
+from devices.roles import can_manage_sensors, can_read_sensors
 
-READER_ROLES = (Role.KEEPER, Role.ADMINISTRATOR)
-
-
-def can_read_sensors(user) -> bool:
-    return user is not None and has_role(user, *READER_ROLES)
-
-
-def can_manage_sensors(user) -> bool:
-    return user is not None and has_role(user, Role.ADMINISTRATOR)
+__all__ = [
+    "access_discovered",
+    "access_sensor",
+    "access_sensor_for_change",
+    "can_manage_sensors",
+    "can_read_sensors",
+]
 
 
 def access_sensor(user, pk) -> Sensor:

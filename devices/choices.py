@@ -37,3 +37,20 @@ class DeadLetterReason(models.TextChoices):
     BAD_ALARM = "bad_alarm", _("Invalid device alarm")
     BAD_TEXT = "bad_text", _("Bad text")  # NUL, lone surrogate, control character, too long
     DB_REFUSED = "db_refused", _("Refused by the database")
+
+
+class SourceProfile(models.TextChoices):
+    """Ready-made mappings (devices.mqtt.sources.PROFILES)."""
+
+    ZIGBEE2MQTT = "zigbee2mqtt", _("Zigbee2MQTT")
+    TASMOTA = "tasmota", _("Tasmota")
+    SHELLY_GEN1 = "shelly_gen1", _("Shelly gen 1 (one value per topic)")
+    SHELLY_GEN2 = "shelly_gen2", _("Shelly gen 2/3 (RPC notifications)")
+    HOME_ASSISTANT = "home_assistant", _("Home Assistant MQTT state topics")
+    LANTAI = "lantai", _("Lantai's own contract (another prefix)")
+    GENERIC = "generic", _("Generic JSON (DTU gateways and others)")
+
+
+class SensorIdFrom(models.TextChoices):
+    TOPIC = "topic", _("A topic level")
+    PAYLOAD = "payload", _("A path in the payload")

@@ -50,8 +50,16 @@ from django.utils import timezone
 
 from core import hooks
 from devices.choices import DeadLetterReason, SensorStatus
-from devices.models import DeadLetter, DiscoveredSensor, IngestState, RegistryVersion, Sensor
-from devices.mqtt import payloads, topics
+from devices.models import (
+    DeadLetter,
+    DiscoveredSensor,
+    IngestState,
+    RegistryVersion,
+    Sensor,
+    SensorSource,
+    SourceSample,
+)
+from devices.mqtt import payloads, sources, topics
 from devices.mqtt.client import (
     IngestClient,
     broker_config,
@@ -68,6 +76,8 @@ HEARTBEAT_STALE_SECONDS = 30.0
 SENSOR_CACHE_SECONDS = 300.0  # a safety net: the registry version drops the cache at once
 PUSH_EVERY_SECONDS = 1.0
 TOUCH_SECONDS = 2.0
+SOURCES_POLL_SECONDS = 1.0  # how soon a changed sensor source reaches a running worker
+SAMPLE_SECONDS = 2.0  # a source's last messages are written at most this often
 LINGER_SECONDS = 0.05  # under load, gather up to this long (≤ flush interval) per batch
 # SQLSTATE classes of errors about the database, not the values in a batch: connection (08),
 # invalid transaction state (25), transaction rollback (40: serialisation, deadlock), syntax or
@@ -100,11 +110,14 @@ class Parsed:
         "kind",
         "raw",
         "readings",
-        "alarm",
         "status",
         "errors",
         "received_at",
         "ack",
+        "alarms",
+        "source",
+        "source_pk",
+        "ignored",
     )
 
     def __init__(
@@ -125,11 +138,19 @@ class Parsed:
         self.kind = kind
         self.raw = raw
         self.readings = readings or []
-        self.alarm = alarm
         self.status = status
         self.errors = errors or []
         self.received_at = received_at  # None: the time of the batch that stores it
         self.ack = ack  # QoS 1 message id to acknowledge after commit
+        self.alarms = [alarm] if alarm is not None else []
+        self.source = ""  # the sensor source it came through ("" for Lantai's contract)
+        self.source_pk: int | None = None
+        self.ignored = False  # nothing to store (a disabled source, a bridge topic): ack only
+
+    @property
+    def alarm(self) -> payloads.DeviceAlarm | None:
+        """The first device alarm (Lantai's contract sends one per message)."""
+        return self.alarms[0] if self.alarms else None
 
     def __repr__(self) -> str:
         return f"Parsed({self.topic!r}, readings={len(self.readings)}, errors={self.errors!r})"
@@ -148,12 +169,18 @@ def parse_message(
     topic_prefix: str,
     now: dt.datetime | None = None,
     horizon: dt.timedelta = payloads.DEFAULT_HORIZON,
+    source_set: sources.SourceSet | None = None,
 ) -> Parsed:
-    """Pure: topic + bytes → Parsed. Never raises."""
+    """Pure: topic + bytes → Parsed. Never raises. Lantai's own topics first (the fast path);
+    any other topic goes to the sensor source whose filter it matches, if any."""
     try:
         parsed_topic = _topic(topic, topic_prefix)
     except Exception:  # pragma: no cover - a str topic always parses or is None
         parsed_topic = None
+    if parsed_topic is None and source_set:
+        spec = source_set.source_of(topic)
+        if spec is not None:
+            return parse_source_message(spec, source_set, topic, raw, now=now, horizon=horizon)
     if parsed_topic is None:
         return Parsed(
             topic,
@@ -172,7 +199,7 @@ def parse_message(
                 raw, sensor_id=parsed_topic.sensor_id, now=now, horizon=horizon
             )
         elif parsed_topic.kind == topics.ALARM:
-            result.alarm = payloads.parse_alarm(raw, sensor_id=parsed_topic.sensor_id, now=now)
+            result.alarms = [payloads.parse_alarm(raw, sensor_id=parsed_topic.sensor_id, now=now)]
         else:
             result.status = payloads.parse_status(raw)
     except payloads.PayloadError as exc:
@@ -180,6 +207,38 @@ def parse_message(
     except Exception as exc:  # the worker never crashes on input
         result.errors = [payloads.PayloadError(DeadLetterReason.BAD_JSON, repr(exc)[:200])]
     return result
+
+
+def parse_source_message(
+    spec: sources.SourceSpec,
+    source_set: sources.SourceSet,
+    topic: str,
+    raw: bytes,
+    *,
+    now: dt.datetime | None = None,
+    horizon: dt.timedelta = payloads.DEFAULT_HORIZON,
+) -> Parsed:
+    """A message on a sensor source's topics, through its mapping, as a Parsed. A disabled
+    source's messages are only kept as samples (``ignored``)."""
+    received = source_set.receipt_time(now or dt.datetime.now(dt.UTC))
+    parsed = Parsed(topic, "", "", raw, received_at=now)
+    parsed.source = spec.name
+    parsed.source_pk = spec.pk
+    if not spec.enabled:
+        parsed.ignored = True
+        return parsed
+    result = spec.parse(topic, raw, now=received, horizon=horizon)
+    if result is None:  # pragma: no cover - source_of matched this topic
+        parsed.errors = [payloads.PayloadError(DeadLetterReason.BAD_TOPIC, topic[:200])]
+        return parsed
+    parsed.sensor_id = result.sensor_id
+    parsed.kind = "source"
+    parsed.readings = result.readings
+    parsed.alarms = result.alarms
+    parsed.status = result.status
+    parsed.errors = result.errors
+    parsed.ignored = result.ignored
+    return parsed
 
 
 class Counters:
@@ -293,6 +352,13 @@ class Writer:
         self.counters = Counters()
         self._last_push: dict[int, float] = {}
         self._touched: dict[str, float] = {}
+        # (sensor id, alarm code) → last state passed on, for sources: a device that repeats
+        # its whole state ({"water_leak": false} in every message) clears nothing each time
+        self._source_alarms: dict[tuple[str, str], bool] = {}
+        # source pk → {topic: (received_at, payload)}: the last messages seen, for its page
+        self._samples: dict[int, dict[str, tuple[dt.datetime, bytes]]] = {}
+        self._samples_dirty: set[int] = set()
+        self._samples_written = 0.0
 
     def write(self, batch: list[Parsed]) -> None:
         """One atomic flush. Raises DatabaseError on outage (the caller keeps the batch)."""
@@ -312,11 +378,13 @@ class Writer:
             statuses: dict[str, str] = {}
             alarms: list[tuple[SensorInfo, Parsed]] = []
             for parsed in batch:
+                if parsed.source_pk is not None:
+                    self._sample(parsed, now)
                 if parsed.errors:
                     for error in parsed.errors:
                         dead.append(dead_letter(parsed, error.reason, error.detail, now))
                 readings = parsed.readings
-                if not (readings or parsed.alarm or parsed.status):
+                if not (readings or parsed.alarms or parsed.status):
                     continue
                 sensor_id = parsed.sensor_id
                 info = known.get(sensor_id)
@@ -331,11 +399,11 @@ class Writer:
                     continue
                 if parsed.status:
                     statuses[sensor_id] = parsed.status
-                if parsed.alarm:
+                if parsed.alarms:
                     alarms.append((info, parsed))
                 pk, room_id = info.pk, info.room_id
                 t_offset, h_offset = info.temperature_offset, info.humidity_offset
-                for ts, temperature, humidity, battery, seq in readings:
+                for ts, temperature, humidity, battery, seq, ts_received in readings:
                     # calibration offsets; humidity kept within 0…100 %RH
                     if temperature is not None:
                         temperature = round(temperature + t_offset, 3)
@@ -348,7 +416,7 @@ class Writer:
                         )
                     else:
                         dew = None
-                    append((pk, room_id, ts, temperature, humidity, dew, battery, seq))
+                    append((pk, room_id, ts, temperature, humidity, dew, battery, seq, ts_received))
                     newest = latest.get(sensor_id)
                     if newest is None or ts >= newest[0]:
                         if battery is None and newest is not None:
@@ -362,6 +430,7 @@ class Writer:
             self._touch_sensors(latest, statuses, now)
             for info, parsed in alarms:
                 self._device_alarm(info, parsed)
+            self._write_samples()
             self.counters.add(stored=stored, duplicates=len(rows) - stored, dead_lettered=len(dead))
             if latest:
                 self._push(latest)
@@ -421,17 +490,65 @@ class Writer:
             )
 
     def _device_alarm(self, info: SensorInfo, parsed: Parsed) -> None:
-        sensor = Sensor.objects.get(pk=info.pk)
-        alarm = parsed.alarm
-        assert alarm is not None
-        hooks.device_alarm(
-            sensor=sensor,
-            code=alarm.code,
-            severity=alarm.severity,
-            active=alarm.active,
-            message=alarm.message,
-            now=alarm.ts,
+        sensor: Sensor | None = None
+        for alarm in parsed.alarms:
+            if parsed.source:
+                key = (parsed.sensor_id, alarm.code)
+                # a repeated "not active" from a source that sends its whole state each time
+                if not alarm.active and self._source_alarms.get(key) is False:
+                    continue
+                self._source_alarms[key] = alarm.active
+            if sensor is None:
+                sensor = Sensor.objects.get(pk=info.pk)
+            hooks.device_alarm(
+                sensor=sensor,
+                code=alarm.code,
+                severity=alarm.severity,
+                active=alarm.active,
+                message=alarm.message
+                or (f"{alarm.code} ({parsed.source})" if parsed.source else ""),
+                now=alarm.ts,
+            )
+
+    def _sample(self, parsed: Parsed, now: dt.datetime) -> None:
+        """Remember the message as one of its source's last (one per topic, a few topics)."""
+        assert parsed.source_pk is not None
+        kept = self._samples.setdefault(parsed.source_pk, {})
+        kept.pop(parsed.topic, None)
+        kept[parsed.topic] = (
+            parsed.received_at or now,
+            bytes(parsed.raw[: SourceSample.PAYLOAD_KEEP_BYTES]),
         )
+        while len(kept) > SourceSample.KEEP:
+            del kept[next(iter(kept))]
+        self._samples_dirty.add(parsed.source_pk)
+
+    def _write_samples(self, *, force: bool = False) -> None:
+        """The dirty sources' samples, replaced, at most every SAMPLE_SECONDS (one DELETE and
+        one INSERT per source, whatever the message rate)."""
+        clock = time.monotonic()
+        if not self._samples_dirty or (
+            not force and clock - self._samples_written < SAMPLE_SECONDS
+        ):
+            return
+        self._samples_written = clock
+        dirty, self._samples_dirty = self._samples_dirty, set()
+        existing = set(SensorSource.objects.filter(pk__in=dirty).values_list("pk", flat=True))
+        SourceSample.objects.filter(source_id__in=existing).delete()
+        SourceSample.objects.bulk_create(
+            [
+                SourceSample(
+                    source_id=pk,
+                    received_at=received_at,
+                    topic=payloads.storable(topic, 255),
+                    payload=payload,
+                )
+                for pk in existing
+                for topic, (received_at, payload) in self._samples.get(pk, {}).items()
+            ]
+        )
+        for pk in dirty - existing:  # deleted meanwhile
+            self._samples.pop(pk, None)
 
     def _push(self, latest: dict[str, tuple]) -> None:
         by_room: dict[int, tuple[str, tuple]] = {}
@@ -481,6 +598,7 @@ def dead_letter(
         payload_size=len(parsed.raw),
         reason=reason,
         detail=payloads.storable(detail, 500),
+        source=parsed.source,
     )
 
 
@@ -586,6 +704,13 @@ class IngestWorker:
         self._ack_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self.client: mqtt.Client | None = None
+        # Sensor sources (devices.mqtt.sources): swapped whole by the writer thread when the
+        # registry version moves; the network thread reads the attribute once per message.
+        self.source_set = sources.SourceSet([])
+        self.source_filters: list[str] = []  # subscribed for the sources (with any $share)
+        self.sources_applied = threading.Event()  # the broker granted the current set's filters
+        self._source_mid: int | None = None
+        self._sources_checked = 0.0
 
     # --- MQTT side (network thread) ---------------------------------------------------------
     def on_connect(self, client, userdata, flags, reason_code, properties=None) -> None:
@@ -595,12 +720,19 @@ class IngestWorker:
         self.connected = True
         if not self.leaving:
             client.subscribe(self.subscriptions)
+            if self.source_filters:
+                _result, self._source_mid = client.subscribe(
+                    [(topic, topics.QOS) for topic in self.source_filters]
+                )
         log.info("MQTT connected (session present: %s)", flags.session_present)
 
     def on_subscribe(self, client, userdata, mid, reason_codes, properties=None) -> None:
         refused = [code for code in reason_codes if code.is_failure]
         if refused:
             log.error("MQTT subscriptions %s refused: %s", self.subscriptions, refused)
+            return
+        if mid == self._source_mid:
+            self.sources_applied.set()
             return
         self.subscribed.set()
 
@@ -629,7 +761,11 @@ class IngestWorker:
             return
         try:
             parsed = parse_message(
-                topic, payload, topic_prefix=self.topic_prefix, horizon=self.horizon
+                topic,
+                payload,
+                topic_prefix=self.topic_prefix,
+                horizon=self.horizon,
+                source_set=self.source_set,
             )
         except Exception as exc:  # pragma: no cover - parse_message never raises
             parsed = Parsed(topic, "", "", payload)
@@ -674,6 +810,72 @@ class IngestWorker:
             log.warning("backlog drained: reconnecting so the broker redelivers refused messages")
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)  # paho reconnects with its backoff
+
+    # --- sensor sources ---------------------------------------------------------------------
+    def refresh_sources(self) -> bool:
+        """Load the sensor sources again if their registry version moved; subscribe to new
+        filters, unsubscribe from dropped ones. True when the set changed. A source whose
+        mapping no longer compiles (saved before a rule was added) is left out and logged."""
+        version = RegistryVersion.current(RegistryVersion.SOURCES)
+        if version == self.source_set.version:
+            return False
+        specs = []
+        for source in SensorSource.objects.order_by("name"):
+            try:
+                specs.append(
+                    sources.compile_source(
+                        pk=source.pk,
+                        name=source.name,
+                        enabled=source.enabled,
+                        profile=source.profile,
+                        topic_filters=source.filter_list(),
+                        sensor_id_from=source.sensor_id_from,
+                        sensor_id_level=source.sensor_id_level,
+                        sensor_id_path=source.sensor_id_path,
+                        sensor_id_prefix=source.sensor_id_prefix,
+                        mapping=source.mapping,
+                    )
+                )
+            except sources.MappingError as exc:
+                log.error("sensor source %r left out: %s", source.name, exc)
+        source_set = sources.SourceSet(specs, version)
+        wanted = [topics.shared(f, self.group) for f in source_set.filters()]
+        dropped = [f for f in self.source_filters if f not in wanted]
+        added = [f for f in wanted if f not in self.source_filters]
+        self.source_set = source_set  # the network thread takes it from its next message
+        self.source_filters = wanted
+        client = self.client
+        self.sources_applied.clear()
+        if client is not None and self.connected:
+            if dropped:
+                client.unsubscribe(dropped)
+            if added:
+                _result, self._source_mid = client.subscribe(
+                    [(topic, topics.QOS) for topic in added]
+                )
+            else:
+                self.sources_applied.set()
+        elif not wanted:
+            self.sources_applied.set()
+        log.info(
+            "sensor sources v%s: %d (%d enabled)",
+            version,
+            len(specs),
+            sum(spec.enabled for spec in specs),
+        )
+        return True
+
+    def _poll_sources(self) -> None:
+        clock = time.monotonic()
+        if clock - self._sources_checked < SOURCES_POLL_SECONDS:
+            return
+        self._sources_checked = clock
+        try:
+            self.refresh_sources()
+        except DatabaseError as exc:
+            self._db_failed(exc)
+        except Exception as exc:  # the stream goes on with the sources it has
+            log.warning("sensor sources not reloaded: %s: %s", type(exc).__name__, exc)
 
     def pending_count(self) -> int:
         """Messages taken but not yet committed (queued or in the writer's hands)."""
@@ -850,6 +1052,8 @@ class IngestWorker:
             if now - last_beat >= HEARTBEAT_SECONDS:
                 self.heartbeat()
                 last_beat = now
+            if self.db_ok and not stopping:
+                self._poll_sources()
             if stopping and not self.queue and (not self.pending or not self.db_ok):
                 break
             if self.pending and not self.db_ok:
@@ -887,6 +1091,9 @@ class IngestWorker:
         if isinstance(self.client, IngestClient):
             self.client.on_raw_message = self.on_raw_message
         self.heartbeat()
+        with contextlib.suppress(DatabaseError):  # the writer thread tries again
+            self.refresh_sources()
+            self._sources_checked = time.monotonic()
         self._thread = threading.Thread(target=self.run_writer, name="ingest-writer", daemon=True)
         self._thread.start()
 
@@ -908,7 +1115,9 @@ class IngestWorker:
             return False
         unsubscribed = threading.Event()
         client.on_unsubscribe = lambda *args: unsubscribed.set()
-        result, _mid = client.unsubscribe([topic for topic, _qos in self.subscriptions])
+        result, _mid = client.unsubscribe(
+            [topic for topic, _qos in self.subscriptions] + self.source_filters
+        )
         return result == mqtt.MQTT_ERR_SUCCESS and unsubscribed.wait(timeout)
 
     def stop(self, timeout: float = 20.0) -> None:

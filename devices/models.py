@@ -7,7 +7,13 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from devices.choices import DeadLetterReason, SensorKind, SensorStatus
+from devices.choices import (
+    DeadLetterReason,
+    SensorIdFrom,
+    SensorKind,
+    SensorStatus,
+    SourceProfile,
+)
 
 SENSOR_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 sensor_id_validator = RegexValidator(SENSOR_ID_PATTERN, _("Use letters, digits, '_', '.', '-'."))
@@ -72,8 +78,13 @@ class Sensor(models.Model):
 
 
 class RegistryVersion(models.Model):
-    """One row counting changes to the sensor registry: the ingest worker caches sensors and
-    drops its cache when this number moves (bumped on every save or delete of a Sensor)."""
+    """Rows counting changes: the ingest worker caches and drops its cache when the number
+    moves. Row ``SENSORS`` (1) is bumped on every save or delete of a Sensor, row ``SOURCES``
+    (2) on every change of a SensorSource (the worker then reloads its sources and
+    subscriptions without a restart)."""
+
+    SENSORS = 1
+    SOURCES = 2
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
     version = models.BigIntegerField(default=0)
@@ -86,13 +97,13 @@ class RegistryVersion(models.Model):
         return str(self.version)
 
     @classmethod
-    def bump(cls) -> None:
-        if not cls.objects.filter(pk=1).update(version=models.F("version") + 1):
-            cls.objects.get_or_create(pk=1, defaults={"version": 1})
+    def bump(cls, row: int = SENSORS) -> None:
+        if not cls.objects.filter(pk=row).update(version=models.F("version") + 1):
+            cls.objects.get_or_create(pk=row, defaults={"version": 1})
 
     @classmethod
-    def current(cls) -> int:
-        return cls.objects.filter(pk=1).values_list("version", flat=True).first() or 0
+    def current(cls, row: int = SENSORS) -> int:
+        return cls.objects.filter(pk=row).values_list("version", flat=True).first() or 0
 
 
 class DiscoveredSensor(models.Model):
@@ -126,6 +137,8 @@ class DeadLetter(models.Model):
     payload_size = models.PositiveIntegerField(_("payload size (bytes)"))
     reason = models.CharField(_("reason"), max_length=20, choices=DeadLetterReason.choices)
     detail = models.CharField(_("detail"), max_length=500, blank=True)
+    # the sensor source whose topics it came on ("" for Lantai's own contract)
+    source = models.CharField(_("source"), max_length=64, blank=True, default="")
 
     class Meta:
         verbose_name = _("dead letter")
@@ -159,3 +172,60 @@ class IngestState(models.Model):
 
     def __str__(self) -> str:
         return self.client_id
+
+
+class SensorSource(models.Model):
+    """数据源: where off-the-shelf devices publish and how their messages become readings
+    (``devices.mqtt.sources``). Defined and changed only through ``devices.services``, which
+    refuses a mapping that could never work and tells the running ingest worker."""
+
+    name = models.CharField(_("name"), max_length=64, unique=True)
+    enabled = models.BooleanField(_("enabled"), default=False)
+    profile = models.CharField(
+        _("profile"), max_length=20, choices=SourceProfile.choices, default=SourceProfile.GENERIC
+    )
+    # one MQTT topic filter per line (wildcards + and #)
+    topic_filters = models.TextField(_("topic filters"))
+    sensor_id_from = models.CharField(
+        _("sensor id from"), max_length=8, choices=SensorIdFrom.choices, default=SensorIdFrom.TOPIC
+    )
+    sensor_id_level = models.PositiveSmallIntegerField(
+        _("sensor id topic level"), null=True, blank=True
+    )
+    sensor_id_path = models.CharField(_("sensor id payload path"), max_length=200, blank=True)
+    sensor_id_prefix = models.CharField(_("sensor id prefix"), max_length=20, blank=True)
+    mapping = models.JSONField(_("mapping (over the profile)"), default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("sensor source")
+        verbose_name_plural = _("sensor sources")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def filter_list(self) -> list[str]:
+        return [line.strip() for line in self.topic_filters.splitlines() if line.strip()]
+
+
+class SourceSample(models.Model):
+    """One of the last messages the ingest worker saw on a source's topics (kept per topic, a
+    few per source), for the source page's "try before saving"."""
+
+    KEEP = 20
+    PAYLOAD_KEEP_BYTES = 4096
+
+    source = models.ForeignKey(SensorSource, on_delete=models.CASCADE, related_name="samples")
+    received_at = models.DateTimeField(_("received"))
+    topic = models.CharField(_("topic"), max_length=255)
+    payload = models.BinaryField(_("raw payload (first 4 KiB)"))
+
+    class Meta:
+        verbose_name = _("source sample")
+        verbose_name_plural = _("source samples")
+        ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return self.topic

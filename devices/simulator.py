@@ -17,6 +17,7 @@ import random
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 from devices.mqtt import topics
 from repository.choices import CLIMATE_RANGES, ClimateRange, RoomTemplate
@@ -601,3 +602,122 @@ MALFORMED = [
 
 def encode(reading: dict) -> bytes:
     return json.dumps(reading, separators=(",", ":")).encode()
+
+
+SIM_PROFILES = (
+    "lantai",
+    "zigbee2mqtt",
+    "tasmota",
+    "shelly_gen1",
+    "shelly_gen2",
+    "home_assistant",
+    "generic",
+)
+# the payload keys of a device alarm code, per profile (devices.mqtt.sources.PROFILES)
+_Z2M_ALARM_KEYS = {"water_leak": "water_leak", "smoke": "smoke", "door_open": "contact"}
+
+
+def speak(profile: str, message: Message, *, topic_prefix: str = "lantai") -> list[tuple]:
+    """``message`` as a device of ``profile`` would publish it: (topic, payload, retain) for
+    each MQTT message, on the topics of that profile's default source (devices.mqtt.sources).
+    Malformed messages (``raw``) keep their bytes on the profile's telemetry topic."""
+    sid, kind, data = message.sensor_id, message.kind, message.data
+    if profile == "lantai":
+        return [
+            (
+                topics.topic_for(sid, kind, topic_prefix=topic_prefix),
+                message.payload,
+                message.retain,
+            )
+        ]
+    reading = data if isinstance(data, dict) else {}
+    status = data if isinstance(data, str) else ""
+    online = status == "online"
+    ts = reading.get("ts")
+    when = dt.datetime.fromisoformat(ts) if isinstance(ts, str) else dt.datetime.now(dt.UTC)
+    if profile == "zigbee2mqtt":
+        base = f"zigbee2mqtt/{sid}"
+        if kind == topics.STATUS:
+            return [(f"{base}/availability", encode({"state": status}), True)]
+        if message.raw is not None:
+            return [(base, message.raw, False)]
+        if kind == topics.ALARM:
+            key = _Z2M_ALARM_KEYS.get(reading.get("code", ""), "tamper")
+            value = reading.get("active", True)
+            return [(base, encode({key: (not value) if key == "contact" else value}), False)]
+        body = {k: reading[k] for k in ("temperature", "humidity", "battery") if k in reading}
+        return [(base, encode({**body, "linkquality": 97}), False)]
+    if profile == "tasmota":
+        base = f"tele/{sid}"
+        if kind == topics.STATUS:
+            return [(f"{base}/LWT", b"Online" if online else b"Offline", True)]
+        if message.raw is not None:
+            return [(f"{base}/SENSOR", message.raw, False)]
+        if kind == topics.ALARM:
+            return []  # Tasmota has no device alarm of its own
+        local = when.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%dT%H:%M:%S")
+        values = {"Temperature": reading.get("temperature"), "Humidity": reading.get("humidity")}
+        return [
+            (f"{base}/SENSOR", encode({"Time": local, "AM2301": values, "TempUnit": "C"}), False)
+        ]
+    if profile == "shelly_gen1":
+        base = f"shellies/{sid}"
+        if kind == topics.STATUS:
+            return [(f"{base}/online", b"true" if online else b"false", True)]
+        if message.raw is not None:
+            return [(f"{base}/sensor/temperature", message.raw, False)]
+        if kind == topics.ALARM:
+            return [(f"{base}/sensor/flood", encode(bool(reading.get("active", True))), False)]
+        return [
+            (f"{base}/sensor/{key}", encode(reading[key]), False)
+            for key in ("temperature", "humidity", "battery")
+            if reading.get(key) is not None
+        ]
+    if profile == "shelly_gen2":
+        if kind == topics.STATUS:
+            return [(f"{sid}/online", b"true" if online else b"false", True)]
+        if message.raw is not None:
+            return [(f"{sid}/events/rpc", message.raw, False)]
+        params: dict = {"ts": round(when.timestamp(), 2)}
+        if kind == topics.ALARM:
+            params["flood:0"] = {"id": 0, "alarm": bool(reading.get("active", True))}
+        else:
+            if reading.get("temperature") is not None:
+                t = reading["temperature"]
+                params["temperature:0"] = {"id": 0, "tC": t, "tF": round(t * 9 / 5 + 32, 1)}
+            if reading.get("humidity") is not None:
+                params["humidity:0"] = {"id": 0, "rh": reading["humidity"]}
+            if reading.get("battery") is not None:
+                params["devicepower:0"] = {"id": 0, "battery": {"percent": reading["battery"]}}
+        body = {"src": sid, "dst": f"{sid}/events", "method": "NotifyStatus", "params": params}
+        return [(f"{sid}/events/rpc", encode(body), False)]
+    if profile == "home_assistant":
+        base = f"homeassistant-state/{sid}"
+        if kind == topics.STATUS:
+            return [(f"{base}/availability", status.encode(), True)]
+        if message.raw is not None:
+            return [(f"{base}/state", message.raw, False)]
+        if kind == topics.ALARM:
+            return [
+                (
+                    f"{base}/state",
+                    encode({"moisture": "ON" if reading.get("active", True) else "OFF"}),
+                    False,
+                )
+            ]
+        body = {k: reading[k] for k in ("temperature", "humidity", "battery") if k in reading}
+        return [(f"{base}/state", encode(body), False)]
+    if profile == "generic":  # a DTU gateway: scaled integers, epoch seconds, register as id
+        topic = f"dtu/{sid}/data"
+        if kind == topics.STATUS:
+            return []  # the generic default source has no availability topic
+        if message.raw is not None:
+            return [(topic, message.raw, False)]
+        body: dict = {"t": int(when.timestamp())}
+        if kind == topics.ALARM:
+            body["leak"] = 1 if reading.get("active", True) else 0
+        for key, short in (("temperature", "T"), ("humidity", "H")):
+            if reading.get(key) is not None:
+                body[short] = int(round(reading[key] * 10))
+        return [(topic, encode(body), False)]
+    raise ValueError(f"unknown profile {profile!r}")

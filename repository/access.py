@@ -10,10 +10,12 @@ import re
 
 from django.http import Http404
 
-from accounts.choices import Role
+from accounts.roles import is_staff
 from repository.labels import candidates
 from repository.models import DigitalPage, Fonds, Item, Volume
 from repository.querysets import visible_fonds_ids
+from repository.roles import can_catalogue
+from repository.roles import can_manage_locations as can_manage_locations
 
 KINDS = {"volume": Volume, "item": Item}
 # The code on a borrowing slip and in its barcode: ``I<id>`` for items, ``V<id>`` for volumes.
@@ -27,7 +29,7 @@ def can_change_fonds(user, fonds: Fonds) -> bool:
         return False
     if user.is_superuser:
         return True
-    if not user.has_role(Role.ARCHIVIST, Role.ADMINISTRATOR):
+    if not can_catalogue(user):
         return False
     return user.access_facts().has_object_perm("fonds", fonds.pk, "change_fonds_records")
 
@@ -36,17 +38,8 @@ def can_review(user, fonds: Fonds) -> bool:
     return can_change_fonds(user, fonds)
 
 
-def is_staff_viewer(user) -> bool:
-    return user is not None and user.is_authenticated and user.is_archive_staff
-
-
-LOCATION_ROLES = (Role.KEEPER, Role.ARCHIVIST, Role.ADMINISTRATOR)
-
-
-def can_manage_locations(user) -> bool:
-    """Keepers, archivists and administrators set up shelving units and manage boxes (the same
-    roles that run stocktakes). Which records they may box is decided per record (visibility)."""
-    return user is not None and user.is_authenticated and user.has_role(*LOCATION_ROLES)
+# Staff of the archive (any staff role): staff lists, where-is, labels, moves.
+is_staff_viewer = is_staff
 
 
 def access_record(user, kind: str, pk) -> Volume | Item:

@@ -1,8 +1,8 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
-from accounts.choices import Role
 from accounts.navigation import NavItem, register
+from repository.roles import can_catalogue, can_take_stock
 
 
 class RepositoryConfig(AppConfig):
@@ -19,15 +19,13 @@ class RepositoryConfig(AppConfig):
 
         register_object_permissions("fonds", FondsUserObjectPermission, FondsGroupObjectPermission)
 
-        archivists = frozenset({Role.ARCHIVIST, Role.ADMINISTRATOR})
         register(NavItem(_("Catalogue"), "repository:staff-catalogue", order=10))
         register(NavItem(_("Fonds and categories"), "repository:staff-hierarchy", order=11))
-        register(NavItem(_("Opening review"), "repository:staff-review", archivists, 12))
-        register(NavItem(_("Import catalogue"), "repository:staff-import", archivists, 13))
-        register(NavItem(_("Fonds and code patterns"), "repository:staff-fonds", archivists, 14))
+        register(NavItem(_("Opening review"), "repository:staff-review", can_catalogue, 12))
+        register(NavItem(_("Import catalogue"), "repository:staff-import", can_catalogue, 13))
+        register(NavItem(_("Fonds and code patterns"), "repository:staff-fonds", can_catalogue, 14))
         register(NavItem(_("Where is it?"), "repository:staff-where-is", order=20))
         register(NavItem(_("Store rooms"), "repository:staff-rooms", order=21))
         register(NavItem(_("Boxes"), "repository:staff-boxes", order=21))
-        keepers = frozenset({Role.KEEPER, Role.ARCHIVIST, Role.ADMINISTRATOR})
-        register(NavItem(_("Stocktake"), "repository:staff-stocktakes", keepers, 22))
+        register(NavItem(_("Stocktake"), "repository:staff-stocktakes", can_take_stock, 22))
         register(NavItem(_("Labels"), "repository:staff-labels", order=23))

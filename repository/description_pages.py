@@ -15,19 +15,20 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.choices import Role
-from accounts.permissions import has_role, role_required, staff_required
+from accounts.permissions import has_role, requires, staff_required
 from core.input import ID_MAX, parse_int
 from repository import codes, imports, printing, schemes
 from repository.access import can_change_fonds, sees_fonds
 from repository.forms import CategoryForm, CodePatternForm, FondsDescriptionForm, RecordForm
 from repository.models import Box, Category, Fonds, Item, Volume
+from repository.roles import can_catalogue
 
 
 def _int(value, field: str) -> int:
     return parse_int(value, min_value=1, max_value=ID_MAX, field=field)
 
 
-archivist_required = role_required(Role.ARCHIVIST, Role.ADMINISTRATOR)
+archivist_required = requires(can_catalogue)
 PRINT_MAX = 5000  # records in one printed form (a category of a large fonds: print by year)
 
 

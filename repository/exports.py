@@ -63,7 +63,6 @@ def export_queryset(qs):
 
 def row_for(record) -> list:
     labels = {name: dict(choices.choices) for name, choices in CHOICES.items()}
-    volume = getattr(record, "volume", None) if getattr(record, "volume_id", None) else None
     return [
         record.reference_code,
         record.title,
@@ -87,15 +86,15 @@ def row_for(record) -> list:
         record.org_unit,
         record.fonds.code,
         record.category.code,
-        volume.reference_code if volume is not None else "",
+        # Only through the volume's door (``listing.visible_records`` annotates it), never
+        # ``record.volume``: an open item can sit in a classified volume.
+        getattr(record, "volume_code", None) or "",
         record.position.code if record.position_id else "",
     ]
 
 
 def iter_rows(qs) -> Iterator[list]:
     qs = export_queryset(qs)
-    if qs.model.__name__ == "Item":
-        qs = qs.select_related("volume")
     for record in qs.iterator(chunk_size=EXPORT_CHUNK):
         yield row_for(record)
 

@@ -31,8 +31,7 @@ from django.utils.translation import get_language, override
 from django.utils.translation import gettext as _
 
 from accounts.audit import record_event
-from accounts.choices import Role
-from accounts.permissions import has_role
+from accounts.roles import can_administer
 from repository import imports
 from repository.imports import ImportFileError, ImportReport, RowError
 from repository.models import Fonds, ImportJob
@@ -132,7 +131,7 @@ def can_see(user, job: ImportJob) -> bool:
     """Only the user who started a job, and administrators, see it."""
     if not user.is_authenticated:
         return False
-    return job.created_by_id == user.pk or has_role(user, Role.ADMINISTRATOR)
+    return job.created_by_id == user.pk or can_administer(user)
 
 
 def job_for(user, token: str) -> ImportJob:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 
 from accounts.choices import Classification
 from core.input import ID_MAX, parse_int
@@ -110,7 +110,13 @@ def page_size(params) -> int:
 
 def visible_records(user, filters: Filters) -> QuerySet:
     model = KINDS[filters.kind]
-    return filters.apply(model.objects.visible_to(user))
+    qs = filters.apply(model.objects.visible_to(user))
+    if model is Item:
+        # An open item may lie in a volume the user may not see: its volume's code comes
+        # through the volume's own door (``volume_code``, "" when hidden; the exports print it).
+        door = Volume.objects.visible_to(user).filter(pk=OuterRef("volume_id"))
+        qs = qs.annotate(volume_code=Subquery(door.values("reference_code")[:1]))
+    return qs
 
 
 @dataclass

@@ -27,7 +27,7 @@ from repository.choices import (
     ShelvingKind,
     StocktakeStatus,
 )
-from repository.querysets import RecordQuerySet
+from repository.querysets import MoveQuerySet, PlaceQuerySet, RecordQuerySet
 from repository.retention import validate_code as validate_retention_code
 
 OPENING_AGE_YEARS = 25  # Archives Law: records generally open 25 years after formation
@@ -316,6 +316,8 @@ class Position(models.Model):
     path = models.CharField(_("shelf order"), max_length=128, db_index=True)
     capacity = models.PositiveIntegerField(_("capacity"), default=20)
 
+    objects = PlaceQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("position")
         verbose_name_plural = _("positions")
@@ -394,6 +396,8 @@ class Box(models.Model):
     checked_by = models.CharField(_("checked by"), max_length=50, blank=True)
     checked_on = models.DateField(_("checked on"), null=True, blank=True)
 
+    objects = PlaceQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("box")
         verbose_name_plural = _("boxes")
@@ -450,6 +454,8 @@ class Move(models.Model):
     )
     moved_at = models.DateTimeField(_("moved at"), auto_now_add=True, db_index=True)
     reason = models.CharField(_("reason"), max_length=200)
+
+    objects = MoveQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("move")

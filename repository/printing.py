@@ -422,6 +422,16 @@ def _spine_page(pdf: canvas.Canvas, width_mm: int, cells: list[tuple[str, str]],
     pdf.showPage()
 
 
+def _nothing(pdf: canvas.Canvas, entries: list) -> None:
+    """A PDF always has a page: an empty selection prints a note saying so."""
+    if entries:
+        return
+    pdf.setPageSize(A4)
+    pdf.setFont(pdf_font(), 10)
+    pdf.drawString(20 * mm, A4[1] - 20 * mm, pgettext("printed form", "Nothing to print."))
+    pdf.showPage()
+
+
 def volume_spine(volumes: Iterable, *, width_mm: int = 30, progress: Progress = None) -> bytes:
     """卷脊 (GB/T 9705-2008), one strip per page."""
     volumes = list(volumes)
@@ -442,6 +452,7 @@ def volume_spine(volumes: Iterable, *, width_mm: int = 30, progress: Progress = 
         ]
         _spine_page(pdf, width_mm, cells, height_mm=280)
         _tick(progress, n, len(volumes))
+    _nothing(pdf, volumes)
     pdf.save()
     return out.getvalue()
 
@@ -467,6 +478,7 @@ def box_spine(boxes: Iterable, *, width_mm: int = 40, progress: Progress = None)
         ]
         _spine_page(pdf, width_mm, cells, height_mm=220)
         _tick(progress, n, len(boxes))
+    _nothing(pdf, boxes)
     pdf.save()
     return out.getvalue()
 
@@ -538,9 +550,7 @@ def stamp_labels(items: Iterable, *, progress: Progress = None) -> bytes:
                     text = text[:-1]
                 pdf.drawCentredString(cx, cy + 2, text)
         _tick(progress, n + 1, len(items))
-    if not items:
-        pdf.setFont(font, 10)
-        pdf.drawString(20 * mm, page_h - 20 * mm, pgettext("printed form", "Nothing to print."))
+    _nothing(pdf, items)
     pdf.save()
     return out.getvalue()
 

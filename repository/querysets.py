@@ -7,6 +7,10 @@ API, export and search: nothing lists records around it.
   their groups) hold ``view_fonds_records`` (django-guardian, direct foreign-key permission
   tables) up to their clearance;
 - superusers see every fonds, up to their clearance.
+
+The store rooms have their doors here too, built on the same rule: positions and boxes are
+listed to staff only (``PlaceQuerySet.visible_to``), and a move to staff only when it moves a
+record they may see or a box (``MoveQuerySet.visible_to``).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 from django.db import models
 
 from accounts.choices import Classification
+from accounts.roles import is_staff
 from repository.choices import AccessStatus
 
 
@@ -51,3 +56,27 @@ class RecordQuerySet(models.QuerySet):
         """Exactly the records ``visible_to(user)`` leaves out (for "does anything named here
         lie behind the door?" checks: borrowing's requests, renumbering, stocktakes)."""
         return self.exclude(visible_q(user))
+
+
+class PlaceQuerySet(models.QuerySet):
+    """Positions and boxes: the shelves are staff knowledge (what is inside a box is decided
+    record by record, ``repository.boxes.box_contents``)."""
+
+    def visible_to(self, user) -> PlaceQuerySet:
+        return self if is_staff(user) else self.none()
+
+
+class MoveQuerySet(models.QuerySet):
+    def visible_to(self, user) -> MoveQuerySet:
+        """Moves a member of staff may list: of a volume or item that passes the record door
+        for them, or of a box; nobody else sees moves."""
+        if not is_staff(user):
+            return self.none()
+        record = {
+            name: self.model._meta.get_field(name).related_model for name in ("volume", "item")
+        }
+        return self.filter(
+            models.Q(volume__in=record["volume"].objects.visible_to(user).values("pk"))
+            | models.Q(item__in=record["item"].objects.visible_to(user).values("pk"))
+            | models.Q(box__isnull=False)
+        )

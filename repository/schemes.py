@@ -29,6 +29,7 @@ from core.errors import NotAllowed
 from repository import codes
 from repository.access import can_change_fonds
 from repository.models import Category, Fonds, Item, Volume
+from repository.roles import can_catalogue
 
 FONDS_FIELDS = (
     "name",
@@ -48,7 +49,7 @@ def _require(user, fonds: Fonds | None) -> None:
         return
     if has_role(user, Role.ADMINISTRATOR) or user.is_superuser:
         return
-    if fonds is None or not has_role(user, Role.ARCHIVIST) or not can_change_fonds(user, fonds):
+    if fonds is None or not can_catalogue(user) or not can_change_fonds(user, fonds):
         raise NotAllowed(_("You may not change this fonds."))
 
 

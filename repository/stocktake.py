@@ -251,6 +251,25 @@ def report_for(report: dict | None, user) -> dict | None:
     return out
 
 
+def recent_scans(stocktake: Stocktake, user, *, limit: int = 20) -> list[StocktakeScan]:
+    """The latest scans as ``user`` may read them: a code that names a record the user may not
+    see is left out (the record door, as in ``report_for``)."""
+    scans = list(
+        StocktakeScan.objects.filter(stocktake=stocktake)
+        .select_related("position")
+        .order_by("-scanned_at")[:limit]
+    )
+    codes = {scan.code for scan in scans}
+    hidden: set[str] = set()
+    for model in (Volume, Item):
+        hidden |= set(
+            model.objects.hidden_from(user)
+            .filter(reference_code__in=codes)
+            .values_list("reference_code", flat=True)
+        )
+    return [scan for scan in scans if scan.code not in hidden]
+
+
 @transaction.atomic
 def close_stocktake(stocktake: Stocktake, *, acting_user) -> dict:
     stocktake = Stocktake.objects.select_for_update().get(pk=stocktake.pk)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Debian packages the tests use: headless Chromium for the browser tests (Playwright's own browser
 # download does not work on an isolated network) and a Chinese TrueType font (fonts-wqy-zenhei)
-# that PDFs embed, and pdftotext (poppler-utils) to read PDFs back. Installs what is missing only
+# that PDFs embed, and pdftotext (poppler-utils) to read PDFs back; restic and pg_dump for the
+# backups, nginx and systemd-analyze for the production kit in deploy/. Installs what is missing only
 # when we are root and apt is available; otherwise the tests that need them are skipped locally
 # (and fail in CI).
 set -euo pipefail
@@ -15,6 +16,12 @@ done
 [ "$have_chromium" = yes ] || missing+=(chromium)
 [ -f /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || missing+=(fonts-wqy-zenhei)
 command -v pdftotext > /dev/null || missing+=(poppler-utils)  # PDF text checks in the tests
+command -v mosquitto_pub > /dev/null || missing+=(mosquitto-clients)  # a third-party publisher (sources)
+command -v restic > /dev/null || missing+=(restic)  # backups (manage.py backup / restore)
+command -v pg_dump > /dev/null || missing+=(postgresql-client)  # PostgreSQL backups
+# the nginx front (tests/ops/test_nginx.py; deploy/nginx) and systemd-analyze for deploy/systemd
+command -v nginx > /dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+command -v systemd-analyze > /dev/null || missing+=(systemd)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

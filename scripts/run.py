@@ -1,6 +1,12 @@
 """Run the whole system on one machine: ``make run`` calls this.
 
-Migrates, loads demo data when the database has no users, then starts the ASGI server and every
+The embedded default is a small archive's production: ``DEBUG`` stays off unless set, a secret
+key is generated on the first start into the data directory (``var/secret_key``, mode 0600),
+plain HTTP on this machine works (no HTTPS redirect, no secure-only cookies, unless set), and
+the demo data is loaded only into a new database (``LANTAI_DEMO=false``: not even then).
+``DEBUG=true make run`` is the development mode.
+
+Migrates, loads demo data when the database is new, then starts the ASGI server and every
 worker process whose management command exists (MQTT broker when ``MQTT_URL`` is unset, ingest,
 alarm engine, simulator, search sync, notifications), prints the URL and the demo logins, and
 supervises them: a process that dies is restarted with a backoff (see ``Supervisor``); Ctrl-C /
@@ -10,12 +16,16 @@ SIGTERM stops them all together.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,13 +63,82 @@ WORKERS = [
 PERIODIC = [("expire_grants", 300), ("send_overdue_reminders", 3600)]
 
 
-def var_dir(env: dict[str, str]) -> Path:
+def var_dir(env: Mapping[str, str]) -> Path:
     """Where the embedded default keeps its database, uploads and the launcher's status."""
     return Path(env.get("LANTAI_VAR_DIR") or ROOT / "var")
 
 
+def is_true(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def ensure_secret_key(env: MutableMapping[str, str]) -> Path | None:
+    """With DEBUG off and no SECRET_KEY given, use ``<var>/secret_key``, made on the first start
+    (50 random URL-safe bytes, created 0600 so it is never readable by others, even briefly)."""
+    if is_true(env.get("DEBUG")) or env.get("SECRET_KEY") or env.get("SECRET_KEY_FILE"):
+        return None
+    path = var_dir(env) / "secret_key"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        if path.stat().st_mode & 0o077:
+            print(f"lantai: {path} was readable by others; made it 0600", flush=True)
+            path.chmod(0o600)
+    else:
+        with os.fdopen(fd, "w", encoding="ascii") as out:
+            out.write(secrets.token_urlsafe(50))
+        print(f"lantai: generated a secret key in {path} (keep it; back it up)", flush=True)
+    env["SECRET_KEY_FILE"] = str(path)
+    return path
+
+
+def embedded_defaults(env: MutableMapping[str, str], host: str) -> None:
+    """Defaults for serving plain HTTP on this machine with DEBUG off; each one set in the
+    environment wins. Behind a TLS proxy set SITE_URL=https://… and these stay production's."""
+    if is_true(env.get("DEBUG")):
+        return
+    hosts = ["localhost", "127.0.0.1", "[::1]"]
+    if host in {"0.0.0.0", "::"}:  # every interface: add this machine's names
+        name = socket.gethostname()
+        hosts += [name, socket.getfqdn()]
+        with contextlib.suppress(OSError):
+            hosts.append(socket.gethostbyname(name))
+    elif host not in hosts:
+        hosts.append(f"[{host}]" if ":" in host else host)
+    env.setdefault("ALLOWED_HOSTS", ",".join(dict.fromkeys(hosts)))
+    if not (env.get("SITE_URL") or "").startswith("https://"):
+        for name, value in [
+            ("SECURE_SSL_REDIRECT", "false"),
+            ("SECURE_HSTS_SECONDS", "0"),
+            ("SESSION_COOKIE_SECURE", "false"),
+            ("CSRF_COOKIE_SECURE", "false"),
+        ]:
+            env.setdefault(name, value)
+
+
+def database_is_new() -> bool:
+    """True when the database has never been migrated (no ``django_migrations`` table)."""
+    out = subprocess.run(
+        [
+            PYTHON,
+            "manage.py",
+            "shell",
+            "--no-imports",
+            "-c",
+            "from django.db import connection; "
+            "print('new' if 'django_migrations' not in connection.introspection.table_names() "
+            "else 'migrated')",
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return out.strip().splitlines()[-1:] == ["new"]
+
+
 def manage(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, check=check)
+    return subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, check=check, env=os.environ)
 
 
 def available_commands() -> set[str]:
@@ -80,13 +159,17 @@ def main() -> int:
     parser.add_argument("--records", type=int, default=2000)
     args = parser.parse_args()
 
-    env = dict(os.environ)
+    env = os.environ  # the children (and manage()) inherit what is set here
     var_dir(env).mkdir(parents=True, exist_ok=True)
+    ensure_secret_key(env)
+    embedded_defaults(env, args.host)
+    new_database = database_is_new()
     print("lantai: migrating the database…", flush=True)
     manage("migrate", "--noinput", "-v", "0")
-    if env.get("DEBUG", "").lower() not in {"1", "true", "yes", "on"}:
+    if not is_true(env.get("DEBUG")):
         manage("collectstatic", "--noinput", "-v", "0")
-    manage("seed_demo", "--if-empty", "--records", str(args.records))
+    if new_database and env.get("LANTAI_DEMO", "true").lower() not in {"0", "false", "no", "off"}:
+        manage("seed_demo", "--if-empty", "--allow-production", "--records", str(args.records))
 
     commands = available_commands()
     specs = [
@@ -116,7 +199,7 @@ def main() -> int:
         if command in commands and condition(env):
             specs.append((name, [PYTHON, "manage.py", command, *extra]))
 
-    supervisor = Supervisor(specs, env)
+    supervisor = Supervisor(specs, dict(env))
     supervisor.start_all()
 
     from_demo = subprocess.run(
@@ -126,16 +209,21 @@ def main() -> int:
             "shell",
             "--no-imports",
             "-c",
-            "from accounts.demo import logins_table; print(logins_table())",
+            "from accounts.demo import DEMO_USERS, logins_table; "
+            "from accounts.models import User; "
+            "names = [demo.username for demo in DEMO_USERS]; "
+            "print(logins_table() if User.objects.filter(username__in=names).exists() else "
+            "'  (no demo users: create an administrator with manage.py createsuperuser)')",
         ],
         cwd=ROOT,
         capture_output=True,
         text=True,
         check=False,
     ).stdout
+    mode = "" if is_true(env.get("DEBUG")) else "\n(DEBUG off; DEBUG=true make run for development)"
     print(
         f"\nLantai is running at http://{args.host}:{args.port}/  (staff: /staff/, "
-        f"API docs: /api/docs/, health: /healthz)\nDemo logins:\n{from_demo}",
+        f"API docs: /api/docs/, health: /healthz)\nDemo logins:\n{from_demo}" + mode,
         flush=True,
     )
 

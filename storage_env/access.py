@@ -7,16 +7,9 @@ from django.core.exceptions import FieldError
 from django.db.models import Q
 from django.http import Http404
 
-from accounts.choices import Role
-from accounts.permissions import has_role
 from repository.models import Item, StoreRoom, Volume
 from storage_env.models import Alarm
-
-CLIMATE_ROLES = (Role.KEEPER, Role.ADMINISTRATOR)
-
-
-def can_watch_climate(user) -> bool:
-    return user is not None and has_role(user, *CLIMATE_ROLES)
+from storage_env.roles import can_watch_climate
 
 
 def access_room(user, pk: int) -> StoreRoom:
@@ -29,10 +22,8 @@ def access_room(user, pk: int) -> StoreRoom:
 
 
 def access_alarm(user, pk: int) -> Alarm:
-    if not can_watch_climate(user):
-        raise Http404
     try:
-        return Alarm.objects.select_related("sensor", "room").get(pk=pk)
+        return Alarm.objects.visible_to(user).select_related("sensor", "room").get(pk=pk)
     except Alarm.DoesNotExist:
         raise Http404 from None
 

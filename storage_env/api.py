@@ -10,9 +10,10 @@ from rest_framework.views import APIView
 
 from core.input import ID_MAX, parse_int
 from storage_env import queries, services
-from storage_env.access import access_alarm, access_room, can_watch_climate
+from storage_env.access import access_alarm, access_room
 from storage_env.choices import OPEN_STATES, AlarmState
 from storage_env.models import Alarm
+from storage_env.roles import can_watch_climate
 from storage_env.serializers import (
     AlarmActionSerializer,
     AlarmSerializer,
@@ -65,7 +66,7 @@ class AlarmListView(ClimateView):
         summary="Alarms, newest first (at most 200)",
     )
     def get(self, request):
-        alarms = Alarm.objects.select_related("sensor", "acknowledged_by")
+        alarms = Alarm.objects.visible_to(request.user).select_related("sensor", "acknowledged_by")
         state = request.query_params.get("state", "open")
         if state == "open":
             alarms = alarms.filter(state__in=OPEN_STATES)

@@ -1,9 +1,10 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
-from accounts.choices import Role
 from accounts.navigation import NavItem, register
+from accounts.roles import can_administer
 from core import hooks
+from storage_env.roles import can_watch_climate
 
 
 class StorageEnvConfig(AppConfig):
@@ -27,7 +28,7 @@ class StorageEnvConfig(AppConfig):
             NavItem(
                 _("Store-room climate"),
                 "storage_env:dashboard",
-                frozenset({Role.KEEPER, Role.ADMINISTRATOR}),
+                can_watch_climate,
                 400,
             )
         )
@@ -35,7 +36,7 @@ class StorageEnvConfig(AppConfig):
             NavItem(
                 _("Alarm notifications"),
                 "storage_env:notifications",
-                frozenset({Role.ADMINISTRATOR}),
+                can_administer,
                 410,
             )
         )

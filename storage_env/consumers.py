@@ -5,7 +5,7 @@ from __future__ import annotations
 from channels.db import database_sync_to_async
 
 from accounts.consumers import PushConsumer
-from storage_env.access import can_watch_climate
+from storage_env.roles import can_watch_climate
 from storage_env.services import DASHBOARD_GROUP
 
 

@@ -20,12 +20,14 @@ STAGING_TABLE = "lantai_reading_in"
 # database error so that the table is made again (IF NOT EXISTS) rather than assumed.
 _staged_connections: weakref.WeakSet = weakref.WeakSet()
 
-READING_COLUMNS = "sensor_id, room_id, ts, temperature, humidity, dew_point, battery, seq"
+READING_COLUMNS = (
+    "sensor_id, room_id, ts, temperature, humidity, dew_point, battery, seq, ts_received"
+)
 
 
 def insert_readings(rows: list[tuple], received_at: dt.datetime) -> int:
     """INSERT … ON CONFLICT DO NOTHING of (sensor pk, room pk, ts, temperature, humidity, dew
-    point, battery, seq) rows; returns how many were new.
+    point, battery, seq, ts received?) rows; returns how many were new.
 
     PostgreSQL: binary COPY into a session-local staging table, then one INSERT … SELECT (no
     per-row placeholders, no per-value Python adaptation). Others: multi-row VALUES.
@@ -39,7 +41,8 @@ def insert_readings(rows: list[tuple], received_at: dt.datetime) -> int:
                 cursor.execute(
                     f"CREATE TEMP TABLE IF NOT EXISTS {STAGING_TABLE} (sensor_id bigint, "
                     "room_id bigint, ts timestamptz, temperature float8, humidity float8, "
-                    "dew_point float8, battery smallint, seq bigint) ON COMMIT DELETE ROWS"
+                    "dew_point float8, battery smallint, seq bigint, ts_received boolean) "
+                    "ON COMMIT DELETE ROWS"
                 )
                 # the CREATE is undone if this transaction rolls back: count it after commit
                 transaction.on_commit(lambda: _staged_connections.add(raw))
@@ -47,7 +50,17 @@ def insert_readings(rows: list[tuple], received_at: dt.datetime) -> int:
                 f"COPY {STAGING_TABLE} ({READING_COLUMNS}) FROM STDIN (FORMAT BINARY)"
             ) as copy:
                 copy.set_types(
-                    ["int8", "int8", "timestamptz", "float8", "float8", "float8", "int2", "int8"]
+                    [
+                        "int8",
+                        "int8",
+                        "timestamptz",
+                        "float8",
+                        "float8",
+                        "float8",
+                        "int2",
+                        "int8",
+                        "bool",
+                    ]
                 )
                 write_row = copy.write_row
                 for row in rows:
@@ -65,7 +78,7 @@ def insert_readings(rows: list[tuple], received_at: dt.datetime) -> int:
     with connection.cursor() as cursor:
         for start in range(0, len(rows), 500):
             chunk = [(*row[:2], adapt(row[2]), *row[3:], received) for row in rows[start:][:500]]
-            values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(chunk))
+            values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(chunk))
             cursor.execute(
                 f"INSERT INTO {table} ({READING_COLUMNS}, received_at) "  # noqa: S608
                 f"VALUES {values} ON CONFLICT (sensor_id, ts) DO NOTHING RETURNING id",

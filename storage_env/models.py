@@ -24,6 +24,14 @@ from storage_env.choices import (
     NotificationEvent,
     Severity,
 )
+from storage_env.roles import can_watch_climate
+
+
+class ReadingQuerySet(models.QuerySet):
+    def visible_to(self, user) -> ReadingQuerySet:
+        """The readings door: every room's readings for climate watchers, none for anyone else
+        (pages, API, CSV and the live dashboard all answer to ``can_watch_climate``)."""
+        return self if can_watch_climate(user) else self.none()
 
 
 class Reading(models.Model):
@@ -49,6 +57,11 @@ class Reading(models.Model):
     battery = models.PositiveSmallIntegerField(null=True)
     seq = models.BigIntegerField(null=True)
     received_at = models.DateTimeField(auto_now_add=True)
+    # the device sent no time: ``ts`` is when the message arrived (a sensor source's
+    # ``when_missing: receive``), so it is as good as the network and may repeat on redelivery
+    ts_received = models.BooleanField(_("time taken on receipt"), default=False, db_default=False)
+
+    objects = ReadingQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("reading")
@@ -292,6 +305,10 @@ def effective_policy(room, policy: ClimatePolicy | None = None) -> EffectivePoli
 
 
 class AlarmQuerySet(models.QuerySet):
+    def visible_to(self, user) -> AlarmQuerySet:
+        """The alarms door: every room's alarms for climate watchers, none for anyone else."""
+        return self if can_watch_climate(user) else self.none()
+
     def open(self) -> AlarmQuerySet:
         return self.filter(state__in=OPEN_STATES)
 

@@ -9,13 +9,13 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.choices import Role
-from accounts.permissions import role_required
+from accounts.permissions import requires
+from accounts.roles import can_administer
 from storage_env import notify
 from storage_env.models import NotificationChannel, NotificationDelivery
 from storage_env.notify_forms import ChannelForm
 
-admin_required = role_required(Role.ADMINISTRATOR)
+admin_required = requires(can_administer)
 RECENT_DELIVERIES = 100
 
 

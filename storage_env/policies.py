@@ -12,8 +12,8 @@ from django.utils.translation import gettext as _
 
 from accounts.audit import record_event
 from repository.models import StoreRoom
-from storage_env.access import can_watch_climate
 from storage_env.models import ClimatePolicy, set_point_errors
+from storage_env.roles import can_watch_climate
 
 # Field → (lowest, highest) plausible value: a typo (200 °C) is refused before the band check.
 EDITABLE = {

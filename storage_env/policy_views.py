@@ -19,13 +19,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.permissions import role_required
+from accounts.permissions import requires
 from core.output import spreadsheet_cell
-from storage_env.access import CLIMATE_ROLES, access_room
+from storage_env.access import access_room
 from storage_env.compliance import DayCompliance, Measure, daily_compliance, month_days
 from storage_env.policies import update_climate_policy
+from storage_env.roles import can_watch_climate
 
-climate_required = role_required(*CLIMATE_ROLES)
+climate_required = requires(can_watch_climate)
 
 SET_POINT_FIELDS = ("temp_set", "rh_set")
 

@@ -17,16 +17,17 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.permissions import role_required
+from accounts.permissions import requires
 from core.output import spreadsheet_cell
 from storage_env import queries, services
-from storage_env.access import CLIMATE_ROLES, access_alarm, access_room, records_in_room
+from storage_env.access import access_alarm, access_room, records_in_room
 from storage_env.choices import DEVICE_ALARM_CODES, OPEN_STATES
 from storage_env.compliance import daily_compliance
 from storage_env.models import ClimatePolicy, Reading, effective_policy
 from storage_env.reports import monthly_report_pdf
+from storage_env.roles import can_watch_climate
 
-climate_required = role_required(*CLIMATE_ROLES)
+climate_required = requires(can_watch_climate)
 RECORDS_SHOWN = 50
 COMPLIANCE_SPAN = dt.timedelta(days=29)  # today and the 29 days before
 
@@ -143,7 +144,8 @@ def room_export(request: HttpRequest, pk: int) -> HttpResponse:
         return HttpResponse(_("Unknown range."), status=400, content_type="text/plain")
     since = timezone.now() - queries.RANGES[range_name][0]
     rows = (
-        Reading.objects.filter(room=room, ts__gte=since)
+        Reading.objects.visible_to(request.user)
+        .filter(room=room, ts__gte=since)
         .order_by("ts")
         .values_list("ts", "sensor__sensor_id", "temperature", "humidity", "dew_point", "battery")
     )

@@ -57,6 +57,9 @@ class TelemetryReading(NamedTuple):
     humidity: float | None
     battery: int | None = None
     seq: int | None = None
+    # True when the device sent no time and ``ts`` is when the message arrived (a source's
+    # ``time.when_missing: receive``); stored as Reading.ts_received
+    ts_received: bool = False
 
 
 @dataclass(frozen=True)

@@ -65,3 +65,74 @@ def parse_topic(topic: str, *, topic_prefix: str | None = None) -> Topic | None:
     if kind not in KINDS or not SENSOR_ID_RE.fullmatch(sensor_id):  # not match(): "$" allows "\n"
         return None
     return Topic(sensor_id=sensor_id, kind=kind)
+
+
+# --- Topic filters of sensor sources (devices.models.SensorSource) ---------------------------
+# MQTT 3.1.1 §4.7 / MQTT 5 §4.7: levels split by "/", "+" matches one whole level, "#" the rest
+# (last level only); a filter starting with a wildcard does not match topics starting with "$".
+FILTER_MAX_LEVELS = 12
+FILTER_LEVEL_RE = re.compile(r"[^\x00-\x1f\x7f+#$]{1,64}")
+
+
+def split_filter(topic_filter: str) -> tuple[str, ...]:
+    return tuple(topic_filter.split("/"))
+
+
+def filter_problem(topic_filter: str) -> str:
+    """Why ``topic_filter`` cannot be a source's subscription ("" when it can): well-formed
+    wildcards (MQTT §4.7.1), no shared-subscription or "$" topics, a bounded depth."""
+    if not topic_filter or len(topic_filter) > 200:
+        return "a topic filter has 1 to 200 characters"
+    levels = split_filter(topic_filter)
+    if len(levels) > FILTER_MAX_LEVELS:
+        return f"at most {FILTER_MAX_LEVELS} levels"
+    if levels[0].startswith("$"):
+        return "'$' topics (broker internals, shared subscriptions) cannot be a source"
+    if levels[0] == "#":
+        return "'#' alone would take every message on the broker"
+    for index, level in enumerate(levels):
+        if level in ("+", "#"):
+            if level == "#" and index != len(levels) - 1:
+                return "'#' may only be the last level"
+            continue
+        if not FILTER_LEVEL_RE.fullmatch(level):
+            return f"level {index} ({level[:20]!r}): empty, or '+', '#' inside a level"
+    return ""
+
+
+def filter_matches(levels: tuple[str, ...], topic_levels: list[str] | tuple[str, ...]) -> bool:
+    """Whether a topic (split into levels) matches a filter (split into levels)."""
+    if topic_levels and topic_levels[0].startswith("$") and levels[0] in ("+", "#"):
+        return False
+    for index, level in enumerate(levels):
+        if level == "#":
+            return True
+        if index >= len(topic_levels):
+            return False
+        if level != "+" and level != topic_levels[index]:
+            return False
+    return len(levels) == len(topic_levels)
+
+
+def filters_overlap(a: str, b: str) -> bool:
+    """Whether one topic could match both filters (then two sources, or a source and Lantai's
+    own contract, would both claim it)."""
+    left, right = split_filter(a), split_filter(b)
+    for index in range(max(len(left), len(right))):
+        x = left[index] if index < len(left) else None
+        y = right[index] if index < len(right) else None
+        if x == "#" or y == "#":
+            return True
+        if x is None or y is None:
+            return False
+        if x != "+" and y != "+" and x != y:
+            return False
+    return True
+
+
+def native_filters(*, topic_prefix: str | None = None) -> list[str]:
+    return [f"{topic_prefix or prefix()}/sensors/+/{kind}" for kind in KINDS]
+
+
+def shared(topic_filter: str, group: str = "") -> str:
+    return f"$share/{group}/{topic_filter}" if group else topic_filter

@@ -73,3 +73,57 @@ def test_a_killed_worker_comes_back(run_module, tmp_path, capsys):
         assert "signal 9" in capsys.readouterr().out
     finally:
         supervisor.stop_all()
+
+
+# --- The embedded default is a small archive's production (issue 18) ---------------------------
+
+
+def test_first_start_generates_a_private_secret_key_and_reuses_it(run_module, tmp_path):
+    env = {"LANTAI_VAR_DIR": str(tmp_path)}
+    path = run_module.ensure_secret_key(env)
+    assert path == tmp_path / "secret_key"
+    assert env["SECRET_KEY_FILE"] == str(path)
+    assert path.stat().st_mode & 0o777 == 0o600
+    secret = path.read_text()
+    assert len(secret) >= 50
+    # the second start keeps the key (sessions and signed links stay valid) ...
+    again = {"LANTAI_VAR_DIR": str(tmp_path)}
+    run_module.ensure_secret_key(again)
+    assert path.read_text() == secret
+    # ... and takes back a key somebody made readable
+    path.chmod(0o644)
+    run_module.ensure_secret_key({"LANTAI_VAR_DIR": str(tmp_path)})
+    assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_no_generated_secret_when_one_is_given_or_in_development(run_module, tmp_path):
+    for env in (
+        {"LANTAI_VAR_DIR": str(tmp_path), "SECRET_KEY": "given"},
+        {"LANTAI_VAR_DIR": str(tmp_path), "SECRET_KEY_FILE": "/run/secrets/x"},
+        {"LANTAI_VAR_DIR": str(tmp_path), "DEBUG": "true"},
+    ):
+        assert run_module.ensure_secret_key(env) is None
+    assert not (tmp_path / "secret_key").exists()
+
+
+def test_plain_http_defaults_never_override_what_is_set(run_module):
+    env = {"SECURE_SSL_REDIRECT": "true"}
+    run_module.embedded_defaults(env, "127.0.0.1")
+    assert env["SECURE_SSL_REDIRECT"] == "true"
+    assert env["SESSION_COOKIE_SECURE"] == "false" and env["SECURE_HSTS_SECONDS"] == "0"
+    assert env["ALLOWED_HOSTS"].split(",")[:3] == ["localhost", "127.0.0.1", "[::1]"]
+    behind_tls = {"SITE_URL": "https://archive.example.org"}
+    run_module.embedded_defaults(behind_tls, "127.0.0.1")
+    assert "SESSION_COOKIE_SECURE" not in behind_tls and "SECURE_SSL_REDIRECT" not in behind_tls
+    development = {"DEBUG": "true"}
+    run_module.embedded_defaults(development, "127.0.0.1")
+    assert development == {"DEBUG": "true"}
+
+
+def test_the_simulator_runs_only_with_the_embedded_broker_or_when_asked(run_module):
+    condition = {name: cond for name, _cmd, _extra, cond in run_module.WORKERS}["simulator"]
+    assert condition({})
+    assert not condition({"MQTT_URL": "mqtt://broker.example:1883"})
+    assert condition({"MQTT_URL": "mqtt://broker.example:1883", "LANTAI_SIMULATOR": "true"})
+    broker = {name: cond for name, _cmd, _extra, cond in run_module.WORKERS}["mqtt-broker"]
+    assert not broker({"MQTT_URL": "mqtt://broker.example:1883"})

@@ -27,8 +27,11 @@ from devices.simulator import (
     EXCURSIONS_PER_DAY,
     SCENARIO_MINUTES,
     SCENARIOS,
+    SIM_PROFILES,
+    Message,
     SimulatedSensor,
     Simulation,
+    speak,
 )
 from repository.models import StoreRoom
 
@@ -104,6 +107,12 @@ class Command(BaseCommand):
             help="ask the running simulator (make run) to play --scenario, then exit",
         )
         parser.add_argument("--list-scenarios", action="store_true")
+        parser.add_argument(
+            "--profile",
+            choices=SIM_PROFILES,
+            default="lantai",
+            help="speak as a device of this kind (a sensor source's default topics)",
+        )
 
     def handle(self, *args, **options):
         if options["list_scenarios"]:
@@ -176,10 +185,11 @@ class Command(BaseCommand):
         while not connected.wait(1.0):
             self.stdout.write(f"simulate_sensors: waiting for {config.host}:{config.port}")
             self.stdout.flush()
+        profile = options["profile"]
         for sim in simulation.sensors:
-            client.publish(
-                topics.topic_for(sim.sensor_id, topics.STATUS), b"online", 1, retain=True
-            )
+            hello = Message(sim.sensor_id, topics.STATUS, "online", retain=True)
+            for topic, payload, retain in speak(profile, hello, topic_prefix=topics.prefix()):
+                client.publish(topic, payload, 1, retain=retain)
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *a: stop.set())
         signal.signal(signal.SIGINT, lambda *a: stop.set())
@@ -196,12 +206,8 @@ class Command(BaseCommand):
             while not requests.empty():
                 self.control(simulation, requests.get_nowait(), now=started)
             for message in simulation.tick(started):
-                client.publish(
-                    topics.topic_for(message.sensor_id, message.kind),
-                    message.payload,
-                    qos=1,
-                    retain=message.retain,
-                )
+                for topic, payload, retain in speak(profile, message, topic_prefix=topics.prefix()):
+                    client.publish(topic, payload, qos=1, retain=retain)
             if simulation.scenario is not playing:
                 if playing is not None:
                     self.stdout.write(f"simulate_sensors: {playing.room} back to normal")

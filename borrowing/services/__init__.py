@@ -1,0 +1,110 @@
+"""Every state change of the borrowing app: atomic, ``acting_user`` keyword-only, one audit row
+per change, live notices and e-mail only after commit. Services never see ``request``.
+
+One module per concept (``common``, ``records``, ``approvals``, ``requests``, ``loans``,
+``checkin``); every public name is re-exported here, so callers write
+``from borrowing import services`` and ``services.create_access_request(...)``."""
+
+from borrowing.services.approvals import (
+    DEFAULT_RULES,
+    approve_access_request,
+    can_decide_step,
+    compute_chain,
+    decide_access_request,
+    grant_digital_access,
+    reject_access_request,
+)
+from borrowing.services.checkin import (
+    ScanResult,
+    expected_position,
+    loan_summary,
+    lookup_loan,
+    process_checkin_scan,
+)
+from borrowing.services.common import (
+    MAX_LINES,
+    MAX_LOAN_DAYS,
+    MAX_RENEWALS,
+    RENEWAL_DAYS,
+    BorrowingError,
+    Conflict,
+    NotAllowed,
+    UnknownCode,
+    audit_many,
+    fail,
+    lock_request,
+    move_request,
+    request_notice,
+    request_snapshot,
+    require_handles,
+)
+from borrowing.services.loans import (
+    active_loan_for,
+    check_out_access_request,
+    records_on_loan,
+    renew_loan,
+    return_loan,
+    return_locked,
+    send_overdue_reminders,
+)
+from borrowing.services.records import (
+    SCAN_CODE_RE,
+    find_record_by_code,
+    line_kwargs,
+    record_code,
+    record_kind,
+)
+from borrowing.services.requests import (
+    cancel_access_request,
+    close_access_request,
+    create_access_request,
+    retrieve_access_request,
+    submit_access_request,
+)
+
+__all__ = [
+    "BorrowingError",
+    "Conflict",
+    "DEFAULT_RULES",
+    "MAX_LINES",
+    "MAX_LOAN_DAYS",
+    "MAX_RENEWALS",
+    "NotAllowed",
+    "RENEWAL_DAYS",
+    "SCAN_CODE_RE",
+    "ScanResult",
+    "UnknownCode",
+    "active_loan_for",
+    "approve_access_request",
+    "audit_many",
+    "can_decide_step",
+    "cancel_access_request",
+    "check_out_access_request",
+    "close_access_request",
+    "compute_chain",
+    "create_access_request",
+    "decide_access_request",
+    "expected_position",
+    "fail",
+    "find_record_by_code",
+    "grant_digital_access",
+    "line_kwargs",
+    "loan_summary",
+    "lock_request",
+    "lookup_loan",
+    "move_request",
+    "process_checkin_scan",
+    "record_code",
+    "record_kind",
+    "records_on_loan",
+    "reject_access_request",
+    "renew_loan",
+    "request_notice",
+    "request_snapshot",
+    "require_handles",
+    "retrieve_access_request",
+    "return_loan",
+    "return_locked",
+    "send_overdue_reminders",
+    "submit_access_request",
+]

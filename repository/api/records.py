@@ -1,0 +1,258 @@
+"""Volumes and items: list, read, describe, renumber, move, decide opening, digitised pages;
+the opening-review queue."""
+
+from __future__ import annotations
+
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import mixins, permissions, serializers, status
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.api import BaseViewSet
+from repository import access, images, listing, services
+from repository.models import Fonds, Item, Volume
+from repository.serializers import (
+    DecisionSerializer,
+    MoveInputSerializer,
+    MoveSerializer,
+    RecordInputSerializer,
+    RecordSerializer,
+    RenumberSerializer,
+    StaffRecordSerializer,
+)
+
+
+class KeysetPagination:
+    """``?after=<reference code>&size=N``; the response carries ``next`` (no total count)."""
+
+    def paginate(self, request, qs):
+        page = listing.keyset_page(
+            qs,
+            after=request.query_params.get("after", "")[:64],
+            size=listing.page_size(request.query_params),
+        )
+        next_url = None
+        if page.next_after:
+            query = request.query_params.copy()
+            query["after"] = page.next_after
+            next_url = request.build_absolute_uri(request.path + "?" + query.urlencode())
+        return page.rows, next_url
+
+
+LIST_PARAMETERS = [
+    OpenApiParameter("after", str, description="reference code of the last row seen"),
+    OpenApiParameter("size", int, description="rows per page (at most 200)"),
+    OpenApiParameter("fonds", str, description="fonds number"),
+    OpenApiParameter("category", int),
+    OpenApiParameter("access_status", str),
+    OpenApiParameter("year", int, description="filing year"),
+    OpenApiParameter("q", str, description="title words or a reference-code prefix"),
+]
+
+
+class RecordViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, BaseViewSet
+):
+    """Volumes or items of the catalogue, as far as the caller may see them."""
+
+    kind = "item"
+    permission_classes = [permissions.AllowAny]
+    lookup_value_regex = r"\d+"
+
+    def get_permissions(self):
+        if self.action in ("list", "retrieve") or (
+            self.action == "pages" and self.request.method == "GET"
+        ):
+            return [permissions.AllowAny()]
+        return [permissions.IsAuthenticated()]
+
+    def get_serializer_class(self):
+        if self.action in ("create", "partial_update"):
+            return RecordInputSerializer
+        if self.request is not None and access.is_staff_viewer(self.request.user):
+            return StaffRecordSerializer
+        return RecordSerializer
+
+    def get_queryset(self):
+        filters = listing.Filters.from_query(self.request.query_params, default_kind=self.kind)
+        filters.kind = self.kind
+        return listing.visible_records(self.request.user, filters).select_related(
+            "fonds", "category", "position"
+        )
+
+    def get_object(self):
+        record = access.access_record(self.request.user, self.kind, self.kwargs["pk"])
+        services.record_classified_view(record, acting_user=self.request.user)
+        return record
+
+    @extend_schema(parameters=LIST_PARAMETERS)
+    def list(self, request, *args, **kwargs):
+        rows, next_url = KeysetPagination().paginate(request, self.get_queryset())
+        serializer_class = self.get_serializer_class()
+        return Response({"next": next_url, "results": serializer_class(rows, many=True).data})
+
+    @extend_schema(request=RecordInputSerializer, responses=StaffRecordSerializer)
+    def create(self, request):
+        serializer = RecordInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        record = services.create_record(
+            self.kind,
+            dict(serializer.validated_data),
+            acting_user=request.user,
+        )
+        return Response(StaffRecordSerializer(record).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=RecordInputSerializer, responses=StaffRecordSerializer)
+    def partial_update(self, request, pk=None):
+        record = access.access_record_for_change(request.user, self.kind, pk)
+        serializer = RecordInputSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        changes = {
+            k: v
+            for k, v in serializer.validated_data.items()
+            if k not in ("fonds", "category", "volume")
+        }
+        record = services.update_record(record, changes, acting_user=request.user)
+        return Response(StaffRecordSerializer(record).data)
+
+    def destroy(self, request, pk=None):
+        record = access.access_record_for_change(request.user, self.kind, pk)
+        services.delete_record(record, acting_user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=RenumberSerializer, responses=StaffRecordSerializer)
+    @action(detail=True, methods=["post"])
+    def renumber(self, request, pk=None):
+        record = access.access_record_for_change(request.user, self.kind, pk)
+        serializer = RenumberSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        record = services.renumber_record(
+            record,
+            serializer.validated_data["new_code"],
+            acting_user=request.user,
+            reason=serializer.validated_data["reason"],
+        )
+        return Response(StaffRecordSerializer(record).data)
+
+    @extend_schema(request=MoveInputSerializer, responses=MoveSerializer)
+    @action(detail=True, methods=["post"])
+    def move(self, request, pk=None):
+        record = access.access_record(request.user, self.kind, pk)
+        if not access.is_staff_viewer(request.user):
+            raise NotFound
+        serializer = MoveInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        move = services.move_record(
+            record,
+            serializer.validated_data["to_position"] or None,
+            acting_user=request.user,
+            reason=serializer.validated_data["reason"],
+        )
+        return Response(MoveSerializer(move).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=DecisionSerializer, responses=StaffRecordSerializer)
+    @action(detail=True, methods=["post"])
+    def decide(self, request, pk=None):
+        """Opening review decision: open / controlled (reason, next_review_on) / partial."""
+        record = access.access_record_for_change(request.user, self.kind, pk)
+        serializer = DecisionSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        services.decide_opening(
+            record,
+            data["decision"],
+            acting_user=request.user,
+            reason=data["reason"],
+            next_review_on=data["next_review_on"],
+            withheld_pages=data["withheld_pages"],
+        )
+        record.refresh_from_db()
+        return Response(StaffRecordSerializer(record).data)
+
+
+class DigitalPageSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    page_number = serializers.IntegerField()
+    format = serializers.CharField()
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
+    withheld = serializers.BooleanField()
+    thumbnail_url = serializers.CharField()
+    web_url = serializers.CharField()
+
+
+class PageUploadSerializer(serializers.Serializer):
+    image = serializers.FileField()
+    page_number = serializers.IntegerField(required=False, min_value=1)
+
+
+def _page_data(request, page) -> dict:
+    return {
+        "id": page.pk,
+        "page_number": page.page_number,
+        "format": page.format,
+        "width": page.width,
+        "height": page.height,
+        "withheld": page.withheld,
+        "thumbnail_url": request.build_absolute_uri(
+            reverse("repository:page-image", args=[page.pk, "thumb"])
+        ),
+        "web_url": request.build_absolute_uri(
+            reverse("repository:page-image", args=[page.pk, "web"])
+        ),
+    }
+
+
+class PagesMixin:
+    @extend_schema(methods=["GET"], request=None, responses=DigitalPageSerializer(many=True))
+    @extend_schema(methods=["POST"], request=PageUploadSerializer, responses=DigitalPageSerializer)
+    @action(detail=True, methods=["get", "post"])
+    def pages(self, request, pk=None):
+        """Digitised pages: list (withheld pages only for staff of the fonds); upload a scan
+        (JPEG, PNG or TIFF; archivists who may change the fonds)."""
+        if request.method == "POST":
+            record = access.access_record_for_change(request.user, self.kind, pk)
+            serializer = PageUploadSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            page = images.add_digital_page(
+                record,
+                serializer.validated_data["image"],
+                acting_user=request.user,
+                page_number=serializer.validated_data.get("page_number"),
+            )
+            return Response(_page_data(request, page), status=status.HTTP_201_CREATED)
+        record = access.access_record(request.user, self.kind, pk)
+        pages = record.pages_digitised.all()
+        if not access.sees_fonds(request.user, record.fonds_id):
+            pages = pages.filter(withheld=False)
+        return Response([_page_data(request, p) for p in pages[:1000]])
+
+
+class VolumeViewSet(PagesMixin, RecordViewSet):
+    kind = "volume"
+    queryset = Volume.objects.none()
+
+
+class ItemViewSet(PagesMixin, RecordViewSet):
+    kind = "item"
+    queryset = Item.objects.none()
+
+
+class ReviewQueueView(APIView):
+    """Records due for opening review in the fonds the caller may change."""
+
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(
+        responses=inline_serializer("ReviewQueue", {"results": RecordSerializer(many=True)})
+    )
+    def get(self, request):
+        fonds_ids = [f.pk for f in Fonds.objects.all() if access.can_review(request.user, f)]
+        rows = []
+        for model in (Volume, Item):
+            queue = services.review_queue_for(model).filter(fonds_id__in=fonds_ids)
+            rows += list(queue.visible_to(request.user).select_related("fonds", "category")[:100])
+        return Response({"results": StaffRecordSerializer(rows, many=True).data})
