@@ -2,6 +2,7 @@
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class RequestState(models.TextChoices):
@@ -55,7 +56,8 @@ ON_LOAN_STATES = frozenset({S.CHECKED_OUT, S.OVERDUE})
 class Purpose(models.TextChoices):
     READING = "reading", _("Reading")  # 查阅
     COPYING = "copying", _("Copying")  # 复制
-    EXCERPT = "excerpt", _("Excerpt")  # 摘抄
+    # 摘录 (the term of the standards; a context keeps it apart from other "Excerpt"s).
+    EXCERPT = "excerpt", pgettext_lazy("use method", "Excerpt")
     LENDING = "lending", _("Lending out of the building")  # 外借
 
 

@@ -23,6 +23,7 @@ class RepositoryConfig(AppConfig):
         register(NavItem(_("Fonds and categories"), "repository:staff-hierarchy", order=11))
         register(NavItem(_("Opening review"), "repository:staff-review", can_catalogue, 12))
         register(NavItem(_("Import catalogue"), "repository:staff-import", can_catalogue, 13))
+        register(NavItem(_("Fonds and code patterns"), "repository:staff-fonds", can_catalogue, 14))
         register(NavItem(_("Where is it?"), "repository:staff-where-is", order=20))
         register(NavItem(_("Store rooms"), "repository:staff-rooms", order=21))
         register(NavItem(_("Boxes"), "repository:staff-boxes", order=21))

@@ -17,6 +17,12 @@ What the product does, and why:
   re-boxing would hide a wrong scan, and the record's old box would be wrong on its label.
   An item that belongs to a volume is boxed with its volume, never alone. A record out on
   loan (borrowing's on-loan provider) cannot go into a box.
+- **One 全宗, 年度, 保管期限 and 机构 per box** (DA/T 22-2015 §6.4: "不同年度、机构(问题)、
+  保管期限的归档文件不能装入同一个档案盒"): a box takes those values from its first contents
+  (``Box.year / retention / org_unit``) and refuses records that differ. The elements checked
+  are the setting ``BOX_UNIFORM_ELEMENTS`` (default all three) for archives whose rule
+  differs. A box has a 盒号 per fonds (``Box.number``, assigned in order) and an item range
+  (``item_range``: 起止件号 for the 盒脊, DA/T 22-2015 §6.4.1.2).
 - **All or nothing**: the codes of one request are checked together; any bad code (unknown,
   hidden, wrong fonds, in another box, …) refuses the whole request with one message per code,
   and nothing changes.
@@ -34,11 +40,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
+from django.db.models import Count, IntegerField, Max, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.audit import record_event
 from core.outbox import enqueue
@@ -54,6 +62,68 @@ from repository.placement import (
 from repository.stocktake import records_out_on_loan
 
 BOX_CAPACITY_MAX = 1000
+# Record field → box field that must agree (DA/T 22-2015 §6.4).
+UNIFORM_FIELDS = {"filing_year": "year", "retention": "retention", "org_unit": "org_unit"}
+UNIFORM_LABELS = {
+    "filing_year": gettext_lazy("year"),
+    "retention": gettext_lazy("retention"),
+    "org_unit": gettext_lazy("organisational unit"),
+}
+
+
+def uniform_elements() -> tuple[str, ...]:
+    configured = getattr(settings, "BOX_UNIFORM_ELEMENTS", tuple(UNIFORM_FIELDS))
+    return tuple(name for name in configured if name in UNIFORM_FIELDS)
+
+
+def _year_of(record):
+    return record.filing_year or (record.date_start.year if record.date_start else None)
+
+
+def _uniform_value(record, element: str):
+    if element == "filing_year":
+        return _year_of(record)
+    return getattr(record, element) or ""
+
+
+def _number_of(code: str) -> int | None:
+    tail = code.rsplit("-", 1)[-1]
+    return int(tail) if tail.isdigit() else None
+
+
+def item_range(box: Box) -> tuple[str, str]:
+    """起止件号 of a box: the first and last 件号 (or 案卷号) of its contents, by the last number
+    segment of their codes (DA/T 22-2015 §6.4.1.2)."""
+    codes = list(Item.objects.filter(box=box).values_list("reference_code", flat=True))
+    codes += list(Volume.objects.filter(box=box).values_list("reference_code", flat=True))
+    numbered = sorted((n, code.rsplit("-", 1)[-1]) for code in codes if (n := _number_of(code)))
+    if not numbered:
+        return "", ""
+    return numbered[0][1], numbered[-1][1]
+
+
+def _box_uniform(box: Box) -> dict:
+    """The year / retention / unit the box holds: its own fields, else its first record's."""
+    values: dict = {}
+    first = (
+        Volume.objects.filter(box=box).order_by("pk").first()
+        or Item.objects.filter(box=box).order_by("pk").first()
+    )
+    for element, box_field in UNIFORM_FIELDS.items():
+        if element not in uniform_elements():
+            continue
+        value = getattr(box, box_field) or None
+        if value is None and first is not None:
+            value = _uniform_value(first, element) or None
+        values[element] = value
+    return values
+
+
+def next_box_number(fonds: Fonds) -> int:
+    highest = Box.objects.filter(fonds=fonds).aggregate(n=Max("number"))["n"] or 0
+    return highest + 1
+
+
 CODES_PER_REQUEST_MAX = 500
 
 
@@ -240,7 +310,13 @@ def create_box(
             )
         room = target.room
     box = Box.objects.create(
-        code=code, fonds=fonds, room=room, position=target, capacity=capacity, notes=notes
+        code=code,
+        fonds=fonds,
+        room=room,
+        position=target,
+        capacity=capacity,
+        notes=notes,
+        number=next_box_number(fonds),
     )
     if target is not None:
         Move.objects.create(
@@ -387,6 +463,22 @@ def _put_problem(record, box: Box, user, context: dict) -> str | None:
         }
     if (record._meta.model_name, record.pk) in context["loaned"]:
         return _("%(code)s is out on loan; check it in first.") % {"code": code}
+    for element in uniform_elements():
+        want = context["uniform"].get(element)
+        value = _uniform_value(record, element)
+        if want not in (None, "") and value != want:
+            return _(
+                "%(code)s: %(element)s “%(value)s” differs from box %(box)s (“%(expected)s”); "
+                "a box holds one year, retention and unit (DA/T 22-2015 §6.4)."
+            ) % {
+                "code": code,
+                "element": UNIFORM_LABELS[element],
+                "value": value or "∅",
+                "box": box.code,
+                "expected": want,
+            }
+        if want in (None, ""):
+            context["uniform"][element] = value  # the first record sets the box's value
     return None
 
 
@@ -419,6 +511,9 @@ def put_in_box(records, box: Box, *, acting_user, reason: str = "") -> list:
             .values_list("pk", "reference_code")
         ),
     }
+    # The box's year / retention / unit: set, or taken from what it holds, or from the first
+    # record put in (DA/T 22-2015 §6.4).
+    context["uniform"] = _box_uniform(box)
     found = _refuse_if(found, errors, lambda r: _put_problem(r, box, acting_user, context))
     used = used_places(box)
     if used + len(found) > box.capacity:
@@ -440,6 +535,18 @@ def put_in_box(records, box: Box, *, acting_user, reason: str = "") -> list:
             }
         )
     reason = (reason or "").strip()[:200] or _("Put into box %(box)s") % {"box": box.code}
+    changed_box = {}
+    for element, box_field in UNIFORM_FIELDS.items():
+        value = context["uniform"].get(element)
+        if (
+            element in uniform_elements()
+            and value not in (None, "")
+            and not getattr(box, box_field)
+        ):
+            setattr(box, box_field, value)
+            changed_box[box_field] = value
+    if changed_box:
+        box.save(update_fields=list(changed_box))
     target = box.position
     _rehome(found, box=box, target=target, reason=reason, user=acting_user)
     record_event(

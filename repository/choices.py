@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from accounts.choices import Classification  # noqa: F401  (re-exported: records use it)
 
@@ -32,7 +33,7 @@ class Carrier(models.TextChoices):
     AUDIO = "audio", _("Audio recording")  # 录音
     VIDEO = "video", _("Video recording")  # 录像
     ELECTRONIC = "electronic", _("Electronic")  # 电子
-    OBJECT = "object", _("Object")  # 实物
+    OBJECT = "object", pgettext_lazy("carrier type", "Object")  # 实物 (not the audit log's 对象)
 
 
 class DatePrecision(models.TextChoices):

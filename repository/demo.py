@@ -56,7 +56,8 @@ CATEGORY_NAMES = {
     "KU": "会计",
     "RS": "人事",
     "ZP": "照片",
-    "LY": "录音录像",
+    "LY": "录音",  # DA/T 13-2022: LY 录音 and LX 录像 are two categories
+    "LX": "录像",
     "SW": "实物",
 }
 
@@ -75,7 +76,7 @@ FONDS = (
     DemoFonds(
         "J001",
         "市人民政府办公室",
-        ("WS", "ZP", "LY", "SW"),
+        ("WS", "ZP", "LY", "LX", "SW"),
         ("BGS", "ZCS", "XXK", "DCS"),
         PATTERN_DOTTED,
         30,
@@ -89,7 +90,7 @@ FONDS = (
     DemoFonds(
         "J035",
         "市卫生健康委员会",
-        ("WS", "KU", "ZP", "LY"),
+        ("WS", "KU", "ZP", "LX"),
         ("BGS", "YZK", "JKK"),
         PATTERN_DOTTED,
         15,
@@ -187,6 +188,8 @@ def _title(rng: random.Random, category: str, year: int, fonds_name: str) -> tup
     if category == "ZP":
         return f"{year}年{rng.choice(EVENTS)}照片", "宣传科"
     if category == "LY":
+        return f"{year}年{rng.choice(EVENTS)}录音", "宣传科"
+    if category == "LX":
         return f"{year}年{rng.choice(EVENTS)}录像", "宣传科"
     return (
         f"{rng.choice(EVENTS)}纪念品（{rng.choice(('奖牌', '锦旗', '奖杯', '证书'))}）",
@@ -194,11 +197,24 @@ def _title(rng: random.Random, category: str, year: int, fonds_name: str) -> tup
     )
 
 
+def retention_for(category: str, title: str, drawn: str) -> str:
+    """The retention tables, where they fix the period: 《会计档案管理办法》(财政部 国家档案局令
+    第79号, 2015) 附表1: 会计凭证 30年, 年度财务会计报告 永久; 人事 files are kept permanently.
+    Other categories keep the period drawn (the demo's mix of 永久/30年/10年)."""
+    if category == "KU":
+        return Retention.PERMANENT if "年度财务" in title else Retention.YEARS_30
+    if category == "RS":
+        return Retention.PERMANENT
+    return drawn
+
+
 def _carrier(rng: random.Random, category: str, year: int) -> str:
     if category == "ZP":
         return Carrier.PHOTO
     if category == "LY":
-        return Carrier.VIDEO if rng.random() < 0.7 else Carrier.AUDIO
+        return Carrier.AUDIO
+    if category == "LX":
+        return Carrier.VIDEO
     if category == "SW":
         return Carrier.OBJECT
     return Carrier.ELECTRONIC if year >= 2015 and rng.random() < 0.3 else Carrier.PAPER
@@ -250,6 +266,7 @@ def _draft(rng: random.Random, today: dt.date) -> Draft:
     else:
         status = AccessStatus.OPEN if roll < 0.1 else AccessStatus.UNREVIEWED
     title, creator = _title(rng, category, year, fonds.name)
+    retention = retention_for(category, title, retention)
     return Draft(
         fonds_index=fonds_index,
         category=category,
@@ -455,6 +472,12 @@ ITEM_COLUMNS = (
     "updated_at",
     "volume_id",
     "sequence",
+    "document_number",
+    "date_inferred",
+    "secrecy_period",
+    "project_code",
+    "catalogue_number",
+    "legacy_values",
 )
 
 
@@ -486,6 +509,12 @@ def _record_values(draft: Draft, code: str, fonds_map, categories, position_id, 
         "updated_at": now,
         "volume_id": None,
         "sequence": None,
+        "document_number": "",
+        "date_inferred": False,
+        "secrecy_period": "10年" if draft.classification else "",
+        "project_code": "",
+        "catalogue_number": "",
+        "legacy_values": {},
     }
 
 
@@ -505,8 +534,10 @@ def item_sink():
         return
 
     table = Item._meta.db_table
-    columns = ", ".join(ITEM_COLUMNS)
-    getter = itemgetter(*ITEM_COLUMNS)
+    # jsonb goes through COPY as its text (the demo writes no legacy values: always "{}").
+    plain = [c for c in ITEM_COLUMNS if c != "legacy_values"]
+    columns = ", ".join([*plain, "legacy_values"])
+    getter = itemgetter(*plain)
     with connection.cursor() as cursor:
         raw = cursor.cursor  # psycopg 3 cursor
         statement = f"COPY {table} ({columns}) FROM STDIN"
@@ -514,7 +545,7 @@ def item_sink():
 
             def write(rows):
                 for row in rows:
-                    copy.write_row(getter(row))
+                    copy.write_row((*getter(row), "{}"))
 
             yield write
 
@@ -625,15 +656,24 @@ def _ensure_boxes(fonds_map: dict[str, Fonds], out) -> None:
         return
     made = 0
     for fonds in fonds_map.values():
-        volumes = list(
+        candidates = (
             Volume.objects.filter(
                 fonds=fonds, carrier=Carrier.PAPER, position__isnull=False, box__isnull=True
             )
             .select_related("position")
-            .order_by("pk")[: BOXES_PER_FONDS * VOLUMES_PER_BOX]
+            .order_by("pk")[:500]
         )
-        for number, start in enumerate(range(0, len(volumes), VOLUMES_PER_BOX), start=1):
-            group = volumes[start : start + VOLUMES_PER_BOX]
+        # DA/T 22-2015 §6.4: one 年度, 保管期限 and 机构 per box.
+        buckets: dict[tuple, list] = {}
+        for volume in candidates:
+            key = (volume.filing_year, volume.retention, volume.org_unit)
+            buckets.setdefault(key, []).append(volume)
+        groups = [
+            bucket[start : start + VOLUMES_PER_BOX]
+            for bucket in buckets.values()
+            for start in range(0, len(bucket), VOLUMES_PER_BOX)
+        ][:BOXES_PER_FONDS]
+        for number, group in enumerate(groups, start=1):
             shelf = group[0].position
             with transaction.atomic():
                 box = boxes.create_box(

@@ -16,8 +16,9 @@ from openpyxl import Workbook
 
 from accounts.choices import Classification
 from core.output import spreadsheet_cell, xlsx_cell
+from repository import dates
+from repository import retention as retention_codes
 from repository.choices import AccessStatus, Carrier, Retention
-from repository.validation import format_partial_date
 
 # (column key, header label). Headers are written in the active language; import accepts the
 # key, the English label or the Chinese label (see repository.imports).
@@ -25,10 +26,12 @@ COLUMNS: list[tuple[str, object]] = [
     ("reference_code", gettext_lazy("reference code")),
     ("title", gettext_lazy("title")),
     ("creator", gettext_lazy("creator")),
+    ("document_number", gettext_lazy("document number")),
     ("date", gettext_lazy("date")),
     ("pages", gettext_lazy("pages")),
     ("retention", gettext_lazy("retention")),
     ("classification", gettext_lazy("classification")),
+    ("secrecy_period", gettext_lazy("secrecy period")),
     ("access_status", gettext_lazy("access status")),
     ("carrier", gettext_lazy("carrier type")),
     ("keywords", gettext_lazy("keywords")),
@@ -64,10 +67,17 @@ def row_for(record) -> list:
         record.reference_code,
         record.title,
         record.creator,
-        format_partial_date(record.date_start, record.date_end, record.date_precision),
+        record.document_number,
+        # The standards' 8 digits (DA/T 22-2015 §5.5): 20190601, 19490000, [19450815].
+        dates.record_format8(record),
         record.pages if record.pages is not None else "",
-        str(labels["retention"].get(record.retention, record.retention)),
+        # Standard periods by label (永久, 30年); D+N and legacy codes as stored (D5, 长期), so
+        # an export re-imports unchanged.
+        retention_codes.label(record.retention)
+        if record.retention in Retention.values
+        else record.retention,
         str(labels["classification"].get(record.classification, record.classification)),
+        record.secrecy_period,
         str(labels["access_status"].get(record.access_status, record.access_status)),
         str(labels["carrier"].get(record.carrier, record.carrier)),
         record.keywords,

@@ -3,12 +3,38 @@
 from __future__ import annotations
 
 from django import forms
+from django.urls import reverse_lazy
 from django.utils.translation import gettext_lazy as _
 
 from accounts.choices import Classification
-from repository import labels
+from repository import codes, labels
+from repository import retention as retention_codes
 from repository.choices import AccessStatus, Carrier, OpeningDecision, Retention, ShelvingKind
 from repository.models import Category, Fonds, ShelvingUnit, StoreRoom, Volume
+from repository.validation import MANDATORY
+
+
+class CategorySelect(forms.Select):
+    """Options carry their fonds (``data-fonds``) so the page can show only the categories of
+    the chosen fonds (static/repository/record-form.js)."""
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
+        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        instance = getattr(value, "instance", None)
+        if instance is not None:
+            option["attrs"]["data-fonds"] = str(instance.fonds_id)
+        return option
+
+
+class CategoryChoiceField(forms.ModelChoiceField):
+    """门类 labelled with their fonds ("J012 市档案局 · WS 文书"): five fonds' "WS 文书" are
+    five different categories."""
+
+    widget = CategorySelect
+
+    def label_from_instance(self, obj) -> str:
+        path = codes.category_path(obj)
+        return f"{obj.fonds.code} {obj.fonds.name} · {path} {obj.name}"
 
 
 class RecordForm(forms.Form):
@@ -19,17 +45,33 @@ class RecordForm(forms.Form):
         help_text=_("Leave empty to assign the next code of the fonds' pattern."),
     )
     title = forms.CharField(label=_("title"), max_length=500, required=False)
+    document_number = forms.CharField(
+        label=_("document number"),
+        max_length=100,
+        required=False,
+        help_text=_("Give it when the document has one (DA/T 18-2022), e.g. 某档发〔2019〕12号."),
+    )
     creator = forms.CharField(label=_("creator"), max_length=200, required=False)
     date = forms.CharField(
         label=_("date"),
         max_length=40,
         required=False,
-        help_text=_("YYYY, YYYY-MM, YYYY-MM-DD or a range such as 2019-03/2019-05."),
+        help_text=_(
+            "As archivists write it: 20190601, 2019/6/1, 2019-06, 19490000 (month and day "
+            "unknown), a range 19980101-20031231 or 1998-2003, [19450815] for a date "
+            "established by the archivist."
+        ),
     )
     pages = forms.CharField(label=_("pages"), max_length=10, required=False)
     retention = forms.ChoiceField(label=_("retention"), choices=Retention.choices)
     classification = forms.TypedChoiceField(
         label=_("classification"), choices=Classification.choices, coerce=int
+    )
+    secrecy_period = forms.CharField(
+        label=_("secrecy period"),
+        max_length=20,
+        required=False,
+        help_text=_("For classified records: years (10年), an end date (20301231) or 长期."),
     )
     access_status = forms.ChoiceField(
         label=_("access status"), choices=AccessStatus.choices, initial=AccessStatus.UNREVIEWED
@@ -41,6 +83,31 @@ class RecordForm(forms.Form):
     )
     filing_year = forms.CharField(label=_("filing year"), max_length=4, required=False)
     org_unit = forms.CharField(label=_("organisational unit"), max_length=100, required=False)
+    project_code = forms.CharField(
+        label=_("project number"),
+        max_length=20,
+        required=False,
+        help_text=_("Only where the fonds' code pattern has a 项目号."),
+    )
+    catalogue_number = forms.CharField(
+        label=_("catalogue number"),
+        max_length=10,
+        required=False,
+        help_text=_("Only where the fonds' code pattern has a 目录号."),
+    )
+
+    def __init__(self, *args, kind: str = "item", **kwargs):
+        super().__init__(*args, **kwargs)
+        # A record's own period stays choosable (D5, or a legacy 长期 kept as found).
+        current = str((self.initial or {}).get("retention") or "")
+        self.fields["retention"].choices = retention_codes.choices_with(current)
+        # Mark the mandatory elements (DA/T 18-2022, repository.validation.MANDATORY); the
+        # services still check them and name each missing one.
+        for name in MANDATORY[kind]:
+            element = "date" if name == "date" else name
+            if element in self.fields:
+                self.fields[element].mandatory = True
+                self.fields[element].widget.attrs["aria-required"] = "true"
 
     def add_service_errors(self, error) -> None:
         """Show a service ValidationError on the fields it names."""
@@ -56,23 +123,50 @@ class RecordForm(forms.Form):
 
 class NewRecordForm(RecordForm):
     fonds = forms.ModelChoiceField(label=_("fonds"), queryset=Fonds.objects.none())
-    category = forms.ModelChoiceField(label=_("category"), queryset=Category.objects.none())
+    category = CategoryChoiceField(label=_("category"), queryset=Category.objects.none())
+    # 案卷 by its reference code (type-ahead from repository:staff-volume-lookup), not an id.
     volume = forms.ModelChoiceField(
-        label=_("volume"), queryset=Volume.objects.none(), required=False
+        label=_("volume"),
+        queryset=Volume.objects.none(),
+        required=False,
+        to_field_name="reference_code",
+        error_messages={"invalid_choice": _("No volume with this reference code.")},
     )
 
     field_order = ["fonds", "category", "volume"]
 
     def __init__(self, *args, fonds_qs, kind: str, **kwargs):
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, kind=kind, **kwargs)
         self.fields["fonds"].queryset = fonds_qs
-        self.fields["category"].queryset = Category.objects.filter(fonds__in=fonds_qs)
+        self.fields["fonds"].mandatory = True
+        self.fields["category"].queryset = Category.objects.filter(
+            fonds__in=fonds_qs
+        ).select_related("fonds", "parent")
+        self.fields["category"].mandatory = True
         if kind == "item":
             self.fields["volume"].queryset = Volume.objects.filter(fonds__in=fonds_qs)
-            self.fields["volume"].widget = forms.TextInput()
-            self.fields["volume"].help_text = _("Volume id (optional).")
+            self.fields["volume"].widget = forms.TextInput(
+                attrs={
+                    "list": "volume-codes",
+                    "autocomplete": "off",
+                    "data-lookup-url": reverse_lazy("repository:staff-volume-lookup"),
+                }
+            )
+            self.fields["volume"].help_text = _(
+                "Type the volume's reference code (optional): matching volumes are offered."
+            )
         else:
             del self.fields["volume"]
+
+    def clean(self):
+        cleaned = super().clean()
+        fonds, category = cleaned.get("fonds"), cleaned.get("category")
+        if fonds and category and category.fonds_id != fonds.pk:
+            self.add_error("category", _("The category belongs to another fonds."))
+        volume = cleaned.get("volume")
+        if volume and category and volume.category_id != category.pk:
+            self.add_error("volume", _("The volume belongs to another fonds or category."))
+        return cleaned
 
 
 class RenumberForm(forms.Form):
@@ -271,3 +365,65 @@ class BoxRemoveForm(forms.Form):
     def __init__(self, *args, codes=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["codes"].choices = [(code, code) for code in codes]
+
+
+class FondsDescriptionForm(forms.Form):
+    """Fonds-level description (DA/T 18-2022 全宗级). Checked by ``schemes.update_fonds``."""
+
+    name = forms.CharField(label=_("fonds name"), max_length=200)
+    creating_body = forms.CharField(label=_("creating body"), max_length=200, required=False)
+    archive_code = forms.CharField(label=_("archive code"), max_length=20, required=False)
+    start_year = forms.CharField(label=_("first year"), max_length=4, required=False)
+    end_year = forms.CharField(label=_("last year"), max_length=4, required=False)
+    administrative_history = forms.CharField(
+        label=_("administrative history"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+    )
+    custodial_history = forms.CharField(
+        label=_("custodial history"), widget=forms.Textarea(attrs={"rows": 3}), required=False
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # DA/T 18-2022 著录项目清单, 全宗级: 档案馆代码 and 档案保管沿革 are 必著.
+        for name in ("name", "archive_code", "custodial_history"):
+            self.fields[name].mandatory = True
+
+
+class CodePatternForm(forms.Form):
+    """The fonds' 档号 templates (repository/codes.py); empty keeps the default."""
+
+    volume = forms.CharField(
+        label=_("volume code pattern"),
+        max_length=200,
+        required=False,
+        help_text=_("e.g. {fonds}-{category}·{year}-{retention}-{volume:4}"),
+    )
+    item = forms.CharField(
+        label=_("item code pattern"),
+        max_length=200,
+        required=False,
+        help_text=_("e.g. {fonds}-{category}·{year}·{retention}·{unit}-{item:4}"),
+    )
+    item_in_volume = forms.CharField(
+        label=_("code pattern of items in volumes"),
+        max_length=200,
+        required=False,
+        help_text=_("e.g. {volume_code}-{item:3}"),
+    )
+
+
+class CategoryForm(forms.Form):
+    code = forms.CharField(label=_("category code"), max_length=10)
+    name = forms.CharField(label=_("category name"), max_length=100)
+    parent = forms.ModelChoiceField(
+        label=_("parent category"), queryset=Category.objects.none(), required=False
+    )
+
+    def __init__(self, *args, fonds, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["parent"].queryset = Category.objects.filter(fonds=fonds)
+        self.fields["code"].mandatory = self.fields["name"].mandatory = True
+
+    add_service_errors = RecordForm.add_service_errors

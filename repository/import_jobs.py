@@ -156,6 +156,9 @@ class JobReport:
     dry_run: bool = True
     errors: list[RowError] = dataclasses.field(default_factory=list)
     error_count: int = 0
+    reappraisal: list = dataclasses.field(default_factory=list)  # [row, element, value]
+    duplicates: list = dataclasses.field(default_factory=list)  # [row, duplicate of]
+    nothing_written_note: str = ""
 
 
 def job_report(job: ImportJob) -> JobReport | None:
@@ -170,6 +173,9 @@ def job_report(job: ImportJob) -> JobReport | None:
         dry_run=job.mode == Mode.DRY_RUN,
         errors=[RowError(*entry) for entry in result.get("errors", [])],
         error_count=result.get("error_count", 0),
+        reappraisal=result.get("reappraisal", []),
+        duplicates=result.get("duplicates", []),
+        nothing_written_note=result.get("nothing_written_note", ""),
     )
 
 
@@ -316,6 +322,9 @@ def _execute(job: ImportJob, attempt: int, progress: Progress, stop, hook) -> No
                 "dry_run": report.dry_run,
                 "header": report.header,
                 "errors": [[e.row, e.column, e.reason] for e in report.errors[:ERRORS_KEPT]],
+                "reappraisal": [list(entry) for entry in report.reappraisal[:ERRORS_KEPT]],
+                "duplicates": [list(entry) for entry in report.duplicates[:ERRORS_KEPT]],
+                "nothing_written_note": report.nothing_written_note,
             }
             done = ImportJob.objects.filter(pk=job.pk, state=State.RUNNING, attempts=attempt)
             marked = done.update(

@@ -7,7 +7,15 @@
    reports every problem as (row, column, reason) — a dry run stops here;
 4. ``import_catalogue`` writes the valid rows in one transaction (bulk, with one audit row per
    record and search-outbox rows) and returns the rejected rows with an error column. With
-   ``all_or_nothing`` a single bad row writes nothing.
+   ``all_or_nothing`` a single bad row writes nothing (and the dry run says so).
+
+Honest imports (issue 14): nothing is re-appraised on the way in. A legacy retention (长期,
+短期, C, D) is kept as found (``repository.retention``); a blank, "内部" or "公开" 密级 is
+imported as not classified **and** kept as found in ``legacy_values`` — both flag the record
+for re-appraisal and are listed in the report (``report.reappraisal``); a record whose 密级 is
+flagged cannot be opened until then. Possible duplicates (the same 题名 + 日期 + 责任者 as
+another row or a catalogued record) are listed (``report.duplicates``); the same 档号 is an
+error. ``template_xlsx`` is a blank file with the element names and a sample row.
 
 Limits (settings): ``IMPORT_MAX_BYTES`` per file, ``IMPORT_MAX_ROWS`` data rows and
 ``IMPORT_MAX_CELL_CHARS`` per cell. A file over a limit, and a CSV with a NUL anywhere in it, is a
@@ -38,8 +46,9 @@ from accounts.choices import Classification
 from accounts.models import AuditLog
 from core.outbox import enqueue_many
 from core.output import spreadsheet_cell, spreadsheet_value
+from repository import retention as retention_codes
 from repository import services
-from repository.choices import AccessStatus, Carrier, Retention
+from repository.choices import AccessStatus, Carrier
 from repository.exports import COLUMNS, xlsx_bytes
 from repository.models import Category, Fonds, Item, Position, Volume
 
@@ -74,17 +83,21 @@ ALIASES = {
     "位置": "position",
     "位置编码": "position",
     "件号": "sequence",
+    "文件编号": "document_number",
+    "文号": "document_number",
+    "保密期限": "secrecy_period",
+    "项目号": "project_code",
+    "目录号": "catalogue_number",
 }
 CHOICES = {
-    "retention": Retention,
     "classification": Classification,
     "access_status": AccessStatus,
     "carrier": Carrier,
 }
-EXTRA_CHOICE_WORDS = {
-    "classification": {"": 0, "无": 0, "非密": 0, "公开": 0, "内部": 0},
-    "retention": {"永久": "Y", "长期": "D30", "短期": "D10", "30年": "D30", "10年": "D10"},
-}
+# Words that say "not classified" outright (mapped) …
+EXTRA_CHOICE_WORDS = {"classification": {"无": 0, "非密": 0}}
+# … and values that do not say it: imported as not classified, kept as found, flagged.
+UNSURE_CLASSIFICATION = {"", "内部", "公开", "普通", "一般"}
 
 
 class ImportFileError(Exception):
@@ -115,10 +128,25 @@ class ImportReport:
     rejected: list[tuple[int, list[str], str]] = field(default_factory=list)
     header: list[str] = field(default_factory=list)
     dry_run: bool = True
+    all_or_nothing: bool = False
+    # (row, element label, value as found): kept and flagged for re-appraisal.
+    reappraisal: list[tuple[int, str, str]] = field(default_factory=list)
+    # (row, what it duplicates: "row 3" or a reference code): same 题名 + 日期 + 责任者.
+    duplicates: list[tuple[int, str]] = field(default_factory=list)
 
     @property
     def rejected_rows(self) -> int:
         return len(self.rejected)
+
+    @property
+    def nothing_written_note(self) -> str:
+        """In all-or-nothing mode with a bad row: the dry run says nothing will be written."""
+        if self.all_or_nothing and self.errors:
+            return _(
+                "All or nothing: %(n)d rows are bad, so nothing will be written until every "
+                "row is valid."
+            ) % {"n": self.rejected_rows}
+        return ""
 
 
 def column_names() -> dict[str, str]:
@@ -304,13 +332,26 @@ def _row_data(values: dict[str, str], lookups: Lookups, kind: str) -> tuple[dict
         "filing_year",
         "org_unit",
         "sequence",
+        "document_number",
+        "secrecy_period",
+        "project_code",
+        "catalogue_number",
     ):
         if key in values:
             data[key] = values[key]
+    legacy: dict[str, str] = {}
+    if values.get("retention", "") != "":
+        # Parsed by the services (repository.retention): legacy values are kept as found.
+        data["retention"] = values["retention"]
+        if retention_codes.is_legacy(str(values["retention"]).strip().upper()):
+            legacy["retention"] = str(values["retention"]).strip()
+    if "classification" in values and values["classification"].strip() in UNSURE_CLASSIFICATION:
+        legacy["classification"] = values["classification"].strip()
+        data["classification"] = Classification.NONE
     for key in CHOICES:
         raw = values.get(key, "")
-        if raw == "" and key != "classification":
-            continue
+        if key in data or raw == "":
+            continue  # (no 密级 column: not classified, as the file makes no claim)
         value = lookups.choice_words[key].get(str(raw).strip().lower())
         if value is None:
             problems.append((key, _("“%(v)s” is not a known value.") % {"v": raw}))
@@ -332,7 +373,7 @@ def _row_data(values: dict[str, str], lookups: Lookups, kind: str) -> tuple[dict
                 )
             )
         data["_position"] = position
-    return data, problems
+    return data, problems, legacy
 
 
 def check_rows(
@@ -391,7 +432,7 @@ def check_rows(
             key: spreadsheet_value(str(cells[i]).strip()).strip() if i < len(cells) else ""
             for i, key in columns.items()
         }
-        data, problems = _row_data(values, lookups, kind)
+        data, problems, legacy = _row_data(values, lookups, kind)
         errors = [RowError(number, str(labels.get(c, c)), reason) for c, reason in problems]
         record = None
         if not problems:
@@ -406,6 +447,20 @@ def check_rows(
                         errors.append(RowError(number, str(labels.get(column, column)), message))
             except PermissionDenied as exc:
                 errors.append(RowError(number, str(labels["fonds"]), str(exc)))
+        if record is not None and not errors and legacy:
+            record.legacy_values = legacy
+            if "classification" in legacy and record.access_status == AccessStatus.OPEN:
+                errors.append(
+                    RowError(
+                        number,
+                        str(labels["access_status"]),
+                        _(
+                            "The classification “%(value)s” is kept as found and waits for "
+                            "re-appraisal; the record cannot be imported as open."
+                        )
+                        % {"value": legacy["classification"]},
+                    )
+                )
         if record is not None and not errors:
             if record.reference_code in seen:
                 errors.append(
@@ -472,8 +527,10 @@ def import_catalogue(
     """Check (and unless ``dry_run``, write) a catalogue file. File-level problems raise
     ImportFileError; row problems are in the report and their rows in ``report.rejected``."""
     header, rows = read_table(data, filename, encoding=encoding)
-    report = ImportReport(header=header, dry_run=dry_run)
+    report = ImportReport(header=header, dry_run=dry_run, all_or_nothing=all_or_nothing)
     model = services.KINDS[kind]
+    duplicates = _DuplicateFinder(model, acting_user, report)
+    labels = dict(COLUMNS)
     with transaction.atomic():
         batch = []
         for number, cells, record, errors in check_rows(
@@ -490,11 +547,16 @@ def import_catalogue(
                 report.rejected.append((number, list(cells), "；".join(e.reason for e in errors)))
                 continue
             report.valid += 1
+            for element, value in (record.legacy_values or {}).items():
+                report.reappraisal.append((number, str(labels.get(element, element)), value))
+            duplicates.add(number, record)
             if not dry_run:
                 batch.append(record)
                 if len(batch) >= BATCH:
                     report.written += _write(model, batch, acting_user)
                     batch = []
+        duplicates.flush()
+        report.duplicates.sort()
         if not dry_run:
             if all_or_nothing and report.errors:
                 transaction.set_rollback(True)
@@ -502,6 +564,83 @@ def import_catalogue(
                 return report
             report.written += _write(model, batch, acting_user)
     return report
+
+
+class _DuplicateFinder:
+    """Possible duplicates: the same 题名 + 日期 + 责任者 as an earlier row or as a catalogued
+    record the user may see (one query per batch)."""
+
+    def __init__(self, model, user, report: ImportReport) -> None:
+        self.model, self.user, self.report = model, user, report
+        self.rows: dict[tuple, int] = {}
+        self.pending: list[tuple[int, tuple]] = []
+
+    @staticmethod
+    def key(record) -> tuple:
+        return (record.title.strip(), record.date_start, record.date_end, record.creator.strip())
+
+    def add(self, number: int, record) -> None:
+        key = self.key(record)
+        if not key[0]:
+            return
+        if key in self.rows:
+            self.report.duplicates.append((number, _("row %(row)d") % {"row": self.rows[key]}))
+            return
+        self.rows[key] = number
+        self.pending.append((number, key))
+        if len(self.pending) >= BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        qs = (
+            self.model.objects.all()
+            if self.user is None
+            else self.model.objects.visible_to(self.user)
+        )
+        found: dict[tuple, str] = {}
+        for row in qs.filter(title__in={key[0] for _n, key in self.pending}).values(
+            "title", "date_start", "date_end", "creator", "reference_code"
+        ):
+            key = (row["title"].strip(), row["date_start"], row["date_end"], row["creator"].strip())
+            found.setdefault(key, row["reference_code"])
+        for number, key in self.pending:
+            if key in found:
+                self.report.duplicates.append((number, found[key]))
+        self.pending.clear()
+
+
+def template_xlsx(kind: str = "item") -> bytes:
+    """A blank import file: the element names (in the active language) and one sample row, as
+    DA/T 18-2022 elements are written (8-digit date, 文号, 保管期限 code)."""
+    sample = {
+        "reference_code": "",
+        "title": "关于开展档案安全检查的通知",
+        "creator": "某市档案局",
+        "document_number": "某档发〔2019〕12号",
+        "date": "20190601",
+        "pages": "3",
+        "retention": "永久",
+        "classification": "非密",
+        "secrecy_period": "",
+        "access_status": "未审核",
+        "carrier": "纸质",
+        "keywords": "档案 安全检查",
+        "notes": "",
+        "filing_year": "2019",
+        "org_unit": "BGS",
+        "fonds": "J012",
+        "category": "WS",
+        "volume": "",
+        "position": "",
+    }
+    keys = [key for key, _label in COLUMNS if kind == "item" or key != "volume"]
+    return xlsx_bytes(
+        [[sample.get(key, "") for key in keys]],
+        [str(dict(COLUMNS)[k]) for k in keys],
+        title="import",
+    )
 
 
 def _write(model, records: list, acting_user) -> int:

@@ -15,6 +15,8 @@ from django.utils.translation import gettext_lazy as _
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
 from accounts.choices import Classification
+from repository import dates
+from repository import retention as retention_codes
 from repository.choices import (
     AccessStatus,
     Carrier,
@@ -26,6 +28,7 @@ from repository.choices import (
     StocktakeStatus,
 )
 from repository.querysets import MoveQuerySet, PlaceQuerySet, RecordQuerySet
+from repository.retention import validate_code as validate_retention_code
 
 OPENING_AGE_YEARS = 25  # Archives Law: records generally open 25 years after formation
 
@@ -36,6 +39,15 @@ class Fonds(models.Model):
     code = models.CharField(_("fonds number"), max_length=20, unique=True)  # 全宗号, e.g. J012
     name = models.CharField(_("fonds name"), max_length=200)
     description = models.TextField(_("description"), blank=True)
+    # Fonds-level description, DA/T 18-2022 著录项目清单 (全宗级): 档案馆代码 必著,
+    # 组织机构沿革 选著, 档案保管沿革 必著; 立档单位 and 起止年度 as GB/T 9705/DA/T 22 cover pages
+    # print them (全宗名称 = 立档单位名称, DA/T 22-2015 §6.4.1.1).
+    archive_code = models.CharField(_("archive code"), max_length=20, blank=True)
+    creating_body = models.CharField(_("creating body"), max_length=200, blank=True)
+    start_year = models.PositiveSmallIntegerField(_("first year"), null=True, blank=True)
+    end_year = models.PositiveSmallIntegerField(_("last year"), null=True, blank=True)
+    administrative_history = models.TextField(_("administrative history"), blank=True)
+    custodial_history = models.TextField(_("custodial history"), blank=True)
     # The fonds' reference-code pattern (DA/T 13-2022 segments); see repository/codes.py.
     code_pattern = models.JSONField(_("reference code pattern"), default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -95,6 +107,9 @@ class DescribedRecord(models.Model):
     category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="+")
     reference_code = models.CharField(_("reference code"), max_length=64, unique=True)  # 档号
     title = models.CharField(_("title"), max_length=500)  # 题名
+    # 文件编号 (文号): DA/T 18-2022 著录项目清单, 有则必著 at item level; DA/T 22-2015 §5.5
+    # lists 文号 in the 归档文件目录.
+    document_number = models.CharField(_("document number"), max_length=100, blank=True)
     creator = models.CharField(_("creator"), max_length=200, blank=True)  # 责任者
     # 日期: full or partial (year, year-month) or a range; start/end bound it for queries.
     date_start = models.DateField(_("date (from)"), null=True, blank=True)
@@ -102,13 +117,22 @@ class DescribedRecord(models.Model):
     date_precision = models.CharField(
         _("date precision"), max_length=8, choices=DatePrecision.choices, default=DatePrecision.DAY
     )
+    # 考证日期 (DA/T 18-2022 §7.6.6): the date was established by the archivist, shown in "[ ]".
+    date_inferred = models.BooleanField(_("date established by the archivist"), default=False)
     pages = models.PositiveIntegerField(_("pages"), null=True, blank=True)  # 页数
+    # 保管期限 code: Y, D+years, or a legacy C/D/长期/短期 kept as found (repository/retention.py).
     retention = models.CharField(
-        _("retention"), max_length=4, choices=Retention.choices, default=Retention.PERMANENT
+        _("retention"),
+        max_length=8,
+        default=Retention.PERMANENT,
+        validators=[validate_retention_code],
     )
     classification = models.PositiveSmallIntegerField(
         _("classification"), choices=Classification.choices, default=Classification.NONE
     )
+    # 保密期限: years ("10年"), an end date ("20301231") or 长期 (validation.parse_secrecy_period).
+    # Kept simple on purpose: declassification (解密) builds on it.
+    secrecy_period = models.CharField(_("secrecy period"), max_length=20, blank=True)
     access_status = models.CharField(
         _("access status"),
         max_length=12,
@@ -122,6 +146,12 @@ class DescribedRecord(models.Model):
     notes = models.TextField(_("notes"), blank=True)  # 附注
     filing_year = models.PositiveSmallIntegerField(_("filing year"), null=True, blank=True)
     org_unit = models.CharField(_("organisational unit"), max_length=100, blank=True)
+    # 项目号 / 目录号 (DA/T 13-2022 §3.6, §3.7) where the fonds' code pattern uses them.
+    project_code = models.CharField(_("project number"), max_length=20, blank=True)
+    catalogue_number = models.CharField(_("catalogue number"), max_length=10, blank=True)
+    # Values of a legacy catalogue kept as found (e.g. {"retention": "长期", "classification":
+    # "内部"}): the record waits for re-appraisal (鉴定); nothing was mapped silently.
+    legacy_values = models.JSONField(_("values kept as found"), default=dict, blank=True)
     # 开放审核: a record kept controlled comes back to the queue on this date.
     next_review_on = models.DateField(_("next review date"), null=True, blank=True)
     # Current shelf position (None: not placed, e.g. on loan or electronic only).
@@ -154,6 +184,16 @@ class DescribedRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reference_code} {self.title}"
+
+    @property
+    def retention_label(self) -> str:
+        """永久 / 定期30年 / "5 years" / a legacy value's label (the field has no fixed choices)."""
+        return retention_codes.label(self.retention)
+
+    @property
+    def date8(self) -> str:
+        """The date as the standards print it: 20190601, 19490000, 19980101-20031231, [19450815]."""
+        return dates.record_format8(self)
 
     @property
     def is_public(self) -> bool:
@@ -343,6 +383,18 @@ class Box(models.Model):
     )
     capacity = models.PositiveSmallIntegerField(_("box capacity"), default=20)
     notes = models.CharField(_("notes"), max_length=200, blank=True)
+    # DA/T 22-2015 §6.4: one 年度, 保管期限 and 机构(问题) per box (set from its first contents,
+    # repository/boxes.py); §6.4.1.2: the 盒脊 carries 全宗号, 年度, 保管期限, 起止件号, 盒号.
+    number = models.PositiveIntegerField(_("box number"), null=True, blank=True)  # 盒号
+    year = models.PositiveSmallIntegerField(_("year"), null=True, blank=True)
+    retention = models.CharField(_("retention"), max_length=8, blank=True)
+    org_unit = models.CharField(_("organisational unit"), max_length=100, blank=True)
+    # 备考表 (DA/T 22-2015 §6.4.2): 盒内文件情况说明, 整理人, 整理日期, 检查人, 检查日期.
+    contents_note = models.TextField(_("notes on the contents"), blank=True)
+    arranged_by = models.CharField(_("arranged by"), max_length=50, blank=True)
+    arranged_on = models.DateField(_("arranged on"), null=True, blank=True)
+    checked_by = models.CharField(_("checked by"), max_length=50, blank=True)
+    checked_on = models.DateField(_("checked on"), null=True, blank=True)
 
     objects = PlaceQuerySet.as_manager()
 
@@ -353,7 +405,12 @@ class Box(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(capacity__gte=1), name="box_capacity_at_least_one"
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["fonds", "number"],
+                condition=models.Q(number__isnull=False),
+                name="box_unique_number_per_fonds",
+            ),
         ]
 
     def __str__(self) -> str:

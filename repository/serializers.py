@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from repository.choices import AccessStatus, Carrier, OpeningDecision, Retention, ShelvingKind
+from repository.choices import AccessStatus, Carrier, OpeningDecision, ShelvingKind
 from repository.models import Move
 from repository.validation import format_partial_date
 
@@ -18,6 +18,14 @@ class RecordSerializer(serializers.Serializer):
     date = serializers.SerializerMethodField()
     date_start = serializers.DateField(read_only=True)
     date_end = serializers.DateField(read_only=True)
+    date_inferred = serializers.BooleanField(
+        read_only=True, help_text="考证日期 (DA/T 18-2022 §7.6.6): established by the archivist"
+    )
+    document_number = serializers.CharField(read_only=True)
+    secrecy_period = serializers.CharField(read_only=True)
+    legacy_values = serializers.DictField(
+        read_only=True, help_text="values of a legacy catalogue kept as found (to re-appraise)"
+    )
     pages = serializers.IntegerField(read_only=True, allow_null=True)
     retention = serializers.CharField(read_only=True)
     classification = serializers.IntegerField(read_only=True)
@@ -58,7 +66,13 @@ class RecordInputSerializer(serializers.Serializer):
     creator = serializers.CharField(required=False, allow_blank=True, max_length=200)
     date = serializers.CharField(required=False, allow_blank=True, max_length=40)
     pages = serializers.IntegerField(required=False, allow_null=True, min_value=0)
-    retention = serializers.ChoiceField(choices=Retention.choices, required=False)
+    retention = serializers.CharField(
+        required=False, max_length=8, help_text="Y, D+years (D30, D10, D5…) or 永久/定期30年…"
+    )
+    document_number = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    secrecy_period = serializers.CharField(
+        required=False, allow_blank=True, max_length=20, help_text="10年, 20301231 or 长期"
+    )
     classification = serializers.IntegerField(
         required=False, min_value=0, max_value=3, help_text="0 none, 1 秘密, 2 机密, 3 绝密"
     )

@@ -5,7 +5,7 @@ Staff pages go under `staff/...`, public pages at the root, phone pages under `m
 
 from django.urls import path
 
-from repository import views
+from repository import description_pages, views
 
 app_name = "repository"
 
@@ -58,6 +58,26 @@ urlpatterns = [
         views.staff_import_rejected,
         name="staff-import-rejected",
     ),
+    path(
+        "staff/catalogue/import-template.xlsx",
+        description_pages.import_template,
+        name="staff-import-template",
+    ),
+    path("staff/print/<str:form>.pdf", description_pages.print_form, name="staff-print"),
+    path(
+        "staff/print/volume/<int:pk>/<str:form>.pdf",
+        description_pages.print_volume,
+        name="staff-print-volume",
+    ),
+    path(
+        "staff/print/box/<int:pk>/<str:form>.pdf",
+        description_pages.print_box,
+        name="staff-print-box",
+    ),
+    path("staff/fonds/", description_pages.fonds_list, name="staff-fonds"),
+    path("staff/fonds/<int:pk>/", description_pages.fonds_edit, name="staff-fonds-edit"),
+    path("staff/codes/preview/", description_pages.code_preview, name="staff-code-preview"),
+    path("staff/volumes/lookup/", description_pages.volume_lookup, name="staff-volume-lookup"),
     # staff: opening review
     path("staff/review/", views.staff_review_queue, name="staff-review"),
     path(

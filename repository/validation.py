@@ -1,20 +1,17 @@
-"""Description rules (DA/T 18-2022): partial dates and mandatory elements per level."""
+"""Description rules (DA/T 18-2022): partial dates, mandatory elements per level, 保密期限."""
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import re
+import unicodedata
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.choices import Classification
-from repository.choices import DatePrecision
-
-_DATE = re.compile(r"^(\d{4})(?:[-./](\d{1,2})(?:[-./](\d{1,2}))?)?$")
-_COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})?$")  # 20190301 / 201903 (common in Chinese lists)
+from repository import dates
 
 # Element labels (verbose names of the fields), translated: messages name them in Chinese.
 ELEMENT_LABELS = {
@@ -26,105 +23,114 @@ ELEMENT_LABELS = {
     "date": gettext_lazy("date"),
     "filing_year": gettext_lazy("filing year"),
     "creator": gettext_lazy("creator"),
+    "document_number": gettext_lazy("document number"),
+    "secrecy_period": gettext_lazy("secrecy period"),
 }
 
-# Mandatory elements per level (DA/T 18-2022 著录项目 marked 必备).
+# Mandatory elements per level. DA/T 18-2022 著录项目清单: 档号, 题名, 日期 and 责任者 are 必著
+# at every level, 开放标识 at 文件级 and 案卷级; 密级 and 文件编号 are 有则必著 (classification
+# is checked below; a 文件编号 cannot be known to exist). 保管期限 and 归档年度 are needed here
+# because the reference code is built from them (DA/T 13-2022).
 MANDATORY = {
-    "volume": ("reference_code", "title", "access_status", "retention", "filing_year"),
-    "item": ("reference_code", "title", "access_status", "retention", "date"),
+    "volume": (
+        "reference_code",
+        "title",
+        "date",
+        "creator",
+        "access_status",
+        "retention",
+        "filing_year",
+    ),
+    "item": ("reference_code", "title", "date", "creator", "access_status", "retention"),
+}
+# An example of a valid value for each element, given in messages.
+ELEMENT_EXAMPLES = {
+    "reference_code": "J012-WS·2019-Y-BGS-0001",
+    "title": "关于开展档案安全检查的通知",
+    "date": "20190601",
+    "creator": "某市档案局",
+    "access_status": "控制使用",
+    "retention": "Y / D30 / D10",
+    "filing_year": "2019",
+    "document_number": "某档发〔2019〕12号",
+    "secrecy_period": "10年 / 20301231 / 长期",
 }
 
+_SECRECY_YEARS = re.compile(r"^(?:★)?\s*([1-9]\d{0,2})\s*年?$")
+_SECRECY_DATE = re.compile(r"^(\d{8})$")
+SECRECY_LONG = "长期"
 
-def _one_date(text: str, *, end: bool) -> tuple[dt.date, str]:
-    text = text.strip()
-    match = _DATE.match(text) or _COMPACT.match(text)
-    if not match:
-        raise ValidationError(
-            _("“%(value)s” is not a date: use YYYY, YYYY-MM or YYYY-MM-DD.") % {"value": text},
-            code="date_format",
-        )
-    year = int(match.group(1))
-    month = int(match.group(2)) if match.group(2) else None
-    day = int(match.group(3)) if match.group(3) else None
-    if not 1000 <= year <= 2999:
-        raise ValidationError(
-            _("“%(value)s”: the year %(year)d is not plausible.") % {"value": text, "year": year},
-            code="date_year",
-        )
-    if month is not None and not 1 <= month <= 12:
-        raise ValidationError(
-            _("“%(value)s” is an impossible date: there is no month %(month)d.")
-            % {"value": text, "month": month},
-            code="date_month",
-        )
-    if day is not None:
-        last = calendar.monthrange(year, month)[1]
-        if not 1 <= day <= last:
-            raise ValidationError(
-                _("“%(value)s” is an impossible date: %(year)d-%(month)02d has %(last)d days.")
-                % {"value": text, "year": year, "month": month, "last": last},
-                code="date_day",
-            )
-        return dt.date(year, month, day), DatePrecision.DAY
-    if month is not None:
-        day = calendar.monthrange(year, month)[1] if end else 1
-        return dt.date(year, month, day), DatePrecision.MONTH
-    return (dt.date(year, 12, 31) if end else dt.date(year, 1, 1)), DatePrecision.YEAR
+
+def parse_secrecy_period(value) -> str:
+    """保密期限 as written → its stored form: ``"10年"`` (years), ``"20301231"`` (until a date,
+    8 digits) or ``"长期"``; empty stays empty. (《保守国家秘密法》: a 保密期限 is a period, a
+    date, or 长期 for matters that cannot be fixed; declassification builds on this field.)"""
+    text = unicodedata.normalize("NFKC", str(value or "")).strip()
+    if not text:
+        return ""
+    if text in (SECRECY_LONG, "长期保密"):
+        return SECRECY_LONG
+    match = _SECRECY_YEARS.match(text)
+    if match:
+        return f"{int(match.group(1))}年"
+    match = _SECRECY_DATE.match(text.replace("-", ""))
+    if match:
+        parsed = dates.parse(match.group(1))
+        if parsed.precision == "day" and not parsed.inferred:
+            return match.group(1)
+    raise ValidationError(
+        {
+            "secrecy_period": [
+                _(
+                    "%(element)s “%(value)s” is not valid: write years, a date or 长期; "
+                    "e.g. %(example)s."
+                )
+                % {
+                    "element": ELEMENT_LABELS["secrecy_period"],
+                    "value": text,
+                    "example": ELEMENT_EXAMPLES["secrecy_period"],
+                }
+            ]
+        }
+    )
 
 
 def parse_partial_date(text: str) -> tuple[dt.date | None, dt.date | None, str]:
-    """``"2019"``, ``"2019-03"``, ``"2019-03-05"`` or a range ``"2019-03/2019-05"`` (also "~",
-    "至") → (start, end, precision). Empty text → (None, None, day)."""
-    text = (text or "").strip()
-    if not text:
-        return None, None, DatePrecision.DAY
-    parts = re.split(r"\s*(?:/|~|—|至)\s*", text)
-    if len(parts) > 2:
-        raise ValidationError(
-            _("“%(value)s” is not a date or a date range.") % {"value": text}, code="date_format"
-        )
-    start, precision = _one_date(parts[0], end=False)
-    end, end_precision = _one_date(parts[-1], end=True)
-    if end < start:
-        raise ValidationError(
-            _("“%(value)s”: the range ends before it starts.") % {"value": text},
-            code="date_range",
-        )
-    if len(parts) == 1:
-        return start, end, precision
-    # The coarser precision of the two ends describes the range.
-    order = [DatePrecision.YEAR, DatePrecision.MONTH, DatePrecision.DAY]
-    return start, end, min(precision, end_precision, key=order.index)
+    """(start, end, precision) of a date as archivists write it (``repository.dates.parse``,
+    which also keeps the 考证 flag). Empty text → (None, None, day)."""
+    parsed = dates.parse(text)
+    return parsed.start, parsed.end, parsed.precision
 
 
 def format_partial_date(start, end, precision) -> str:
-    if start is None:
-        return ""
-
-    def fmt(d):
-        if precision == DatePrecision.YEAR:
-            return f"{d.year:04d}"
-        if precision == DatePrecision.MONTH:
-            return f"{d.year:04d}-{d.month:02d}"
-        return d.isoformat()
-
-    first, last = fmt(start), fmt(end or start)
-    return first if first == last else f"{first}/{last}"
+    """ISO 8601 (the API); printed lists and exports use ``dates.format8``."""
+    return dates.format_iso(start, end, precision)
 
 
-def check_mandatory(kind: str, values: dict) -> None:
-    """Raise one ValidationError listing every missing mandatory element (by Chinese name)."""
+def _missing(element: str, values: dict) -> bool:
+    if element == "date":
+        return values.get("date_start") is None
+    value = values.get(element)
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def check_mandatory(kind: str, values: dict, before: dict | None = None) -> None:
+    """Raise one ValidationError listing every missing mandatory element (by Chinese name, with
+    an example of a valid value).
+
+    ``before`` (the record's values before a change): an element that was already missing is
+    not held against the change, so records described before an element became mandatory stay
+    editable; it cannot be cleared once given."""
     errors: dict[str, list[str]] = {}
     for element in MANDATORY[kind]:
-        if element == "date":
-            missing = values.get("date_start") is None
-        else:
-            value = values.get(element)
-            missing = value is None or (isinstance(value, str) and not value.strip())
-        if missing:
-            errors.setdefault(element, []).append(
-                _("%(element)s is a mandatory element.") % {"element": ELEMENT_LABELS[element]}
-            )
+        if not _missing(element, values):
+            continue
+        if before is not None and _missing(element, before):
+            continue
+        errors.setdefault(element, []).append(
+            _("%(element)s is a mandatory element; e.g. %(example)s.")
+            % {"element": ELEMENT_LABELS[element], "example": ELEMENT_EXAMPLES[element]}
+        )
     classification = values.get("classification")
     if classification is not None and classification not in Classification.values:
         errors.setdefault("classification", []).append(
@@ -133,6 +139,15 @@ def check_mandatory(kind: str, values: dict) -> None:
                 "element": ELEMENT_LABELS["classification"],
                 "choices": "、".join(str(label) for label in Classification.labels),
             }
+        )
+    legacy = values.get("legacy_values") or {}
+    if "classification" in legacy and values.get("access_status") == "open":
+        errors.setdefault("access_status", []).append(
+            _(
+                "The classification was kept as found (“%(value)s”) and waits for re-appraisal; "
+                "the record cannot be open before that."
+            )
+            % {"value": legacy["classification"]}
         )
     if errors:
         raise ValidationError(errors)

@@ -24,6 +24,10 @@ EDITABLE_FIELDS = (
     "notes",
     "filing_year",
     "org_unit",
+    "document_number",
+    "secrecy_period",
+    "project_code",
+    "catalogue_number",
 )
 AUDITED_FIELDS = (
     "reference_code",
@@ -31,6 +35,8 @@ AUDITED_FIELDS = (
     "date_start",
     "date_end",
     "date_precision",
+    "date_inferred",
+    "legacy_values",
     "category_id",
     "volume_id",
     "sequence",

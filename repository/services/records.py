@@ -13,8 +13,9 @@ from django.utils.translation import gettext as _
 from accounts.audit import record_event
 from accounts.choices import Classification
 from core.outbox import enqueue
-from repository import codes
-from repository.choices import AccessStatus, Carrier, Retention
+from repository import codes, dates
+from repository import retention as retention_codes
+from repository.choices import AccessStatus, Carrier
 from repository.models import Category, Fonds, Item, Volume
 from repository.services.fields import EDITABLE_FIELDS, KINDS, kind_of, require_change, snapshot
 from repository.services.reference_codes import (
@@ -22,7 +23,7 @@ from repository.services.reference_codes import (
     validate_code_segments,
     validate_reference_code,
 )
-from repository.validation import ELEMENT_LABELS, check_mandatory, parse_partial_date
+from repository.validation import ELEMENT_LABELS, check_mandatory, parse_secrecy_period
 
 
 def _choice(field: str, value, choices) -> Any:
@@ -56,7 +57,12 @@ def _apply(record, data: dict[str, Any]) -> None:
             continue
         value = data[field]
         if field == "retention":
-            value = _choice(field, value, Retention)
+            try:
+                value = retention_codes.parse(value) if value not in (None, "") else None
+            except ValidationError as exc:
+                raise ValidationError({field: exc.messages}) from exc
+        elif field == "secrecy_period":
+            value = parse_secrecy_period(value)
         elif field == "classification":
             value = _choice(field, value, Classification)
             value = Classification.NONE if value is None else value
@@ -85,26 +91,28 @@ def _apply(record, data: dict[str, Any]) -> None:
         setattr(record, field, value)
     if "date" in data:
         try:
-            start, end, precision = parse_partial_date(data["date"])
+            parsed = dates.parse(data["date"])
         except ValidationError as exc:
             raise ValidationError({"date": exc.messages}) from exc
-        record.date_start, record.date_end = start, end
-        if start is not None:
-            record.date_precision = precision
+        record.date_start, record.date_end = parsed.start, parsed.end
+        record.date_inferred = parsed.inferred
+        if parsed.start is not None:
+            record.date_precision = parsed.precision
     for field in ("date_start", "date_end"):
         if field in data and "date" not in data:
             setattr(record, field, data[field])
 
 
-def _check(record) -> None:
-    values = {f: getattr(record, f, None) for f in ("title", "access_status", "retention")}
+def _check(record, before: dict | None = None) -> None:
+    fields = ("title", "access_status", "retention", "creator", "legacy_values")
+    values = {f: getattr(record, f, None) for f in fields}
     values.update(
         reference_code=record.reference_code,
         filing_year=record.filing_year,
         date_start=record.date_start,
         classification=record.classification,
     )
-    check_mandatory(kind_of(record), values)
+    check_mandatory(kind_of(record), values, before)
     if record.category.fonds_id != record.fonds_id:
         raise ValidationError({"category": [_("The category belongs to another fonds.")]})
     volume = getattr(record, "volume", None)
@@ -181,14 +189,7 @@ def build_record(
             template = codes.template_for(
                 fonds, kind, in_volume=record.volume_id is not None if kind == "item" else False
             )
-            values = codes.expected_values(
-                fonds,
-                category,
-                year=year,
-                retention=record.retention,
-                unit=record.org_unit,
-                volume=getattr(record, "volume", None),
-            )
+            values = codes.record_values(record)
             try:
                 code = codes.next_code(
                     template,
@@ -236,7 +237,7 @@ def update_record(record, changes: dict[str, Any], *, acting_user):
     before = snapshot(record)
     _apply(record, changes)
     require_change(acting_user, record.fonds, record.classification)
-    _check(record)
+    _check(record, before)
     after = snapshot(record)
     changed = {k: v for k, v in after.items() if before.get(k) != v}
     if not changed:

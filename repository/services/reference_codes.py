@@ -28,14 +28,7 @@ def validate_code_segments(record, code: str) -> None:
     kind = kind_of(record)
     volume = getattr(record, "volume", None)
     template = codes.template_for(record.fonds, kind, in_volume=volume is not None)
-    expected = codes.expected_values(
-        record.fonds,
-        record.category,
-        year=record.filing_year,
-        retention=record.retention,
-        unit=(record.org_unit or None),
-        volume=volume,
-    )
+    expected = codes.record_values(record)
     try:
         codes.validate_code(code, template, expected)
     except ValidationError as exc:

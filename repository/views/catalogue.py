@@ -108,7 +108,7 @@ def staff_record_edit(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
     record = access.access_record_for_change(request.user, kind, pk)
     initial = {f: getattr(record, f) for f in services.EDITABLE_FIELDS}
     initial["reference_code"] = record.reference_code
-    initial["date"] = format_partial_date(record.date_start, record.date_end, record.date_precision)
+    initial["date"] = record.date8  # 8 digits, [考证] kept: saving the form keeps the flag
     form = RecordForm(request.POST or None, initial=initial)
     form.fields["reference_code"].disabled = True
     if request.method == "POST" and form.is_valid():

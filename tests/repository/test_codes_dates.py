@@ -26,7 +26,7 @@ def test_valid_code_parses_into_segments():
         ("J012-WS·2019-X-BGS-0001", "保管期限代码"),
         ("J012-WS·2019-Y-BGS-001", "4"),  # padding
         ("J012-WS·2019-Y-BGS-0000", "1"),
-        ("J012-WS·2019-Y-BGS-0001X", "“X”"),
+        ("J012-WS·2019-Y-BGS-0001X", "0001X"),
         ("J013-WS·2019-Y-BGS-0001", "J013"),  # fonds mismatch
         ("J012-KJ·2019-Y-BGS-0001", "KJ"),
         ("", ""),
@@ -115,6 +115,7 @@ def test_mandatory_elements_named_in_chinese():
     with translation.override("zh-hans"), pytest.raises(ValidationError) as exc:
         check_mandatory("item", {"title": " ", "access_status": "open", "retention": "Y"})
     errors = exc.value.message_dict
-    assert set(errors) == {"reference_code", "title", "date"}
+    # DA/T 18-2022 著录项目清单: 责任者 and 日期 are 必著 at every level.
+    assert set(errors) == {"reference_code", "title", "date", "creator"}
     assert "档号" in errors["reference_code"][0]
     assert "题名" in errors["title"][0]

@@ -28,7 +28,9 @@ HEADER = [
     "开放标识",
     "机构（问题）",
     "归档年度",
+    "责任者",  # DA/T 18-2022: 必著 at every level
 ]
+CREATOR = "某市档案局"
 GOOD = [
     [
         "J012",
@@ -88,11 +90,19 @@ def chinese():
         yield
 
 
+def with_creator(rows, header):
+    """Rows written without a 责任者 get one where the header has the column."""
+    if "责任者" not in header:
+        return rows
+    width = len(header)
+    return [row + [CREATOR] if len(row) == width - 1 else row for row in rows]
+
+
 def as_csv(rows, encoding="utf-8", header=HEADER):
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(header)
-    writer.writerows(rows)
+    writer.writerows(with_creator(rows, header))
     return out.getvalue().encode(encoding)
 
 
@@ -100,7 +110,7 @@ def as_xlsx(rows, header=HEADER):
     book = Workbook()
     sheet = book.active
     sheet.append(header)
-    for row in rows:
+    for row in with_creator(rows, header):
         sheet.append(row)
     out = io.BytesIO()
     book.save(out)
@@ -177,8 +187,8 @@ def test_missing_columns_and_bad_files(ws):
 
 def test_explicit_mapping(ws):
     data = as_csv(
-        [["J012", "WS", "标题", "2019", "Y", "BGS", "2019"]],
-        header=["qzh", "mlh", "tm", "rq", "bgqx", "jg", "nd"],
+        [["J012", "WS", "标题", "2019", "Y", "BGS", "2019", "某市档案局"]],
+        header=["qzh", "mlh", "tm", "rq", "bgqx", "jg", "nd", "zrz"],
     )
     mapping = {
         "qzh": "fonds",
@@ -188,6 +198,7 @@ def test_explicit_mapping(ws):
         "bgqx": "retention",
         "jg": "org_unit",
         "nd": "filing_year",
+        "zrz": "creator",
     }
     report = import_catalogue(data, "x.csv", acting_user=None, mapping=mapping, dry_run=False)
     assert report.written == 1, report.errors
@@ -196,9 +207,21 @@ def test_explicit_mapping(ws):
 def test_position_column_checks_capacity(ws, unit):
     position = Position.objects.order_by("path").first()  # capacity 2
     rows = [
-        ["J012", "WS", "", f"文件{n}", "2019", "永久", "未审核", "BGS", "2019", position.code]
+        [
+            "J012",
+            "WS",
+            "",
+            f"文件{n}",
+            "2019",
+            "永久",
+            "未审核",
+            "BGS",
+            "2019",
+            "某局",
+            position.code,
+        ]
         for n in range(3)
-    ] + [["J012", "WS", "", "无此位置", "2019", "永久", "未审核", "BGS", "2019", "NOPE"]]
+    ] + [["J012", "WS", "", "无此位置", "2019", "永久", "未审核", "BGS", "2019", "某局", "NOPE"]]
     report = import_catalogue(
         as_csv(rows, header=HEADER + ["位置编码"]), "x.csv", acting_user=None, dry_run=False
     )

@@ -223,6 +223,7 @@ def _item_payload(world, **extra):
         "fonds": world["fonds"].pk,
         "category": world["category"].pk,
         "title": "新文件",
+        "creator": "某局",
         "date": "2001-03",
         "retention": "Y",
         "filing_year": 2001,
@@ -350,12 +351,14 @@ def test_an_import_treats_invisible_volumes_and_codes_like_missing_ones(hidden_w
     from repository.imports import import_catalogue
 
     hidden_volume = hidden_world["hidden_volume"].reference_code
-    header = "全宗号,门类代码,档号,题名,日期,保管期限,开放标识,机构（问题）,归档年度,案卷档号\n"
+    header = (
+        "责任者,全宗号,门类代码,档号,题名,日期,保管期限,开放标识,机构（问题）,归档年度,案卷档号\n"
+    )
     rows = [
-        f"J0W,WS,,在隐藏案卷中,2001-03,永久,控制使用,BGS,2001,{hidden_volume}",
-        "J0W,WS,,在不存在的案卷中,2001-03,永久,控制使用,BGS,2001,J0W-WS·2001-Y-0777",
-        f"J0W,WS,{hidden_world['hidden_item'].reference_code},撞号,2001-03,永久,控制使用,BGS,2001,",
-        f"J0W,WS,{hidden_world['open_item'].reference_code},撞号,2001-03,永久,控制使用,BGS,2001,",
+        f"某局,J0W,WS,,在隐藏案卷中,2001-03,永久,控制使用,BGS,2001,{hidden_volume}",
+        "某局,J0W,WS,,在不存在的案卷中,2001-03,永久,控制使用,BGS,2001,J0W-WS·2001-Y-0777",
+        f"某局,J0W,WS,{hidden_world['hidden_item'].reference_code},撞号,2001-03,永久,控制使用,BGS,2001,",
+        f"某局,J0W,WS,{hidden_world['open_item'].reference_code},撞号,2001-03,永久,控制使用,BGS,2001,",
     ]
     data = (header + "\n".join(rows) + "\n").encode("utf-8")
     report = import_catalogue(data, "list.csv", acting_user=archivist_a, dry_run=True)

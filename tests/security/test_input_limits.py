@@ -39,11 +39,21 @@ from tests.repository.import_helpers import run_queued_job
 
 pytestmark = pytest.mark.django_db
 
-HEADER = ["全宗号", "门类代码", "题名", "日期", "保管期限", "开放标识", "机构（问题）", "归档年度"]
+HEADER = [
+    "全宗号",
+    "门类代码",
+    "题名",
+    "日期",
+    "保管期限",
+    "开放标识",
+    "机构（问题）",
+    "归档年度",
+    "责任者",  # DA/T 18-2022: 必著
+]
 
 
 def row(title: str) -> list[str]:
-    return ["J012", "WS", title, "2019-03-05", "永久", "未审核", "BGS", "2019"]
+    return ["J012", "WS", title, "2019-03-05", "永久", "未审核", "BGS", "2019", "某局"]
 
 
 def as_csv(rows: list[list[str]]) -> bytes:
@@ -228,6 +238,7 @@ def test_notes_of_two_million_characters_are_refused(ws, archivist_a):  # noqa: 
         "fonds": ws.fonds.pk,
         "category": ws.pk,
         "title": "通知",
+        "creator": "某局",  # DA/T 18-2022: 必著
         "date": "2019-02-28",
         "retention": "Y",
         "org_unit": "BGS",

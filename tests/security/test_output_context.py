@@ -202,15 +202,26 @@ def test_one_control_character_does_not_break_the_xlsx_export(category, archivis
 
 # --- import: the rejected-rows files (page and command) --------------------------------------
 
-IMPORT_HEADER = ["全宗号", "门类代码", "题名", "保管期限", "开放标识", "机构（问题）", "日期"]
+IMPORT_HEADER = [
+    "全宗号",
+    "门类代码",
+    "题名",
+    "保管期限",
+    "开放标识",
+    "机构（问题）",
+    "日期",
+    "责任者",
+]
 IMPORT_HEADER.append('=HYPERLINK("http://evil")')  # a column the import does not know
 
 
 def rejected_upload(fonds_code: str = "NOPE") -> bytes:
     """Rows an import rejects (no such fonds) whose cells hold formulas and a control char."""
     fixed = [fonds_code, "WS"]
-    rows = [[*fixed, value, "Y", "unreviewed", "BGS", "2019-04", value] for value in FORMULAS]
-    rows.append([*fixed, CONTROL, "Y", "unreviewed", "BGS", "2019-04", "+1+1"])
+    rows = [
+        [*fixed, value, "Y", "unreviewed", "BGS", "2019-04", "某局", value] for value in FORMULAS
+    ]
+    rows.append([*fixed, CONTROL, "Y", "unreviewed", "BGS", "2019-04", "某局", "+1+1"])
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(IMPORT_HEADER)
