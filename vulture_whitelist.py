@@ -142,3 +142,13 @@ _.hostile_items
 _.RequestIdMiddleware
 _.isolation_level
 _.read_only
+
+# Description to DA/T 18/22 (issue 14): form field declarations read by Django's form metaclass,
+# a ModelChoiceField hook, the template's "required element" marker, fonds-level model fields
+# shown only in pages and the API, and a pytest fixture asked for its side effect (Chinese UI).
+_.label_from_instance
+_.mandatory
+_.administrative_history
+_.custodial_history
+_.item_in_volume
+_.chinese
