@@ -72,6 +72,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "config.logs.RequestIdMiddleware",  # first: every later log line names the request
+    "config.metrics.MetricsMiddleware",  # counts every answer, whichever middleware gave it
     "django.middleware.security.SecurityMiddleware",
     "config.middleware_input.InputValidationMiddleware",  # 400 for unreadable input, first
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -334,13 +335,20 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # Empty (the default): no proxy, the peer's address is the client's (core/client_ip.py). Behind
 # nginx on the same host: 127.0.0.1,::1. Give uvicorn the same list (--forwarded-allow-ips).
 TRUSTED_PROXIES = env.get_list("TRUSTED_PROXIES", [])
-for _proxy in TRUSTED_PROXIES:
-    try:
-        ipaddress.ip_network(_proxy, strict=False)
-    except ValueError as exc:
-        raise ImproperlyConfigured(
-            f"TRUSTED_PROXIES: {_proxy!r} is not an IP address or network (e.g. 10.0.0.0/8)"
-        ) from exc
+# Who may read /metrics (config/metrics.py): addresses or networks, the client's address as
+# core/client_ip.py resolves it; anyone else gets a 404. Default: this machine only.
+METRICS_ALLOWED_IPS = env.get_list("METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"])
+for _name, _entries in (
+    ("TRUSTED_PROXIES", TRUSTED_PROXIES),
+    ("METRICS_ALLOWED_IPS", METRICS_ALLOWED_IPS),
+):
+    for _entry in _entries:
+        try:
+            ipaddress.ip_network(_entry, strict=False)
+        except ValueError as exc:
+            raise ImproperlyConfigured(
+                f"{_name}: {_entry!r} is not an IP address or network (e.g. 10.0.0.0/8)"
+            ) from exc
 SECURE_HSTS_SECONDS = env.get_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
@@ -406,6 +414,20 @@ BACKUP_CACHE_DIR = Path(env.get("BACKUP_CACHE_DIR", str(VAR_DIR / "restic-cache"
 BACKUP_RESTIC = env.get("BACKUP_RESTIC") or "restic"
 BACKUP_PG_DUMP = env.get("BACKUP_PG_DUMP") or "pg_dump"
 BACKUP_PG_RESTORE = env.get("BACKUP_PG_RESTORE") or "pg_restore"
+
+# --- Error reports (config/sentry.py) -------------------------------------------------------
+# A Sentry-compatible DSN (self-hosted on the intranet): unhandled errors and ERROR log records
+# are reported, without personal data. Unset: the SDK is not even imported.
+SENTRY_DSN = env.get("SENTRY_DSN") or ""
+if SENTRY_DSN:
+    from config.sentry import start as start_sentry
+
+    start_sentry(
+        SENTRY_DSN,
+        release=env.get("SENTRY_RELEASE") or "",
+        environment=env.get("SENTRY_ENVIRONMENT") or "production",
+        traces_sample_rate=float(env.get("SENTRY_TRACES_SAMPLE_RATE") or 0),
+    )
 
 # --- Logging --------------------------------------------------------------------------------
 LOGGING = {
