@@ -47,7 +47,7 @@ from prometheus_client.registry import Collector
 
 from core.backup import lantai_version
 from core.client_ip import client_ip, is_trusted, parse_address, trusted_networks
-from core.models import WorkerHeartbeat
+from core.models import OutgoingMail, WorkerHeartbeat
 from devices.models import DeadLetter, IngestState
 from search.models import OutboxEntry
 from storage_env.choices import OPEN_STATES, Severity
@@ -188,6 +188,19 @@ def alarm_metrics() -> Iterator[Metric]:
     yield family
 
 
+def mail_metrics() -> Iterator[Metric]:
+    family = GaugeMetricFamily(
+        "lantai_mail_queue", "Queued e-mail (core/mail.py) by state; failed: given up",
+        labels=["state"],
+    )  # fmt: skip
+    counts = dict.fromkeys(OutgoingMail.State.values, 0)
+    for row in OutgoingMail.objects.values("state").annotate(n=Count("id")):
+        counts[row["state"]] = row["n"]
+    for state, n in counts.items():
+        family.add_metric([state], n)
+    yield family
+
+
 BACKUP_JOBS = ("backup", "backup_verify")
 
 
@@ -238,6 +251,7 @@ STATE_METRICS = [
     dead_letter_metrics,
     outbox_metrics,
     alarm_metrics,
+    mail_metrics,
     heartbeat_metrics,
 ]
 

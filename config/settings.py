@@ -378,13 +378,21 @@ CONTENT_SECURITY_POLICY = {
 }
 
 # --- Email ----------------------------------------------------------------------------------
+# Every message Django sends (password resets, reminders, …) is queued in the database by the
+# queue backend and sent by the send_notifications worker through EMAIL_DELIVERY_BACKEND, retried
+# with backoff and marked sent only when the server took it (core/mail.py). DEBUG: printed.
 EMAIL_BACKEND = env.get(
     "EMAIL_BACKEND",
-    "django.core.mail.backends.console.EmailBackend"
-    if DEBUG
-    else "django.core.mail.backends.smtp.EmailBackend",
+    "django.core.mail.backends.console.EmailBackend" if DEBUG else "core.mail.QueuedEmailBackend",
+)
+EMAIL_DELIVERY_BACKEND = env.get(
+    "EMAIL_DELIVERY_BACKEND", "django.core.mail.backends.smtp.EmailBackend"
 )
 DEFAULT_FROM_EMAIL = env.get("DEFAULT_FROM_EMAIL", "lantai@localhost")
+SERVER_EMAIL = env.get("SERVER_EMAIL") or DEFAULT_FROM_EMAIL
+# The SMTP server as one URL (also EMAIL_URL_FILE, which keeps the password out of the unit
+# file): smtp://user:password@host:587?tls (STARTTLS) or smtps://user:password@host:465; it
+# sets the EMAIL_* values below, which otherwise come one by one.
 EMAIL_HOST = env.get("EMAIL_HOST", "localhost")
 EMAIL_PORT = env.get_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = env.get("EMAIL_HOST_USER", "")
@@ -392,6 +400,8 @@ EMAIL_HOST_PASSWORD = env.get("EMAIL_HOST_PASSWORD", "")  # or EMAIL_HOST_PASSWO
 EMAIL_USE_TLS = env.get_bool("EMAIL_USE_TLS", False)  # STARTTLS, usually port 587
 EMAIL_USE_SSL = env.get_bool("EMAIL_USE_SSL", False)  # implicit TLS, usually port 465
 EMAIL_TIMEOUT = env.get_int("EMAIL_TIMEOUT", 10)
+if EMAIL_URL := env.get("EMAIL_URL") or "":
+    globals().update(env.parse_email_url(EMAIL_URL))
 # Alarm notifications (storage_env/notify.py): the site's address for links in messages
 # (unset: links are paths), and the seconds a webhook may take to answer.
 SITE_URL = (env.get("SITE_URL") or "").rstrip("/")
