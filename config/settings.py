@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "channels",
+    "servestatic",
     "core",
     "accounts",
     "repository",
@@ -75,7 +76,6 @@ MIDDLEWARE = [
     "config.metrics.MetricsMiddleware",  # counts every answer, whichever middleware gave it
     "django.middleware.security.SecurityMiddleware",
     "config.middleware_input.InputValidationMiddleware",  # 400 for unreadable input, first
-    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -202,11 +202,14 @@ STORAGES = {
             "django.contrib.staticfiles.storage.StaticFilesStorage"
             # the manifest exists only after collectstatic (STATIC_MANIFEST=false: plain names)
             if not env.get_bool("STATIC_MANIFEST", not (DEBUG or TESTING))
-            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            else "servestatic.storage.CompressedManifestStaticFilesStorage"
         )
     },
 }
-WHITENOISE_USE_FINDERS = DEBUG or TESTING
+# Static files are sent by ServeStatic in front of Django (config/static.py; nginx in deploy/):
+# from the app directories in development and tests, from the manifest in production.
+SERVESTATIC_USE_FINDERS = DEBUG or TESTING
+SERVESTATIC_AUTOREFRESH = DEBUG
 
 # --- Channels (websockets) ------------------------------------------------------------------
 REDIS_URL = env.get("REDIS_URL") or ""
