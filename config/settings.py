@@ -195,8 +195,31 @@ MEDIA_ROOT = Path(env.get("MEDIA_ROOT", str(VAR_DIR / "media")))
 # Behind nginx: scans are sent by nginx from this internal location (core/downloads.py,
 # deploy/nginx/lantai-locations.conf); empty: Django streams them.
 X_ACCEL_REDIRECT_PREFIX = env.get("X_ACCEL_REDIRECT_PREFIX", "") or ""
+# Uploaded scans on one machine's disk (MEDIA_ROOT), or — for several web and worker machines —
+# in an S3-compatible bucket (MinIO, Ceph RGW, a cloud's object storage) through django-storages
+# when MEDIA_S3_BUCKET is set: private objects, sent through Django (never a public URL).
+MEDIA_S3_BUCKET = env.get("MEDIA_S3_BUCKET") or ""
+_media_storage: dict[str, object] = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+if MEDIA_S3_BUCKET:
+    _media_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": MEDIA_S3_BUCKET,
+            "location": env.get("MEDIA_S3_PREFIX", "media"),  # key prefix inside the bucket
+            "endpoint_url": env.get("MEDIA_S3_ENDPOINT_URL") or None,  # e.g. https://minio:9000
+            "region_name": env.get("MEDIA_S3_REGION") or None,
+            "access_key": env.get("MEDIA_S3_ACCESS_KEY_ID") or None,  # or MEDIA_S3_…_FILE
+            "secret_key": env.get("MEDIA_S3_SECRET_ACCESS_KEY") or None,
+            # a CA file for an intranet endpoint; true: the system's CAs
+            "verify": env.get("MEDIA_S3_CA_FILE") or None,
+            "addressing_style": env.get("MEDIA_S3_ADDRESSING_STYLE", "path"),
+            "default_acl": None,  # the bucket's own policy: private
+            "querystring_auth": True,
+            "file_overwrite": False,  # a new upload never replaces another's object
+        },
+    }
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": _media_storage,
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
@@ -234,7 +257,23 @@ MQTT_TOPIC_PREFIX = env.get("MQTT_TOPIC_PREFIX", "lantai")
 # stores each message); empty: one worker on a persistent session (devices/ingest.py).
 MQTT_SHARED_GROUP = env.get("MQTT_SHARED_GROUP", "")
 ELASTICSEARCH_URL = env.get("ELASTICSEARCH_URL") or ""  # unset: database search backend
+# Several nodes of a cluster: a comma list (https://es1:9200,https://es2:9200); a call that
+# fails on one node is retried on the next.
+ELASTICSEARCH_HOSTS = [host.strip() for host in ELASTICSEARCH_URL.split(",") if host.strip()]
 ELASTICSEARCH_INDEX_PREFIX = env.get("ELASTICSEARCH_INDEX_PREFIX", "lantai")
+# Replicas of the live index (a rebuild fills without and sets these at the switch): 0 for one
+# node, 1 or more for a cluster, so that losing a node loses no search.
+ELASTICSEARCH_REPLICAS = env.get_int("ELASTICSEARCH_REPLICAS", 0)
+ELASTICSEARCH_TIMEOUT = float(env.get("ELASTICSEARCH_TIMEOUT") or 5)
+# TLS with the intranet's own CA, and an API key (ELASTICSEARCH_API_KEY_FILE: the key in a file;
+# the "id:key" pair or the encoded form) instead of a user and password in the URL.
+ELASTICSEARCH_OPTIONS: dict[str, object] = {}
+if _es_ca := env.get("ELASTICSEARCH_CA_FILE") or "":
+    ELASTICSEARCH_OPTIONS["ca_certs"] = _es_ca
+if _es_key := env.get("ELASTICSEARCH_API_KEY") or "":
+    ELASTICSEARCH_OPTIONS["api_key"] = tuple(_es_key.split(":", 1)) if ":" in _es_key else _es_key
+if not env.get_bool("ELASTICSEARCH_VERIFY_CERTS", True):
+    ELASTICSEARCH_OPTIONS["verify_certs"] = False
 SEARCH_BACKEND = "elasticsearch" if ELASTICSEARCH_URL else "database"
 
 # --- Input limits (config/middleware_input.py, core/input.py) -------------------------------
