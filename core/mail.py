@@ -82,11 +82,8 @@ class _RawMessage:
     def __init__(self, raw: bytes) -> None:
         self.raw = raw
 
-    def as_bytes(self, unixfrom: bool = False, linesep: str = "\n") -> bytes:
+    def as_bytes(self, linesep: str = "\n") -> bytes:
         return self.raw if linesep == "\r\n" else self.raw.replace(b"\r\n", linesep.encode())
-
-    def as_string(self, unixfrom: bool = False, linesep: str = "\n") -> str:
-        return self.as_bytes(linesep=linesep).decode("ascii", "replace")
 
     def get_charset(self) -> None:
         return None
