@@ -93,6 +93,37 @@ def test_exports_stream_through_asgi_without_the_synchronous_iterator_warning(ex
     assert len(list(sheet.iter_rows(values_only=True))) == 8
 
 
+def test_the_climate_csv_streams_through_asgi(transactional_db, keeper, monkeypatch):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from devices.models import Sensor
+    from repository.choices import RoomTemplate
+    from repository.models import StoreRoom
+    from storage_env.models import Reading
+
+    room = StoreRoom.objects.create(code="K01", name="一号库房", template=RoomTemplate.PAPER)
+    sensor = Sensor.objects.create(sensor_id="TH-01", room=room, interval_seconds=60)
+    now = timezone.now()
+    Reading.objects.bulk_create(
+        Reading(sensor=sensor, room=room, ts=now - dt.timedelta(minutes=m), temperature=20.0,
+                humidity=50.0)
+        for m in range(1, 11)
+    )  # fmt: skip
+    monkeypatch.setattr(StreamingResponse, "parts_per_batch", 4)
+    client = Client()
+    client.force_login(keeper)
+    cookie = f"sessionid={client.cookies['sessionid'].value}"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        status, headers, bodies = call(f"/staff/climate/rooms/{room.pk}/export.csv", cookie=cookie)
+    assert not [w for w in caught if "synchronous iterators" in str(w.message)]
+    assert status == 200 and headers["content-type"] == "text/csv; charset=utf-8"
+    assert b"".join(bodies).decode("utf-8-sig").count("\n") == 11  # header + ten readings
+    assert len([b for b in bodies if b]) == 3  # BOM, header and 10 lines in batches of four
+
+
 def test_django_would_have_warned_and_buffered_a_plain_streaming_response():
     """What the classes above fix, pinned: Django reads a synchronous iterator whole."""
     from django.http import StreamingHttpResponse
