@@ -10,18 +10,41 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 RECORDS ?= 2000
 
-.PHONY: run test install messages lint format openapi migrate bench clean check-python
+# The lock files pin every package with its hashes (pip-compile from pyproject.toml: `make lock`);
+# `make install` installs from one of them (LOCK=requirements.lock: runtime packages only).
+LOCK ?= requirements-dev.lock
+
+.PHONY: run test install lock wheelhouse dist messages lint format openapi migrate bench clean check-python
 
 check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Lantai needs Python 3.11 or newer (set PYTHON=python3.11)")'
 
-$(VENV)/.installed: pyproject.toml | check-python
+$(VENV)/.installed: pyproject.toml $(LOCK) | check-python
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet --require-hashes -r $(LOCK)
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
 install: $(VENV)/.installed
+
+# After a change of dependencies in pyproject.toml (pip-tools is in the dev lock).
+PIP_COMPILE = $(VENV)/bin/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe \
+	--no-emit-index-url --no-emit-find-links
+lock: install
+	$(PIP_COMPILE) -o requirements.lock pyproject.toml
+	$(PIP_COMPILE) --extra dev -o requirements-dev.lock pyproject.toml
+
+# Every wheel the runtime lock names, for an install without network (README "Release").
+wheelhouse: install
+	rm -rf wheelhouse
+	$(PY) -m pip download --quiet --require-hashes --only-binary=:all: -r requirements.lock -d wheelhouse
+	$(PY) -m pip wheel --quiet --no-deps --no-build-isolation -w wheelhouse .
+	cp requirements.lock wheelhouse/
+
+# The wheel (code, templates, static files, compiled translations), in dist/
+dist: messages
+	rm -rf dist build
+	$(PY) -m pip wheel --quiet --no-deps --no-build-isolation -w dist .
 
 # Translation catalogues are compiled in the build (Babel: pure Python, no gettext needed).
 messages: install
@@ -57,4 +80,4 @@ bench: install messages
 	@for script in bench/[!_]*.py; do echo "== $$script" >&2; DEBUG=$${DEBUG:-true} $(PY) $$script || exit 1; done
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .ruff_cache build dist wheelhouse

@@ -140,6 +140,10 @@ _.shared_database
 _.hostile_items
 # issue 18: a middleware named in settings.MIDDLEWARE; psycopg connection attributes set
 _.RequestIdMiddleware
+# issue 18: named in settings (MIDDLEWARE, EMAIL_BACKEND); read by Django's FileResponse
+_.MetricsMiddleware
+_.QueuedEmailBackend
+_.block_size
 _.isolation_level
 _.read_only
 

@@ -18,12 +18,13 @@ class SyncChainASGIHandler(ASGIHandler):
     """Django's ASGI handler, with the middleware chain and the view run synchronously in one
     worker thread per request.
 
-    Our views and WhiteNoise are synchronous. With Django's default (async chain), every
-    middleware's ``process_request``/``process_response`` hopped to a thread and back, and the
-    sync-only WhiteNoise split the chain in two: 9 ``sync_to_async`` calls per request against 3
-    here, 0.3–0.8 ms at the median (docs/asgi-sync-chain.md, bench/asgi_handler.py). Websockets
-    are not affected (Channels serves them). tests/config/test_asgi_sync_chain.py pins the Django
-    behaviour this relies on.
+    Our views are synchronous. With Django's default (async chain), every middleware's
+    ``process_request``/``process_response`` hopped to a thread and back (and the sync-only
+    WhiteNoise, since replaced by ServeStatic in front of Django: config/static.py, split the
+    chain in two): 9 ``sync_to_async`` calls per request against 3 here, 0.3–0.8 ms at the
+    median (docs/asgi-sync-chain.md, bench/asgi_handler.py). Websockets are not affected
+    (Channels serves them). tests/config/test_asgi_sync_chain.py pins the Django behaviour
+    this relies on.
     """
 
     def load_middleware(self, is_async: bool = False) -> None:
@@ -44,10 +45,11 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from config.routing import websocket_urlpatterns  # noqa: E402
+from config.static import StaticFilesASGI  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": StaticFilesASGI(django_asgi_app),
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
         ),

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "channels",
+    "servestatic",
     "core",
     "accounts",
     "repository",
@@ -72,9 +73,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "config.logs.RequestIdMiddleware",  # first: every later log line names the request
+    "config.metrics.MetricsMiddleware",  # counts every answer, whichever middleware gave it
     "django.middleware.security.SecurityMiddleware",
     "config.middleware_input.InputValidationMiddleware",  # 400 for unreadable input, first
-    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -194,18 +195,44 @@ MEDIA_ROOT = Path(env.get("MEDIA_ROOT", str(VAR_DIR / "media")))
 # Behind nginx: scans are sent by nginx from this internal location (core/downloads.py,
 # deploy/nginx/lantai-locations.conf); empty: Django streams them.
 X_ACCEL_REDIRECT_PREFIX = env.get("X_ACCEL_REDIRECT_PREFIX", "") or ""
+# Uploaded scans on one machine's disk (MEDIA_ROOT), or — for several web and worker machines —
+# in an S3-compatible bucket (MinIO, Ceph RGW, a cloud's object storage) through django-storages
+# when MEDIA_S3_BUCKET is set: private objects, sent through Django (never a public URL).
+MEDIA_S3_BUCKET = env.get("MEDIA_S3_BUCKET") or ""
+_media_storage: dict[str, object] = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+if MEDIA_S3_BUCKET:
+    _media_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": MEDIA_S3_BUCKET,
+            "location": env.get("MEDIA_S3_PREFIX", "media"),  # key prefix inside the bucket
+            "endpoint_url": env.get("MEDIA_S3_ENDPOINT_URL") or None,  # e.g. https://minio:9000
+            "region_name": env.get("MEDIA_S3_REGION") or None,
+            "access_key": env.get("MEDIA_S3_ACCESS_KEY_ID") or None,  # or MEDIA_S3_…_FILE
+            "secret_key": env.get("MEDIA_S3_SECRET_ACCESS_KEY") or None,
+            # a CA file for an intranet endpoint; true: the system's CAs
+            "verify": env.get("MEDIA_S3_CA_FILE") or None,
+            "addressing_style": env.get("MEDIA_S3_ADDRESSING_STYLE", "path"),
+            "default_acl": None,  # the bucket's own policy: private
+            "querystring_auth": True,
+            "file_overwrite": False,  # a new upload never replaces another's object
+        },
+    }
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": _media_storage,
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
             # the manifest exists only after collectstatic (STATIC_MANIFEST=false: plain names)
             if not env.get_bool("STATIC_MANIFEST", not (DEBUG or TESTING))
-            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            else "servestatic.storage.CompressedManifestStaticFilesStorage"
         )
     },
 }
-WHITENOISE_USE_FINDERS = DEBUG or TESTING
+# Static files are sent by ServeStatic in front of Django (config/static.py; nginx in deploy/):
+# from the app directories in development and tests, from the manifest in production.
+SERVESTATIC_USE_FINDERS = DEBUG or TESTING
+SERVESTATIC_AUTOREFRESH = DEBUG
 
 # --- Channels (websockets) ------------------------------------------------------------------
 REDIS_URL = env.get("REDIS_URL") or ""
@@ -230,7 +257,23 @@ MQTT_TOPIC_PREFIX = env.get("MQTT_TOPIC_PREFIX", "lantai")
 # stores each message); empty: one worker on a persistent session (devices/ingest.py).
 MQTT_SHARED_GROUP = env.get("MQTT_SHARED_GROUP", "")
 ELASTICSEARCH_URL = env.get("ELASTICSEARCH_URL") or ""  # unset: database search backend
+# Several nodes of a cluster: a comma list (https://es1:9200,https://es2:9200); a call that
+# fails on one node is retried on the next.
+ELASTICSEARCH_HOSTS = [host.strip() for host in ELASTICSEARCH_URL.split(",") if host.strip()]
 ELASTICSEARCH_INDEX_PREFIX = env.get("ELASTICSEARCH_INDEX_PREFIX", "lantai")
+# Replicas of the live index (a rebuild fills without and sets these at the switch): 0 for one
+# node, 1 or more for a cluster, so that losing a node loses no search.
+ELASTICSEARCH_REPLICAS = env.get_int("ELASTICSEARCH_REPLICAS", 0)
+ELASTICSEARCH_TIMEOUT = float(env.get("ELASTICSEARCH_TIMEOUT") or 5)
+# TLS with the intranet's own CA, and an API key (ELASTICSEARCH_API_KEY_FILE: the key in a file;
+# the "id:key" pair or the encoded form) instead of a user and password in the URL.
+ELASTICSEARCH_OPTIONS: dict[str, object] = {}
+if _es_ca := env.get("ELASTICSEARCH_CA_FILE") or "":
+    ELASTICSEARCH_OPTIONS["ca_certs"] = _es_ca
+if _es_key := env.get("ELASTICSEARCH_API_KEY") or "":
+    ELASTICSEARCH_OPTIONS["api_key"] = tuple(_es_key.split(":", 1)) if ":" in _es_key else _es_key
+if not env.get_bool("ELASTICSEARCH_VERIFY_CERTS", True):
+    ELASTICSEARCH_OPTIONS["verify_certs"] = False
 SEARCH_BACKEND = "elasticsearch" if ELASTICSEARCH_URL else "database"
 
 # --- Input limits (config/middleware_input.py, core/input.py) -------------------------------
@@ -334,13 +377,20 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # Empty (the default): no proxy, the peer's address is the client's (core/client_ip.py). Behind
 # nginx on the same host: 127.0.0.1,::1. Give uvicorn the same list (--forwarded-allow-ips).
 TRUSTED_PROXIES = env.get_list("TRUSTED_PROXIES", [])
-for _proxy in TRUSTED_PROXIES:
-    try:
-        ipaddress.ip_network(_proxy, strict=False)
-    except ValueError as exc:
-        raise ImproperlyConfigured(
-            f"TRUSTED_PROXIES: {_proxy!r} is not an IP address or network (e.g. 10.0.0.0/8)"
-        ) from exc
+# Who may read /metrics (config/metrics.py): addresses or networks, the client's address as
+# core/client_ip.py resolves it; anyone else gets a 404. Default: this machine only.
+METRICS_ALLOWED_IPS = env.get_list("METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"])
+for _name, _entries in (
+    ("TRUSTED_PROXIES", TRUSTED_PROXIES),
+    ("METRICS_ALLOWED_IPS", METRICS_ALLOWED_IPS),
+):
+    for _entry in _entries:
+        try:
+            ipaddress.ip_network(_entry, strict=False)
+        except ValueError as exc:
+            raise ImproperlyConfigured(
+                f"{_name}: {_entry!r} is not an IP address or network (e.g. 10.0.0.0/8)"
+            ) from exc
 SECURE_HSTS_SECONDS = env.get_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
@@ -370,13 +420,21 @@ CONTENT_SECURITY_POLICY = {
 }
 
 # --- Email ----------------------------------------------------------------------------------
+# Every message Django sends (password resets, reminders, …) is queued in the database by the
+# queue backend and sent by the send_notifications worker through EMAIL_DELIVERY_BACKEND, retried
+# with backoff and marked sent only when the server took it (core/mail.py). DEBUG: printed.
 EMAIL_BACKEND = env.get(
     "EMAIL_BACKEND",
-    "django.core.mail.backends.console.EmailBackend"
-    if DEBUG
-    else "django.core.mail.backends.smtp.EmailBackend",
+    "django.core.mail.backends.console.EmailBackend" if DEBUG else "core.mail.QueuedEmailBackend",
+)
+EMAIL_DELIVERY_BACKEND = env.get(
+    "EMAIL_DELIVERY_BACKEND", "django.core.mail.backends.smtp.EmailBackend"
 )
 DEFAULT_FROM_EMAIL = env.get("DEFAULT_FROM_EMAIL", "lantai@localhost")
+SERVER_EMAIL = env.get("SERVER_EMAIL") or DEFAULT_FROM_EMAIL
+# The SMTP server as one URL (also EMAIL_URL_FILE, which keeps the password out of the unit
+# file): smtp://user:password@host:587?tls (STARTTLS) or smtps://user:password@host:465; it
+# sets the EMAIL_* values below, which otherwise come one by one.
 EMAIL_HOST = env.get("EMAIL_HOST", "localhost")
 EMAIL_PORT = env.get_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = env.get("EMAIL_HOST_USER", "")
@@ -384,6 +442,8 @@ EMAIL_HOST_PASSWORD = env.get("EMAIL_HOST_PASSWORD", "")  # or EMAIL_HOST_PASSWO
 EMAIL_USE_TLS = env.get_bool("EMAIL_USE_TLS", False)  # STARTTLS, usually port 587
 EMAIL_USE_SSL = env.get_bool("EMAIL_USE_SSL", False)  # implicit TLS, usually port 465
 EMAIL_TIMEOUT = env.get_int("EMAIL_TIMEOUT", 10)
+if EMAIL_URL := env.get("EMAIL_URL") or "":
+    globals().update(env.parse_email_url(EMAIL_URL))
 # Alarm notifications (storage_env/notify.py): the site's address for links in messages
 # (unset: links are paths), and the seconds a webhook may take to answer.
 SITE_URL = (env.get("SITE_URL") or "").rstrip("/")
@@ -406,6 +466,20 @@ BACKUP_CACHE_DIR = Path(env.get("BACKUP_CACHE_DIR", str(VAR_DIR / "restic-cache"
 BACKUP_RESTIC = env.get("BACKUP_RESTIC") or "restic"
 BACKUP_PG_DUMP = env.get("BACKUP_PG_DUMP") or "pg_dump"
 BACKUP_PG_RESTORE = env.get("BACKUP_PG_RESTORE") or "pg_restore"
+
+# --- Error reports (config/sentry.py) -------------------------------------------------------
+# A Sentry-compatible DSN (self-hosted on the intranet): unhandled errors and ERROR log records
+# are reported, without personal data. Unset: the SDK is not even imported.
+SENTRY_DSN = env.get("SENTRY_DSN") or ""
+if SENTRY_DSN:
+    from config.sentry import start as start_sentry
+
+    start_sentry(
+        SENTRY_DSN,
+        release=env.get("SENTRY_RELEASE") or "",
+        environment=env.get("SENTRY_ENVIRONMENT") or "production",
+        traces_sample_rate=float(env.get("SENTRY_TRACES_SAMPLE_RATE") or 0),
+    )
 
 # --- Logging --------------------------------------------------------------------------------
 LOGGING = {

@@ -5,7 +5,7 @@ from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from config import views
+from config import metrics, views
 from core.api import router
 
 # Apps that bring pages (``<app>/urls.py``) and API (``<app>/api.py``).
@@ -23,6 +23,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("livez", views.livez, name="livez"),
     path("readyz", views.readyz, name="readyz"),
+    path("metrics", metrics.metrics, name="metrics"),
     path("", include(public_patterns)),
     path("staff/", include(staff_patterns)),
     path("accounts/", include("accounts.urls")),

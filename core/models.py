@@ -68,3 +68,33 @@ class CacheEntry(models.Model):
 
     def __str__(self) -> str:
         return self.cache_key
+
+
+class OutgoingMail(models.Model):
+    """A message Django sent (password reset, reminder, …) waiting for the mail server: written
+    by ``core.mail.QueuedEmailBackend`` (in the sender's transaction), sent by the
+    ``send_notifications`` worker, ``sent`` only once the server took it (core/mail.py)."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Waiting")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+
+    created_at = models.DateTimeField(_("queued at"), auto_now_add=True)
+    from_email = models.CharField(_("sender"), max_length=320)
+    recipients = models.JSONField(_("recipients"))  # the envelope: to, cc and bcc
+    subject = models.CharField(_("e-mail subject"), max_length=300)
+    message = models.BinaryField()  # the whole MIME message, CRLF line ends
+    state = models.CharField(_("state"), max_length=8, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    last_error = models.CharField(_("last error"), max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("outgoing e-mail")
+        verbose_name_plural = _("outgoing e-mails")
+        indexes = [models.Index(fields=["state", "next_attempt_at"], name="mail_due_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.subject} → {', '.join(self.recipients)} ({self.state})"

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import csv
 import io
+import tempfile
 from collections.abc import Iterable, Iterator
+from typing import IO
 
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -113,9 +115,15 @@ def csv_stream(qs) -> Iterator[str]:
 
 
 def xlsx_bytes(rows: Iterable[list], header: list[str], *, title: str = "catalogue") -> bytes:
-    """A one-sheet workbook; every cell through ``core.output.xlsx_cell`` (no formula, no
-    character the file cannot hold)."""
+    out = io.BytesIO()
+    xlsx_write(out, rows, header, title=title)
+    return out.getvalue()
 
+
+def xlsx_write(out: IO[bytes], rows: Iterable[list], header: list[str], *, title: str) -> None:
+    """A one-sheet workbook into ``out``; every cell through ``core.output.xlsx_cell`` (no
+    formula, no character the file cannot hold). Write-only: rows go to a temporary file as
+    they come, so memory stays flat however many there are."""
     book = Workbook(write_only=True)
     sheet = book.create_sheet(title=title[:31])
     sheet.append([xlsx_cell(cell) for cell in header])
@@ -124,10 +132,12 @@ def xlsx_bytes(rows: Iterable[list], header: list[str], *, title: str = "catalog
             sheet.append([_("… the export stops here (Excel row limit).")])
             break
         sheet.append([xlsx_cell(cell) for cell in row])
-    out = io.BytesIO()
     book.save(out)
-    return out.getvalue()
 
 
-def xlsx_export(qs) -> bytes:
-    return xlsx_bytes(iter_rows(qs), headers(), title=str(_("catalogue")))
+def xlsx_export(qs) -> IO[bytes]:
+    """The catalogue workbook in a temporary file (on disk, not in memory), at its start."""
+    out = tempfile.TemporaryFile()  # noqa: SIM115 - closed by the response that sends it
+    xlsx_write(out, iter_rows(qs), headers(), title=str(_("catalogue")))
+    out.seek(0)
+    return out

@@ -60,6 +60,7 @@ from django.utils.translation import gettext as _
 
 from accounts.audit import record_event
 from accounts.models import User
+from core.mail import delivery_connection
 from storage_env.choices import ChannelKind, DeliveryState, NotificationEvent, Severity
 from storage_env.models import Alarm, AlarmEvent, NotificationChannel, NotificationDelivery
 
@@ -466,6 +467,8 @@ def send_message(channel: NotificationChannel, message: Message) -> None:
                     settings.DEFAULT_FROM_EMAIL,
                     channel.recipients,
                     fail_silently=False,
+                    # straight to the server: this queue already retries and records success
+                    connection=delivery_connection(),
                 )
             except (smtplib.SMTPException, OSError) as exc:
                 raise SendError(f"SMTP: {type(exc).__name__}: {exc}") from None

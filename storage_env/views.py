@@ -9,7 +9,7 @@ import re
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.permissions import requires
 from core.output import spreadsheet_cell
+from core.streaming import StreamingResponse
 from storage_env import queries, services
 from storage_env.access import access_alarm, access_room, records_in_room
 from storage_env.choices import DEVICE_ALARM_CODES, OPEN_STATES
@@ -168,7 +169,7 @@ def room_export(request: HttpRequest, pk: int) -> HttpResponse:
                 ]
             )
 
-    response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
+    response = StreamingResponse(stream(), content_type="text/csv; charset=utf-8")
     stamp = timezone.localdate().isoformat()
     safe_code = re.sub(r"[^A-Za-z0-9_.-]", "_", room.code)
     response["Content-Disposition"] = (

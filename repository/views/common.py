@@ -6,9 +6,10 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponseBase
 
 from accounts.permissions import requires
+from core.streaming import StreamingFileResponse, StreamingResponse
 from repository import exports, listing
 from repository.forms import RecordForm
 from repository.roles import can_catalogue, can_take_stock
@@ -35,18 +36,20 @@ def list_context(request: HttpRequest, filters: listing.Filters, base_qs) -> dic
     }
 
 
-def export_response(qs, fmt: str) -> HttpResponse:
+def export_response(qs, fmt: str) -> HttpResponseBase:
+    """Streamed, under ASGI too (core/streaming.py): CSV line by line from the cursor, XLSX
+    from a temporary file."""
     if fmt == "csv":
-        response = StreamingHttpResponse(exports.csv_stream(qs), content_type="text/csv")
+        response = StreamingResponse(exports.csv_stream(qs), content_type="text/csv")
         response["Content-Disposition"] = 'attachment; filename="catalogue.csv"'
         return response
     if fmt == "xlsx":
-        response = HttpResponse(
+        return StreamingFileResponse(
             exports.xlsx_export(qs),
+            as_attachment=True,
+            filename="catalogue.xlsx",
             content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         )
-        response["Content-Disposition"] = 'attachment; filename="catalogue.xlsx"'
-        return response
     raise Http404
 
 

@@ -56,7 +56,11 @@ def use_backend(backend: SearchBackend) -> Iterator[SearchBackend]:
 def _configured_backend() -> SearchBackend:
     if settings.ELASTICSEARCH_URL:
         return ElasticsearchBackend(
-            settings.ELASTICSEARCH_URL, index_prefix=settings.ELASTICSEARCH_INDEX_PREFIX
+            settings.ELASTICSEARCH_HOSTS,
+            index_prefix=settings.ELASTICSEARCH_INDEX_PREFIX,
+            timeout=settings.ELASTICSEARCH_TIMEOUT,
+            replicas=settings.ELASTICSEARCH_REPLICAS,
+            **settings.ELASTICSEARCH_OPTIONS,
         )
     return database_backend()
 

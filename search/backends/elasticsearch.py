@@ -226,13 +226,20 @@ class ElasticsearchBackend(SearchBackend):
     name = "elasticsearch"
 
     def __init__(
-        self, url: str, *, index_prefix: str = "lantai", timeout: float = 5.0, replicas: int = 0
+        self,
+        url: str | list[str],
+        *,
+        index_prefix: str = "lantai",
+        timeout: float = 5.0,
+        replicas: int = 0,
+        **client_options,
     ) -> None:
-        self.url = url
+        self.url = url  # one node, or several of a cluster (a failed call moves to the next)
         self.index_prefix = index_prefix
         self.replicas = replicas  # of the live index (a single node has none to give)
         self.alias = f"{index_prefix}-records"
-        self.client = Elasticsearch(url, request_timeout=timeout, max_retries=1)
+        # client_options: ca_certs, api_key, verify_certs … (settings.ELASTICSEARCH_OPTIONS)
+        self.client = Elasticsearch(url, request_timeout=timeout, max_retries=1, **client_options)
         self._ready = False
 
     # --- plumbing ------------------------------------------------------------------------

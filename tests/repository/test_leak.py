@@ -121,7 +121,7 @@ def test_list_doors(world, client_as, persona):
         assert codes_in(staff_list.content.decode(), of_kind) == expected
         text = b"".join(csv_export.streaming_content).decode("utf-8-sig")
         assert codes_in(text, of_kind) == expected
-        sheet = load_workbook(io.BytesIO(xlsx_export.content), read_only=True).active
+        sheet = load_workbook(io.BytesIO(xlsx_export.getvalue()), read_only=True).active
         cells = {row[0] for row in sheet.iter_rows(min_row=2, values_only=True)}
         assert cells == expected
 

@@ -88,7 +88,7 @@ def xlsx_cells(content: bytes) -> list:
 def xlsx_response_cells(response) -> list:
     assert response.status_code == 200
     assert response["Content-Type"] == XLSX_TYPE
-    return xlsx_cells(response.content)
+    return xlsx_cells(response.getvalue())  # streamed (core/streaming.py)
 
 
 def pdf_text(content: bytes) -> str:

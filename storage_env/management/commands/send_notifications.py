@@ -1,4 +1,5 @@
-"""``send_notifications``: the worker that sends queued alarm notifications (``--once``: one pass).
+"""``send_notifications``: the worker that sends queued alarm notifications and queued e-mail
+(``--once``: one pass).
 
 Deliveries are queued with the alarm change (storage_env/notify.py); this worker sends the due
 ones every few seconds. A delivery that fails is retried with backoff inside ``send_due`` and
@@ -21,6 +22,7 @@ from django.db import DatabaseError, close_old_connections, connection
 from django.utils import translation
 
 from core.heartbeat import Heartbeat
+from core.mail import send_due_mail
 from storage_env import notify
 
 log = logging.getLogger("lantai.notify")
@@ -29,18 +31,23 @@ MAX_BACKOFF_SECONDS = 60.0
 
 
 def drain(stop: threading.Event, limit: int) -> Counter:
-    """Send batches until nothing is due (or ``stop``); the counts of the pass."""
+    """Send batches of alarm notifications, then of queued e-mail (password resets, reminders:
+    core/mail.py), until nothing is due (or ``stop``); the counts of the pass."""
     total: Counter = Counter()
-    while not stop.is_set():
-        counts = notify.send_due(limit=limit)
-        total.update(counts)
-        if sum(counts.values()) < limit:
-            break
+    for send in (notify.send_due, send_due_mail):
+        while not stop.is_set():
+            counts = send(limit=limit)
+            total.update(counts)
+            if sum(counts.values()) < limit:
+                break
     return total
 
 
 class Command(BaseCommand):
-    help = "Send queued alarm notifications (e-mail, webhooks, WeCom and DingTalk robots)."
+    help = (
+        "Send queued alarm notifications (e-mail, webhooks, WeCom and DingTalk robots) "
+        "and queued e-mail (password resets, reminders)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--once", action="store_true", help="one pass, then exit")
