@@ -1,20 +1,19 @@
-"""Search documents for volumes and items, and the one tokeniser every backend agrees with.
+"""Search documents for volumes and items, and what every backend indexes of them.
 
 A document is a flat dict of plain values, built from a record and its fonds/category (and its
 store room when the record is shelved). Every backend stores the same dict: Elasticsearch as a
 document in the ``records`` alias, the database backend as a ``SearchDocument`` row.
 
-Tokenising: Chinese is cut into overlapping character bigrams (``档案馆`` → ``档案 案馆``; a single
-isolated character stays a unigram), Latin letters and digits into lower-case words split on
-anything else. That is what Elasticsearch's built-in ``cjk_width`` + ``lowercase`` +
-``cjk_bigram`` filters do over the ``standard`` tokenizer, so both backends match alike.
+Tokens come from ``search.analysis`` (one analysis at index and query time on every backend):
+``analysed`` turns a document into the token streams the backends store (bigrams, characters,
+pinyin, the compact code and the whole-title key), and ``pg_lexemes`` into the PostgreSQL
+``tsvector`` with positions and weights.
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import models
@@ -22,43 +21,23 @@ from django.db import models
 from accounts.choices import Classification
 from repository.choices import AccessStatus
 from repository.models import Item, Volume
+from search import analysis
 
 KINDS = ("item", "volume")
 MODEL_LABELS = {"repository.item": "item", "repository.volume": "volume"}
 
-# CJK Unified Ideographs (+ extension A), compatibility ideographs, kana and hangul syllables.
-_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af"
-_TOKEN_RE = re.compile(rf"[{_CJK}]+|[^\W_{_CJK}]+", re.UNICODE)
-_CJK_RE = re.compile(rf"[{_CJK}]")
-
-MAX_TOKENS = 64  # a query never expands beyond this many terms
+MAX_TOKENS = analysis.MAX_TOKENS
+NOTES_ANALYSED = 20_000  # characters of the notes that are tokenised (the rest is kept, unsearched)
 
 
 def tokenize(text: str) -> list[str]:
-    """CJK bigrams plus lower-case Latin/digit words, in order (duplicates kept)."""
-    if not text:
-        return []
-    text = unicodedata.normalize("NFKC", text).lower()  # full-width → half-width (cjk_width)
-    tokens: list[str] = []
-    for run in _TOKEN_RE.findall(text):
-        if _CJK_RE.match(run):
-            if len(run) == 1:
-                tokens.append(run)
-            else:
-                tokens.extend(run[i : i + 2] for i in range(len(run) - 1))
-        else:
-            tokens.append(run)
-    return tokens
+    """The bigram stream of ``text`` (CJK bigrams, lone characters, lower-case words)."""
+    return analysis.stream(text)
 
 
 def query_terms(text: str) -> list[str]:
-    """Distinct terms of a user query, in order, capped at ``MAX_TOKENS``."""
-    seen: dict[str, None] = {}
-    for token in tokenize(text):
-        seen.setdefault(token, None)
-        if len(seen) >= MAX_TOKENS:
-            break
-    return list(seen)
+    """Every positive term of a user query, distinct, in order, capped at ``MAX_TOKENS``."""
+    return analysis.parse_query(text).terms()[:MAX_TOKENS]
 
 
 def doc_id(kind: str, pk: int) -> str:
@@ -208,3 +187,120 @@ def documents_for(kind: str, pks: Iterable[int]) -> dict[int, dict]:
 
 
 TEXT_FIELDS = ("reference_code", "title", "creator", "keywords", "notes")
+
+
+BODY_FIELDS = ("reference_code", "creator", "keywords", "notes")
+
+
+@dataclass
+class Analysed:
+    """What the backends index of a document, from ``search.analysis``."""
+
+    title: str  # the bigram stream, space-separated
+    title_chars: str  # the character stream
+    body: list[str]  # per body field, the bigram stream (plus the compact code)
+    body_chars: list[str]
+    pinyin: list[str]  # per Han run of the title and creator: its syllables
+    initials: list[str]  # ... and their first letters
+    title_key: str
+    code_key: str
+
+
+def _text(doc: dict[str, Any], name: str) -> str:
+    value = doc.get(name) or ""
+    return value[:NOTES_ANALYSED] if name == "notes" else value
+
+
+def analysed(doc: dict[str, Any]) -> Analysed:
+    title = analysis.analyze(doc["title"])
+    body, body_chars = [], []
+    for name in BODY_FIELDS:
+        tokens = analysis.analyze(_text(doc, name))
+        words = [t.term for t in tokens.bigrams]
+        if name == "reference_code" and analysis.code_key(doc[name]):
+            words.append(analysis.code_key(doc[name]))
+        body.append(" ".join(words))
+        body_chars.append(" ".join(t.term for t in tokens.chars))
+    pinyin: list[str] = []
+    initials: list[str] = []
+    for name in ("title", "creator"):
+        readings = analysis.pinyin(doc.get(name) or "")
+        pinyin.extend(" ".join(run) for run in readings.syllables)
+        initials.extend(" ".join(run) for run in readings.initials)
+    return Analysed(
+        title=" ".join(t.term for t in title.bigrams),
+        title_chars=" ".join(t.term for t in title.chars),
+        body=body,
+        body_chars=body_chars,
+        pinyin=pinyin,
+        initials=initials,
+        title_key=analysis.title_key(doc["title"]),
+        code_key=analysis.code_key(doc["reference_code"]),
+    )
+
+
+# PostgreSQL: one tsvector, positions per section (phrases never cross a section), weights
+# A (title and its pinyin), C (creator, keywords and their pinyin), D (code, notes).
+MAX_POSITION = 16383  # PostgreSQL's largest position
+MAX_POSITIONS = 255  # positions kept per lexeme
+SECTIONS = {
+    "title": (1, "A"),
+    "title_pinyin": (1001, "A"),
+    "title_initials": (2001, "A"),
+    "creator_pinyin": (3001, "C"),
+    "creator_initials": (3601, "C"),
+    "reference_code": (4201, "D"),
+    "creator": (4401, "C"),
+    "keywords": (4801, "C"),
+    "notes": (5501, "D"),
+}
+
+
+def _quote(lexeme: str) -> str:
+    return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def pg_lexemes(doc: dict[str, Any]) -> str:
+    """The document as a ``tsvector`` literal: both token streams with positions, pinyin
+    syllables (``^hui``) and initials (``^^h``), and the exact-code lexeme ``~=<code>``."""
+    entries: dict[str, dict[int, str]] = {}
+
+    def add(term: str, position: int, weight: str) -> None:
+        positions = entries.setdefault(term, {})
+        if len(positions) < MAX_POSITIONS:
+            positions.setdefault(min(position, MAX_POSITION), weight)
+
+    def add_text(text: str, section: str) -> None:
+        base, weight = SECTIONS[section]
+        tokens = analysis.analyze(text)
+        for token in (*tokens.bigrams, *tokens.chars):
+            add(token.term, base + token.position, weight)
+
+    def add_runs(runs: list[list[str]], section: str, prefix: str) -> None:
+        base, weight = SECTIONS[section]
+        position = base
+        for run in runs:
+            for syllable in run:
+                add(prefix + syllable, position, weight)
+                position += 1
+            position += 1  # a gap: a phrase never spans two runs
+
+    add_text(doc["title"], "title")
+    for name in BODY_FIELDS:
+        add_text(_text(doc, name), name)
+    for name in ("title", "creator"):
+        readings = analysis.pinyin(doc.get(name) or "")
+        add_runs(readings.syllables, f"{name}_pinyin", analysis.PINYIN)
+        add_runs(readings.initials, f"{name}_initials", analysis.PINYIN * 2)
+    code = analysis.code_key(doc["reference_code"])
+    if code:
+        add(code, SECTIONS["reference_code"][0], "D")
+        entries.setdefault("~=" + code, {})
+    parts = []
+    for term, positions in entries.items():
+        if positions:
+            listed = ",".join(f"{p}{w if w != 'D' else ''}" for p, w in sorted(positions.items()))
+            parts.append(f"{_quote(term)}:{listed}")
+        else:
+            parts.append(_quote(term))
+    return " ".join(parts)

@@ -31,11 +31,12 @@ class OutboxEntry(models.Model):
 class SearchDocument(models.Model):
     """The database backend's index: one row per searchable volume or item.
 
-    The same fields as the Elasticsearch document, plus the tokens (CJK bigrams and lower-case
-    words, ``search.documents.tokenize``) the full-text index is built from. On PostgreSQL a
-    generated ``search_vector`` tsvector column (title weighted A) carries a GIN index; on
-    SQLite an FTS5 table ``search_document_fts`` (rowid = id) is kept in step by the backend.
-    Both are created by migration 0002 for the database in use.
+    The same fields as the Elasticsearch document, plus what the full-text index is built from
+    (``search.documents.analysed``). On PostgreSQL ``lexemes`` holds the document's ``tsvector``
+    (positions, weights, pinyin) and a generated ``search_vector`` adds the scope lexemes under a
+    GIN index (migrations 0003, 0004); on SQLite an FTS5 table ``search_document_fts`` (rowid =
+    id) of the token streams is kept in step by the backend (``title_tokens``/``body_tokens``
+    hold the bigram streams there).
     """
 
     doc_id = models.CharField(max_length=40, unique=True)  # "item-123"
@@ -63,6 +64,9 @@ class SearchDocument(models.Model):
     version = models.PositiveIntegerField(default=0)
     title_tokens = models.TextField(blank=True)
     body_tokens = models.TextField(blank=True)
+    title_key = models.CharField(max_length=500, blank=True, default="")  # whole-title match
+    code_key = models.CharField(max_length=64, blank=True, default="", db_index=True)
+    lexemes = models.TextField(blank=True, default="")  # PostgreSQL: the tsvector as text
 
     class Meta:
         db_table = "search_document"
