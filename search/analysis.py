@@ -239,7 +239,43 @@ def pinyin(text: str) -> Pinyin:
 
 
 _INITIALS = ("zh", "ch", "sh", *"bpmfdtnlgkhjqxrzcsyw")
-_FINALS = ["iang", "iong", "uang", "ang", "eng", "ing", "ong", "ian", "iao", "uai", "uan", "ai", "ei", "ao", "ou", "an", "en", "er", "ia", "ie", "in", "iu", "ua", "uo", "ui", "un", "ue", "ve", "van", "a", "o", "e", "i", "u", "v"]
+_FINALS = [
+    "iang",
+    "iong",
+    "uang",
+    "ang",
+    "eng",
+    "ing",
+    "ong",
+    "ian",
+    "iao",
+    "uai",
+    "uan",
+    "ai",
+    "ei",
+    "ao",
+    "ou",
+    "an",
+    "en",
+    "er",
+    "ia",
+    "ie",
+    "in",
+    "iu",
+    "ua",
+    "uo",
+    "ui",
+    "un",
+    "ue",
+    "ve",
+    "van",
+    "a",
+    "o",
+    "e",
+    "i",
+    "u",
+    "v",
+]
 
 
 @cache

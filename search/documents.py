@@ -212,13 +212,14 @@ def _text(doc: dict[str, Any], name: str) -> str:
 
 
 def analysed(doc: dict[str, Any]) -> Analysed:
-    title = analysis.analyze(doc["title"])
+    title = analysis.analyze(doc.get("title") or "")
     body, body_chars = [], []
     for name in BODY_FIELDS:
         tokens = analysis.analyze(_text(doc, name))
         words = [t.term for t in tokens.bigrams]
-        if name == "reference_code" and analysis.code_key(doc[name]):
-            words.append(analysis.code_key(doc[name]))
+        code = analysis.code_key(doc.get(name) or "") if name == "reference_code" else ""
+        if code:
+            words.append(code)
         body.append(" ".join(words))
         body_chars.append(" ".join(t.term for t in tokens.chars))
     pinyin: list[str] = []
@@ -234,8 +235,8 @@ def analysed(doc: dict[str, Any]) -> Analysed:
         body_chars=body_chars,
         pinyin=pinyin,
         initials=initials,
-        title_key=analysis.title_key(doc["title"]),
-        code_key=analysis.code_key(doc["reference_code"]),
+        title_key=analysis.title_key(doc.get("title") or ""),
+        code_key=analysis.code_key(doc.get("reference_code") or ""),
     )
 
 

@@ -18,9 +18,7 @@ FRAGMENT = 80
 
 def _spans(text: str, terms: set[str]) -> list[tuple[int, int]]:
     tokens = analyze(text)
-    spans = sorted(
-        (t.start, t.end) for t in (*tokens.bigrams, *tokens.chars) if t.term in terms
-    )
+    spans = sorted((t.start, t.end) for t in (*tokens.bigrams, *tokens.chars) if t.term in terms)
     merged: list[tuple[int, int]] = []
     for start, end in spans:
         if merged and start <= merged[-1][1]:

@@ -1,9 +1,10 @@
 """The embedded default: search in the database itself, shared by its two vendors.
 
 Documents live in ``search.SearchDocument`` (table ``search_document``) with their tokens
-(``search.documents.analysed``: the same analysis as every other backend). This module holds what both vendors share: the row shape, the versioned
-writes, the visibility and filter clauses, hits and suggestions. The vendor's part (how rows are
-inserted, matched, counted and ranked) is in ``search.backends.postgres`` (a generated
+(``search.documents.analysed``: the same analysis as every other backend). This module holds
+what both vendors share: the row shape, the versioned writes, the visibility and filter
+clauses, hits and suggestions. The vendor's part (how rows are inserted, matched, counted
+and ranked) is in ``search.backends.postgres`` (a generated
 ``tsvector`` under a GIN index, searched by ``search.backends.pg_search``) and
 ``search.backends.sqlite`` (an FTS5 table); ``search.backends.database_backend`` picks one by
 ``connection.vendor``. Either way visibility and filters are part of the same query, so counts

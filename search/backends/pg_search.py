@@ -44,7 +44,7 @@ SAMPLE_STRATA = 1024  # ~s<id mod 1024>
 FACET_LIMITS = {"year": 200}
 CODE_BOOST = ranking.CODE
 # ts_rank_cd's weights for D, C, B, A: code and notes, creator and keywords, -, title
-RANK_WEIGHTS = "{%s, %s, 0.6, %s}" % (ranking.BODY, ranking.MIDDLE, ranking.TITLE)
+RANK_WEIGHTS = f"{{{ranking.BODY}, {ranking.MIDDLE}, 0.6, {ranking.TITLE}}}"
 
 
 def rank_sql(plan: Plan) -> tuple[str, list]:
@@ -135,7 +135,7 @@ def clause_tsquery(clause: Clause) -> str:
 
 def clause_sql(clause: Clause) -> tuple[str, list]:
     """What the index cannot test: at least ``minimum`` of the ``should`` terms."""
-    if not 1 < clause.minimum or clause.any_of:
+    if not clause.minimum > 1 or clause.any_of:
         return "", []
     counted = " + ".join("(search_vector @@ %s::tsquery)::int" for _ in clause.should)
     sql, params = f"({counted}) >= %s", [*(term(t) for t in clause.should), clause.minimum]
@@ -151,8 +151,10 @@ def words_tsquery(parsed: ParsedQuery) -> str | None:
     if parsed.empty:
         return None
     parts = [clause_tsquery(c) for c in parsed.clauses]
-    parts += [f"!{phrase_of(c.sequence) if len(c.sequence) > 1 else term(c.must[0])}"
-              for c in parsed.excluded]
+    parts += [
+        f"!{phrase_of(c.sequence) if len(c.sequence) > 1 else term(c.must[0])}"
+        for c in parsed.excluded
+    ]
     return " & ".join(parts)
 
 

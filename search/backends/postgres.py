@@ -29,9 +29,7 @@ class PostgresSearchBackend(database.DatabaseBackend):
         statement = f"COPY search_document ({columns}) FROM STDIN"
         with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
             for row in rows:
-                copy.write_row(
-                    [*(row[c] for c in COPY_COLUMNS), pg_lexemes(row["_doc"]), "", ""]
-                )
+                copy.write_row([*(row[c] for c in COPY_COLUMNS), pg_lexemes(row["_doc"]), "", ""])
 
     def _page(
         self, request: SearchRequest, visibility: Visibility, parsed: ParsedQuery

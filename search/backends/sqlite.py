@@ -97,7 +97,8 @@ def query_sql(parsed: ParsedQuery) -> tuple[str, list]:
         parts.append(f"({sql})")
         params += clause_params
     for clause in parsed.excluded:
-        expr = fts5_phrase(clause.sequence) if len(clause.sequence) > 1 else fts5_term(clause.must[0])
+        sequence = clause.sequence
+        expr = fts5_phrase(sequence) if len(sequence) > 1 else fts5_term(clause.must[0])
         parts.append(f"search_document.id NOT IN ({FTS})")
         params.append(expr)
     sql = " AND ".join(parts) or "1"
@@ -157,8 +158,8 @@ class SQLiteSearchBackend(database.DatabaseBackend):
         terms = parsed.terms()
         rows = rows.extra(where=[where], params=params).annotate(  # noqa: S610 - built above
             bm25=Coalesce(
-                RawSQL(
-                    f"(SELECT -{BM25} FROM search_document_fts"
+                RawSQL(  # noqa: S611 - the SQL is constant, the match expression a parameter
+                    f"(SELECT -{BM25} FROM search_document_fts"  # noqa: S608
                     " WHERE search_document_fts MATCH %s"
                     " AND search_document_fts.rowid = search_document.id)",
                     [" OR ".join(fts5_term(t) for t in terms)],
@@ -275,8 +276,10 @@ class SQLiteSearchBackend(database.DatabaseBackend):
         self, parsed: ParsedQuery, visibility: Visibility, size: int, *, prefix: bool
     ) -> list[dict]:
         matching, _ = self._matching(parsed, visibility)
-        rows = list(matching.order_by().values(*ranking.ROW_FIELDS, "bm25", "kind", "record_id")[
-            : database.SUGGEST_POOL
-        ])
+        rows = list(
+            matching.order_by().values(*ranking.ROW_FIELDS, "bm25", "kind", "record_id")[
+                : database.SUGGEST_POOL
+            ]
+        )
         rows.sort(key=lambda row: (-ranking.score(parsed, row, engine=row["bm25"]), row["doc_id"]))
         return rows[:size]
