@@ -36,6 +36,7 @@ from functools import cache
 
 import opencc
 from pypinyin import Style, lazy_pinyin
+from pypinyin import pinyin as pinyin_readings
 
 # CJK Unified Ideographs (+ extension A), compatibility ideographs, kana, hangul syllables and 〇.
 CJK = "\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af"
@@ -227,15 +228,29 @@ class Pinyin:
 
 def pinyin(text: str) -> Pinyin:
     """Syllables (in context: 银行 → yin hang) and their first letters, per run of Han
-    characters of the normalised text."""
+    characters of the normalised text. A run holding polyphonic characters is given once more
+    with each such character's other common reading (重庆 → chong qing, zhong qing), so both
+    are found."""
     result = Pinyin([], [])
     for run in _HAN_RE.findall(normalize(text)):
         syllables = lazy_pinyin(run, style=Style.NORMAL, errors="ignore")
         if len(syllables) != len(run):
             continue
-        result.syllables.append(syllables)
-        result.initials.append([s[0] for s in syllables])
+        readings = [syllables]
+        other = [_other_reading(c, s) for c, s in zip(run, syllables, strict=True)]
+        if any(other):
+            readings.append([o or s for o, s in zip(other, syllables, strict=True)])
+        for reading in readings:
+            result.syllables.append(reading)
+            result.initials.append([s[0] for s in reading])
     return result
+
+
+@cache
+def _other_reading(char: str, usual: str) -> str:
+    """A polyphonic character's most common reading other than ``usual`` ("" if none)."""
+    readings = pinyin_readings(char, style=Style.NORMAL, heteronym=True)[0]
+    return next((r for r in readings if r != usual), "")
 
 
 _INITIALS = ("zh", "ch", "sh", *"bpmfdtnlgkhjqxrzcsyw")
@@ -287,21 +302,42 @@ def _syllables() -> frozenset[str]:
     return frozenset(syllables)
 
 
-def split_pinyin(word: str) -> list[str] | None:
-    """``huiyijiyao`` → ``hui yi ji yao`` (fewest syllables); None when not pinyin."""
+MAX_READINGS = 4  # segmentations of a Latin word tried as pinyin (dangan: dang an, dan gan)
+
+
+def pinyin_splits(word: str) -> list[list[str]]:
+    """Every way to read ``word`` as pinyin syllables, fewest syllables first (at most
+    ``MAX_READINGS``): ``dangan`` → ``dan gan``, ``dang an``."""
     if not word.isascii() or not word.isalpha() or len(word) > 60:
-        return None
+        return []
     valid = _syllables()
-    best: list[list[str] | None] = [None] * (len(word) + 1)
-    best[0] = []
+    ways: list[list[list[str]]] = [[] for _ in range(len(word) + 1)]
+    ways[0] = [[]]
     for end in range(1, len(word) + 1):
         for start in range(max(0, end - 6), end):
-            head = best[start]
-            if head is not None and word[start:end] in valid:
-                candidate = [*head, word[start:end]]
-                if best[end] is None or len(candidate) < len(best[end] or []):
-                    best[end] = candidate
-    return best[len(word)]
+            if word[start:end] in valid:
+                ways[end].extend([*head, word[start:end]] for head in ways[start])
+        ways[end] = sorted(ways[end], key=len)[: 2 * MAX_READINGS]
+    return sorted(ways[len(word)], key=len)[:MAX_READINGS]
+
+
+def split_pinyin(word: str) -> list[str] | None:
+    """``huiyijiyao`` → ``hui yi ji yao`` (fewest syllables); None when not pinyin."""
+    splits = pinyin_splits(word)
+    return splits[0] if splits else None
+
+
+def split_pinyin_prefix(word: str) -> list[list[str]]:
+    """Type-ahead: readings of ``word`` whose last syllable may be unfinished (then ending in
+    ``*``): ``huiy`` → ``hui y*``."""
+    found = [[*w[:-1], w[-1] + "*"] for w in pinyin_splits(word)]
+    valid = _syllables()
+    for cut in range(len(word) - 1, 0, -1):
+        tail = word[cut:]
+        if len(found) >= MAX_READINGS or not any(s.startswith(tail) for s in valid):
+            continue
+        found += [[*head, tail + "*"] for head in pinyin_splits(word[:cut])]
+    return found[:MAX_READINGS]
 
 
 # --- queries ----------------------------------------------------------------------------------
@@ -455,20 +491,6 @@ def parse_query(text: str) -> ParsedQuery:
     )
 
 
-def split_pinyin_prefix(word: str) -> list[str] | None:
-    """Type-ahead: syllables of ``word`` whose last one may be unfinished (then ending in
-    ``*``): ``huiy`` → ``hui y*``."""
-    whole = split_pinyin(word)
-    if whole:
-        return [*whole[:-1], whole[-1] + "*"]
-    valid = _syllables()
-    for cut in range(len(word) - 1, 0, -1):
-        head, tail = split_pinyin(word[:cut]), word[cut:]
-        if head and any(s.startswith(tail) for s in valid):
-            return [*head, tail + "*"]
-    return None
-
-
 def is_prefix(term: str) -> bool:
     return term.endswith("*")
 
@@ -483,10 +505,8 @@ def pinyin_query(parsed: ParsedQuery, *, prefix: bool = False) -> ParsedQuery:
         if not (word and word.isascii() and word.isalpha()) or clause.exact:
             clauses.append(clause)
             continue
-        syllables = (split_pinyin_prefix if prefix else split_pinyin)(word)
-        alternatives = []
-        if syllables:
-            alternatives.append(tuple(PINYIN + s for s in syllables))
+        readings = split_pinyin_prefix(word) if prefix else pinyin_splits(word)
+        alternatives = [tuple(PINYIN + s for s in reading) for reading in readings]
         if 2 <= len(word) <= 12:
             alternatives.append(tuple(PINYIN * 2 + letter for letter in word))
         clauses.append(Clause(any_of=tuple(alternatives)))

@@ -11,6 +11,7 @@ from search.analysis import (
     parse_query,
     pinyin,
     pinyin_query,
+    pinyin_splits,
     split_pinyin,
     split_pinyin_prefix,
 )
@@ -83,11 +84,17 @@ def test_minimum_should_match_is_stricter_for_short_words(n, minimum):
 
 def test_pinyin_readings_and_query_split():
     readings = pinyin("会议纪要 银行")
-    assert readings.syllables == [["hui", "yi", "ji", "yao"], ["yin", "hang"]]
-    assert readings.initials == [["h", "y", "j", "y"], ["y", "h"]]
+    assert readings.syllables == [
+        ["hui", "yi", "ji", "yao"],
+        ["kuai", "yi", "ji", "yao"],  # 会 read kuai as well (polyphonic)
+        ["yin", "hang"],
+        ["yin", "xing"],
+    ]
+    assert readings.initials[0] == ["h", "y", "j", "y"]
     assert split_pinyin("huiyijiyao") == ["hui", "yi", "ji", "yao"]
     assert split_pinyin("hyjy") is None
-    assert split_pinyin_prefix("huiy") == ["hui", "y*"]
+    assert split_pinyin_prefix("huiy") == [["hui", "y*"]]
+    assert ["dang", "an"] in pinyin_splits("dangan") and ["dan", "gan"] in pinyin_splits("dangan")
     fallback = pinyin_query(parse_query("hyjy"))
     assert fallback.clauses[0].any_of == (("^^h", "^^y", "^^j", "^^y"),)
 

@@ -198,3 +198,47 @@ def test_more_of_the_query_outranks_less(backend, add):
     add.index()
     assert codes(run(backend, "防汛物资调拨"))[0] == full.reference_code
     assert partial.reference_code not in codes(run(backend, "防汛物资调拨"))
+
+
+# --- 3. pinyin ------------------------------------------------------------------------------
+def test_pinyin_and_initials_find_titles_and_creators(backend, add):
+    minutes = add("防汛会议纪要")
+    add.index()
+    for typed in ("huiyi", "HuiYi", "huiyijiyao", "hyjy", "fxhyjy"):
+        assert codes(run(backend, typed, PUBLIC)) == [minutes.reference_code], typed
+    assert codes(run(backend, "zhangwei")) == ["J012-WS·2020-D30-BGS-0003"]  # creator 张伟
+
+
+def test_pinyin_is_only_a_fallback_for_latin_text(backend, add):
+    latin = add("Huiyi project files")
+    add("会议纪要")
+    add.index()
+    assert codes(run(backend, "huiyi")) == [latin.reference_code]
+
+
+def test_polyphonic_characters_are_found_by_either_reading(backend, add):
+    chongqing = add("重庆分馆")
+    add.index()
+    assert codes(run(backend, "chongqing")) == [chongqing.reference_code]
+    assert codes(run(backend, "zhongqing")) == [chongqing.reference_code]
+
+
+def test_type_ahead_by_pinyin_code_prefix_and_creator(backend, add):
+    minutes = add("防汛会议纪要")
+    add.index()
+    assert minutes.reference_code in {s.reference_code for s in backend.suggest("huiy", PUBLIC)}
+    assert minutes.reference_code in {s.reference_code for s in backend.suggest("fxhy", PUBLIC)}
+    lower = backend.suggest("j012-kj", EVERYTHING)  # a lower-case code prefix
+    assert [s.reference_code for s in lower] == ["J012-KJ·2019-Y-JJC-0001"]
+    by_creator = {s.reference_code for s in backend.suggest("张伟", EVERYTHING)}
+    assert by_creator == {"J012-WS·2020-D30-BGS-0003"}
+
+
+def test_pinyin_type_ahead_respects_visibility(backend, indexed):
+    # 档案机密会议纪要 (机密) and 档案移交清单（控制） are hidden from the public
+    public = {s.reference_code for s in backend.suggest("dangan", PUBLIC, size=50)}
+    assert "J012-WS·2016-Y-BGS-0007" not in public
+    assert "J012-WS·2018-Y-BGS-0005" not in public
+    assert "J013-RS·2015-Y-RSC-0001" in public  # 人事档案目录
+    staff = {s.reference_code for s in backend.suggest("dangan", EVERYTHING, size=50)}
+    assert "J012-WS·2016-Y-BGS-0007" in staff
