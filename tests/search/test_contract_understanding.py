@@ -242,3 +242,33 @@ def test_pinyin_type_ahead_respects_visibility(backend, indexed):
     assert "J013-RS·2015-Y-RSC-0001" in public  # 人事档案目录
     staff = {s.reference_code for s in backend.suggest("dangan", EVERYTHING, size=50)}
     assert "J012-WS·2016-Y-BGS-0007" in staff
+
+
+# --- 4. highlighting ------------------------------------------------------------------------
+def _title_mark(backend, query, code):
+    hits = {h.doc["reference_code"]: h for h in run(backend, query).hits}
+    return hits[code].highlights["title"][0]
+
+
+def test_highlights_stop_at_token_boundaries(backend, add):
+    numbers = add("2011年 11号楼")
+    words = add("Cooperation on archives")
+    add.index()
+    assert _title_mark(backend, "11", numbers.reference_code) == "2011年 <mark>11</mark>号楼"
+    assert (
+        _title_mark(backend, "on", words.reference_code) == "Cooperation <mark>on</mark> archives"
+    )
+
+
+def test_highlights_mark_the_text_as_written(backend, add):
+    year = add("二〇一九年會議紀要")
+    add.index()
+    marked = _title_mark(backend, "2019年会议", year.reference_code)
+    assert marked == "<mark>二〇一九年會議</mark>紀要"
+
+
+def test_highlights_are_escaped(backend, add):
+    tagged = add('<b onclick="x">防汛</b> & 预案')
+    add.index()
+    marked = _title_mark(backend, "防汛", tagged.reference_code)
+    assert marked == "&lt;b onclick=&quot;x&quot;&gt;<mark>防汛</mark>&lt;/b&gt; &amp; 预案"
