@@ -1,6 +1,7 @@
 """The read side for views and the API: search and suggest for a user, visibility enforced.
 
-Views call these and nothing else; the backend comes from ``search.backends.get_backend``.
+Views call these and nothing else; the backend comes from ``search.backends.get_backend``, and
+``search.freshness.hide_pending`` hides what a pending (not yet indexed) change made invisible.
 When the engine cannot answer, ``SearchUnavailable`` propagates and the caller shows a clear
 degraded notice (the database backend is not kept in step while Elasticsearch is configured,
 so falling back to it would show stale results).
@@ -11,6 +12,7 @@ from __future__ import annotations
 from repository.choices import AccessStatus, Carrier, Retention
 from repository.models import Category, Fonds
 from search.backends import get_backend
+from search.freshness import hide_pending
 from search.query import SUGGEST_SIZE, SearchRequest, SearchResult, Suggestion, Visibility
 
 CHOICE_LABELS = {
@@ -45,10 +47,11 @@ def _label_facets(result: SearchResult) -> None:
 
 def search_records(user, request: SearchRequest) -> SearchResult:
     """Search as ``user`` sees the catalogue (the ``visible_to`` rules inside the query)."""
-    result = get_backend().search(request, Visibility.for_user(user))
+    result = get_backend().search(request, hide_pending(Visibility.for_user(user)))
     _label_facets(result)
     return result
 
 
 def suggest_records(user, prefix: str, *, size: int = SUGGEST_SIZE) -> list[Suggestion]:
-    return get_backend().suggest(prefix[:100], Visibility.for_user(user), size=size)
+    visibility = hide_pending(Visibility.for_user(user))
+    return get_backend().suggest(prefix[:100], visibility, size=size)

@@ -13,6 +13,7 @@ and facets never include a hidden record.
 
 from __future__ import annotations
 
+import logging
 import time
 from abc import abstractmethod
 from collections.abc import Iterable, Iterator
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Exists, OuterRef, Q
 
 from search.analysis import ParsedQuery, parse_query, pinyin_query
@@ -79,6 +80,10 @@ RANK_LIMIT = 5_000
 PROBE_LIMIT = 1_200
 SUGGEST_POOL = 500  # type-ahead ranks the first matches only
 BATCH = 1000
+# what a refused document raises: the database's own errors, and a value the driver cannot
+# bind (sqlite3 raises OverflowError for an integer beyond 64 bits)
+REFUSALS = (DatabaseError, OverflowError, ValueError)
+log = logging.getLogger(__name__)
 
 
 def row_values(doc: dict[str, Any]) -> dict[str, Any]:
@@ -116,10 +121,12 @@ def to_doc(row: dict[str, Any]) -> dict[str, Any]:
 def visibility_q(visibility: Visibility) -> Q:
     public = Q(is_public=True)
     if visibility.public_only or visibility.fonds_ids == ():
-        return public
+        return public & ~Q(doc_id__in=visibility.hidden) if visibility.hidden else public
     permitted = Q(classification__lte=visibility.clearance)
     if visibility.fonds_ids is not None:
         permitted &= Q(fonds_id__in=list(visibility.fonds_ids))
+    if visibility.hidden:
+        return (public | permitted) & ~Q(doc_id__in=visibility.hidden)
     return public | permitted
 
 
@@ -201,11 +208,35 @@ class DatabaseBackend(SearchBackend):
             if current is None or doc["version"] > current["version"]:
                 batch[doc["doc_id"]] = doc
             if len(batch) >= BATCH:
-                self._write_batch(batch, result, force=force)
+                self._write_isolating(batch, result, force=force)
                 batch = {}
         if batch:
-            self._write_batch(batch, result, force=force)
+            self._write_isolating(batch, result, force=force)
         return result
+
+    def _write_isolating(self, batch: dict[str, dict], result: BulkResult, *, force: bool) -> None:
+        """Write ``batch``; when the database refuses it, split it in halves (each under its
+        own savepoint) until the refused documents stand alone: they are recorded in
+        ``result.failed``/``errors`` with the database's reason, and every other one is
+        written (one bad document never holds back the rest)."""
+        written = BulkResult()
+        try:
+            with transaction.atomic():
+                self._write_batch(batch, written, force=force)
+            result.indexed += written.indexed
+            result.skipped_stale += written.skipped_stale
+        except REFUSALS as exc:
+            if len(batch) == 1:
+                (key,) = batch
+                reason = f"{type(exc).__name__}: {exc}".strip()
+                log.warning("search index refused %s: %s", key, reason[:500])
+                result.failed.add(key)
+                result.errors.append(f"{key}: {reason}"[:500])
+                return
+            items = list(batch.items())
+            half = len(items) // 2
+            self._write_isolating(dict(items[:half]), result, force=force)
+            self._write_isolating(dict(items[half:]), result, force=force)
 
     def _write_batch(self, batch: dict[str, dict], result: BulkResult, *, force: bool) -> None:
         with transaction.atomic():

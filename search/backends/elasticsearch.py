@@ -137,11 +137,15 @@ def visibility_filter(visibility: Visibility) -> Q:
     """The ``visible_to`` rules as one filter clause."""
     public = Q("term", is_public=True)
     if visibility.public_only or visibility.fonds_ids == ():
-        return public
-    permitted = [Q("range", classification={"lte": visibility.clearance})]
-    if visibility.fonds_ids is not None:
-        permitted.append(Q("terms", fonds_id=list(visibility.fonds_ids)))
-    return Q("bool", should=[public, Q("bool", filter=permitted)], minimum_should_match=1)
+        rule = public
+    else:
+        permitted = [Q("range", classification={"lte": visibility.clearance})]
+        if visibility.fonds_ids is not None:
+            permitted.append(Q("terms", fonds_id=list(visibility.fonds_ids)))
+        rule = Q("bool", should=[public, Q("bool", filter=permitted)], minimum_should_match=1)
+    if visibility.hidden:  # the index is behind a narrowing change (search.freshness)
+        return Q("bool", filter=[rule], must_not=[Q("terms", doc_id=list(visibility.hidden))])
+    return rule
 
 
 def filter_clauses(filters: dict[str, Any]) -> list[Q]:

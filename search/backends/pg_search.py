@@ -162,12 +162,17 @@ def visibility_scope(visibility: Visibility) -> tuple[str, str, list]:
     """The ``visible_to`` rules: ``(tsquery, sql, params)``. The public's ``~p`` is a lexeme (one
     list the GIN index skips through); staff rules cover most of the catalogue, and a union of
     such dense lists costs the GIN index more than testing the rows it yields, so they are SQL."""
+    hidden_sql, hidden_params = "", []
+    if visibility.hidden:  # the index is behind a narrowing change (search.freshness)
+        hidden_sql, hidden_params = "NOT (doc_id = ANY(%s))", [list(visibility.hidden)]
     if visibility.public_only or visibility.fonds_ids == ():
-        return "'~p'", "", []
+        return "'~p'", hidden_sql, hidden_params
     sql, params = "classification <= %s", [int(visibility.clearance)]
     if visibility.fonds_ids is not None:
         sql += " AND fonds_id = ANY(%s)"
         params.append(list(visibility.fonds_ids))
+    if hidden_sql:
+        return "", f"(is_public OR ({sql})) AND {hidden_sql}", [*params, *hidden_params]
     return "", f"(is_public OR ({sql}))", params
 
 

@@ -27,7 +27,12 @@ class PostgresSearchBackend(database.DatabaseBackend):
         """COPY: no per-row SQL compilation."""
         columns = ", ".join(f'"{c}"' for c in (*COPY_COLUMNS, "lexemes", *EMPTY))
         statement = f"COPY search_document ({columns}) FROM STDIN"
-        with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
+        # the driver's own COPY: its errors become Django's (a refused row is a DataError)
+        with (
+            connection.wrap_database_errors,
+            connection.cursor() as cursor,
+            cursor.cursor.copy(statement) as copy,
+        ):
             for row in rows:
                 copy.write_row([*(row[c] for c in COPY_COLUMNS), pg_lexemes(row["_doc"]), "", ""])
 

@@ -272,3 +272,70 @@ def test_highlights_are_escaped(backend, add):
     add.index()
     marked = _title_mark(backend, "防汛", tagged.reference_code)
     assert marked == "&lt;b onclick=&quot;x&quot;&gt;<mark>防汛</mark>&lt;/b&gt; &amp; 预案"
+
+
+# --- 5. bad input ---------------------------------------------------------------------------
+def test_a_refused_document_is_isolated_with_its_reason(backend, indexed):
+    from search.documents import build_document
+
+    first, bad, last = (indexed[k] for k in ("code2", "loan", "unrelated"))
+    docs = [
+        build_document(first) | {"version": 9, "title": "甲乙丙丁之一"},
+        # an id no engine stores (beyond 64 bits): every backend refuses this one document
+        build_document(bad) | {"version": 9, "fonds_id": 2**70},
+        build_document(last) | {"version": 9, "title": "甲乙丙丁之二"},
+    ]
+    result = backend.index_documents(docs)
+    assert result.indexed == 2
+    assert result.failed == {f"item-{bad.pk}"}
+    assert len(result.errors) == 1 and result.errors[0].startswith(f"item-{bad.pk}: ")
+    backend.refresh()
+    found = set(codes(run(backend, "甲乙丙丁")))
+    assert found == {first.reference_code, last.reference_code}
+
+
+def test_a_two_kilobyte_word_never_stops_indexing(backend, add):
+    url = add("链接附注", notes="https://example.org/" + "a1" * 1100)
+    later = add("之后建的记录")
+    add.index()  # PostgreSQL refused the whole batch before ("word is too long")
+    assert codes(run(backend, "链接附注")) == [url.reference_code]
+    assert codes(run(backend, "之后")) == [later.reference_code]
+
+
+def test_narrowed_visibility_is_hidden_while_the_index_is_behind(backend, indexed):
+    """Stop the sync, reclassify, search as the public: the record is gone from results,
+    totals, facets and suggestions at once, though the index still holds it as open."""
+    from search.services import search_records, suggest_records
+
+    item = indexed["code"]  # 关于档案馆建设的请示, open
+    before = search_records(None, SearchRequest(query="档案馆", facets=("fonds",)))
+    assert codes(before) == [item.reference_code]
+    item.classification = Classification.SECRET
+    item.access_status = AccessStatus.CONTROLLED
+    item.version += 1
+    item.save()
+    enqueue(item)  # ... and no sync: the index is behind
+    assert item.reference_code in codes(run(backend, "档案馆", PUBLIC))  # the raw index
+    after = search_records(None, SearchRequest(query="档案馆", facets=("fonds",)))
+    assert codes(after) == [] and after.total == 0
+    assert after.facets["fonds"] == []
+    everything = search_records(None, SearchRequest(query="档案", facets=("access_status",)))
+    assert item.reference_code not in codes(everything)
+    assert everything.total == 2
+    assert sum(b.count for b in everything.facets["access_status"]) == 2
+    suggested = {s.reference_code for s in suggest_records(None, "档案馆")}
+    assert item.reference_code not in suggested
+    assert item.reference_code not in {s.reference_code for s in suggest_records(None, "J012")}
+    sync(backend)  # once the index caught up, the rule holds on its own
+    assert codes(search_records(None, SearchRequest(query="档案馆"))) == []
+
+
+def test_a_deleted_record_is_hidden_while_the_index_is_behind(backend, indexed):
+    from search.services import search_records
+
+    item = indexed["loan"]
+    code = item.reference_code
+    enqueue(item, deleted=True)
+    item.delete()
+    assert codes(search_records(None, SearchRequest(query="借阅"))) == []
+    assert code in codes(run(backend, "借阅", PUBLIC))  # the raw index still has it
