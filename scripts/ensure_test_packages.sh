@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Debian packages the tests use: headless Chromium for the browser tests (Playwright's own browser
 # download does not work on an isolated network) and a Chinese TrueType font (fonts-wqy-zenhei)
-# that PDFs embed, and pdftotext (poppler-utils) to read PDFs back. Installs what is missing only
+# that PDFs embed, pdftotext (poppler-utils) to read PDFs back, and Tesseract with its Chinese
+# data (tesseract-ocr, tesseract-ocr-chi-sim) for the OCR of scanned pages. Installs what is missing only
 # when we are root and apt is available; otherwise the tests that need them are skipped locally
 # (and fail in CI).
 set -euo pipefail
@@ -15,6 +16,10 @@ done
 [ "$have_chromium" = yes ] || missing+=(chromium)
 [ -f /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || missing+=(fonts-wqy-zenhei)
 command -v pdftotext > /dev/null || missing+=(poppler-utils)  # PDF text checks in the tests
+command -v tesseract > /dev/null || missing+=(tesseract-ocr)  # OCR of scanned pages (search)
+[ -f /usr/share/tesseract-ocr/5/tessdata/chi_sim.traineddata ] \
+  || [ -f /usr/share/tesseract-ocr/4.00/tessdata/chi_sim.traineddata ] \
+  || missing+=(tesseract-ocr-chi-sim)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

@@ -6,7 +6,7 @@ Bad parameters answer 400 with a reason per parameter; an unreachable engine ans
 
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import path, reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -49,6 +49,17 @@ class HitSerializer(serializers.Serializer):
     highlights = serializers.DictField(
         child=serializers.ListField(child=serializers.CharField()),
         help_text="HTML-escaped snippets with <mark> around matched terms.",
+    )
+    page = inline_serializer(
+        "SearchPageMatch",
+        {
+            "id": serializers.IntegerField(),
+            "number": serializers.IntegerField(),
+            "snippet": serializers.CharField(help_text="HTML-escaped, <mark> around terms."),
+            "url": serializers.CharField(help_text="The page's image (watermarked as due)."),
+        },
+        allow_null=True,
+        help_text="The first released page whose scanned text (OCR) holds the query.",
     )
 
 
@@ -104,6 +115,17 @@ PARAMETERS = [
 ]
 
 
+def _page(match) -> dict | None:
+    if match is None:
+        return None
+    return {
+        "id": match.page_id,
+        "number": match.number,
+        "snippet": match.snippet,
+        "url": reverse("repository:page-image", args=[match.page_id, "web"]),
+    }
+
+
 def _bad(exc: SearchInputError) -> Response:
     return Response(
         {"detail": "Invalid search parameters.", "errors": exc.errors},
@@ -146,6 +168,7 @@ class SearchView(APIView):
                     "id": doc["pk"],
                     "score": hit.score,
                     "highlights": hit.highlights,
+                    "page": _page(hit.page),
                 }
             )
         return Response(

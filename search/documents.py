@@ -22,12 +22,14 @@ from accounts.choices import Classification
 from repository.choices import AccessStatus
 from repository.models import Item, Volume
 from search import analysis
+from search.models import PageText
 
 KINDS = ("item", "volume")
 MODEL_LABELS = {"repository.item": "item", "repository.volume": "volume"}
 
 MAX_TOKENS = analysis.MAX_TOKENS
 NOTES_ANALYSED = 20_000  # characters of the notes that are tokenised (the rest is kept, unsearched)
+PAGES_ANALYSED = 50_000  # characters of a record's page text (OCR) that are tokenised
 
 
 def tokenize(text: str) -> list[str]:
@@ -82,9 +84,33 @@ def year_of(record: models.Model) -> int | None:
     return record.filing_year or None
 
 
-def build_document(record: models.Model) -> dict[str, Any]:
+def page_texts(kind: str, pks: Iterable[int]) -> dict[int, str]:
+    """The text (OCR or corrected) of the *released* digitised pages of these records, by
+    record, in page order. A withheld page (opened in part) never reaches the index, so no
+    search, total, facet, snippet or suggestion can show its words to anyone; staff open the
+    page itself."""
+    field = f"page__{kind}_id"
+    rows = (
+        PageText.objects.filter(
+            **{f"{field}__in": list(pks)},
+            status=PageText.Status.DONE,
+            page__withheld=False,
+        )
+        .exclude(text="")
+        .order_by(field, "page__page_number")
+        .values_list(field, "text")
+    )
+    texts: dict[int, list[str]] = {}
+    for pk, text in rows:
+        texts.setdefault(pk, []).append(text)
+    return {pk: "\n".join(parts) for pk, parts in texts.items()}
+
+
+def build_document(record: models.Model, *, page_text: str | None = None) -> dict[str, Any]:
     """The search document of a volume or item (same dict for every backend)."""
     kind = MODEL_LABELS[record._meta.label_lower]
+    if page_text is None:
+        page_text = page_texts(kind, [record.pk]).get(record.pk, "")
     return {
         "doc_id": doc_id(kind, record.pk),
         "kind": kind,
@@ -112,6 +138,7 @@ def build_document(record: models.Model) -> dict[str, Any]:
             and int(record.classification) == Classification.NONE
         ),
         "version": int(record.version or 0),
+        "page_text": page_text,
     }
 
 
@@ -167,6 +194,7 @@ def document_from_row(kind: str, row: dict[str, Any]) -> dict[str, Any]:
         "is_public": row["access_status"] == AccessStatus.OPEN
         and classification == Classification.NONE,
         "version": int(row["version"] or 0),
+        "page_text": "",
     }
 
 
@@ -177,19 +205,36 @@ def iter_documents(kind: str, *, chunk_size: int = 2000, **filters: Any) -> Iter
     if _has_field(model, "position"):
         fields.append("position__room__code")
     rows = model.objects.filter(**filters).order_by().values(*fields)
+    chunk: list[dict[str, Any]] = []
     for row in rows.iterator(chunk_size=chunk_size):
-        yield document_from_row(kind, row)
+        chunk.append(document_from_row(kind, row))
+        if len(chunk) >= chunk_size:
+            yield from _with_page_text(kind, chunk)
+            chunk = []
+    yield from _with_page_text(kind, chunk)
+
+
+def _with_page_text(kind: str, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    texts = page_texts(kind, [d["pk"] for d in docs]) if docs else {}
+    for doc in docs:
+        doc["page_text"] = texts.get(doc["pk"], "")
+    return docs
 
 
 def documents_for(kind: str, pks: Iterable[int]) -> dict[int, dict]:
     """Documents of the given records that still exist, by pk."""
-    return {r.pk: build_document(r) for r in record_queryset(kind).filter(pk__in=list(pks))}
+    pks = list(pks)
+    texts = page_texts(kind, pks)
+    return {
+        r.pk: build_document(r, page_text=texts.get(r.pk, ""))
+        for r in record_queryset(kind).filter(pk__in=pks)
+    }
 
 
 TEXT_FIELDS = ("reference_code", "title", "creator", "keywords", "notes")
 
 
-BODY_FIELDS = ("reference_code", "creator", "keywords", "notes")
+BODY_FIELDS = ("reference_code", "creator", "keywords", "notes", "page_text")
 
 
 @dataclass
@@ -208,7 +253,9 @@ class Analysed:
 
 def _text(doc: dict[str, Any], name: str) -> str:
     value = doc.get(name) or ""
-    return value[:NOTES_ANALYSED] if name == "notes" else value
+    if name == "notes":
+        return value[:NOTES_ANALYSED]
+    return value[:PAGES_ANALYSED] if name == "page_text" else value
 
 
 def analysed(doc: dict[str, Any]) -> Analysed:
@@ -254,6 +301,7 @@ SECTIONS = {
     "creator": (4401, "C"),
     "keywords": (4801, "C"),
     "notes": (5501, "D"),
+    "page_text": (9001, "D"),
 }
 
 

@@ -110,11 +110,22 @@ class SearchRequest:
 
 
 @dataclass
+class PageMatch:
+    """The first released page of a hit whose text (OCR) holds the query: its number and an
+    escaped snippet with ``<mark>``."""
+
+    page_id: int
+    number: int
+    snippet: str
+
+
+@dataclass
 class Hit:
     doc: dict[str, Any]
     score: float | None = None
     highlights: dict[str, list[str]] = field(default_factory=dict)
     sort_values: list[Any] = field(default_factory=list)
+    page: PageMatch | None = None
 
     @property
     def kind(self) -> str:

@@ -72,8 +72,10 @@ class SearchBackend(ABC):
         """Create the index if it does not exist (idempotent)."""
 
     @abstractmethod
-    def index_documents(self, docs: Iterable[dict[str, Any]]) -> BulkResult:
-        """Add or replace documents, unless the index holds an equal or newer version."""
+    def index_documents(self, docs: Iterable[dict[str, Any]], *, force: bool = False) -> BulkResult:
+        """Add or replace documents, unless the index holds an equal or newer version (with
+        ``force``: a strictly newer one; the document changed without its record, e.g. the
+        text of its pages)."""
 
     @abstractmethod
     def delete_documents(self, items: Iterable[tuple[str, int]]) -> BulkResult:

@@ -114,7 +114,8 @@ def build_mapping() -> Mapping:
 def source_of(doc: dict[str, Any]) -> dict[str, Any]:
     """The indexed document: the record's fields plus the token streams of ``analysed``."""
     tokens = analysed(doc)
-    return doc | {
+    kept = {k: v for k, v in doc.items() if k != "page_text"}  # searched, never shown
+    return kept | {
         "title_bi": tokens.title,
         "title_chars": tokens.title_chars,
         "body_bi": tokens.body,
@@ -426,10 +427,11 @@ class ElasticsearchBackend(SearchBackend):
         except (TransportError, ApiError) as exc:
             raise SearchUnavailable(f"{type(exc).__name__}: {exc}"[:300]) from exc
 
-    def index_documents(self, docs: Iterable[dict[str, Any]]) -> BulkResult:
+    def index_documents(self, docs: Iterable[dict[str, Any]], *, force: bool = False) -> BulkResult:
+        """``force``: an equal version is rewritten too (``external_gte``)."""
         self.setup()
         result = BulkResult()
-        self.index_documents_into(docs, self.alias, result)
+        self.index_documents_into(docs, self.alias, result, force=force)
         return result
 
     def delete_documents(self, items: Iterable[tuple[str, int]]) -> BulkResult:
@@ -686,7 +688,13 @@ class ElasticsearchBackend(SearchBackend):
             raise failure[0]
 
     def index_documents_into(
-        self, docs, index: str, result: BulkResult, *, chunk_size: int = BULK_CHUNK
+        self,
+        docs,
+        index: str,
+        result: BulkResult,
+        *,
+        chunk_size: int = BULK_CHUNK,
+        force: bool = False,
     ) -> None:
         actions = (
             {
@@ -694,7 +702,7 @@ class ElasticsearchBackend(SearchBackend):
                 "_index": index,
                 "_id": doc["doc_id"],
                 "version": doc["version"],
-                "version_type": "external",
+                "version_type": "external_gte" if force else "external",
                 "_source": source_of(doc),
             }
             for doc in docs
