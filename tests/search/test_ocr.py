@@ -189,3 +189,24 @@ def test_without_tesseract_a_page_waits_with_the_reason(indexed, settings, tmp_p
     entry = PageText.objects.get(page=page)
     assert entry.status == PageText.Status.PENDING and "not found" in entry.error
     assert shutil.which("/nonexistent/tesseract") is None
+
+
+def test_page_text_door_for_staff(backend, pages, archivist_a, researcher):
+    record, added = pages
+    url = f"/api/v1/search/pages/{added[0].pk}/text/"
+    assert Client().get(url).status_code in (401, 403)  # anonymous
+    reader = Client()
+    reader.force_login(researcher)
+    assert reader.get(url).status_code == 404  # not staff of the fonds: no page text
+    grant("repository.view_fonds_records", role_group(Role.ARCHIVIST), record.fonds)
+    staff = Client()
+    staff.force_login(archivist_a)
+    body = staff.get(url).json()
+    assert body["page_number"] == 1 and "温湿度" in body["text"] and body["status"] == "done"
+    refused = staff.put(url, {"text": "改写"}, content_type="application/json")
+    assert refused.status_code == 403  # may view, may not change
+    grant("repository.change_fonds_records", role_group(Role.ARCHIVIST), record.fonds)
+    done = staff.put(url, {"text": "库房巡检"}, content_type="application/json")
+    assert done.status_code == 200 and done.json()["corrected"] is True
+    too_long = staff.put(url, {"text": "字" * (ocr.MAX_TEXT + 1)}, content_type="application/json")
+    assert too_long.status_code == 400
