@@ -30,7 +30,6 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from functools import cache
 
@@ -511,12 +510,3 @@ def pinyin_query(parsed: ParsedQuery, *, prefix: bool = False) -> ParsedQuery:
             alternatives.append(tuple(PINYIN * 2 + letter for letter in word))
         clauses.append(Clause(any_of=tuple(alternatives)))
     return replace(parsed, clauses=tuple(clauses), phrases=())
-
-
-def suggest_query(prefix: str) -> ParsedQuery:
-    """Type-ahead: the query as typed (its last word may be unfinished)."""
-    return parse_query(prefix)
-
-
-def unique(items: Iterable[str]) -> list[str]:
-    return list(dict.fromkeys(items))
