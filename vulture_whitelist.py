@@ -13,6 +13,12 @@ from types import SimpleNamespace
 _ = SimpleNamespace()
 
 # Model fields written by services and shown in templates, the admin or the API only.
+_.title_tokens  # search_document: read by SQL (FTS5 rows, the generated tsvector)
+_.body_tokens
+_.lexemes
+_.claimed_at  # search.PageText: claimed by the OCR worker (SQL update)
+_.corrected_by
+_.corrected  # search.api.PageTextSerializer
 _.location_note
 _.firmware
 _.status_changed_at

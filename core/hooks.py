@@ -65,6 +65,9 @@ def _nothing(*args: Any, **kwargs: Any) -> int:
 outbox_enqueue = Hook("outbox.enqueue", provider="search", default=_nothing)
 outbox_enqueue_many = Hook("outbox.enqueue_many", provider="search", default=_nothing)
 
+# A digitised page was added (repository/images.py): search queues it for OCR (search.ocr).
+page_added = Hook("pages.added", provider="search", default=_nothing)
+
 # The device ingest (devices/ingest.py) hands readings and device alarms to storage_env.
 insert_readings = Hook("ingest.insert_readings", provider="storage_env")
 forget_reading_staging = Hook(

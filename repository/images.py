@@ -35,6 +35,7 @@ from django.utils.translation import gettext as _
 from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
 
 from accounts.audit import record_event
+from core import hooks
 from core.fonts import cjk_font_files
 from repository.models import DigitalPage, Volume
 
@@ -225,6 +226,7 @@ def add_digital_page(record, upload, *, acting_user, page_number: int | None = N
     page.web.save(f"{stem}.jpg", ContentFile(web), save=False)
     page.thumbnail.save(f"{stem}.jpg", ContentFile(thumbnail), save=False)
     page.save()
+    hooks.page_added(page)  # search reads its text (OCR) when it is installed
     record_event(
         f"repository.{field}.page_added",
         acting_user=acting_user,

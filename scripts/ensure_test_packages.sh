@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Debian packages the tests use: headless Chromium for the browser tests (Playwright's own browser
 # download does not work on an isolated network) and a Chinese TrueType font (fonts-wqy-zenhei)
-# that PDFs embed, and pdftotext (poppler-utils) to read PDFs back; restic and pg_dump for the
-# backups, nginx and systemd-analyze for the production kit in deploy/. Installs what is missing only
+# that PDFs embed, pdftotext (poppler-utils) to read PDFs back, Tesseract with its Chinese data
+# (tesseract-ocr, tesseract-ocr-chi-sim) for the OCR of scanned pages, mosquitto_pub as a third-party
+# publisher, restic and pg_dump for the backups, nginx and systemd-analyze for the production kit in
+# deploy/. Installs what is missing only
 # when we are root and apt is available; otherwise the tests that need them are skipped locally
 # (and fail in CI).
 set -euo pipefail
@@ -22,6 +24,10 @@ command -v pg_dump > /dev/null || missing+=(postgresql-client)  # PostgreSQL bac
 # the nginx front (tests/ops/test_nginx.py; deploy/nginx) and systemd-analyze for deploy/systemd
 command -v nginx > /dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 command -v systemd-analyze > /dev/null || missing+=(systemd)
+command -v tesseract > /dev/null || missing+=(tesseract-ocr)  # OCR of scanned pages (search)
+[ -f /usr/share/tesseract-ocr/5/tessdata/chi_sim.traineddata ] \
+  || [ -f /usr/share/tesseract-ocr/4.00/tessdata/chi_sim.traineddata ] \
+  || missing+=(tesseract-ocr-chi-sim)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

@@ -53,6 +53,7 @@ WORKERS = [
         ),
     ),
     ("search-sync", "search_sync", [], lambda env: True),
+    ("ocr-pages", "ocr_pages", [], lambda env: True),  # waits (and says so) without tesseract
     ("notifications", "send_notifications", [], lambda env: True),
     ("imports", "run_imports", [], lambda env: True),
 ]

@@ -6,17 +6,21 @@ Bad parameters answer 400 with a reason per parameter; an unreachable engine ans
 
 from __future__ import annotations
 
-from django.urls import path
+from django.http import Http404
+from django.urls import path, reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api import router  # noqa: F401
+from repository.access import access_page, sees_fonds
 from search.backends import SearchUnavailable
+from search.models import PageText
+from search.ocr import MAX_TEXT, correct_page_text
 from search.query import (
     FACETS,
     MAX_PAGE_SIZE,
@@ -49,6 +53,17 @@ class HitSerializer(serializers.Serializer):
     highlights = serializers.DictField(
         child=serializers.ListField(child=serializers.CharField()),
         help_text="HTML-escaped snippets with <mark> around matched terms.",
+    )
+    page = inline_serializer(
+        "SearchPageMatch",
+        {
+            "id": serializers.IntegerField(),
+            "number": serializers.IntegerField(),
+            "snippet": serializers.CharField(help_text="HTML-escaped, <mark> around terms."),
+            "url": serializers.CharField(help_text="The page's image (watermarked as due)."),
+        },
+        allow_null=True,
+        help_text="The first released page whose scanned text (OCR) holds the query.",
     )
 
 
@@ -104,6 +119,17 @@ PARAMETERS = [
 ]
 
 
+def _page(match) -> dict | None:
+    if match is None:
+        return None
+    return {
+        "id": match.page_id,
+        "number": match.number,
+        "snippet": match.snippet,
+        "url": reverse("repository:page-image", args=[match.page_id, "web"]),
+    }
+
+
 def _bad(exc: SearchInputError) -> Response:
     return Response(
         {"detail": "Invalid search parameters.", "errors": exc.errors},
@@ -146,6 +172,7 @@ class SearchView(APIView):
                     "id": doc["pk"],
                     "score": hit.score,
                     "highlights": hit.highlights,
+                    "page": _page(hit.page),
                 }
             )
         return Response(
@@ -212,7 +239,61 @@ class SuggestView(APIView):
         )
 
 
+class PageTextSerializer(serializers.Serializer):
+    page = serializers.IntegerField(read_only=True)
+    page_number = serializers.IntegerField(read_only=True)
+    text = serializers.CharField(allow_blank=True, max_length=MAX_TEXT, trim_whitespace=False)
+    confidence = serializers.FloatField(read_only=True, allow_null=True)
+    status = serializers.CharField(read_only=True)
+    error = serializers.CharField(read_only=True)
+    corrected = serializers.BooleanField(read_only=True)
+
+
+def _page_text(page) -> dict:
+    entry = PageText.objects.filter(page=page).first()
+    return {
+        "page": page.pk,
+        "page_number": page.page_number,
+        "text": entry.text if entry else "",
+        "confidence": entry.confidence if entry else None,
+        "status": entry.status if entry else "",
+        "error": entry.error if entry else "",
+        "corrected": bool(entry and entry.corrected_at),
+    }
+
+
+class PageTextView(APIView):
+    """The text of a digitised page (OCR), for staff who see the record through their fonds;
+    archivists who may change the fonds correct it (audited, re-indexed)."""
+
+    permission_classes = [IsAuthenticated]
+
+    def _page(self, request: Request, pk: int):
+        page = access_page(request.user, pk)
+        if not sees_fonds(request.user, page.record.fonds_id):
+            raise Http404
+        return page
+
+    @extend_schema(operation_id="page_text", responses={200: PageTextSerializer}, tags=["search"])
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(_page_text(self._page(request, pk)))
+
+    @extend_schema(
+        operation_id="page_text_correct",
+        request=PageTextSerializer,
+        responses={200: PageTextSerializer},
+        tags=["search"],
+    )
+    def put(self, request: Request, pk: int) -> Response:
+        page = self._page(request, pk)
+        serializer = PageTextSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        correct_page_text(page, serializer.validated_data["text"], acting_user=request.user)
+        return Response(_page_text(page))
+
+
 api_urlpatterns: list = [
     path("search/", SearchView.as_view(), name="search"),
     path("search/suggest/", SuggestView.as_view(), name="search-suggest"),
+    path("search/pages/<int:pk>/text/", PageTextView.as_view(), name="search-page-text"),
 ]

@@ -12,14 +12,17 @@ class SearchConfig(AppConfig):
 
     def ready(self) -> None:
         # These modules import models, which exist only once the app registry is populated.
-        from search import outbox  # noqa: PLC0415 - imports models (app registry not ready)
+        from search import ocr, outbox  # noqa: PLC0415 - imports models (registry not ready)
         from search.backends import check_search_backend  # noqa: PLC0415 - imports models
         from search.sync import backlog  # noqa: PLC0415 - imports models
 
         # The catalogue (repository, below search) writes the outbox through core.outbox.
         hooks.outbox_enqueue.register(outbox.enqueue)
         hooks.outbox_enqueue_many.register(outbox.enqueue_many)
+        hooks.page_added.register(ocr.queue_page)  # digitised pages are read (OCR)
         register_check("search", check_search_backend, required=True)
         # A backlog means search is behind, not that the site is down: reported, not required.
         register_check("search_outbox", backlog, required=False)
+        # Without Tesseract scanned pages are not searchable; everything else works.
+        register_check("ocr", ocr.status, required=False)
         register(NavItem(_("Search"), "search:staff", order=5))

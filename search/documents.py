@@ -1,20 +1,19 @@
-"""Search documents for volumes and items, and the one tokeniser every backend agrees with.
+"""Search documents for volumes and items, and what every backend indexes of them.
 
 A document is a flat dict of plain values, built from a record and its fonds/category (and its
 store room when the record is shelved). Every backend stores the same dict: Elasticsearch as a
 document in the ``records`` alias, the database backend as a ``SearchDocument`` row.
 
-Tokenising: Chinese is cut into overlapping character bigrams (``档案馆`` → ``档案 案馆``; a single
-isolated character stays a unigram), Latin letters and digits into lower-case words split on
-anything else. That is what Elasticsearch's built-in ``cjk_width`` + ``lowercase`` +
-``cjk_bigram`` filters do over the ``standard`` tokenizer, so both backends match alike.
+Tokens come from ``search.analysis`` (one analysis at index and query time on every backend):
+``analysed`` turns a document into the token streams the backends store (bigrams, characters,
+pinyin, the compact code and the whole-title key), and ``pg_lexemes`` into the PostgreSQL
+``tsvector`` with positions and weights.
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import models
@@ -22,43 +21,25 @@ from django.db import models
 from accounts.choices import Classification
 from repository.choices import AccessStatus
 from repository.models import Item, Volume
+from search import analysis
+from search.models import PageText
 
 KINDS = ("item", "volume")
 MODEL_LABELS = {"repository.item": "item", "repository.volume": "volume"}
 
-# CJK Unified Ideographs (+ extension A), compatibility ideographs, kana and hangul syllables.
-_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af"
-_TOKEN_RE = re.compile(rf"[{_CJK}]+|[^\W_{_CJK}]+", re.UNICODE)
-_CJK_RE = re.compile(rf"[{_CJK}]")
-
-MAX_TOKENS = 64  # a query never expands beyond this many terms
+MAX_TOKENS = analysis.MAX_TOKENS
+NOTES_ANALYSED = 20_000  # characters of the notes that are tokenised (the rest is kept, unsearched)
+PAGES_ANALYSED = 50_000  # characters of a record's page text (OCR) that are tokenised
 
 
 def tokenize(text: str) -> list[str]:
-    """CJK bigrams plus lower-case Latin/digit words, in order (duplicates kept)."""
-    if not text:
-        return []
-    text = unicodedata.normalize("NFKC", text).lower()  # full-width → half-width (cjk_width)
-    tokens: list[str] = []
-    for run in _TOKEN_RE.findall(text):
-        if _CJK_RE.match(run):
-            if len(run) == 1:
-                tokens.append(run)
-            else:
-                tokens.extend(run[i : i + 2] for i in range(len(run) - 1))
-        else:
-            tokens.append(run)
-    return tokens
+    """The bigram stream of ``text`` (CJK bigrams, lone characters, lower-case words)."""
+    return analysis.stream(text)
 
 
 def query_terms(text: str) -> list[str]:
-    """Distinct terms of a user query, in order, capped at ``MAX_TOKENS``."""
-    seen: dict[str, None] = {}
-    for token in tokenize(text):
-        seen.setdefault(token, None)
-        if len(seen) >= MAX_TOKENS:
-            break
-    return list(seen)
+    """Every positive term of a user query, distinct, in order, capped at ``MAX_TOKENS``."""
+    return analysis.parse_query(text).terms()[:MAX_TOKENS]
 
 
 def doc_id(kind: str, pk: int) -> str:
@@ -103,9 +84,33 @@ def year_of(record: models.Model) -> int | None:
     return record.filing_year or None
 
 
-def build_document(record: models.Model) -> dict[str, Any]:
+def page_texts(kind: str, pks: Iterable[int]) -> dict[int, str]:
+    """The text (OCR or corrected) of the *released* digitised pages of these records, by
+    record, in page order. A withheld page (opened in part) never reaches the index, so no
+    search, total, facet, snippet or suggestion can show its words to anyone; staff open the
+    page itself."""
+    field = f"page__{kind}_id"
+    rows = (
+        PageText.objects.filter(
+            **{f"{field}__in": list(pks)},
+            status=PageText.Status.DONE,
+            page__withheld=False,
+        )
+        .exclude(text="")
+        .order_by(field, "page__page_number")
+        .values_list(field, "text")
+    )
+    texts: dict[int, list[str]] = {}
+    for pk, text in rows:
+        texts.setdefault(pk, []).append(text)
+    return {pk: "\n".join(parts) for pk, parts in texts.items()}
+
+
+def build_document(record: models.Model, *, page_text: str | None = None) -> dict[str, Any]:
     """The search document of a volume or item (same dict for every backend)."""
     kind = MODEL_LABELS[record._meta.label_lower]
+    if page_text is None:
+        page_text = page_texts(kind, [record.pk]).get(record.pk, "")
     return {
         "doc_id": doc_id(kind, record.pk),
         "kind": kind,
@@ -133,6 +138,7 @@ def build_document(record: models.Model) -> dict[str, Any]:
             and int(record.classification) == Classification.NONE
         ),
         "version": int(record.version or 0),
+        "page_text": page_text,
     }
 
 
@@ -188,6 +194,7 @@ def document_from_row(kind: str, row: dict[str, Any]) -> dict[str, Any]:
         "is_public": row["access_status"] == AccessStatus.OPEN
         and classification == Classification.NONE,
         "version": int(row["version"] or 0),
+        "page_text": "",
     }
 
 
@@ -198,13 +205,151 @@ def iter_documents(kind: str, *, chunk_size: int = 2000, **filters: Any) -> Iter
     if _has_field(model, "position"):
         fields.append("position__room__code")
     rows = model.objects.filter(**filters).order_by().values(*fields)
+    chunk: list[dict[str, Any]] = []
     for row in rows.iterator(chunk_size=chunk_size):
-        yield document_from_row(kind, row)
+        chunk.append(document_from_row(kind, row))
+        if len(chunk) >= chunk_size:
+            yield from _with_page_text(kind, chunk)
+            chunk = []
+    yield from _with_page_text(kind, chunk)
+
+
+def _with_page_text(kind: str, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    texts = page_texts(kind, [d["pk"] for d in docs]) if docs else {}
+    for doc in docs:
+        doc["page_text"] = texts.get(doc["pk"], "")
+    return docs
 
 
 def documents_for(kind: str, pks: Iterable[int]) -> dict[int, dict]:
     """Documents of the given records that still exist, by pk."""
-    return {r.pk: build_document(r) for r in record_queryset(kind).filter(pk__in=list(pks))}
+    pks = list(pks)
+    texts = page_texts(kind, pks)
+    return {
+        r.pk: build_document(r, page_text=texts.get(r.pk, ""))
+        for r in record_queryset(kind).filter(pk__in=pks)
+    }
 
 
 TEXT_FIELDS = ("reference_code", "title", "creator", "keywords", "notes")
+
+
+BODY_FIELDS = ("reference_code", "creator", "keywords", "notes", "page_text")
+
+
+@dataclass
+class Analysed:
+    """What the backends index of a document, from ``search.analysis``."""
+
+    title: str  # the bigram stream, space-separated
+    title_chars: str  # the character stream
+    body: list[str]  # per body field, the bigram stream (plus the compact code)
+    body_chars: list[str]
+    pinyin: list[str]  # per Han run of the title and creator: its syllables
+    initials: list[str]  # ... and their first letters
+    title_key: str
+    code_key: str
+
+
+def _text(doc: dict[str, Any], name: str) -> str:
+    value = doc.get(name) or ""
+    if name == "notes":
+        return value[:NOTES_ANALYSED]
+    return value[:PAGES_ANALYSED] if name == "page_text" else value
+
+
+def analysed(doc: dict[str, Any]) -> Analysed:
+    title = analysis.analyze(doc.get("title") or "")
+    body, body_chars = [], []
+    for name in BODY_FIELDS:
+        tokens = analysis.analyze(_text(doc, name))
+        words = [t.term for t in tokens.bigrams]
+        code = analysis.code_key(doc.get(name) or "") if name == "reference_code" else ""
+        if code:
+            words.append(code)
+        body.append(" ".join(words))
+        body_chars.append(" ".join(t.term for t in tokens.chars))
+    pinyin: list[str] = []
+    initials: list[str] = []
+    for name in ("title", "creator"):
+        readings = analysis.pinyin(doc.get(name) or "")
+        pinyin.extend(" ".join(run) for run in readings.syllables)
+        initials.extend(" ".join(run) for run in readings.initials)
+    return Analysed(
+        title=" ".join(t.term for t in title.bigrams),
+        title_chars=" ".join(t.term for t in title.chars),
+        body=body,
+        body_chars=body_chars,
+        pinyin=pinyin,
+        initials=initials,
+        title_key=analysis.title_key(doc.get("title") or ""),
+        code_key=analysis.code_key(doc.get("reference_code") or ""),
+    )
+
+
+# PostgreSQL: one tsvector, positions per section (phrases never cross a section), weights
+# A (title and its pinyin), C (creator, keywords and their pinyin), D (code, notes).
+MAX_POSITION = 16383  # PostgreSQL's largest position
+MAX_POSITIONS = 255  # positions kept per lexeme
+SECTIONS = {
+    "title": (1, "A"),
+    "title_pinyin": (1001, "A"),
+    "title_initials": (2001, "A"),
+    "creator_pinyin": (3001, "C"),
+    "creator_initials": (3601, "C"),
+    "reference_code": (4201, "D"),
+    "creator": (4401, "C"),
+    "keywords": (4801, "C"),
+    "notes": (5501, "D"),
+    "page_text": (9001, "D"),
+}
+
+
+def _quote(lexeme: str) -> str:
+    return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def pg_lexemes(doc: dict[str, Any]) -> str:
+    """The document as a ``tsvector`` literal: both token streams with positions, pinyin
+    syllables (``^hui``) and initials (``^^h``), and the exact-code lexeme ``~=<code>``."""
+    entries: dict[str, dict[int, str]] = {}
+
+    def add(term: str, position: int, weight: str) -> None:
+        positions = entries.setdefault(term, {})
+        if len(positions) < MAX_POSITIONS:
+            positions.setdefault(min(position, MAX_POSITION), weight)
+
+    def add_text(text: str, section: str) -> None:
+        base, weight = SECTIONS[section]
+        tokens = analysis.analyze(text)
+        for token in (*tokens.bigrams, *tokens.chars):
+            add(token.term, base + token.position, weight)
+
+    def add_runs(runs: list[list[str]], section: str, prefix: str) -> None:
+        base, weight = SECTIONS[section]
+        position = base
+        for run in runs:
+            for syllable in run:
+                add(prefix + syllable, position, weight)
+                position += 1
+            position += 1  # a gap: a phrase never spans two runs
+
+    add_text(doc["title"], "title")
+    for name in BODY_FIELDS:
+        add_text(_text(doc, name), name)
+    for name in ("title", "creator"):
+        readings = analysis.pinyin(doc.get(name) or "")
+        add_runs(readings.syllables, f"{name}_pinyin", analysis.PINYIN)
+        add_runs(readings.initials, f"{name}_initials", analysis.PINYIN * 2)
+    code = analysis.code_key(doc["reference_code"])
+    if code:
+        add(code, SECTIONS["reference_code"][0], "D")
+        entries.setdefault("~=" + code, {})
+    parts = []
+    for term, positions in entries.items():
+        if positions:
+            listed = ",".join(f"{p}{w if w != 'D' else ''}" for p, w in sorted(positions.items()))
+            parts.append(f"{_quote(term)}:{listed}")
+        else:
+            parts.append(_quote(term))
+    return " ".join(parts)

@@ -1,29 +1,24 @@
-"""Highlighted snippets for the database backend (Elasticsearch highlights on its own).
+"""Highlighted snippets, the same on every backend (Elasticsearch's hits are marked here too).
 
-The text is HTML-escaped first; only the ``<mark>`` tags are markup. Matching follows the
-tokeniser: a query term (CJK bigram or lower-case word) is marked wherever it occurs.
+The text is analysed as at index time (``search.analysis.analyze``: normalised, both token
+streams with the spans of the text as written), and a query term is marked only where it is a
+whole token: ``11`` is not marked inside ``2011年``, ``on`` not inside ``Cooperation``, and
+``2019`` is marked over ``二〇一九``. The text is HTML-escaped; only the ``<mark>`` tags are
+markup.
 """
 
 from __future__ import annotations
 
-import unicodedata
-
 from django.utils.html import escape
+
+from search.analysis import analyze, is_pinyin
 
 FRAGMENT = 80
 
 
-def _spans(text: str, terms: list[str]) -> list[tuple[int, int]]:
-    folded = unicodedata.normalize("NFKC", text).lower()
-    if len(folded) != len(text):  # normalisation changed lengths: match on the raw text
-        folded = text.lower()
-    spans = []
-    for term in terms:
-        start = folded.find(term)
-        while start != -1:
-            spans.append((start, start + len(term)))
-            start = folded.find(term, start + 1)
-    spans.sort()
+def _spans(text: str, terms: set[str]) -> list[tuple[int, int]]:
+    tokens = analyze(text)
+    spans = sorted((t.start, t.end) for t in (*tokens.bigrams, *tokens.chars) if t.term in terms)
     merged: list[tuple[int, int]] = []
     for start, end in spans:
         if merged and start <= merged[-1][1]:
@@ -34,10 +29,12 @@ def _spans(text: str, terms: list[str]) -> list[tuple[int, int]]:
 
 
 def highlight(text: str, terms: list[str], *, fragment: bool = False) -> str | None:
-    """Escaped ``text`` with ``<mark>`` around query terms; None when nothing matched."""
-    if not text or not terms:
+    """Escaped ``text`` with ``<mark>`` around whole tokens that are query terms; None when
+    nothing matched."""
+    wanted = {t for t in terms if not is_pinyin(t)}
+    if not text or not wanted:
         return None
-    spans = _spans(text, terms)
+    spans = _spans(text, wanted)
     if not spans:
         return None
     lo, hi = 0, len(text)

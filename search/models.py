@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -18,6 +19,8 @@ class OutboxEntry(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
+    # rewrite the document even at an equal version (its page text changed, not the record)
+    force = models.BooleanField(default=False)
 
     class Meta:
         verbose_name = _("search outbox entry")
@@ -31,11 +34,12 @@ class OutboxEntry(models.Model):
 class SearchDocument(models.Model):
     """The database backend's index: one row per searchable volume or item.
 
-    The same fields as the Elasticsearch document, plus the tokens (CJK bigrams and lower-case
-    words, ``search.documents.tokenize``) the full-text index is built from. On PostgreSQL a
-    generated ``search_vector`` tsvector column (title weighted A) carries a GIN index; on
-    SQLite an FTS5 table ``search_document_fts`` (rowid = id) is kept in step by the backend.
-    Both are created by migration 0002 for the database in use.
+    The same fields as the Elasticsearch document, plus what the full-text index is built from
+    (``search.documents.analysed``). On PostgreSQL ``lexemes`` holds the document's ``tsvector``
+    (positions, weights, pinyin) and a generated ``search_vector`` adds the scope lexemes under a
+    GIN index (migrations 0003, 0004); on SQLite an FTS5 table ``search_document_fts`` (rowid =
+    id) of the token streams is kept in step by the backend (``title_tokens``/``body_tokens``
+    hold the bigram streams there).
     """
 
     doc_id = models.CharField(max_length=40, unique=True)  # "item-123"
@@ -63,6 +67,9 @@ class SearchDocument(models.Model):
     version = models.PositiveIntegerField(default=0)
     title_tokens = models.TextField(blank=True)
     body_tokens = models.TextField(blank=True)
+    title_key = models.CharField(max_length=500, blank=True, default="")  # whole-title match
+    code_key = models.CharField(max_length=64, blank=True, default="", db_index=True)
+    lexemes = models.TextField(blank=True, default="")  # PostgreSQL: the tsvector as text
 
     class Meta:
         db_table = "search_document"
@@ -77,3 +84,42 @@ class SearchDocument(models.Model):
 
     def __str__(self) -> str:
         return self.doc_id
+
+
+class PageText(models.Model):
+    """The text of a digitised page, read by the ``ocr_pages`` worker (Tesseract) or corrected
+    by staff. Queued (``pending``) when a page is added (``core.hooks.page_added``); searched
+    as part of its record's document, released pages only (``search.documents``)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("waiting to be read")
+        RUNNING = "running", _("being read")
+        DONE = "done", _("read")
+        FAILED = "failed", _("unreadable")
+
+    page = models.OneToOneField(
+        "repository.DigitalPage", on_delete=models.CASCADE, related_name="ocr"
+    )
+    text = models.TextField(_("page text"), blank=True)
+    confidence = models.FloatField(_("confidence"), null=True, blank=True)  # 0–100, Tesseract's
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    error = models.TextField(_("why it could not be read"), blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    corrected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    corrected_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("page text")
+        verbose_name_plural = _("page texts")
+        indexes = [models.Index(fields=["status", "id"], name="pagetext_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.page_id} {self.status}"

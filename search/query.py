@@ -60,11 +60,15 @@ class SearchInputError(ValueError):
 @dataclass(frozen=True)
 class Visibility:
     """Who asks. ``public_only``: open + unclassified only. Otherwise staff see those plus
-    records of ``fonds_ids`` (``None`` = every fonds) up to ``clearance``."""
+    records of ``fonds_ids`` (``None`` = every fonds) up to ``clearance``. ``hidden``: documents
+    the index still shows but the database no longer lets this caller see (the index is behind
+    a change that narrowed visibility: ``search.freshness``); every backend excludes them inside
+    the query, so no result, total, facet or suggestion counts them."""
 
     public_only: bool = True
     fonds_ids: tuple[int, ...] | None = ()
     clearance: int = Classification.NONE
+    hidden: tuple[str, ...] = ()
 
     @classmethod
     def for_user(cls, user) -> Visibility:
@@ -79,6 +83,8 @@ class Visibility:
 
     def allows(self, doc: dict[str, Any]) -> bool:
         """The same rule in Python (used by tests and by the suggestion fallback)."""
+        if doc.get("doc_id") in self.hidden:
+            return False
         if doc["is_public"]:
             return True
         if self.public_only:
@@ -104,11 +110,22 @@ class SearchRequest:
 
 
 @dataclass
+class PageMatch:
+    """The first released page of a hit whose text (OCR) holds the query: its number and an
+    escaped snippet with ``<mark>``."""
+
+    page_id: int
+    number: int
+    snippet: str
+
+
+@dataclass
 class Hit:
     doc: dict[str, Any]
     score: float | None = None
     highlights: dict[str, list[str]] = field(default_factory=dict)
     sort_values: list[Any] = field(default_factory=list)
+    page: PageMatch | None = None
 
     @property
     def kind(self) -> str:

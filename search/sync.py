@@ -95,6 +95,7 @@ def drain_once(*, backend: SearchBackend | None = None, batch_size: int = 500) -
             OutboxEntry.objects.filter(pk__in=unknown).delete()
 
         docs: list[dict] = []
+        forced: list[dict] = []  # changed without a new record version (page text)
         deletes: list[tuple[str, int]] = []
         pks_by_kind: dict[str, list[int]] = defaultdict(list)
         for kind, pk in by_record:
@@ -103,12 +104,19 @@ def drain_once(*, backend: SearchBackend | None = None, batch_size: int = 500) -
             live = documents_for(kind, pks)
             for pk in pks:
                 if pk in live:
-                    docs.append(live[pk])
+                    force = any(e.force for e in by_record[(kind, pk)])
+                    (forced if force else docs).append(live[pk])
                 else:
                     version = max(e.version for e in by_record[(kind, pk)])
                     deletes.append((doc_id(kind, pk), version))
         try:
             written = backend.index_documents(docs)
+            if forced:
+                rewritten = backend.index_documents(forced, force=True)
+                written.indexed += rewritten.indexed
+                written.skipped_stale += rewritten.skipped_stale
+                written.errors += rewritten.errors
+                written.failed |= rewritten.failed
             removed = backend.delete_documents(deletes)
         except Exception as exc:  # the engine is down or refused: keep the rows, back off
             result.error = f"{type(exc).__name__}: {exc}"[:500]

@@ -47,12 +47,14 @@ def _url(name: str, *args: Any) -> str | None:
 
 def _links(hit, *, staff: bool) -> dict[str, str | None]:
     kind, pk = hit.kind, hit.pk
+    page = _url("repository:page-image", hit.page.page_id, "web") if hit.page else None
     if staff:
-        return {"record": _url("repository:staff-record", kind, pk), "request": None}
+        return {"record": _url("repository:staff-record", kind, pk), "request": None, "page": page}
     request_url = _url("borrowing:new-request")
     return {
         "record": _url("repository:public-record", kind, pk),
         "request": f"{request_url}?{urlencode({kind: pk})}" if request_url else None,
+        "page": page,
     }
 
 

@@ -10,10 +10,28 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from search.analysis import CJK_RE, ParsedQuery, code_key
 from search.query import SearchRequest, SearchResult, Suggestion, Visibility
+
+
+def effective_request(request: SearchRequest, parsed: ParsedQuery) -> SearchRequest:
+    """``request`` with the year range typed into the query (``1990-1995 照片``) as its year
+    filter, narrowed by any year filter given as well."""
+    if parsed.year_from is None:
+        return request
+    filters = dict(request.filters)
+    low, high = filters.get("year_from"), filters.get("year_to")
+    filters["year_from"] = parsed.year_from if low is None else max(low, parsed.year_from)
+    filters["year_to"] = parsed.year_to if high is None else min(high, parsed.year_to)
+    return replace(request, filters=filters)
+
+
+def suggest_code(prefix: str) -> str:
+    """The compact code a type-ahead prefix may begin (``j012-ks`` → ``j012ks``), or ""."""
+    return "" if CJK_RE.search(prefix) else code_key(prefix)
 
 
 class SearchUnavailable(Exception):
@@ -54,8 +72,10 @@ class SearchBackend(ABC):
         """Create the index if it does not exist (idempotent)."""
 
     @abstractmethod
-    def index_documents(self, docs: Iterable[dict[str, Any]]) -> BulkResult:
-        """Add or replace documents, unless the index holds an equal or newer version."""
+    def index_documents(self, docs: Iterable[dict[str, Any]], *, force: bool = False) -> BulkResult:
+        """Add or replace documents, unless the index holds an equal or newer version (with
+        ``force``: a strictly newer one; the document changed without its record, e.g. the
+        text of its pages)."""
 
     @abstractmethod
     def delete_documents(self, items: Iterable[tuple[str, int]]) -> BulkResult:

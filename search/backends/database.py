@@ -1,10 +1,10 @@
 """The embedded default: search in the database itself, shared by its two vendors.
 
 Documents live in ``search.SearchDocument`` (table ``search_document``) with their tokens
-(``search.documents.tokenize``: CJK bigrams + lower-case words, the same analysis as the
-Elasticsearch mapping). This module holds what both vendors share: the row shape, the versioned
-writes, the visibility and filter clauses, hits and suggestions. The vendor's part (how rows are
-inserted, matched, counted and ranked) is in ``search.backends.postgres`` (a generated
+(``search.documents.analysed``: the same analysis as every other backend). This module holds
+what both vendors share: the row shape, the versioned writes, the visibility and filter
+clauses, hits and suggestions. The vendor's part (how rows are inserted, matched, counted
+and ranked) is in ``search.backends.postgres`` (a generated
 ``tsvector`` under a GIN index, searched by ``search.backends.pg_search``) and
 ``search.backends.sqlite`` (an FTS5 table); ``search.backends.database_backend`` picks one by
 ``connection.vendor``. Either way visibility and filters are part of the same query, so counts
@@ -13,6 +13,7 @@ and facets never include a hidden record.
 
 from __future__ import annotations
 
+import logging
 import time
 from abc import abstractmethod
 from collections.abc import Iterable, Iterator
@@ -20,11 +21,18 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Exists, OuterRef, Q
 
-from search.backends.base import BulkResult, ReindexResult, SearchBackend
-from search.documents import query_terms, record_models, tokenize
+from search.analysis import ParsedQuery, parse_query, pinyin_query
+from search.backends.base import (
+    BulkResult,
+    ReindexResult,
+    SearchBackend,
+    effective_request,
+    suggest_code,
+)
+from search.documents import analysed, record_models
 from search.highlight import highlight
 from search.models import SearchDocument
 from search.query import (
@@ -72,13 +80,14 @@ RANK_LIMIT = 5_000
 PROBE_LIMIT = 1_200
 SUGGEST_POOL = 500  # type-ahead ranks the first matches only
 BATCH = 1000
-
-
-def _unique(tokens: Iterable[str]) -> str:
-    return " ".join(dict.fromkeys(tokens))
+# what a refused document raises: the database's own errors, and a value the driver cannot
+# bind (sqlite3 raises OverflowError for an integer beyond 64 bits)
+REFUSALS = (DatabaseError, OverflowError, ValueError)
+log = logging.getLogger(__name__)
 
 
 def row_values(doc: dict[str, Any]) -> dict[str, Any]:
+    """The row of ``doc``; ``_doc`` and ``_analysed`` are for the vendor's ``_insert``."""
     values = {name: doc.get(name) for name in DOC_FIELDS}
     values["record_id"] = doc["pk"]
     for name in ("date_start", "date_end"):
@@ -87,10 +96,18 @@ def row_values(doc: dict[str, Any]) -> dict[str, Any]:
     for name in ("creator", "keywords", "notes", "room", "fonds_code", "category_code"):
         values[name] = values[name] or ""
     values["category_name"] = values["category_name"] or ""
-    values["title_tokens"] = _unique(tokenize(doc["title"]))
-    body = " ".join(doc.get(n) or "" for n in ("reference_code", "creator", "keywords", "notes"))
-    values["body_tokens"] = _unique(tokenize(body))
+    tokens = analysed(doc)
+    values["title_tokens"] = tokens.title
+    values["body_tokens"] = " ".join(tokens.body)
+    values["title_key"] = tokens.title_key
+    values["code_key"] = tokens.code_key
+    values["_doc"] = doc
+    values["_analysed"] = tokens
     return values
+
+
+def model_values(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if not k.startswith("_")}
 
 
 def to_doc(row: dict[str, Any]) -> dict[str, Any]:
@@ -104,10 +121,12 @@ def to_doc(row: dict[str, Any]) -> dict[str, Any]:
 def visibility_q(visibility: Visibility) -> Q:
     public = Q(is_public=True)
     if visibility.public_only or visibility.fonds_ids == ():
-        return public
+        return public & ~Q(doc_id__in=visibility.hidden) if visibility.hidden else public
     permitted = Q(classification__lte=visibility.clearance)
     if visibility.fonds_ids is not None:
         permitted &= Q(fonds_id__in=list(visibility.fonds_ids))
+    if visibility.hidden:
+        return (public | permitted) & ~Q(doc_id__in=visibility.hidden)
     return public | permitted
 
 
@@ -164,12 +183,15 @@ class DatabaseBackend(SearchBackend):
         return None
 
     @abstractmethod
-    def _page(self, request: SearchRequest, visibility: Visibility) -> Page:
+    def _page(self, request: SearchRequest, visibility: Visibility, parsed: ParsedQuery) -> Page:
         """The rows of one search (with ``rank`` when ranked), totals and facets."""
 
     @abstractmethod
-    def _suggest_by_title(self, prefix: str, visibility: Visibility, size: int) -> list[dict]:
-        """Type-ahead rows (title, reference_code, kind, record_id) matching ``prefix``."""
+    def _suggest_by_words(
+        self, parsed: ParsedQuery, visibility: Visibility, size: int, *, prefix: bool
+    ) -> list[dict]:
+        """Type-ahead rows (title, reference_code, kind, record_id) matching ``parsed``; with
+        ``prefix`` the last pinyin syllable may be unfinished."""
 
     def _after_rebuild(self) -> None:
         """After every row was rewritten (housekeeping)."""
@@ -186,11 +208,35 @@ class DatabaseBackend(SearchBackend):
             if current is None or doc["version"] > current["version"]:
                 batch[doc["doc_id"]] = doc
             if len(batch) >= BATCH:
-                self._write_batch(batch, result, force=force)
+                self._write_isolating(batch, result, force=force)
                 batch = {}
         if batch:
-            self._write_batch(batch, result, force=force)
+            self._write_isolating(batch, result, force=force)
         return result
+
+    def _write_isolating(self, batch: dict[str, dict], result: BulkResult, *, force: bool) -> None:
+        """Write ``batch``; when the database refuses it, split it in halves (each under its
+        own savepoint) until the refused documents stand alone: they are recorded in
+        ``result.failed``/``errors`` with the database's reason, and every other one is
+        written (one bad document never holds back the rest)."""
+        written = BulkResult()
+        try:
+            with transaction.atomic():
+                self._write_batch(batch, written, force=force)
+            result.indexed += written.indexed
+            result.skipped_stale += written.skipped_stale
+        except REFUSALS as exc:
+            if len(batch) == 1:
+                (key,) = batch
+                reason = f"{type(exc).__name__}: {exc}".strip()
+                log.warning("search index refused %s: %s", key, reason[:500])
+                result.failed.add(key)
+                result.errors.append(f"{key}: {reason}"[:500])
+                return
+            items = list(batch.items())
+            half = len(items) // 2
+            self._write_isolating(dict(items[:half]), result, force=force)
+            self._write_isolating(dict(items[half:]), result, force=force)
 
     def _write_batch(self, batch: dict[str, dict], result: BulkResult, *, force: bool) -> None:
         with transaction.atomic():
@@ -250,8 +296,13 @@ class DatabaseBackend(SearchBackend):
         return [row["date_start"].isoformat() if row["date_start"] else None, row["doc_id"]]
 
     def search(self, request: SearchRequest, visibility: Visibility) -> SearchResult:
-        page = self._page(request, visibility)
-        terms = query_terms(request.query) if request.highlight else []
+        parsed = parse_query(request.query)
+        request = effective_request(request, parsed)
+        page = self._page(request, visibility, parsed)
+        if parsed.latin and page.total == 0:  # no Latin text has it: try it as pinyin
+            parsed = pinyin_query(parsed)
+            page = self._page(request, visibility, parsed)
+        terms = parsed.terms() if request.highlight else []
         hits = []
         for row in page.rows:
             highlights = {}
@@ -286,14 +337,22 @@ class DatabaseBackend(SearchBackend):
         if not prefix:
             return []
         visible = SearchDocument.objects.filter(visibility_q(visibility))
-        by_code = list(
-            visible.filter(reference_code__startswith=prefix)
-            .order_by("reference_code")
-            .values("title", "reference_code", "kind", "record_id")[:size]
-        )
+        by_code: list[dict] = []
+        code = suggest_code(prefix)
+        if code:
+            by_code = list(
+                visible.filter(code_key__startswith=code)
+                .order_by("reference_code")
+                .values("title", "reference_code", "kind", "record_id")[:size]
+            )
         by_title: list[dict] = []
-        if len(by_code) < size:
-            by_title = self._suggest_by_title(prefix, visibility, size)
+        parsed = parse_query(prefix)
+        if len(by_code) < size and not parsed.empty:
+            by_title = self._suggest_by_words(parsed, visibility, size, prefix=False)
+            if len(by_title) < size and parsed.latin:
+                by_title += self._suggest_by_words(
+                    pinyin_query(parsed, prefix=True), visibility, size, prefix=True
+                )
         seen: set[str] = set()
         suggestions = []
         for row in by_code + by_title:

@@ -2,10 +2,14 @@
 
 One alias (``<prefix>-records``) points at one timestamped index (``<prefix>-records-<ts>``);
 ``rebuild`` fills a new index and switches the alias atomically. Analysis needs no plugin: the
-built-in ``standard`` tokenizer with ``cjk_width``, ``lowercase`` and ``cjk_bigram`` (what the
-built-in ``cjk`` analyzer does, without its English stop words), plus a keyword sub-field
-``reference_code.raw`` for exact codes. Writes use external versioning with the record's
-``version``, so an older update is refused by Elasticsearch itself (409, counted as stale).
+tokens are made by ``search.analysis`` (the same as the database backends') and sent as
+space-separated streams (``title_bi``/``body_bi`` bigrams, ``title_chars``/``body_chars``
+characters, ``pinyin``/``initials``) into ``whitespace``-analysed fields, which keep positions
+for phrases; ``title_key``/``code_key`` are keywords for the whole-title and exact-code matches.
+The record's own fields are kept in ``_source`` only. Highlights are made by ``search.highlight``
+from ``_source``, as on the database backends. Writes use external versioning with the
+record's ``version``, so an older update is refused by Elasticsearch itself (409, counted as
+stale).
 """
 
 from __future__ import annotations
@@ -31,11 +35,28 @@ from elasticsearch.dsl import (
     Search,
     Short,
     Text,
-    analyzer,
 )
 
-from search.backends.base import BulkResult, ReindexResult, SearchBackend, SearchUnavailable
-from search.documents import query_terms
+from search import ranking
+from search.analysis import (
+    Clause,
+    ParsedQuery,
+    is_cjk,
+    is_pinyin,
+    is_prefix,
+    parse_query,
+    pinyin_query,
+)
+from search.backends.base import (
+    BulkResult,
+    ReindexResult,
+    SearchBackend,
+    SearchUnavailable,
+    effective_request,
+    suggest_code,
+)
+from search.documents import analysed
+from search.highlight import highlight
 from search.query import (
     FACET_FIELDS,
     TOTAL_CAP,
@@ -49,10 +70,8 @@ from search.query import (
     encode_cursor,
 )
 
-CJK_ANALYZER = analyzer(
-    "lantai_cjk", tokenizer="standard", filter=["cjk_width", "lowercase", "cjk_bigram"]
-)
-TEXT_BOOSTS = ("title^3", "reference_code^2", "creator^1.5", "keywords^1.5", "notes")
+STREAMS = ("title_bi", "title_chars", "body_bi", "body_chars", "pinyin", "initials")
+TITLE_BOOST = 3.0  # a term in the title counts three times one elsewhere
 HIGHLIGHT_FIELDS = ("title", "creator", "keywords", "notes")
 FACET_SIZES = {"year": 200}
 BULK_CHUNK = 1000  # documents per bulk request (outbox drains, repairs)
@@ -70,12 +89,13 @@ def build_mapping() -> Mapping:
     m.field("doc_id", Keyword())
     m.field("kind", Keyword())
     m.field("pk", Long())
-    m.field(
-        "reference_code",
-        Text(analyzer=CJK_ANALYZER, fields={"raw": Keyword(ignore_above=128)}),
-    )
+    m.field("reference_code", Text(index=False, fields={"raw": Keyword(ignore_above=128)}))
     for name in ("title", "creator", "keywords", "notes"):
-        m.field(name, Text(analyzer=CJK_ANALYZER))
+        m.field(name, Text(index=False))
+    for name in STREAMS:
+        m.field(name, Text(analyzer="whitespace"))
+    m.field("title_key", Keyword(ignore_above=500))
+    m.field("code_key", Keyword(ignore_above=64))
     for name in ("fonds_id", "category_id"):
         m.field(name, Integer())
     for name in ("fonds_code", "category_code", "category_name", "room"):
@@ -91,6 +111,22 @@ def build_mapping() -> Mapping:
     return m
 
 
+def source_of(doc: dict[str, Any]) -> dict[str, Any]:
+    """The indexed document: the record's fields plus the token streams of ``analysed``."""
+    tokens = analysed(doc)
+    kept = {k: v for k, v in doc.items() if k != "page_text"}  # searched, never shown
+    return kept | {
+        "title_bi": tokens.title,
+        "title_chars": tokens.title_chars,
+        "body_bi": tokens.body,
+        "body_chars": tokens.body_chars,
+        "pinyin": tokens.pinyin,
+        "initials": tokens.initials,
+        "title_key": tokens.title_key,
+        "code_key": tokens.code_key,
+    }
+
+
 def build_index(name: str, *, shards: int = 1, replicas: int = 0) -> Index:
     index = Index(name)
     index.settings(number_of_shards=shards, number_of_replicas=replicas)
@@ -102,11 +138,15 @@ def visibility_filter(visibility: Visibility) -> Q:
     """The ``visible_to`` rules as one filter clause."""
     public = Q("term", is_public=True)
     if visibility.public_only or visibility.fonds_ids == ():
-        return public
-    permitted = [Q("range", classification={"lte": visibility.clearance})]
-    if visibility.fonds_ids is not None:
-        permitted.append(Q("terms", fonds_id=list(visibility.fonds_ids)))
-    return Q("bool", should=[public, Q("bool", filter=permitted)], minimum_should_match=1)
+        rule = public
+    else:
+        permitted = [Q("range", classification={"lte": visibility.clearance})]
+        if visibility.fonds_ids is not None:
+            permitted.append(Q("terms", fonds_id=list(visibility.fonds_ids)))
+        rule = Q("bool", should=[public, Q("bool", filter=permitted)], minimum_should_match=1)
+    if visibility.hidden:  # the index is behind a narrowing change (search.freshness)
+        return Q("bool", filter=[rule], must_not=[Q("terms", doc_id=list(visibility.hidden))])
+    return rule
 
 
 def filter_clauses(filters: dict[str, Any]) -> list[Q]:
@@ -127,24 +167,103 @@ def filter_clauses(filters: dict[str, Any]) -> list[Q]:
     return clauses
 
 
-def text_query(query: str) -> Q | None:
-    terms = query_terms(query)
-    if not terms:
-        return None
-    analysed = " ".join(terms)  # what the analyzer would make of it, without operators
+def _fields(term: str) -> tuple[str, str | None]:
+    """The (title, body) fields a term is looked up in (pinyin: one field)."""
+    if is_pinyin(term):
+        return ("initials" if term.startswith("^^") else "pinyin"), None
+    if is_cjk(term) and len(term) == 1:
+        return "title_chars", "body_chars"
+    return "title_bi", "body_bi"
+
+
+def _bare(term: str) -> str:
+    return term.lstrip("^").rstrip("*")
+
+
+def term_query(term: str) -> Q:
+    title, body = _fields(term)
+    if body is None:
+        kind = "prefix" if is_prefix(term) else "term"
+        return Q(kind, **{title: _bare(term)})
     return Q(
-        "bool",
-        should=[
-            Q("term", **{"reference_code.raw": {"value": query.strip(), "boost": 20}}),
-            Q(
-                "multi_match",
-                query=analysed,
-                type="cross_fields",
-                fields=list(TEXT_BOOSTS),
-                operator="and",
-            ),
+        "dis_max",
+        queries=[
+            Q("term", **{title: {"value": term, "boost": TITLE_BOOST}}),
+            Q("term", **{body: term}),
         ],
-        minimum_should_match=1,
+        tie_breaker=0.3,
+    )
+
+
+def phrase_query(terms: tuple[str, ...], *, boost: float = 1.0) -> Q:
+    """The terms standing together, in order (the character streams, or pinyin)."""
+    text = " ".join(_bare(t) for t in terms)
+    kind = "match_phrase_prefix" if is_prefix(terms[-1]) else "match_phrase"
+    if is_pinyin(terms[0]):
+        return Q(kind, **{_fields(terms[0])[0]: {"query": text, "boost": boost}})
+    return Q(
+        "dis_max",
+        queries=[
+            Q(kind, title_chars={"query": text, "boost": boost * TITLE_BOOST}),
+            Q(kind, body_chars={"query": text, "boost": boost}),
+        ],
+    )
+
+
+def clause_query(clause: Clause) -> Q:
+    if clause.any_of:
+        return Q(
+            "bool", should=[phrase_query(alt) for alt in clause.any_of], minimum_should_match=1
+        )
+    must = [term_query(t) for t in clause.must]
+    if clause.exact:
+        must.append(phrase_query(clause.sequence))
+    if clause.should:
+        query = Q(
+            "bool",
+            must=must,
+            should=[term_query(t) for t in clause.should],
+            minimum_should_match=clause.minimum,
+        )
+    else:
+        query = Q("bool", must=must)
+    if clause.year is not None:
+        query = Q("bool", should=[query, Q("term", year=clause.year)], minimum_should_match=1)
+    return query
+
+
+def text_query(parsed: ParsedQuery) -> Q | None:
+    """Every clause, none of the excluded (or the exact code), plus the ranking bonuses of
+    ``search.ranking``: phrases, the whole title, the exact code; recency is added by
+    ``with_recency``."""
+    if parsed.empty:
+        return None
+    words = Q(
+        "bool",
+        must=[clause_query(c) for c in parsed.clauses],
+        must_not=[
+            phrase_query(c.sequence) if len(c.sequence) > 1 else term_query(c.must[0])
+            for c in parsed.excluded
+        ],
+    )
+    bonuses = [phrase_query(p, boost=ranking.PHRASE) for p in parsed.phrases]
+    if parsed.title:
+        bonuses.append(Q("term", title_key={"value": parsed.title, "boost": ranking.WHOLE_TITLE}))
+    if parsed.code:
+        code = Q("term", code_key={"value": parsed.code, "boost": ranking.CODE})
+        words = Q("bool", should=[words, code], minimum_should_match=1)
+    return Q("bool", must=[words], should=bonuses)
+
+
+def with_recency(query: Q) -> Q:
+    weight = ranking.recency_weight()
+    if not weight:
+        return query
+    return Q(
+        "function_score",
+        query=query,
+        functions=[{"field_value_factor": {"field": "year", "factor": weight, "missing": 0}}],
+        boost_mode="sum",
     )
 
 
@@ -183,12 +302,23 @@ def check_cursor(request: SearchRequest, *, has_text: bool) -> None:
         raise SearchInputError({"cursor": [_("Not a valid cursor.")]})
 
 
-def build_search(request: SearchRequest, visibility: Visibility, *, index: str = "") -> Search:
+SOURCE_EXCLUDES = [*STREAMS, "title_key", "code_key"]
+
+
+def build_search(
+    request: SearchRequest,
+    visibility: Visibility,
+    *,
+    index: str = "",
+    parsed: ParsedQuery | None = None,
+) -> Search:
     """The whole query as ``elasticsearch.dsl`` (``.to_dict()`` is checked in unit tests)."""
+    parsed = parse_query(request.query) if parsed is None else parsed
+    request = effective_request(request, parsed)
     search = Search(index=index or None)
-    text = text_query(request.query)
+    text = text_query(parsed)
     if text is not None:
-        search = search.query(text)
+        search = search.query(with_recency(text))
     search = search.filter(visibility_filter(visibility))
     for clause in filter_clauses(request.filters):
         search = search.filter(clause)
@@ -200,25 +330,21 @@ def build_search(request: SearchRequest, visibility: Visibility, *, index: str =
     search = search.extra(track_total_hits=TOTAL_CAP)  # exact below the cap, "gte" above
     if request.after is not None:
         search = search.extra(search_after=request.after)
-    search = search[request.offset : request.offset + request.size]
-    if request.highlight and text is not None:
-        for name in HIGHLIGHT_FIELDS:
-            search = search.highlight(
-                name, number_of_fragments=0 if name == "title" else 2, fragment_size=80
-            )
-        search = search.highlight_options(
-            encoder="html", pre_tags=["<mark>"], post_tags=["</mark>"], require_field_match=False
-        )
-    return search
+    search = search.source(excludes=SOURCE_EXCLUDES)
+    return search[request.offset : request.offset + request.size]
 
 
-def build_suggest(prefix: str, visibility: Visibility, *, size: int = 8) -> Search:
-    should = [Q("prefix", **{"reference_code.raw": {"value": prefix.strip(), "boost": 5}})]
-    terms = query_terms(prefix)
-    if terms:
-        should.append(Q("match", title={"query": " ".join(terms), "operator": "and"}))
-    search = Search().query(Q("bool", should=should, minimum_should_match=1))
-    search = search.filter(visibility_filter(visibility))
+def build_suggest(
+    parsed: ParsedQuery, visibility: Visibility, *, size: int = 8, code: str = ""
+) -> Search:
+    """Type-ahead: codes beginning with ``code`` (in code order), or else the words."""
+    search = Search().filter(visibility_filter(visibility))
+    if code:
+        search = search.filter(Q("prefix", code_key=code)).sort("reference_code.raw", "doc_id")
+    else:
+        query = text_query(parsed)
+        search = search.query(with_recency(query)) if query is not None else search
+        search = search.sort("_score", "doc_id")
     return search.source(["title", "reference_code", "kind", "pk"])[:size]
 
 
@@ -308,10 +434,11 @@ class ElasticsearchBackend(SearchBackend):
         except (TransportError, ApiError) as exc:
             raise SearchUnavailable(f"{type(exc).__name__}: {exc}"[:300]) from exc
 
-    def index_documents(self, docs: Iterable[dict[str, Any]]) -> BulkResult:
+    def index_documents(self, docs: Iterable[dict[str, Any]], *, force: bool = False) -> BulkResult:
+        """``force``: an equal version is rewritten too (``external_gte``)."""
         self.setup()
         result = BulkResult()
-        self.index_documents_into(docs, self.alias, result)
+        self.index_documents_into(docs, self.alias, result, force=force)
         return result
 
     def delete_documents(self, items: Iterable[tuple[str, int]]) -> BulkResult:
@@ -332,14 +459,24 @@ class ElasticsearchBackend(SearchBackend):
 
     # --- reads ---------------------------------------------------------------------------
     def search(self, request: SearchRequest, visibility: Visibility) -> SearchResult:
-        check_cursor(request, has_text=bool(query_terms(request.query)))
+        parsed = parse_query(request.query)
+        check_cursor(request, has_text=not parsed.empty)
         self.setup()
-        search = build_search(request, visibility, index=self.alias)
-        body = search.to_dict()
+        body = build_search(request, visibility, index=self.alias, parsed=parsed).to_dict()
         response = self._call(self.client.search, index=self.alias, body=body)
+        if parsed.latin and response["hits"]["total"]["value"] == 0:
+            parsed = pinyin_query(parsed)  # no Latin text has it: try it as pinyin
+            body = build_search(request, visibility, index=self.alias, parsed=parsed).to_dict()
+            response = self._call(self.client.search, index=self.alias, body=body)
+        terms = parsed.terms() if request.highlight else []
         hits = []
         for raw in response["hits"]["hits"]:
-            highlights = {k: v for k, v in raw.get("highlight", {}).items()}
+            source = raw["_source"]
+            highlights = {}
+            for name in HIGHLIGHT_FIELDS:
+                marked = highlight(source.get(name) or "", terms, fragment=name == "notes")
+                if marked:
+                    highlights[name] = [marked]
             hits.append(
                 Hit(
                     doc=raw["_source"],
@@ -366,20 +503,38 @@ class ElasticsearchBackend(SearchBackend):
         )
 
     def suggest(self, prefix: str, visibility: Visibility, *, size: int = 8) -> list[Suggestion]:
-        if not prefix.strip():
+        prefix = prefix.strip()
+        if not prefix:
             return []
         self.setup()
-        body = build_suggest(prefix, visibility, size=size).to_dict()
-        response = self._call(self.client.search, index=self.alias, body=body)
-        return [
-            Suggestion(
-                text=h["_source"]["title"],
-                reference_code=h["_source"]["reference_code"],
-                kind=h["_source"]["kind"],
-                pk=h["_source"]["pk"],
-            )
-            for h in response["hits"]["hits"]
-        ]
+        parsed = parse_query(prefix)
+        searches = []
+        code = suggest_code(prefix)
+        if code:
+            searches.append(build_suggest(parsed, visibility, size=size, code=code))
+        if not parsed.empty:
+            searches.append(build_suggest(parsed, visibility, size=size))
+            if parsed.latin:
+                typed = pinyin_query(parsed, prefix=True)
+                searches.append(build_suggest(typed, visibility, size=size))
+        suggestions: dict[str, Suggestion] = {}
+        for search in searches:
+            if len(suggestions) >= size:
+                break
+            body = search.to_dict()
+            response = self._call(self.client.search, index=self.alias, body=body)
+            for h in response["hits"]["hits"]:
+                source = h["_source"]
+                suggestions.setdefault(
+                    source["reference_code"],
+                    Suggestion(
+                        text=source["title"],
+                        reference_code=source["reference_code"],
+                        kind=source["kind"],
+                        pk=source["pk"],
+                    ),
+                )
+        return list(suggestions.values())[:size]
 
     def versions(self, doc_ids: Iterable[str]) -> dict[str, int]:
         ids = list(doc_ids)
@@ -540,7 +695,13 @@ class ElasticsearchBackend(SearchBackend):
             raise failure[0]
 
     def index_documents_into(
-        self, docs, index: str, result: BulkResult, *, chunk_size: int = BULK_CHUNK
+        self,
+        docs,
+        index: str,
+        result: BulkResult,
+        *,
+        chunk_size: int = BULK_CHUNK,
+        force: bool = False,
     ) -> None:
         actions = (
             {
@@ -548,8 +709,8 @@ class ElasticsearchBackend(SearchBackend):
                 "_index": index,
                 "_id": doc["doc_id"],
                 "version": doc["version"],
-                "version_type": "external",
-                "_source": doc,
+                "version_type": "external_gte" if force else "external",
+                "_source": source_of(doc),
             }
             for doc in docs
         )

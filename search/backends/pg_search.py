@@ -36,27 +36,38 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils.translation import gettext as _
 
-from search.documents import query_terms
+from search import ranking
+from search.analysis import Clause, ParsedQuery, is_prefix, parse_query
 from search.query import FACET_FIELDS, FacetBucket, SearchInputError, SearchRequest, Visibility
 
 SAMPLE_STRATA = 1024  # ~s<id mod 1024>
 FACET_LIMITS = {"year": 200}
-CODE_BOOST = 100.0
-# A title match counts TITLE_WEIGHT times a match elsewhere (Elasticsearch boosts the title, the
-# SQLite backend weights its FTS5 column). The stored vector cannot carry PostgreSQL's own 'A'
-# weight: its lexemes have no positions, and weights live on positions.
-TITLE_WEIGHT = 10.0
+CODE_BOOST = ranking.CODE
+# ts_rank_cd's weights for D, C, B, A: code and notes, creator and keywords, -, title
+RANK_WEIGHTS = f"{{{ranking.BODY}, {ranking.MIDDLE}, 0.6, {ranking.TITLE}}}"
 
 
-def rank_sql(words: str | None, code: str) -> tuple[str, list]:
-    """Relevance of a row for the tsquery ``words``: every field, plus the title again (of the
-    rows being ranked only: a bounded number), plus ``CODE_BOOST`` for the exact code."""
-    return (
-        "(ts_rank(search_vector, %s::tsquery)"
-        " + %s * ts_rank(array_to_tsvector(string_to_array(title_tokens, ' ')), %s::tsquery)"
-        " + CASE WHEN reference_code = %s THEN %s ELSE 0 END)::float8",
-        [words, TITLE_WEIGHT - 1, words, code, CODE_BOOST],
-    )
+def rank_sql(plan: Plan) -> tuple[str, list]:
+    """Relevance (``search.ranking``): cover density of every term by field weight
+    (``ts_rank_cd``: positions, so bigrams standing together count more), the phrase bonus
+    (more in the title), the whole title, the exact code, and recency as the tie-break. Only
+    of the rows being ranked: a bounded number."""
+    sql = "(ts_rank_cd(%s::float4[], search_vector, %s::tsquery, 0)"
+    params: list[Any] = [RANK_WEIGHTS, plan.ranked or "''"]
+    for phrase in plan.phrases:
+        sql += " + CASE WHEN search_vector @@ %s::tsquery THEN %s ELSE 0 END"
+        sql += " + CASE WHEN search_vector @@ %s::tsquery THEN %s ELSE 0 END"
+        params += [phrase, ranking.PHRASE, weighted(phrase_of(plan.phrase_terms[phrase]), "A")]
+        params += [ranking.TITLE_PHRASE]
+    if plan.title:
+        sql += " + CASE WHEN title_key = %s THEN %s ELSE 0 END"
+        params += [plan.title, ranking.WHOLE_TITLE]
+    if plan.code:
+        sql += " + CASE WHEN search_vector @@ %s::tsquery THEN %s ELSE 0 END"
+        params += [lexeme("~=" + plan.code), CODE_BOOST]
+    sql += " + %s * COALESCE(year, 0))::float8"
+    params.append(ranking.recency_weight())
+    return sql, params
 
 
 # The sort keys of migration 0003's indexes: no NULLs, undated records last in both directions.
@@ -89,20 +100,79 @@ def any_of(values) -> str:
     return "(" + " | ".join(lexeme(v) for v in values) + ")"
 
 
-def words_tsquery(terms: list[str]) -> str:
-    return " & ".join(lexeme(t) for t in terms)
+def term(value: str) -> str:
+    """A term of ``search.analysis``: a prefix (type-ahead) ends in ``*``."""
+    if is_prefix(value):
+        return lexeme(value[:-1]) + ":*"
+    return lexeme(value)
+
+
+def phrase_of(terms) -> str:
+    return "(" + " <-> ".join(term(t) for t in terms) + ")"
+
+
+def weighted(phrase: str, weight: str) -> str:
+    """``phrase`` with every operand restricted to lexemes of ``weight``."""
+    return phrase.replace("' <->", f"':{weight} <->").replace("')", f"':{weight})")
+
+
+def clause_tsquery(clause: Clause) -> str:
+    """The index-served part of a clause: every ``must`` term and any ``should`` term (the
+    count of ``should`` terms is ``clause_sql``'s), the phrase when exact, a year lexeme as
+    the alternative."""
+    if clause.any_of:
+        return "(" + " | ".join(phrase_of(alt) for alt in clause.any_of) + ")"
+    parts = [term(t) for t in clause.must]
+    if clause.should:
+        parts.append("(" + " | ".join(term(t) for t in clause.should) + ")")
+    if clause.exact:
+        parts.append(phrase_of(clause.sequence))
+    query = "(" + " & ".join(parts) + ")"
+    if clause.year is not None:
+        query = f"({query} | {lexeme(f'~y{clause.year}')})"
+    return query
+
+
+def clause_sql(clause: Clause) -> tuple[str, list]:
+    """What the index cannot test: at least ``minimum`` of the ``should`` terms."""
+    if not clause.minimum > 1 or clause.any_of:
+        return "", []
+    counted = " + ".join("(search_vector @@ %s::tsquery)::int" for _ in clause.should)
+    sql, params = f"({counted}) >= %s", [*(term(t) for t in clause.should), clause.minimum]
+    if clause.year is not None:
+        sql = f"(search_vector @@ %s::tsquery OR {sql})"
+        params.insert(0, lexeme(f"~y{clause.year}"))
+    return sql, params
+
+
+def words_tsquery(parsed: ParsedQuery) -> str | None:
+    """Every clause, none of the excluded; ``None`` without words. (An exact code is the
+    caller's alternative: ``Plan.words``.)"""
+    if parsed.empty:
+        return None
+    parts = [clause_tsquery(c) for c in parsed.clauses]
+    parts += [
+        f"!{phrase_of(c.sequence) if len(c.sequence) > 1 else term(c.must[0])}"
+        for c in parsed.excluded
+    ]
+    return " & ".join(parts)
 
 
 def visibility_scope(visibility: Visibility) -> tuple[str, str, list]:
     """The ``visible_to`` rules: ``(tsquery, sql, params)``. The public's ``~p`` is a lexeme (one
     list the GIN index skips through); staff rules cover most of the catalogue, and a union of
     such dense lists costs the GIN index more than testing the rows it yields, so they are SQL."""
+    hidden_sql, hidden_params = "", []
+    if visibility.hidden:  # the index is behind a narrowing change (search.freshness)
+        hidden_sql, hidden_params = "NOT (doc_id = ANY(%s))", [list(visibility.hidden)]
     if visibility.public_only or visibility.fonds_ids == ():
-        return "'~p'", "", []
+        return "'~p'", hidden_sql, hidden_params
     sql, params = "classification <= %s", [int(visibility.clearance)]
     if visibility.fonds_ids is not None:
         sql += " AND fonds_id = ANY(%s)"
         params.append(list(visibility.fonds_ids))
+    if hidden_sql:
+        return "", f"(is_public OR ({sql})) AND {hidden_sql}", [*params, *hidden_params]
     return "", f"(is_public OR ({sql}))", params
 
 
@@ -140,12 +210,18 @@ def strata(k: int) -> tuple[str | None, int]:
 class Plan:
     """The SQL of one search's match condition."""
 
-    words: str | None  # tsquery of the words (also what is ranked)
+    words: str | None  # tsquery of the words (with the exact code as an alternative)
     scope: str  # tsquery of visibility and filters ("" for none)
-    code: str  # the query as typed: an exact reference code matches as well
+    code: str  # the compact code the query would be ("" when it is none)
     scope_sql: str = ""  # visibility as SQL (staff)
     scope_params: list = field(default_factory=list)
     years: list[tuple[str, int]] = field(default_factory=list)  # (">=" or "<=", year)
+    words_sql: str = ""  # minimum-should-match counts (an exact code passes them)
+    words_params: list = field(default_factory=list)
+    ranked: str = ""  # tsquery of every positive term (ts_rank_cd)
+    title: str = ""  # the whole query as a title key
+    phrases: list[str] = field(default_factory=list)  # phrase tsqueries (the phrase bonus)
+    phrase_terms: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def where(self, *, hidden: bool = False, sample: str | None = None) -> tuple[str, list]:
         """``hidden``: the same test as a function call that no index serves (the planner then
@@ -154,12 +230,11 @@ class Plan:
         scope = _and(self.scope, sample)
         params: list[Any] = []
         if self.words:
-            sql = f"({test} OR (reference_code = %s"
-            params += [_and(self.words, scope), self.code]
-            if scope:
-                sql += f" AND {test}"
-                params.append(scope)
-            sql += "))"
+            sql = test
+            params.append(_and(f"({self.words})", scope))
+            if self.words_sql:
+                sql += f" AND {self.words_sql}"
+                params += self.words_params
         elif scope:
             sql, params = test, [scope]
         else:
@@ -173,26 +248,47 @@ class Plan:
         return sql, params
 
     def rank(self) -> tuple[str, list]:
-        return rank_sql(self.words, self.code)
+        return rank_sql(self)
 
 
-def make_plan(request: SearchRequest, visibility: Visibility, *, query=None) -> Plan | None:
+def make_plan(
+    request: SearchRequest, visibility: Visibility, parsed: ParsedQuery | None = None
+) -> Plan | None:
     """``None`` when nothing can match."""
     filters = filters_tsquery(request.filters)
     if filters is None:
         return None
     visible, scope_sql, scope_params = visibility_scope(visibility)
-    query = request.query if query is None else query
-    terms = query_terms(query)
+    parsed = parse_query(request.query) if parsed is None else parsed
+    words = words_tsquery(parsed)
+    words_sql, words_params = "", []
+    counts = [clause_sql(c) for c in parsed.clauses]
+    if any(sql for sql, _ in counts):
+        words_sql = " AND ".join(sql for sql, _ in counts if sql)
+        words_params = [p for sql, params in counts if sql for p in params]
+    if words and parsed.code:
+        code = lexeme("~=" + parsed.code)
+        words = f"({words}) | {code}"
+        if words_sql:
+            words_sql = f"(search_vector @@ %s::tsquery OR ({words_sql}))"
+            words_params = [code, *words_params]
     bounds = ((">=", "year_from"), ("<=", "year_to"))
     years = [(op, request.filters.get(name)) for op, name in bounds]
+    terms = parsed.terms()
+    phrase_terms = {phrase_of(p): p for p in parsed.phrases}
     return Plan(
-        words=words_tsquery(terms) if terms else None,
+        words=words,
         scope=_and(visible, filters),
-        code=query.strip(),
+        code=parsed.code,
         scope_sql=scope_sql,
         scope_params=scope_params,
         years=[(op, year) for op, year in years if year is not None],
+        words_sql=words_sql,
+        words_params=words_params,
+        ranked=" | ".join(term(t) for t in terms),
+        title=parsed.title,
+        phrases=list(phrase_terms),
+        phrase_terms=phrase_terms,
     )
 
 
@@ -513,8 +609,15 @@ def _coded_page(cursor, plan: Plan, request: SearchRequest, columns: str, sample
         )
 
 
-def search(request: SearchRequest, visibility: Visibility, *, fields, budget: Budget) -> Outcome:
-    plan = make_plan(request, visibility)
+def search(
+    request: SearchRequest,
+    visibility: Visibility,
+    *,
+    fields,
+    budget: Budget,
+    parsed: ParsedQuery | None = None,
+) -> Outcome:
+    plan = make_plan(request, visibility, parsed)
     order = request.sort
     if order == "relevance" and (plan is None or not plan.words):
         order = "-date"
@@ -611,10 +714,12 @@ def _exact(cursor, request: SearchRequest, order: str, names, matches: list[dict
     )
 
 
-def suggest_rows(prefix: str, visibility: Visibility, *, size: int, pool: int) -> list[dict]:
+def suggest_rows(
+    parsed: ParsedQuery, visibility: Visibility, *, size: int, pool: int
+) -> list[dict]:
     """Type-ahead by words: the best ``size`` of the first ``pool`` visible matches (a bounded
     read however common the prefix's words are)."""
-    plan = make_plan(SearchRequest(query=prefix), visibility)
+    plan = make_plan(SearchRequest(), visibility, parsed)
     if plan is None or not plan.words:
         return []
     where, params = plan.where()

@@ -12,25 +12,37 @@ from typing import Any
 from django.db import connection
 
 import search.backends.database as database
+from search.analysis import ParsedQuery
 from search.backends import pg_search
+from search.documents import pg_lexemes
 from search.query import SearchRequest, Visibility
 
-COPY_COLUMNS = (*database.DOC_FIELDS, "record_id", "title_tokens", "body_tokens")
+# title_tokens/body_tokens stay empty here: the vector is built from ``lexemes``
+COPY_COLUMNS = (*database.DOC_FIELDS, "record_id", "title_key", "code_key")
+EMPTY = ("title_tokens", "body_tokens")
 
 
 class PostgresSearchBackend(database.DatabaseBackend):
     def _insert(self, rows: list[dict[str, Any]]) -> None:
         """COPY: no per-row SQL compilation."""
-        columns = ", ".join(f'"{c}"' for c in COPY_COLUMNS)
+        columns = ", ".join(f'"{c}"' for c in (*COPY_COLUMNS, "lexemes", *EMPTY))
         statement = f"COPY search_document ({columns}) FROM STDIN"
-        with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
+        # the driver's own COPY: its errors become Django's (a refused row is a DataError)
+        with (
+            connection.wrap_database_errors,
+            connection.cursor() as cursor,
+            cursor.cursor.copy(statement) as copy,
+        ):
             for row in rows:
-                copy.write_row([row[c] for c in COPY_COLUMNS])
+                copy.write_row([*(row[c] for c in COPY_COLUMNS), pg_lexemes(row["_doc"]), "", ""])
 
-    def _page(self, request: SearchRequest, visibility: Visibility) -> database.Page:
+    def _page(
+        self, request: SearchRequest, visibility: Visibility, parsed: ParsedQuery
+    ) -> database.Page:
         outcome = pg_search.search(
             request,
             visibility,
+            parsed=parsed,
             fields=[*database.DOC_FIELDS, "record_id"],
             budget=pg_search.Budget(
                 cap=database.TOTAL_CAP,
@@ -48,8 +60,10 @@ class PostgresSearchBackend(database.DatabaseBackend):
             facets_exact=outcome.facets_exact,
         )
 
-    def _suggest_by_title(self, prefix: str, visibility: Visibility, size: int) -> list[dict]:
-        return pg_search.suggest_rows(prefix, visibility, size=size, pool=database.SUGGEST_POOL)
+    def _suggest_by_words(
+        self, parsed: ParsedQuery, visibility: Visibility, size: int, *, prefix: bool
+    ) -> list[dict]:
+        return pg_search.suggest_rows(parsed, visibility, size=size, pool=database.SUGGEST_POOL)
 
     def _after_rebuild(self) -> None:
         """Every row was rewritten: reclaim the old versions (table and GIN index) and refresh

@@ -5,6 +5,16 @@ from __future__ import annotations
 
 import pytest
 
+from search.analysis import (
+    analyze,
+    minimum_should_match,
+    parse_query,
+    pinyin,
+    pinyin_query,
+    pinyin_splits,
+    split_pinyin,
+    split_pinyin_prefix,
+)
 from search.backends.elasticsearch import build_index, build_search, build_suggest
 from search.documents import query_terms, tokenize
 from search.query import (
@@ -26,7 +36,13 @@ from search.query import (
         ("档", ["档"]),
         ("2019年基建工程合同", ["2019", "年基", "基建", "建工", "工程", "程合", "合同"]),
         ("J012-WS·2019-Y-BGS-0001", ["j012", "ws", "2019", "y", "bgs", "0001"]),
-        ("ＡＢＣ１２３ 档案", ["abc123", "档案"]),  # full width folds like cjk_width
+        ("ＡＢＣ１２３ 档案", ["abc123", "档案"]),  # full width folds to half width
+        ("會議紀要", ["会议", "议纪", "纪要"]),  # traditional → simplified
+        ("二〇一九年", ["2019", "年"]),  # Chinese numerals → Arabic
+        ("三号楼", ["3", "号楼"]),
+        ("统一规划", ["统一", "一规", "规划"]),  # but not inside words
+        ("records", ["record"]),
+        ("x" * 3000, ["x" * 60]),  # a 2 KB "word" is cut, never refused by an engine
         ('*"(\\', []),
         ("", []),
     ],
@@ -35,26 +51,72 @@ def test_tokenize(text, tokens):
     assert tokenize(text) == tokens
 
 
+def test_characters_and_spans_point_at_the_text_as_written():
+    tokens = analyze("二〇一九年會議")
+    assert [(t.term, t.start, t.end) for t in tokens.bigrams] == [
+        ("2019", 0, 4),
+        ("年会", 4, 6),
+        ("会议", 5, 7),
+    ]
+    assert [t.term for t in tokens.chars] == ["2019", "年", "会", "议"]
+    assert [t.position for t in tokens.chars] == [0, 1, 2, 3]
+
+
+def test_query_understanding():
+    parsed = parse_query('"档案馆" 1990-1995 -借阅 关于 的 施工合同')
+    assert (parsed.year_from, parsed.year_to) == (1990, 1995)
+    exact, about, contract = parsed.clauses
+    assert exact.exact and exact.sequence == ("档", "案", "馆")
+    assert about.must == ("关于",)
+    assert contract.should == ("施工", "工合", "合同") and contract.minimum == 2
+    assert [c.must for c in parsed.excluded] == [("借阅",)]
+    assert parse_query("的").clauses[0].must == ("的",)  # only stop characters: kept
+    assert parse_query("J012-WS·2019").code == "j012ws2019"
+    assert parse_query("档案 2019").code == ""
+
+
+@pytest.mark.parametrize(
+    ("n", "minimum"), [(1, 1), (2, 2), (3, 2), (4, 3), (5, 4), (8, 6), (12, 9)]
+)
+def test_minimum_should_match_is_stricter_for_short_words(n, minimum):
+    assert minimum_should_match(n) == minimum
+
+
+def test_pinyin_readings_and_query_split():
+    readings = pinyin("会议纪要 银行")
+    assert readings.syllables == [
+        ["hui", "yi", "ji", "yao"],
+        ["kuai", "yi", "ji", "yao"],  # 会 read kuai as well (polyphonic)
+        ["yin", "hang"],
+        ["yin", "xing"],
+    ]
+    assert readings.initials[0] == ["h", "y", "j", "y"]
+    assert split_pinyin("huiyijiyao") == ["hui", "yi", "ji", "yao"]
+    assert split_pinyin("hyjy") is None
+    assert split_pinyin_prefix("huiy") == [["hui", "y*"]]
+    assert ["dang", "an"] in pinyin_splits("dangan") and ["dan", "gan"] in pinyin_splits("dangan")
+    fallback = pinyin_query(parse_query("hyjy"))
+    assert fallback.clauses[0].any_of == (("^^h", "^^y", "^^j", "^^y"),)
+
+
 def test_query_terms_are_distinct_and_capped():
     assert query_terms("档案 档案 档案") == ["档案"]
     assert len(query_terms("档案馆" * 5000)) <= 64
 
 
-def test_mapping_is_plugin_free_cjk_with_keyword_code():
+def test_mapping_is_plugin_free_with_token_streams():
     body = build_index("lantai-records-x").to_dict()
-    analyzer = body["settings"]["analysis"]["analyzer"]["lantai_cjk"]
-    assert analyzer == {
-        "type": "custom",
-        "tokenizer": "standard",
-        "filter": ["cjk_width", "lowercase", "cjk_bigram"],
-    }
+    assert "analysis" not in body["settings"]  # tokens come from search.analysis
     props = body["mappings"]["properties"]
     assert props["reference_code"] == {
         "type": "text",
-        "analyzer": "lantai_cjk",
+        "index": False,
         "fields": {"raw": {"type": "keyword", "ignore_above": 128}},
     }
-    assert props["title"] == {"type": "text", "analyzer": "lantai_cjk"}
+    assert props["title"] == {"type": "text", "index": False}
+    for name in ("title_bi", "title_chars", "body_bi", "body_chars", "pinyin", "initials"):
+        assert props[name] == {"type": "text", "analyzer": "whitespace"}
+    assert props["code_key"] == {"type": "keyword", "ignore_above": 64}
     for name in ("fonds_id", "category_id"):
         assert props[name] == {"type": "integer"}
     for name in ("retention", "access_status", "carrier", "doc_id", "kind", "room"):
@@ -68,26 +130,34 @@ def test_public_query_json():
     request = SearchRequest(query="档案 2019", facets=("fonds",), size=10)
     body = build_search(request, Visibility()).to_dict()
     assert body["query"]["bool"]["filter"] == [{"term": {"is_public": True}}]
-    # the DSL folds the text query and the filters into one bool; the filter still binds
-    must = body["query"]["bool"]
-    assert must["minimum_should_match"] == 1
-    assert must["should"][0] == {
-        "term": {"reference_code.raw": {"value": "档案 2019", "boost": 20}}
-    }
-    assert must["should"][1] == {
-        "multi_match": {
-            "query": "档案 2019",
-            "type": "cross_fields",
-            "fields": ["title^3", "reference_code^2", "creator^1.5", "keywords^1.5", "notes"],
-            "operator": "and",
+    scored = body["query"]["bool"]["must"][0]["function_score"]
+    assert scored["boost_mode"] == "sum"
+    words = scored["query"]["bool"]["must"][0]["bool"]["must"]
+    assert words[0] == {
+        "bool": {
+            "must": [
+                {
+                    "dis_max": {
+                        "queries": [
+                            {"term": {"title_bi": {"value": "档案", "boost": 3.0}}},
+                            {"term": {"body_bi": "档案"}},
+                        ],
+                        "tie_breaker": 0.3,
+                    }
+                }
+            ]
         }
     }
     assert body["aggs"] == {"fonds": {"terms": {"field": "fonds_id", "size": 50}}}
     assert body["sort"] == ["_score", {"doc_id": "asc"}]
     assert body["track_total_hits"] == 10_000
     assert body["from"] == 0 and body["size"] == 10
-    assert body["highlight"]["encoder"] == "html"
-    assert body["highlight"]["pre_tags"] == ["<mark>"]
+    assert "title_bi" in body["_source"]["excludes"]
+
+
+def test_year_range_typed_into_the_query_filters():
+    body = build_search(SearchRequest(query="1990-1995 照片"), Visibility()).to_dict()
+    assert {"range": {"year": {"gte": 1990, "lte": 1995}}} in body["query"]["bool"]["filter"]
 
 
 def test_staff_visibility_json():
@@ -114,7 +184,6 @@ def test_staff_visibility_json():
         {"terms": {"carrier": ["paper"]}},
         {"range": {"year": {"gte": 2000}}},
     ]
-    assert "highlight" not in body  # nothing to highlight without a text query
     assert body["sort"][0] == {"date_start": {"order": "desc", "missing": "_last"}}
 
 
@@ -138,13 +207,13 @@ def test_cursor_query_json():
 
 
 def test_suggest_json():
-    body = build_suggest("J012-WS", Visibility(), size=5).to_dict()
+    body = build_suggest(parse_query("J012-WS"), Visibility(), size=5, code="j012ws").to_dict()
     assert body["size"] == 5
-    assert body["query"]["bool"]["filter"] == [{"term": {"is_public": True}}]
-    assert body["query"]["bool"]["minimum_should_match"] == 1
-    assert body["query"]["bool"]["should"][0] == {
-        "prefix": {"reference_code.raw": {"value": "J012-WS", "boost": 5}}
-    }
+    assert body["query"]["bool"]["filter"] == [
+        {"term": {"is_public": True}},
+        {"prefix": {"code_key": "j012ws"}},
+    ]
+    assert body["sort"] == ["reference_code.raw", "doc_id"]
 
 
 def test_cursor_round_trip():
