@@ -31,8 +31,13 @@ class RecordForm(forms.Form):
     classification = forms.TypedChoiceField(
         label=_("classification"), choices=Classification.choices, coerce=int
     )
+    # Shown, never changed here: only an opening decision changes it (services.opening).
     access_status = forms.ChoiceField(
-        label=_("access status"), choices=AccessStatus.choices, initial=AccessStatus.UNREVIEWED
+        label=_("access status"),
+        choices=AccessStatus.choices,
+        initial=AccessStatus.UNREVIEWED,
+        disabled=True,
+        help_text=_("Changes only through an opening review decision."),
     )
     carrier = forms.ChoiceField(label=_("carrier type"), choices=Carrier.choices)
     keywords = forms.CharField(label=_("keywords"), max_length=500, required=False)

@@ -392,13 +392,30 @@ def check_rows(
             for i, key in columns.items()
         }
         data, problems = _row_data(values, lookups, kind)
-        errors = [RowError(number, str(labels.get(c, c)), reason) for c, reason in problems]
         record = None
+        # 开放标识 in a catalogue is kept as an imported decision (file, row, who), never as a
+        # plain field write (services.opening.imported_decisions).
+        status = data.pop("access_status", None)
+        if status == AccessStatus.PARTIAL:
+            problems.append(
+                (
+                    "access_status",
+                    _("An opening in part names its withheld pages: decide it in the review."),
+                )
+            )
+        errors = [RowError(number, str(labels.get(c, c)), reason) for c, reason in problems]
         if not problems:
             try:
                 record = services.build_record(
                     kind, data, acting_user=acting_user, check_unique=False, taken=claimed
                 )
+                record._import_row = number  # type: ignore[union-attr]
+                if status and status != AccessStatus.UNREVIEWED:
+                    if record.classification:
+                        raise ValidationError(
+                            {"access_status": [_("A classified record cannot be open.")]}
+                        )
+                    record.access_status = status
             except ValidationError as exc:
                 details = exc.message_dict if hasattr(exc, "error_dict") else {"": exc.messages}
                 for column, messages in details.items():
@@ -493,18 +510,18 @@ def import_catalogue(
             if not dry_run:
                 batch.append(record)
                 if len(batch) >= BATCH:
-                    report.written += _write(model, batch, acting_user)
+                    report.written += _write(model, batch, acting_user, filename)
                     batch = []
         if not dry_run:
             if all_or_nothing and report.errors:
                 transaction.set_rollback(True)
                 report.written = 0
                 return report
-            report.written += _write(model, batch, acting_user)
+            report.written += _write(model, batch, acting_user, filename)
     return report
 
 
-def _write(model, records: list, acting_user) -> int:
+def _write(model, records: list, acting_user, filename: str = "") -> int:
     if not records:
         return 0
     model.objects.bulk_create(records, batch_size=BATCH)
@@ -536,6 +553,11 @@ def _write(model, records: list, acting_user) -> int:
             for r in records
         ],
         batch_size=BATCH,
+    )
+    services.imported_decisions(
+        [(r, getattr(r, "_import_row", None)) for r in records],
+        filename=filename,
+        acting_user=acting_user,
     )
     enqueue_many(records)
     return len(records)

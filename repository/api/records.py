@@ -4,6 +4,7 @@ the opening-review queue."""
 from __future__ import annotations
 
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, permissions, serializers, status
 from rest_framework.decorators import action
@@ -102,6 +103,7 @@ class RecordViewSet(
             self.kind,
             dict(serializer.validated_data),
             acting_user=request.user,
+            door=_("the API"),
         )
         return Response(StaffRecordSerializer(record).data, status=status.HTTP_201_CREATED)
 
@@ -115,7 +117,9 @@ class RecordViewSet(
             for k, v in serializer.validated_data.items()
             if k not in ("fonds", "category", "volume")
         }
-        record = services.update_record(record, changes, acting_user=request.user)
+        record = services.update_record(
+            record, changes, acting_user=request.user, door=_("the API")
+        )
         return Response(StaffRecordSerializer(record).data)
 
     def destroy(self, request, pk=None):

@@ -78,7 +78,17 @@ from repository.services.locations import (
     where_is,
 )
 from repository.services.moves import move_record
-from repository.services.opening import decide_opening, review_queue_for
+from repository.services.opening import (
+    OPENING_RULE,
+    current_decision,
+    decide_opening,
+    decide_openings,
+    imported_decisions,
+    opening_rule_error,
+    records_for_keys,
+    review_queue_for,
+    withheld_pages_of,
+)
 from repository.services.records import (
     build_record,
     create_record,
@@ -103,6 +113,13 @@ from repository.services.shelving import (
 )
 
 __all__ = [
+    "OPENING_RULE",
+    "current_decision",
+    "decide_openings",
+    "imported_decisions",
+    "opening_rule_error",
+    "records_for_keys",
+    "withheld_pages_of",
     "AUDITED_FIELDS",
     "EDITABLE_FIELDS",
     "KINDS",

@@ -30,7 +30,7 @@ def item_data(ws, **extra):
         "title": "关于开展档案安全检查的通知",
         "date": "2019-03-05",
         "retention": "Y",
-        "access_status": "controlled",
+        "access_status": "unreviewed",
         "org_unit": "BGS",
         "filing_year": 2019,
     }
@@ -72,7 +72,7 @@ def test_duplicate_code_refused_across_volumes_and_items(ws, archivist_a):
                 "reference_code": code,
                 "retention": "Y",
                 "filing_year": 2019,
-                "access_status": "controlled",
+                "access_status": "unreviewed",
             },
             acting_user=archivist_a,
         )
@@ -99,10 +99,14 @@ def test_mandatory_in_chinese(ws, archivist_a):
 
 
 def test_classified_record_cannot_be_open(ws, archivist_a):
-    with pytest.raises(ValidationError, match="classified"):
+    # Describing cannot open at all now; the opening decision refuses a classified record.
+    with pytest.raises(ValidationError, match="opening review decision"):
         services.create_record(
             "item", item_data(ws, classification=1, access_status="open"), acting_user=archivist_a
         )
+    item = services.create_record("item", item_data(ws, classification=1), acting_user=archivist_a)
+    with pytest.raises(ValidationError, match="classified"):
+        services.decide_opening(item, OpeningDecision.OPEN, acting_user=archivist_a)
 
 
 def test_archivist_cannot_exceed_clearance_or_other_fonds(ws, ws_b, archivist_a, keeper):
@@ -223,7 +227,7 @@ def test_classified_record_cannot_be_opened(ws, archivist_a):
 
 
 def test_open_in_part_needs_pages(ws, archivist_a):
-    item = make_item(ws, year=1990)
+    item = make_item(ws, year=1990, pages=4)
     with pytest.raises(ValidationError):
         services.decide_opening(item, OpeningDecision.PARTIAL, acting_user=archivist_a, reason="r")
     review = services.decide_opening(
