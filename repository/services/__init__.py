@@ -60,6 +60,20 @@ mapping=None, encoding=None, dry_run=True, all_or_nothing=False) -> ImportReport
 """
 
 from repository.placement import position_occupancy
+from repository.services.appraisal import (
+    appraisal_queue_for,
+    appraise_record,
+    appraise_records,
+    destroy_records,
+    register_pdf,
+    retention_expired,
+)
+from repository.services.classification import (
+    declassify_record,
+    secrecy_reminders,
+    set_secrecy_term,
+    term_of,
+)
 from repository.services.fields import (
     AUDITED_FIELDS,
     EDITABLE_FIELDS,
@@ -80,6 +94,8 @@ from repository.services.locations import (
 from repository.services.moves import move_record
 from repository.services.opening import (
     OPENING_RULE,
+    SHEET_COLUMNS,
+    apply_review_sheet,
     current_decision,
     decide_opening,
     decide_openings,
@@ -87,14 +103,18 @@ from repository.services.opening import (
     opening_rule_error,
     records_for_keys,
     review_queue_for,
+    review_sheet_rows,
     withheld_pages_of,
 )
 from repository.services.records import (
     build_record,
     create_record,
     delete_record,
+    draft_window,
+    is_removable_draft,
     record_classified_view,
     record_export,
+    retention_years,
     update_record,
 )
 from repository.services.reference_codes import (
@@ -113,6 +133,22 @@ from repository.services.shelving import (
 )
 
 __all__ = [
+    "SHEET_COLUMNS",
+    "apply_review_sheet",
+    "appraise_records",
+    "review_sheet_rows",
+    "appraisal_queue_for",
+    "appraise_record",
+    "declassify_record",
+    "destroy_records",
+    "draft_window",
+    "is_removable_draft",
+    "register_pdf",
+    "retention_expired",
+    "retention_years",
+    "secrecy_reminders",
+    "set_secrecy_term",
+    "term_of",
     "OPENING_RULE",
     "current_decision",
     "decide_openings",

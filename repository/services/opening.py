@@ -318,3 +318,124 @@ def records_for_keys(keys: Iterable[str], *, user) -> list:
                 model.objects.visible_to(user).filter(pk__in=by_kind[kind]).select_related("fonds")
             )
     return out
+
+
+# --- the review sheet (XLSX out, decisions back in) ------------------------------------------
+
+SHEET_COLUMNS = (
+    ("key", gettext_lazy("record key")),
+    ("reference_code", gettext_lazy("reference code")),
+    ("title", gettext_lazy("title")),
+    ("date", gettext_lazy("date")),
+    ("classification", gettext_lazy("classification")),
+    ("access_status", gettext_lazy("access status")),
+    ("decision", gettext_lazy("decision")),
+    ("reason", gettext_lazy("reason")),
+    ("next_review_on", gettext_lazy("next review date")),
+    ("withheld_pages", gettext_lazy("withheld pages")),
+    ("redaction_note", gettext_lazy("redaction note")),
+    ("unit_name", gettext_lazy("transferring unit")),
+    ("unit_opinion_on", gettext_lazy("date of the unit's opinion")),
+    ("unit_opinion", gettext_lazy("unit's opinion")),
+)
+
+
+def review_sheet_rows(records: Iterable) -> Iterable[list]:
+    """One row per record; the decision columns are left for the reviewers to fill in (the
+    decision in either language: 开放 / 部分开放 / 继续控制 / 暂缓审核, or the codes)."""
+    for r in records:
+        date = r.date_end or r.date_start
+        yield [
+            f"{kind_of(r)}-{r.pk}",
+            r.reference_code,
+            r.title,
+            date.isoformat() if date else (r.filing_year or ""),
+            r.get_classification_display(),
+            r.get_access_status_display(),
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+        ]
+
+
+def _sheet_decision(value: str) -> str | None:
+    value = (value or "").strip()
+    if not value:
+        return None
+    for code, label in OpeningDecision.choices:
+        if value.lower() in (code, str(label).lower()):
+            return code
+    chinese = {
+        "开放": "open",
+        "部分开放": "partial",
+        "继续控制": "controlled",
+        "控制使用": "controlled",
+        "暂缓审核": "deferred",
+        "暂缓": "deferred",
+    }
+    return chinese.get(value, value)
+
+
+def _sheet_date(value) -> dt.date | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value).strip()[:10])
+    except ValueError:
+        raise ValidationError(
+            _("“%(value)s” is not a date (YYYY-MM-DD).") % {"value": value}
+        ) from None
+
+
+@transaction.atomic
+def apply_review_sheet(rows: Iterable[dict], *, acting_user) -> int:
+    """Apply the decisions of a filled-in review sheet: every row with a decision, all or
+    nothing; a refusal lists one message per refused row (row, 档号: reason)."""
+    refused: list[str] = []
+    done = 0
+    for number, row in rows:
+        decision = _sheet_decision(str(row.get("decision") or ""))
+        if decision is None:
+            continue
+        found = records_for_keys([row.get("key", "")], user=acting_user)
+        label = row.get("reference_code") or row.get("key") or ""
+        if not found:
+            refused.append(
+                _("Row %(row)s, %(code)s: no such record.") % {"row": number, "code": label}
+            )
+            continue
+        try:
+            with transaction.atomic():
+                pages = str(row.get("withheld_pages") or "").replace("，", ",").replace("、", ",")
+                decide_opening(
+                    found[0],
+                    decision,
+                    acting_user=acting_user,
+                    reason=str(row.get("reason") or ""),
+                    next_review_on=_sheet_date(row.get("next_review_on")),
+                    withheld_pages=[p.strip() for p in pages.split(",") if p.strip()],
+                    redaction_note=str(row.get("redaction_note") or ""),
+                    unit_name=str(row.get("unit_name") or ""),
+                    unit_opinion_on=_sheet_date(row.get("unit_opinion_on")),
+                    unit_opinion=str(row.get("unit_opinion") or ""),
+                )
+            done += 1
+        except (ValidationError, DomainError, PermissionDenied) as exc:
+            messages = getattr(exc, "messages", None) or [str(exc)]
+            refused.append(
+                _("Row %(row)s, %(code)s: %(reason)s")
+                % {"row": number, "code": found[0].reference_code, "reason": " ".join(messages)}
+            )
+    if refused:
+        transaction.set_rollback(True)
+        raise ValidationError(refused)
+    return done

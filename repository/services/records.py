@@ -3,11 +3,14 @@ audited, pushed to the search outbox); audit rows for classified views and expor
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import ProtectedError
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.audit import record_event
@@ -377,8 +380,30 @@ def update_record(record, changes: dict[str, Any], *, acting_user, door: str | N
     return record
 
 
+def draft_window() -> dt.timedelta:
+    return dt.timedelta(minutes=int(getattr(settings, "DRAFT_DELETE_WINDOW_MINUTES", 60)))
+
+
+def is_removable_draft(record) -> bool:
+    """A record described by mistake: young (within ``DRAFT_DELETE_WINDOW_MINUTES``), never
+    reviewed, moved, scanned, appraised or declassified, and (a volume) empty."""
+    if record.created_at is None or timezone.now() - record.created_at > draft_window():
+        return False
+    return not (
+        record.reviews.exists()
+        or record.moves.exists()
+        or record.pages_digitised.exists()
+        or record.appraisals.exists()
+        or record.declassifications.exists()
+        or (isinstance(record, Volume) and record.items.exists())
+    )
+
+
 @transaction.atomic
 def delete_record(record, *, acting_user) -> None:
+    """Remove a draft created by mistake (audited). Described records are never hard-deleted
+    (档案法 2020 第二十一条: no destruction without appraisal): anything older than the window,
+    or with any history, is refused and goes through appraisal and destruction instead."""
     record = type(record).objects.select_for_update().get(pk=record.pk)
     require_change(acting_user, record.fonds, record.classification)
     if isinstance(record, Volume) and record.items.exists():
@@ -386,17 +411,25 @@ def delete_record(record, *, acting_user) -> None:
             raise ValidationError(_("The volume still holds items; move or delete them first."))
         # Only items the user may not see: refuse without confirming them.
         raise ValidationError(_("You cannot delete this volume."))
+    if not is_removable_draft(record):
+        raise ValidationError(
+            _(
+                "Described records are never deleted (Archives Law 2020, art. 21): only a draft "
+                "created by mistake may be removed within %(minutes)s minutes. A record whose "
+                "retention has run out goes to appraisal and destruction."
+            )
+            % {"minutes": int(draft_window().total_seconds() // 60)},
+            code="not_a_draft",
+        )
     record_event(
         f"repository.{kind_of(record)}.deleted",
         acting_user=acting_user,
         obj=record,
         before=snapshot(record),
+        note="draft",
     )
     record.version += 1
     enqueue(record, deleted=True)
-    record.pages_digitised.all().delete()
-    record.reviews.all().delete()
-    record.moves.all().delete()
     try:
         record.delete()
     except ProtectedError:  # lent or requested: a refusal, not a 500 (the atomic rolls back)

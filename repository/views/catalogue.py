@@ -127,7 +127,13 @@ def staff_record_edit(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
     return render(
         request,
         "repository/staff/record_form.html",
-        {"form": form, "kind": kind, "record": record, "renumber_form": RenumberForm()},
+        {
+            "form": form,
+            "kind": kind,
+            "record": record,
+            "renumber_form": RenumberForm(),
+            "removable_draft": services.is_removable_draft(record),
+        },
     )
 
 
