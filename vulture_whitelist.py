@@ -138,3 +138,10 @@ _.small_budget
 _.frozen
 _.shared_database
 _.hostile_items
+
+# Issue 13: model and form fields read by Django (forms, templates, serializers).
+_.recorded_at
+_.ahead
+_.second_supervisor
+_.second_password
+_.access_status_display

@@ -160,7 +160,9 @@ class RecordViewSet(
     @extend_schema(request=DecisionSerializer, responses=StaffRecordSerializer)
     @action(detail=True, methods=["post"])
     def decide(self, request, pk=None):
-        """Opening review decision: open / controlled (reason, next_review_on) / partial."""
+        """Opening review decision: open / partial (withheld_pages and/or redaction_note) /
+        controlled or deferred (reason, next_review_on), with the transferring unit's opinion.
+        The only way a record's access_status changes."""
         record = access.access_record_for_change(request.user, self.kind, pk)
         serializer = DecisionSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -172,6 +174,10 @@ class RecordViewSet(
             reason=data["reason"],
             next_review_on=data["next_review_on"],
             withheld_pages=data["withheld_pages"],
+            redaction_note=data["redaction_note"],
+            unit_name=data["unit_name"],
+            unit_opinion_on=data["unit_opinion_on"],
+            unit_opinion=data["unit_opinion"],
         )
         record.refresh_from_db()
         return Response(StaffRecordSerializer(record).data)

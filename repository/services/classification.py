@@ -30,10 +30,10 @@ from repository.models import Declassification, Item, SecrecyTerm, Volume
 from repository.services.fields import kind_of, require_change
 
 # 保守国家秘密法 2024 第十五条: the longest periods unless otherwise ruled.
-MAX_YEARS = {
-    Classification.SECRET: 10,
-    Classification.CONFIDENTIAL: 20,
-    Classification.TOP_SECRET: 30,
+MAX_YEARS: dict[int, int] = {
+    int(Classification.SECRET): 10,
+    int(Classification.CONFIDENTIAL): 20,
+    int(Classification.TOP_SECRET): 30,
 }
 
 
@@ -139,7 +139,7 @@ def _check_volume_period(record, term: SecrecyTerm) -> None:
                 }
             )
     if isinstance(record, Volume):
-        for item_term in SecrecyTerm.objects.filter(item__volume=record):
+        for item_term in SecrecyTerm.objects.filter(item__volume=record).select_related("item"):
             theirs = _ends(item_term)
             if theirs is not None and mine is not None and theirs > mine:
                 raise ValidationError(
@@ -149,7 +149,7 @@ def _check_volume_period(record, term: SecrecyTerm) -> None:
                                 "An item of the volume is classified longer (%(code)s): the "
                                 "volume's period cannot end earlier."
                             )
-                            % {"code": item_term.item.reference_code}
+                            % {"code": item_term.item.reference_code if item_term.item else ""}
                         ]
                     }
                 )
