@@ -41,7 +41,7 @@ from core.output import spreadsheet_cell, spreadsheet_value
 from repository import services
 from repository.choices import AccessStatus, Carrier, Retention
 from repository.exports import COLUMNS, xlsx_bytes
-from repository.models import Category, Fonds, Item, Position, Volume
+from repository.models import Category, Fonds, Item, Position, Tombstone, Volume
 
 REQUIRED = ("fonds", "category", "title")
 BATCH = 2000
@@ -356,7 +356,7 @@ def check_rows(
         # One query per batch for codes already in the catalogue.
         codes = [r.reference_code for _n, _c, r, errs in pending if r is not None and not errs]
         existing = set()
-        for model in (Volume, Item):
+        for model in (Volume, Item, Tombstone):  # a destroyed record's code stays taken
             existing |= set(
                 model.objects.filter(reference_code__in=codes).values_list(
                     "reference_code", flat=True

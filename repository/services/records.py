@@ -381,7 +381,7 @@ def update_record(record, changes: dict[str, Any], *, acting_user, door: str | N
 
 
 def draft_window() -> dt.timedelta:
-    return dt.timedelta(minutes=int(getattr(settings, "DRAFT_DELETE_WINDOW_MINUTES", 60)))
+    return dt.timedelta(minutes=int(settings.DRAFT_DELETE_WINDOW_MINUTES))
 
 
 def is_removable_draft(record) -> bool:

@@ -160,3 +160,141 @@ def test_search_follows_the_volume_rule(mixed, personas):
             }
             assert found == expected, persona
     engine.clear()
+
+
+def test_a_tombstone_is_behind_every_door_but_the_audit_trail(db, personas, client_for, settings):
+    """A destroyed record is gone from the API, the pages, the exports and search for every
+    persona (its reference code stays taken); the audit trail names it."""
+    import datetime as dt
+
+    from accounts.models import AuditLog
+    from repository.choices import AppraisalDecision
+    from repository.models import Tombstone
+
+    fonds = Fonds.objects.create(code="J0T", name="销毁全宗")
+    category = Category.objects.create(fonds=fonds, code="WS", name="文书")
+    record = Item.objects.create(
+        fonds=fonds,
+        category=category,
+        reference_code="J0T-WS·2000-D10-0001",
+        title="已销毁文件题名",
+        filing_year=2000,
+        retention="D10",
+        access_status="open",
+    )
+    pk, code = record.pk, record.reference_code
+    enqueue_many([record])
+    appraisal = services.appraise_record(
+        record,
+        AppraisalDecision.DESTROY,
+        opinion="无保存价值",
+        appraisers="甲、乙",
+        acting_user=None,
+    )
+    services.destroy_records(
+        [appraisal],
+        supervisors=[personas["keeper"], personas["front_desk"]],
+        method="粉碎",
+        place="销毁室",
+        destroyed_on=dt.date.today(),
+        acting_user=None,
+    )
+    engine = DatabaseSearchBackend()
+    engine.setup()
+    with use_backend(engine):
+        while drain_once(backend=engine).taken:
+            pass
+        engine.refresh()
+        for name, user in personas.items():
+            client = client_for(user)
+            cache.clear()
+            assert client.get(f"/api/v1/items/{pk}/").status_code == 404, name
+            assert (
+                client.get(reverse("repository:public-record", args=["item", pk])).status_code
+                == 404
+            )
+            export = client.get(reverse("repository:public-export", args=["csv"]), {"kind": "item"})
+            assert code not in b"".join(export.streaming_content).decode("utf-8-sig")
+            result = engine.search(
+                SearchRequest(query="已销毁", size=50), Visibility.for_user(user)
+            )
+            assert code not in {h.doc["reference_code"] for h in result.hits}, name
+    engine.clear()
+    tomb = Tombstone.objects.get(reference_code=code)
+    assert AuditLog.objects.filter(
+        action="repository.item.destroyed", object_id=str(tomb.pk)
+    ).exists()
+    with pytest.raises(Exception):  # noqa: B017 — the code stays taken by the tombstone
+        Tombstone.objects.create(
+            kind="item",
+            record_id=0,
+            fonds=fonds,
+            reference_code=code,
+            title="x",
+            retention="D10",
+            appraisal=appraisal,
+            destruction=tomb.destruction,
+            destruction_note="x",
+        )
+
+
+def test_a_destroyed_records_code_is_never_given_again(db, keeper, front_desk):
+    import datetime as dt
+
+    from django.core.exceptions import ValidationError
+
+    from repository.choices import AppraisalDecision
+
+    fonds = Fonds.objects.create(code="J0R", name="全宗R")
+    category = Category.objects.create(fonds=fonds, code="WS", name="文书")
+    record = Item.objects.create(
+        fonds=fonds,
+        category=category,
+        reference_code="J0R-WS·2000-D10-BGS-0001",
+        title="旧文件",
+        filing_year=2000,
+        retention="D10",
+        org_unit="BGS",
+    )
+    appraisal = services.appraise_record(
+        record,
+        AppraisalDecision.DESTROY,
+        opinion="无保存价值",
+        appraisers="甲、乙",
+        acting_user=None,
+    )
+    services.destroy_records(
+        [appraisal],
+        supervisors=[keeper, front_desk],
+        method="粉碎",
+        place="室",
+        destroyed_on=dt.date.today(),
+        acting_user=None,
+    )
+    with pytest.raises(ValidationError, match="destroyed record|已销毁"):
+        services.create_record(
+            "item",
+            {
+                "fonds": fonds,
+                "category": category,
+                "title": "新文件",
+                "date": "2000",
+                "retention": "D10",
+                "org_unit": "BGS",
+                "reference_code": "J0R-WS·2000-D10-BGS-0001",
+            },
+            acting_user=None,
+        )
+    fresh = services.create_record(
+        "item",
+        {
+            "fonds": fonds,
+            "category": category,
+            "title": "新文件",
+            "date": "2000",
+            "retention": "D10",
+            "org_unit": "BGS",
+        },
+        acting_user=None,
+    )
+    assert fresh.reference_code != "J0R-WS·2000-D10-BGS-0001"
