@@ -11,7 +11,8 @@ Records ("record" below is a ``Volume`` or an ``Item``):
 
 - ``create_record(kind: "volume" | "item", data: dict, *, acting_user) -> Volume | Item``
 - ``update_record(record, changes: dict, *, acting_user) -> record``
-- ``delete_record(record, *, acting_user) -> None``
+- ``delete_record(record, *, acting_user) -> None`` — drafts only (``is_removable_draft``);
+  described records go through appraisal and destruction
 - ``renumber_record(record, new_code: str, *, acting_user, reason: str) -> record``
 
 Opening review (开放审核):
@@ -19,7 +20,18 @@ Opening review (开放审核):
 - ``review_queue_for(model, *, today=None) -> QuerySet`` (records past their opening age, not
   open, not waiting for a later review date; filter it with ``.visible_to(user)``)
 - ``decide_opening(record, decision: OpeningDecision, *, acting_user, reason="",
-  next_review_on=None, withheld_pages=()) -> OpeningReview``
+  next_review_on=None, withheld_pages=(), redaction_note="", unit_name="",
+  unit_opinion_on=None, unit_opinion="", unit_attachment=None) -> OpeningReview`` — the only
+  way ``access_status`` changes; ``decide_openings(records, decision, ...)`` all or nothing;
+  ``withheld_pages_of(record)``; the review sheet: ``review_sheet_rows``,
+  ``apply_review_sheet``; ``imported_decisions`` (the importer)
+
+Classification (``services.classification``): ``set_secrecy_term``, ``declassify_record``,
+``secrecy_reminders(within_days=90, user=None)``.
+
+Appraisal and destruction (``services.appraisal``): ``appraisal_queue_for``,
+``appraise_record(s)``, ``destroy_records(appraisals, *, supervisors=[a, b], ...)`` (tombstones),
+``register_pdf(destruction)`` (销毁清册).
 
 Locations:
 
