@@ -162,3 +162,10 @@ _.administrative_history
 _.custodial_history
 _.item_in_volume
 _.chinese
+
+# Issue 13: model and form fields read by Django (forms, templates, serializers).
+_.recorded_at
+_.ahead
+_.second_supervisor
+_.second_password
+_.access_status_display

@@ -293,6 +293,9 @@ IMAGE_MAX_PIXELS = env.get_int("IMAGE_MAX_PIXELS", 50_000_000)
 IMPORT_MAX_BYTES = env.get_int("IMPORT_MAX_BYTES", 50 * 1024 * 1024)
 IMPORT_MAX_ROWS = env.get_int("IMPORT_MAX_ROWS", 200_000)
 IMPORT_MAX_CELL_CHARS = env.get_int("IMPORT_MAX_CELL_CHARS", 20_000)
+# Described records are never deleted; a draft created by mistake may be removed (audited) for
+# this many minutes after it was created (repository.services.records.delete_record).
+DRAFT_DELETE_WINDOW_MINUTES = env.get_int("DRAFT_DELETE_WINDOW_MINUTES", 60)
 
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -18,11 +18,18 @@ class Retention(models.TextChoices):
 
 
 class AccessStatus(models.TextChoices):
-    """开放标识."""
+    """开放标识 (DA/T 18-2022 开放状态). It changes only through an opening decision
+    (``repository.services.opening``; 档案法 2020 第二十七条、第三十条)."""
 
     OPEN = "open", _("Open")  # 开放
+    PARTIAL = "partial", _("Open in part")  # 部分开放: released pages only
     CONTROLLED = "controlled", _("Controlled")  # 控制使用
     UNREVIEWED = "unreviewed", _("Not yet reviewed")  # 未审核
+
+
+# The statuses under which an unclassified record reaches the public (部分开放: its released
+# pages only). Every door reads this through ``repository.querysets.visible_q``.
+PUBLIC_STATUSES = (AccessStatus.OPEN, AccessStatus.PARTIAL)
 
 
 class Carrier(models.TextChoices):
@@ -53,6 +60,29 @@ class OpeningDecision(models.TextChoices):
     OPEN = "open", _("Open")  # 开放
     CONTROLLED = "controlled", _("Keep controlled")  # 继续控制
     PARTIAL = "partial", _("Open in part")  # 部分开放
+    DEFERRED = "deferred", _("Defer")  # 暂缓审核: status unchanged, back on a later date
+
+
+class DecisionSource(models.TextChoices):
+    """Where an opening decision comes from."""
+
+    REVIEW = "review", _("Opening review")  # 开放审核 at this archive
+    IMPORT = "import", _("Imported catalogue")  # status carried by an imported catalogue
+
+
+class SecrecyPeriodKind(models.TextChoices):
+    """保密期限 (保守国家秘密法 2024 第十五条): a number of years, a date, or 长期."""
+
+    YEARS = "years", _("Years")
+    DATE = "date", _("Until a date")
+    LONG_TERM = "long", _("Long-term")  # 长期
+
+
+class AppraisalDecision(models.TextChoices):
+    """鉴定 of a record whose 保管期限 ran out (档案法 2020 第二十一条)."""
+
+    KEEP = "keep", _("Keep, with a new retention")  # 继续保存
+    DESTROY = "destroy", _("Destroy")  # 销毁
 
 
 class StocktakeStatus(models.TextChoices):

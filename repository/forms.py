@@ -73,8 +73,13 @@ class RecordForm(forms.Form):
         required=False,
         help_text=_("For classified records: years (10年), an end date (20301231) or 长期."),
     )
+    # Shown, never changed here: only an opening decision changes it (services.opening).
     access_status = forms.ChoiceField(
-        label=_("access status"), choices=AccessStatus.choices, initial=AccessStatus.UNREVIEWED
+        label=_("access status"),
+        choices=AccessStatus.choices,
+        initial=AccessStatus.UNREVIEWED,
+        disabled=True,
+        help_text=_("Changes only through an opening review decision."),
     )
     carrier = forms.ChoiceField(label=_("carrier type"), choices=Carrier.choices)
     keywords = forms.CharField(label=_("keywords"), max_length=500, required=False)

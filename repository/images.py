@@ -38,6 +38,7 @@ from accounts.audit import record_event
 from core import hooks
 from core.fonts import cjk_font_files
 from repository.models import DigitalPage, Volume
+from repository.services.opening import withheld_pages_of
 
 ACCEPTED = {"JPEG": "jpg", "PNG": "png", "TIFF": "tif"}
 WEB_SIZE = 1600
@@ -215,6 +216,8 @@ def add_digital_page(record, upload, *, acting_user, page_number: int | None = N
     page = DigitalPage(
         **{field: record},
         page_number=page_number,
+        # 部分开放: the decision's withheld pages hold for pages scanned after it too.
+        withheld=page_number in withheld_pages_of(record),
         format=fmt,
         width=width,
         height=height,

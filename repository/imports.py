@@ -50,7 +50,7 @@ from repository import retention as retention_codes
 from repository import services
 from repository.choices import AccessStatus, Carrier
 from repository.exports import COLUMNS, xlsx_bytes
-from repository.models import Category, Fonds, Item, Position, Volume
+from repository.models import Category, Fonds, Item, Position, Tombstone, Volume
 
 REQUIRED = ("fonds", "category", "title")
 BATCH = 2000
@@ -397,7 +397,7 @@ def check_rows(
         # One query per batch for codes already in the catalogue.
         codes = [r.reference_code for _n, _c, r, errs in pending if r is not None and not errs]
         existing = set()
-        for model in (Volume, Item):
+        for model in (Volume, Item, Tombstone):  # a destroyed record's code stays taken
             existing |= set(
                 model.objects.filter(reference_code__in=codes).values_list(
                     "reference_code", flat=True
@@ -433,13 +433,30 @@ def check_rows(
             for i, key in columns.items()
         }
         data, problems, legacy = _row_data(values, lookups, kind)
-        errors = [RowError(number, str(labels.get(c, c)), reason) for c, reason in problems]
         record = None
+        # 开放标识 in a catalogue is kept as an imported decision (file, row, who), never as a
+        # plain field write (services.opening.imported_decisions).
+        status = data.pop("access_status", None)
+        if status == AccessStatus.PARTIAL:
+            problems.append(
+                (
+                    "access_status",
+                    _("An opening in part names its withheld pages: decide it in the review."),
+                )
+            )
+        errors = [RowError(number, str(labels.get(c, c)), reason) for c, reason in problems]
         if not problems:
             try:
                 record = services.build_record(
                     kind, data, acting_user=acting_user, check_unique=False, taken=claimed
                 )
+                record._import_row = number  # type: ignore[union-attr]
+                if status and status != AccessStatus.UNREVIEWED:
+                    if record.classification:
+                        raise ValidationError(
+                            {"access_status": [_("A classified record cannot be open.")]}
+                        )
+                    record.access_status = status
             except ValidationError as exc:
                 details = exc.message_dict if hasattr(exc, "error_dict") else {"": exc.messages}
                 for column, messages in details.items():
@@ -553,7 +570,7 @@ def import_catalogue(
             if not dry_run:
                 batch.append(record)
                 if len(batch) >= BATCH:
-                    report.written += _write(model, batch, acting_user)
+                    report.written += _write(model, batch, acting_user, filename)
                     batch = []
         duplicates.flush()
         report.duplicates.sort()
@@ -562,7 +579,7 @@ def import_catalogue(
                 transaction.set_rollback(True)
                 report.written = 0
                 return report
-            report.written += _write(model, batch, acting_user)
+            report.written += _write(model, batch, acting_user, filename)
     return report
 
 
@@ -643,7 +660,7 @@ def template_xlsx(kind: str = "item") -> bytes:
     )
 
 
-def _write(model, records: list, acting_user) -> int:
+def _write(model, records: list, acting_user, filename: str = "") -> int:
     if not records:
         return 0
     model.objects.bulk_create(records, batch_size=BATCH)
@@ -675,6 +692,11 @@ def _write(model, records: list, acting_user) -> int:
             for r in records
         ],
         batch_size=BATCH,
+    )
+    services.imported_decisions(
+        [(r, getattr(r, "_import_row", None)) for r in records],
+        filename=filename,
+        acting_user=acting_user,
     )
     enqueue_many(records)
     return len(records)

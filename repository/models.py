@@ -18,12 +18,16 @@ from accounts.choices import Classification
 from repository import dates
 from repository import retention as retention_codes
 from repository.choices import (
+    PUBLIC_STATUSES,
     AccessStatus,
+    AppraisalDecision,
     Carrier,
     DatePrecision,
+    DecisionSource,
     OpeningDecision,
     Retention,
     RoomTemplate,
+    SecrecyPeriodKind,
     ShelvingKind,
     StocktakeStatus,
 )
@@ -196,10 +200,18 @@ class DescribedRecord(models.Model):
         return dates.record_format8(self)
 
     @property
+    def allows_public(self) -> bool:
+        """Its own columns let the public see it (open or open in part, unclassified)."""
+        return self.access_status in PUBLIC_STATUSES and self.classification == Classification.NONE
+
+    @property
     def is_public(self) -> bool:
-        return (
-            self.access_status == AccessStatus.OPEN and self.classification == Classification.NONE
-        )
+        """The public sees it: its own columns allow it and, for an item in a volume, the
+        volume's do too (the same rule as ``repository.querysets.visible_q``)."""
+        if not self.allows_public:
+            return False
+        volume = getattr(self, "volume", None)
+        return volume is None or volume.allows_public
 
 
 class Volume(DescribedRecord):
@@ -557,7 +569,10 @@ class DigitalPage(models.Model):
 
 
 class OpeningReview(models.Model):
-    """One opening-review decision (开放审核) on a volume or item; audited as well."""
+    """One opening decision (开放审核) on a volume or item; audited as well. The only way a
+    record's 开放标识 changes (档案法 2020 第二十七条; review 会同档案形成单位或者移交单位,
+    第三十条 and 档案法实施条例 2024 第三十条, whose opinion is kept here). An imported
+    catalogue's status is kept as an imported decision naming its file, row and importer."""
 
     volume = models.ForeignKey(
         Volume, null=True, blank=True, on_delete=models.CASCADE, related_name="reviews"
@@ -568,7 +583,24 @@ class OpeningReview(models.Model):
     decision = models.CharField(_("decision"), max_length=12, choices=OpeningDecision.choices)
     reason = models.TextField(_("reason"), blank=True)
     next_review_on = models.DateField(_("next review date"), null=True, blank=True)
+    # 部分开放: the withheld page numbers, applied to pages scanned later as well.
     withheld_pages = models.JSONField(_("withheld pages"), default=list, blank=True)
+    redaction_note = models.TextField(_("redaction note"), blank=True)
+    status_after = models.CharField(
+        _("access status after"), max_length=12, choices=AccessStatus.choices, blank=True
+    )
+    source = models.CharField(
+        _("source"), max_length=8, choices=DecisionSource.choices, default=DecisionSource.REVIEW
+    )
+    source_file = models.CharField(_("source file"), max_length=255, blank=True)
+    source_row = models.PositiveIntegerField(_("source row"), null=True, blank=True)
+    # The forming or transferring unit's opinion (档案法 2020 第三十条).
+    unit_name = models.CharField(_("transferring unit"), max_length=200, blank=True)
+    unit_opinion_on = models.DateField(_("date of the unit's opinion"), null=True, blank=True)
+    unit_opinion = models.TextField(_("unit's opinion"), blank=True)
+    unit_attachment = models.FileField(
+        _("unit's opinion (attachment)"), upload_to="repository/opinions/", blank=True
+    )
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -581,6 +613,177 @@ class OpeningReview(models.Model):
 
     def __str__(self) -> str:
         return f"{self.volume or self.item} {self.decision}"
+
+
+class SecrecyTerm(models.Model):
+    """保密期限 and 定密依据 of a classified volume or item (保守国家秘密法 2024 第十五条:
+    years, a date, or 长期; 绝密 ≤ 30, 机密 ≤ 20, 秘密 ≤ 10 years unless otherwise ruled).
+
+    Kept beside the record, not on it: branch ``descr`` adds a plain ``保密期限`` description
+    field to records; the lead reconciles the two at merge (this one carries the end date the
+    reminder queue and the volume rule need)."""
+
+    volume = models.OneToOneField(
+        Volume, null=True, blank=True, on_delete=models.CASCADE, related_name="secrecy"
+    )
+    item = models.OneToOneField(
+        Item, null=True, blank=True, on_delete=models.CASCADE, related_name="secrecy"
+    )
+    kind = models.CharField(_("secrecy period"), max_length=8, choices=SecrecyPeriodKind.choices)
+    years = models.PositiveSmallIntegerField(_("years"), null=True, blank=True)
+    # Counted from the day the classification was marked (保密期限自标明的制发日起算).
+    marked_on = models.DateField(_("classified on"), null=True, blank=True)
+    ends_on = models.DateField(_("secrecy ends on"), null=True, blank=True)  # None: 长期
+    basis = models.CharField(_("classification basis"), max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = _("secrecy period")
+        verbose_name_plural = _("secrecy periods")
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(volume__isnull=False, item__isnull=True)
+                    | models.Q(volume__isnull=True, item__isnull=False)
+                ),
+                name="secrecy_exactly_one_record",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.volume or self.item} {self.label()}"
+
+    def label(self) -> str:
+        if self.kind == SecrecyPeriodKind.LONG_TERM:
+            return str(_("long-term"))
+        if self.kind == SecrecyPeriodKind.YEARS:
+            return str(_("%(n)s years") % {"n": self.years})
+        return f"{self.ends_on:%Y-%m-%d}" if self.ends_on else ""
+
+
+class Declassification(models.Model):
+    """解密 or 降密 of a volume or item (保守国家秘密法 2024 第二十四条: decided by the
+    原定密机关、单位 or its superior, or the successor of an abolished one). Audited."""
+
+    volume = models.ForeignKey(
+        Volume, null=True, blank=True, on_delete=models.CASCADE, related_name="declassifications"
+    )
+    item = models.ForeignKey(
+        Item, null=True, blank=True, on_delete=models.CASCADE, related_name="declassifications"
+    )
+    from_level = models.PositiveSmallIntegerField(_("from"), choices=Classification.choices)
+    to_level = models.PositiveSmallIntegerField(_("to"), choices=Classification.choices)
+    basis = models.TextField(_("basis"))
+    authority = models.CharField(_("deciding authority"), max_length=200)
+    decided_on = models.DateField(_("decided on"))
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("declassification")
+        verbose_name_plural = _("declassifications")
+        ordering = ["-recorded_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.volume or self.item} {self.from_level}→{self.to_level}"
+
+
+class Appraisal(models.Model):
+    """鉴定 of a record whose 保管期限 ran out: keep with a new retention, or destroy
+    (档案法 2020 第二十一条: no record is destroyed without appraisal). The record link is
+    cleared when the record is destroyed; the code and title stay."""
+
+    volume = models.ForeignKey(
+        Volume, null=True, blank=True, on_delete=models.SET_NULL, related_name="appraisals"
+    )
+    item = models.ForeignKey(
+        Item, null=True, blank=True, on_delete=models.SET_NULL, related_name="appraisals"
+    )
+    kind = models.CharField(max_length=8)  # volume / item
+    fonds = models.ForeignKey(Fonds, on_delete=models.PROTECT, related_name="+")
+    reference_code = models.CharField(_("reference code"), max_length=64)
+    title = models.CharField(_("title"), max_length=500)
+    decision = models.CharField(_("decision"), max_length=8, choices=AppraisalDecision.choices)
+    new_retention = models.CharField(_("new retention"), max_length=4, blank=True)
+    opinion = models.TextField(_("appraisal opinion"))
+    appraisers = models.CharField(_("appraisers"), max_length=300)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(auto_now_add=True)
+    destroyed = models.BooleanField(default=False)
+
+    class Meta:
+        verbose_name = _("appraisal")
+        verbose_name_plural = _("appraisals")
+        ordering = ["-decided_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.reference_code} {self.decision}"
+
+
+class Destruction(models.Model):
+    """One destruction (销毁) of appraised records, supervised by two persons (监销); its
+    销毁清册 is printed from the tombstones it left."""
+
+    fonds = models.ForeignKey(Fonds, on_delete=models.PROTECT, related_name="+")
+    method = models.CharField(_("method"), max_length=100)
+    place = models.CharField(_("place"), max_length=200)
+    destroyed_on = models.DateField(_("destroyed on"))
+    supervisor_1 = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    supervisor_2 = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("destruction")
+        verbose_name_plural = _("destructions")
+        ordering = ["-recorded_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(supervisor_1=models.F("supervisor_2")),
+                name="destruction_two_persons",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.fonds.code} {self.destroyed_on}"
+
+
+class Tombstone(models.Model):
+    """What remains of a destroyed record (DA/T 18-2022: 档号, 题名, the appraisal decision and
+    销毁情况). Never listed by search or the catalogue; shown in the audit trail and the
+    销毁清册."""
+
+    kind = models.CharField(max_length=8)
+    record_id = models.PositiveBigIntegerField()
+    fonds = models.ForeignKey(Fonds, on_delete=models.PROTECT, related_name="+")
+    reference_code = models.CharField(_("reference code"), max_length=64, unique=True)
+    title = models.CharField(_("title"), max_length=500)
+    retention = models.CharField(_("retention"), max_length=4)
+    classification = models.PositiveSmallIntegerField(_("classification"), default=0)
+    pages = models.PositiveIntegerField(_("pages"), null=True, blank=True)
+    appraisal = models.ForeignKey(Appraisal, on_delete=models.PROTECT, related_name="+")
+    destruction = models.ForeignKey(
+        Destruction, on_delete=models.PROTECT, related_name="tombstones"
+    )
+    destruction_note = models.CharField(_("destruction details"), max_length=300)  # 销毁情况
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("tombstone")
+        verbose_name_plural = _("tombstones")
+        ordering = ["reference_code"]
+
+    def __str__(self) -> str:
+        return f"{self.reference_code} {self.title}"
 
 
 class Stocktake(models.Model):

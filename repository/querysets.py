@@ -17,9 +17,8 @@ from __future__ import annotations
 
 from django.db import models
 
-from accounts.choices import Classification
 from accounts.roles import is_staff
-from repository.choices import AccessStatus
+from repository.choices import PUBLIC_STATUSES
 
 
 def visible_fonds_ids(user) -> list[int] | None:
@@ -30,32 +29,46 @@ def visible_fonds_ids(user) -> list[int] | None:
     return user.access_facts().object_ids("fonds", "view_fonds_records")
 
 
-def visible_q(user) -> models.Q:
-    """The record door as a condition on a record's own columns (``visible_to`` filters by it,
-    ``hidden_from`` by its negation; the columns are never NULL, so the two are exact
-    complements)."""
+def visible_q(user, prefix: str = "") -> models.Q:
+    """The record door as a condition on a record's own columns (``prefix="volume__"``: on its
+    volume's). ``RecordQuerySet.visible_to`` filters by it, ``hidden_from`` by its negation.
 
-    public = models.Q(access_status=AccessStatus.OPEN, classification=Classification.NONE)
+    The public sees open and open-in-part (部分开放, released pages only) unclassified records
+    (档案法 2020 第二十七条: only reviewed records open; 保守国家秘密法: classified never)."""
+
+    public = models.Q(
+        **{f"{prefix}access_status__in": PUBLIC_STATUSES, f"{prefix}classification": 0}
+    )
     if user is None or not user.is_authenticated or not user.is_archive_staff:
         return public
     fonds_ids = visible_fonds_ids(user)
-    permitted = models.Q(classification__lte=user.clearance)
+    permitted = models.Q(**{f"{prefix}classification__lte": user.clearance})
     if fonds_ids is not None:
-        permitted &= models.Q(fonds_id__in=fonds_ids)
+        permitted &= models.Q(**{f"{prefix}fonds_id__in": fonds_ids})
     return permitted | public
+
+
+def record_door(model, user) -> models.Q:
+    """``visible_q`` for ``model``, with the volume rule for items: an item in a volume passes
+    only if its volume passes too (DA/T 18-2022 and practice: a volume carries the highest
+    密级 of its contents, and an item is public only if it and its volume allow it)."""
+    q = visible_q(user)
+    if any(f.name == "volume" for f in model._meta.fields):
+        q &= models.Q(volume__isnull=True) | visible_q(user, prefix="volume__")
+    return q
 
 
 class RecordQuerySet(models.QuerySet):
     def public(self) -> RecordQuerySet:
-        return self.filter(access_status=AccessStatus.OPEN, classification=Classification.NONE)
+        return self.filter(record_door(self.model, None))
 
     def visible_to(self, user) -> RecordQuerySet:
-        return self.filter(visible_q(user))
+        return self.filter(record_door(self.model, user))
 
     def hidden_from(self, user) -> RecordQuerySet:
         """Exactly the records ``visible_to(user)`` leaves out (for "does anything named here
         lie behind the door?" checks: borrowing's requests, renumbering, stocktakes)."""
-        return self.exclude(visible_q(user))
+        return self.exclude(pk__in=self.filter(record_door(self.model, user)).values("pk"))
 
 
 class PlaceQuerySet(models.QuerySet):

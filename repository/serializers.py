@@ -30,6 +30,10 @@ class RecordSerializer(serializers.Serializer):
     retention = serializers.CharField(read_only=True)
     classification = serializers.IntegerField(read_only=True)
     access_status = serializers.CharField(read_only=True)
+    # The label in the request's language (部分开放 for "partial").
+    access_status_display = serializers.CharField(
+        source="get_access_status_display", read_only=True
+    )
     carrier = serializers.CharField(read_only=True)
     keywords = serializers.CharField(read_only=True)
     notes = serializers.CharField(read_only=True)
@@ -103,6 +107,16 @@ class DecisionSerializer(serializers.Serializer):
     withheld_pages = serializers.ListField(
         child=serializers.IntegerField(min_value=1), required=False, default=list
     )
+    redaction_note = serializers.CharField(required=False, allow_blank=True, default="")
+    unit_name = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=200,
+        help_text="forming or transferring unit (档案法 2020 第三十条)",
+    )
+    unit_opinion_on = serializers.DateField(required=False, allow_null=True, default=None)
+    unit_opinion = serializers.CharField(required=False, allow_blank=True, default="")
 
 
 class PositionSerializer(serializers.Serializer):

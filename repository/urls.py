@@ -80,6 +80,28 @@ urlpatterns = [
     path("staff/volumes/lookup/", description_pages.volume_lookup, name="staff-volume-lookup"),
     # staff: opening review
     path("staff/review/", views.staff_review_queue, name="staff-review"),
+    path("staff/review/sheet.xlsx", views.staff_review_sheet, name="staff-review-sheet"),
+    path(
+        "staff/review/sheet/upload/",
+        views.staff_review_sheet_upload,
+        name="staff-review-sheet-upload",
+    ),
+    path("staff/review/secrecy/", views.staff_secrecy_reminders, name="staff-secrecy-reminders"),
+    path(
+        "staff/catalogue/<str:kind>/<int:pk>/classification/",
+        views.staff_record_classification,
+        name="staff-record-classification",
+    ),
+    # staff: appraisal and destruction (鉴定与销毁)
+    path("staff/appraisal/", views.staff_appraisal, name="staff-appraisal"),
+    path(
+        "staff/appraisal/destructions/<int:pk>/", views.staff_destruction, name="staff-destruction"
+    ),
+    path(
+        "staff/appraisal/destructions/<int:pk>/register.pdf",
+        views.staff_destruction_register,
+        name="staff-destruction-register",
+    ),
     path(
         "staff/review/<str:kind>/<int:pk>/", views.staff_review_decide, name="staff-review-decide"
     ),

@@ -19,7 +19,7 @@ from typing import Any
 from django.db import models
 
 from accounts.choices import Classification
-from repository.choices import AccessStatus
+from repository.choices import PUBLIC_STATUSES
 from repository.models import Item, Volume
 from search import analysis
 from search.models import PageText
@@ -69,6 +69,8 @@ def record_queryset(kind: str) -> models.QuerySet:
     related = ["fonds", "category"]
     if _has_field(model, "position"):  # shelf locations (repository issue) are optional here
         related.append("position__room")
+    if _has_field(model, "volume"):  # an item is public only if its volume is too
+        related.append("volume")
     return model.objects.select_related(*related)
 
 
@@ -133,10 +135,9 @@ def build_document(record: models.Model, *, page_text: str | None = None) -> dic
         "access_status": record.access_status,
         "carrier": record.carrier,
         "room": _room_code(record),
-        "is_public": (
-            record.access_status == AccessStatus.OPEN
-            and int(record.classification) == Classification.NONE
-        ),
+        # The record door's rule (repository.models.DescribedRecord.is_public): open or open in
+        # part, unclassified, and for an item in a volume the volume as well.
+        "is_public": record.is_public,
         "version": int(record.version or 0),
         "page_text": page_text,
     }
@@ -165,6 +166,10 @@ ROW_FIELDS = (
 )
 
 
+def _row_public(status, classification) -> bool:
+    return status in PUBLIC_STATUSES and int(classification) == Classification.NONE
+
+
 def document_from_row(kind: str, row: dict[str, Any]) -> dict[str, Any]:
     """``build_document`` from a ``.values()`` row (no model instances: the bulk path)."""
     start = row["date_start"]
@@ -191,8 +196,11 @@ def document_from_row(kind: str, row: dict[str, Any]) -> dict[str, Any]:
         "access_status": row["access_status"],
         "carrier": row["carrier"],
         "room": row.get("position__room__code") or "",
-        "is_public": row["access_status"] == AccessStatus.OPEN
-        and classification == Classification.NONE,
+        "is_public": _row_public(row["access_status"], classification)
+        and (
+            row.get("volume_id") is None
+            or _row_public(row["volume__access_status"], row["volume__classification"])
+        ),
         "version": int(row["version"] or 0),
         "page_text": "",
     }
@@ -204,6 +212,8 @@ def iter_documents(kind: str, *, chunk_size: int = 2000, **filters: Any) -> Iter
     fields = list(ROW_FIELDS)
     if _has_field(model, "position"):
         fields.append("position__room__code")
+    if _has_field(model, "volume"):
+        fields += ["volume_id", "volume__access_status", "volume__classification"]
     rows = model.objects.filter(**filters).order_by().values(*fields)
     chunk: list[dict[str, Any]] = []
     for row in rows.iterator(chunk_size=chunk_size):

@@ -4,6 +4,7 @@ the opening-review queue."""
 from __future__ import annotations
 
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, permissions, serializers, status
 from rest_framework.decorators import action
@@ -102,6 +103,7 @@ class RecordViewSet(
             self.kind,
             dict(serializer.validated_data),
             acting_user=request.user,
+            door=_("the API"),
         )
         return Response(StaffRecordSerializer(record).data, status=status.HTTP_201_CREATED)
 
@@ -115,7 +117,9 @@ class RecordViewSet(
             for k, v in serializer.validated_data.items()
             if k not in ("fonds", "category", "volume")
         }
-        record = services.update_record(record, changes, acting_user=request.user)
+        record = services.update_record(
+            record, changes, acting_user=request.user, door=_("the API")
+        )
         return Response(StaffRecordSerializer(record).data)
 
     def destroy(self, request, pk=None):
@@ -156,7 +160,9 @@ class RecordViewSet(
     @extend_schema(request=DecisionSerializer, responses=StaffRecordSerializer)
     @action(detail=True, methods=["post"])
     def decide(self, request, pk=None):
-        """Opening review decision: open / controlled (reason, next_review_on) / partial."""
+        """Opening review decision: open / partial (withheld_pages and/or redaction_note) /
+        controlled or deferred (reason, next_review_on), with the transferring unit's opinion.
+        The only way a record's access_status changes."""
         record = access.access_record_for_change(request.user, self.kind, pk)
         serializer = DecisionSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -168,6 +174,10 @@ class RecordViewSet(
             reason=data["reason"],
             next_review_on=data["next_review_on"],
             withheld_pages=data["withheld_pages"],
+            redaction_note=data["redaction_note"],
+            unit_name=data["unit_name"],
+            unit_opinion_on=data["unit_opinion_on"],
+            unit_opinion=data["unit_opinion"],
         )
         record.refresh_from_db()
         return Response(StaffRecordSerializer(record).data)

@@ -11,7 +11,8 @@ Records ("record" below is a ``Volume`` or an ``Item``):
 
 - ``create_record(kind: "volume" | "item", data: dict, *, acting_user) -> Volume | Item``
 - ``update_record(record, changes: dict, *, acting_user) -> record``
-- ``delete_record(record, *, acting_user) -> None``
+- ``delete_record(record, *, acting_user) -> None`` — drafts only (``is_removable_draft``);
+  described records go through appraisal and destruction
 - ``renumber_record(record, new_code: str, *, acting_user, reason: str) -> record``
 
 Opening review (开放审核):
@@ -19,7 +20,18 @@ Opening review (开放审核):
 - ``review_queue_for(model, *, today=None) -> QuerySet`` (records past their opening age, not
   open, not waiting for a later review date; filter it with ``.visible_to(user)``)
 - ``decide_opening(record, decision: OpeningDecision, *, acting_user, reason="",
-  next_review_on=None, withheld_pages=()) -> OpeningReview``
+  next_review_on=None, withheld_pages=(), redaction_note="", unit_name="",
+  unit_opinion_on=None, unit_opinion="", unit_attachment=None) -> OpeningReview`` — the only
+  way ``access_status`` changes; ``decide_openings(records, decision, ...)`` all or nothing;
+  ``withheld_pages_of(record)``; the review sheet: ``review_sheet_rows``,
+  ``apply_review_sheet``; ``imported_decisions`` (the importer)
+
+Classification (``services.classification``): ``set_secrecy_term``, ``declassify_record``,
+``secrecy_reminders(within_days=90, user=None)``.
+
+Appraisal and destruction (``services.appraisal``): ``appraisal_queue_for``,
+``appraise_record(s)``, ``destroy_records(appraisals, *, supervisors=[a, b], ...)`` (tombstones),
+``register_pdf(destruction)`` (销毁清册).
 
 Locations:
 
@@ -60,6 +72,20 @@ mapping=None, encoding=None, dry_run=True, all_or_nothing=False) -> ImportReport
 """
 
 from repository.placement import position_occupancy
+from repository.services.appraisal import (
+    appraisal_queue_for,
+    appraise_record,
+    appraise_records,
+    destroy_records,
+    register_pdf,
+    retention_expired,
+)
+from repository.services.classification import (
+    declassify_record,
+    secrecy_reminders,
+    set_secrecy_term,
+    term_of,
+)
 from repository.services.fields import (
     AUDITED_FIELDS,
     EDITABLE_FIELDS,
@@ -78,13 +104,29 @@ from repository.services.locations import (
     where_is,
 )
 from repository.services.moves import move_record
-from repository.services.opening import decide_opening, review_queue_for
+from repository.services.opening import (
+    OPENING_RULE,
+    SHEET_COLUMNS,
+    apply_review_sheet,
+    current_decision,
+    decide_opening,
+    decide_openings,
+    imported_decisions,
+    opening_rule_error,
+    records_for_keys,
+    review_queue_for,
+    review_sheet_rows,
+    withheld_pages_of,
+)
 from repository.services.records import (
     build_record,
     create_record,
     delete_record,
+    draft_window,
+    is_removable_draft,
     record_classified_view,
     record_export,
+    retention_years,
     update_record,
 )
 from repository.services.reference_codes import (
@@ -103,6 +145,29 @@ from repository.services.shelving import (
 )
 
 __all__ = [
+    "SHEET_COLUMNS",
+    "apply_review_sheet",
+    "appraise_records",
+    "review_sheet_rows",
+    "appraisal_queue_for",
+    "appraise_record",
+    "declassify_record",
+    "destroy_records",
+    "draft_window",
+    "is_removable_draft",
+    "register_pdf",
+    "retention_expired",
+    "retention_years",
+    "secrecy_reminders",
+    "set_secrecy_term",
+    "term_of",
+    "OPENING_RULE",
+    "current_decision",
+    "decide_openings",
+    "imported_decisions",
+    "opening_rule_error",
+    "records_for_keys",
+    "withheld_pages_of",
     "AUDITED_FIELDS",
     "EDITABLE_FIELDS",
     "KINDS",

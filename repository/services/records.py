@@ -3,11 +3,14 @@ audited, pushed to the search outbox); audit rows for classified views and expor
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import ProtectedError
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.audit import record_event
@@ -15,9 +18,10 @@ from accounts.choices import Classification
 from core.outbox import enqueue
 from repository import codes, dates
 from repository import retention as retention_codes
-from repository.choices import AccessStatus, Carrier
+from repository.choices import AccessStatus, Carrier, Retention
 from repository.models import Category, Fonds, Item, Volume
 from repository.services.fields import EDITABLE_FIELDS, KINDS, kind_of, require_change, snapshot
+from repository.services.opening import opening_rule_error
 from repository.services.reference_codes import (
     codes_with_prefix,
     validate_code_segments,
@@ -103,6 +107,86 @@ def _apply(record, data: dict[str, Any]) -> None:
             setattr(record, field, data[field])
 
 
+def retention_years(code: str) -> float | None:
+    """保管期限 as a length for comparisons: 永久 is infinite, ``D<n>`` is n years; a legacy
+    value (长期/短期) has no length (not compared)."""
+    if code == Retention.PERMANENT:
+        return float("inf")
+    years = retention_codes.years(code)
+    return float(years) if years is not None else None
+
+
+def _check_volume_rule(record) -> None:
+    """A volume's 密级 and 保管期限 are at least those of its items — enforced, never derived
+    silently (DA/T 18-2022 and practice: 案卷 carries the highest 密级 and the longest
+    保管期限 of its contents). Putting a classified item into a volume of a lower level, or
+    lowering a volume below an item, is refused; the volume is classified first."""
+    volume = getattr(record, "volume", None)
+    if isinstance(record, Item) and volume is not None:
+        if int(record.classification) > int(volume.classification):
+            raise ValidationError(
+                {
+                    "classification": [
+                        _(
+                            "The volume %(code)s is %(volume_level)s; an item classified "
+                            "%(item_level)s cannot be in it. Classify the volume first (a "
+                            "volume carries the highest classification of its items)."
+                        )
+                        % {
+                            "code": volume.reference_code,
+                            "volume_level": volume.get_classification_display(),
+                            "item_level": record.get_classification_display(),
+                        }
+                    ]
+                }
+            )
+        mine, theirs = retention_years(record.retention), retention_years(volume.retention)
+        if mine is not None and theirs is not None and mine > theirs:
+            raise ValidationError(
+                {
+                    "retention": [
+                        _(
+                            "The volume %(code)s is kept %(volume_retention)s; an item kept "
+                            "%(item_retention)s cannot be in it (a volume carries the longest "
+                            "retention of its items)."
+                        )
+                        % {
+                            "code": volume.reference_code,
+                            "volume_retention": retention_codes.label(volume.retention),
+                            "item_retention": retention_codes.label(record.retention),
+                        }
+                    ]
+                }
+            )
+    if isinstance(record, Volume) and record.pk:
+        items = Item.objects.filter(volume_id=record.pk)
+        top = items.order_by("-classification").values_list("classification", flat=True).first()
+        if top is not None and int(top) > int(record.classification):
+            raise ValidationError(
+                {
+                    "classification": [
+                        _("The volume holds items classified %(level)s; it cannot be below them.")
+                        % {"level": Classification(int(top)).label}
+                    ]
+                }
+            )
+        mine = retention_years(record.retention)
+        for code in items.values_list("retention", flat=True).distinct():
+            theirs = retention_years(code)
+            if mine is not None and theirs is not None and theirs > mine:
+                raise ValidationError(
+                    {
+                        "retention": [
+                            _(
+                                "The volume holds items kept longer (%(retention)s); its "
+                                "retention cannot be shorter."
+                            )
+                            % {"retention": retention_codes.label(code)}
+                        ]
+                    }
+                )
+
+
 def _check(record, before: dict | None = None) -> None:
     fields = ("title", "access_status", "retention", "creator", "legacy_values")
     values = {f: getattr(record, f, None) for f in fields}
@@ -120,8 +204,12 @@ def _check(record, before: dict | None = None) -> None:
         volume.fonds_id != record.fonds_id or volume.category_id != record.category_id
     ):
         raise ValidationError({"volume": [_("The volume belongs to another fonds or category.")]})
-    if record.access_status == AccessStatus.OPEN and record.classification != Classification.NONE:
+    if (
+        record.access_status in (AccessStatus.OPEN, AccessStatus.PARTIAL)
+        and record.classification != Classification.NONE
+    ):
         raise ValidationError({"access_status": [_("A classified record cannot be open.")]})
+    _check_volume_rule(record)
     try:
         record.full_clean(
             exclude=["fonds", "category", "volume", "position", "box"],
@@ -149,15 +237,25 @@ def _resolve(model, value, *, user=None):
 
 
 def build_record(
-    kind: str, data: dict[str, Any], *, acting_user, check_unique: bool = True, taken=None
+    kind: str,
+    data: dict[str, Any],
+    *,
+    acting_user,
+    check_unique: bool = True,
+    taken=None,
+    door: str | None = None,
 ) -> Volume | Item:
     """A new, validated, unsaved record (``create_record`` and the importer share this).
+    A new record is 未审核: only an opening decision sets another 开放标识 (the importer keeps
+    a catalogue's status as an imported decision, ``opening.imported_decisions``).
 
     ``taken(prefix)`` lists extra codes already claimed (e.g. earlier rows of an import) when a
     code is generated; ``check_unique=False`` leaves the uniqueness check to the caller (the
     importer checks a whole batch in one query).
     """
     model = KINDS[kind]
+    if data.get("access_status") not in (None, "", AccessStatus.UNREVIEWED):
+        raise opening_rule_error(door or _("describing a record"))
     fonds = _resolve(Fonds, data.get("fonds"))
     category = _resolve(Category, data.get("category"))
     if fonds is None or category is None:
@@ -210,9 +308,11 @@ def build_record(
 
 
 @transaction.atomic
-def create_record(kind: str, data: dict[str, Any], *, acting_user) -> Volume | Item:
+def create_record(
+    kind: str, data: dict[str, Any], *, acting_user, door: str | None = None
+) -> Volume | Item:
     """Describe a new volume or item. An empty ``reference_code`` assigns the next one."""
-    record = build_record(kind, data, acting_user=acting_user)
+    record = build_record(kind, data, acting_user=acting_user, door=door)
     record.save()
     record_event(
         f"repository.{kind}.created", acting_user=acting_user, obj=record, after=snapshot(record)
@@ -222,10 +322,35 @@ def create_record(kind: str, data: dict[str, Any], *, acting_user) -> Volume | I
 
 
 @transaction.atomic
-def update_record(record, changes: dict[str, Any], *, acting_user):
-    """Change description elements. The reference code changes only by ``renumber_record``."""
+def update_record(record, changes: dict[str, Any], *, acting_user, door: str | None = None):
+    """Change description elements. The reference code changes only by ``renumber_record``,
+    the 开放标识 only by an opening decision, a lower 密级 only by a declassification."""
     record = type(record).objects.select_for_update().get(pk=record.pk)
     require_change(acting_user, record.fonds, record.classification)
+    if "access_status" in changes and changes["access_status"] not in (
+        None,
+        "",
+        record.access_status,
+    ):
+        raise opening_rule_error(door or _("editing the description"))
+    if "classification" in changes and changes["classification"] not in (None, ""):
+        try:
+            lower = int(changes["classification"]) < int(record.classification)
+        except (TypeError, ValueError):
+            lower = False
+        if lower:
+            raise ValidationError(
+                {
+                    "classification": [
+                        _(
+                            "Lowering or removing a classification is a declassification "
+                            "decision (basis, deciding authority, date; Law on Guarding State "
+                            "Secrets, art. 24); %(door)s cannot do it."
+                        )
+                        % {"door": door or _("editing the description")}
+                    ]
+                }
+            )
     if "reference_code" in changes and changes["reference_code"] != record.reference_code:
         raise ValidationError(
             {
@@ -255,8 +380,30 @@ def update_record(record, changes: dict[str, Any], *, acting_user):
     return record
 
 
+def draft_window() -> dt.timedelta:
+    return dt.timedelta(minutes=int(settings.DRAFT_DELETE_WINDOW_MINUTES))
+
+
+def is_removable_draft(record) -> bool:
+    """A record described by mistake: young (within ``DRAFT_DELETE_WINDOW_MINUTES``), never
+    reviewed, moved, scanned, appraised or declassified, and (a volume) empty."""
+    if record.created_at is None or timezone.now() - record.created_at > draft_window():
+        return False
+    return not (
+        record.reviews.exists()
+        or record.moves.exists()
+        or record.pages_digitised.exists()
+        or record.appraisals.exists()
+        or record.declassifications.exists()
+        or (isinstance(record, Volume) and record.items.exists())
+    )
+
+
 @transaction.atomic
 def delete_record(record, *, acting_user) -> None:
+    """Remove a draft created by mistake (audited). Described records are never hard-deleted
+    (档案法 2020 第二十一条: no destruction without appraisal): anything older than the window,
+    or with any history, is refused and goes through appraisal and destruction instead."""
     record = type(record).objects.select_for_update().get(pk=record.pk)
     require_change(acting_user, record.fonds, record.classification)
     if isinstance(record, Volume) and record.items.exists():
@@ -264,17 +411,25 @@ def delete_record(record, *, acting_user) -> None:
             raise ValidationError(_("The volume still holds items; move or delete them first."))
         # Only items the user may not see: refuse without confirming them.
         raise ValidationError(_("You cannot delete this volume."))
+    if not is_removable_draft(record):
+        raise ValidationError(
+            _(
+                "Described records are never deleted (Archives Law 2020, art. 21): only a draft "
+                "created by mistake may be removed within %(minutes)s minutes. A record whose "
+                "retention has run out goes to appraisal and destruction."
+            )
+            % {"minutes": int(draft_window().total_seconds() // 60)},
+            code="not_a_draft",
+        )
     record_event(
         f"repository.{kind_of(record)}.deleted",
         acting_user=acting_user,
         obj=record,
         before=snapshot(record),
+        note="draft",
     )
     record.version += 1
     enqueue(record, deleted=True)
-    record.pages_digitised.all().delete()
-    record.reviews.all().delete()
-    record.moves.all().delete()
     try:
         record.delete()
     except ProtectedError:  # lent or requested: a refusal, not a 500 (the atomic rolls back)

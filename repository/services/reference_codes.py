@@ -10,13 +10,15 @@ from django.utils.translation import gettext as _
 from accounts.audit import record_event
 from core.outbox import enqueue
 from repository import codes
-from repository.models import Item, Volume
+from repository.models import Item, Tombstone, Volume
 from repository.services.fields import kind_of, require_change
 
 
 def codes_with_prefix(prefix: str) -> list[str]:
+    """Codes taken under ``prefix``: by records and by the tombstones of destroyed ones (a
+    destroyed record's 档号 is never given again: its 销毁清册 names it)."""
     found: list[str] = []
-    for model in (Volume, Item):
+    for model in (Volume, Item, Tombstone):
         found += model.objects.filter(reference_code__startswith=prefix).values_list(
             "reference_code", flat=True
         )
@@ -46,6 +48,10 @@ def code_taken_message(code: str, *, user=None, exclude=None) -> str | None:
             qs = qs.exclude(pk=exclude.pk)
         holders.append(qs)
     if not any(qs.exists() for qs in holders):
+        if Tombstone.objects.filter(reference_code=code).exists():
+            return _(
+                "The reference code %(code)s belonged to a destroyed record; choose another."
+            ) % {"code": code}
         return None
     if user is None or any(qs.visible_to(user).exists() for qs in holders):
         return _("The reference code %(code)s is already used by another record.") % {"code": code}

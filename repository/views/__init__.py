@@ -22,6 +22,13 @@ from repository.views.importing import (
     staff_import_job_status,
     staff_import_rejected,
 )
+from repository.views.integrity import (
+    staff_appraisal,
+    staff_destruction,
+    staff_destruction_register,
+    staff_record_classification,
+    staff_secrecy_reminders,
+)
 from repository.views.locations import (
     staff_box,
     staff_boxes,
@@ -31,7 +38,12 @@ from repository.views.locations import (
     staff_rooms,
     staff_where_is,
 )
-from repository.views.opening import staff_review_decide, staff_review_queue
+from repository.views.opening import (
+    staff_review_decide,
+    staff_review_queue,
+    staff_review_sheet,
+    staff_review_sheet_upload,
+)
 from repository.views.public import (
     page_image,
     public_category,
@@ -43,6 +55,13 @@ from repository.views.public import (
 from repository.views.stocktaking import mobile_stocktake, staff_stocktake, staff_stocktakes
 
 __all__ = [
+    "staff_appraisal",
+    "staff_destruction",
+    "staff_destruction_register",
+    "staff_record_classification",
+    "staff_review_sheet",
+    "staff_review_sheet_upload",
+    "staff_secrecy_reminders",
     "mobile_stocktake",
     "page_image",
     "public_category",

@@ -89,7 +89,9 @@ def staff_record_new(request: HttpRequest, kind: str) -> HttpResponse:
     form = NewRecordForm(request.POST or None, fonds_qs=fonds_qs, kind=kind)
     if request.method == "POST" and form.is_valid():
         try:
-            record = services.create_record(kind, _record_data(form), acting_user=request.user)
+            record = services.create_record(
+                kind, _record_data(form), acting_user=request.user, door=_("the description form")
+            )
         except ValidationError as exc:
             form.add_service_errors(exc)
         except PermissionDenied as exc:
@@ -114,7 +116,9 @@ def staff_record_edit(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = {k: v for k, v in form.cleaned_data.items() if k != "reference_code"}
         try:
-            services.update_record(record, data, acting_user=request.user)
+            services.update_record(
+                record, data, acting_user=request.user, door=_("the description form")
+            )
         except ValidationError as exc:
             form.add_service_errors(exc)
         except PermissionDenied as exc:
@@ -125,7 +129,13 @@ def staff_record_edit(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
     return render(
         request,
         "repository/staff/record_form.html",
-        {"form": form, "kind": kind, "record": record, "renumber_form": RenumberForm()},
+        {
+            "form": form,
+            "kind": kind,
+            "record": record,
+            "renumber_form": RenumberForm(),
+            "removable_draft": services.is_removable_draft(record),
+        },
     )
 
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 import io
 
 import pytest
+from django.core.cache import cache
 from django.urls import reverse
 from openpyxl import load_workbook
 
 from accounts.choices import Classification, Role
 from accounts.permissions import grant, role_group
-from repository.choices import AccessStatus
+from repository.choices import PUBLIC_STATUSES, AccessStatus
 from repository.models import Category, Fonds, Item, Volume
 
 PERSONAS = [
@@ -68,7 +69,7 @@ def world(db):
 
 
 def expected_visible(persona: str, record) -> bool:
-    if record.access_status == AccessStatus.OPEN and record.classification == Classification.NONE:
+    if record.access_status in PUBLIC_STATUSES and record.classification == Classification.NONE:
         return True
     return persona == "archivist_a" and record.fonds.code == "J0A" and record.classification <= 1
 
@@ -130,6 +131,9 @@ def test_list_doors(world, client_as, persona):
 def test_detail_doors(world, client_as, persona):
     client = client_as(persona)
     for record in world:
+        # The world (now with 部分开放) asks more than the anonymous API throttle allows a minute;
+        # the throttle is not what this test checks.
+        cache.clear()
         kind = kind_of(record)
         visible = expected_visible(persona, record)
         api = client.get(f"/api/v1/{kind}s/{record.pk}/")
@@ -228,7 +232,7 @@ def _item_payload(world, **extra):
         "retention": "Y",
         "filing_year": 2001,
         "org_unit": "BGS",
-        "access_status": "controlled",
+        "access_status": "unreviewed",
         **extra,
     }
 
@@ -322,7 +326,8 @@ def test_a_volume_holding_only_invisible_items_is_not_deleted_and_they_are_not_c
 
 
 def test_boxing_an_item_names_its_volume_only_when_visible(hidden_world, archivist_a):
-    """A visible item inside an invisible volume: the refusal does not name the volume."""
+    """An item inside an invisible volume is itself invisible now (the record door composes
+    the volume rule): the refusal reads like a missing code and does not name the volume."""
     from django.core.exceptions import ValidationError
 
     from repository import boxes
@@ -341,7 +346,7 @@ def test_boxing_an_item_names_its_volume_only_when_visible(hidden_world, archivi
     with pytest.raises(ValidationError) as exc:
         boxes.put_in_box([item.reference_code], box, acting_user=archivist_a)
     text = " ".join(exc.value.messages)
-    assert "volume" in text or "案卷" in text
+    assert not Item.objects.visible_to(archivist_a).filter(pk=item.pk).exists()
     assert hidden_world["hidden_volume"].reference_code not in text.replace(item.reference_code, "")
 
 

@@ -31,7 +31,7 @@ def item_data(ws, **extra):
         "creator": "某市档案局",
         "date": "2019-03-05",
         "retention": "Y",
-        "access_status": "controlled",
+        "access_status": "unreviewed",
         "org_unit": "BGS",
         "filing_year": 2019,
     }
@@ -75,7 +75,7 @@ def test_duplicate_code_refused_across_volumes_and_items(ws, archivist_a):
                 "reference_code": code,
                 "retention": "Y",
                 "filing_year": 2019,
-                "access_status": "controlled",
+                "access_status": "unreviewed",
             },
             acting_user=archivist_a,
         )
@@ -102,10 +102,14 @@ def test_mandatory_in_chinese(ws, archivist_a):
 
 
 def test_classified_record_cannot_be_open(ws, archivist_a):
-    with pytest.raises(ValidationError, match="classified"):
+    # Describing cannot open at all now; the opening decision refuses a classified record.
+    with pytest.raises(ValidationError, match="opening review decision"):
         services.create_record(
             "item", item_data(ws, classification=1, access_status="open"), acting_user=archivist_a
         )
+    item = services.create_record("item", item_data(ws, classification=1), acting_user=archivist_a)
+    with pytest.raises(ValidationError, match="classified"):
+        services.decide_opening(item, OpeningDecision.OPEN, acting_user=archivist_a)
 
 
 def test_archivist_cannot_exceed_clearance_or_other_fonds(ws, ws_b, archivist_a, keeper):
@@ -226,7 +230,7 @@ def test_classified_record_cannot_be_opened(ws, archivist_a):
 
 
 def test_open_in_part_needs_pages(ws, archivist_a):
-    item = make_item(ws, year=1990)
+    item = make_item(ws, year=1990, pages=4)
     with pytest.raises(ValidationError):
         services.decide_opening(item, OpeningDecision.PARTIAL, acting_user=archivist_a, reason="r")
     review = services.decide_opening(

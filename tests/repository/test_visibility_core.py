@@ -4,7 +4,7 @@ import pytest
 
 from accounts.choices import Classification, Role
 from accounts.permissions import grant, role_group
-from repository.choices import AccessStatus
+from repository.choices import PUBLIC_STATUSES, AccessStatus
 from repository.models import Category, Fonds, Item, Volume
 
 
@@ -38,7 +38,7 @@ def public_codes(catalogue):
     return {
         r.reference_code
         for key, r in catalogue.items()
-        if len(key) == 3 and key[1] == AccessStatus.OPEN and key[2] == Classification.NONE
+        if len(key) == 3 and key[1] in PUBLIC_STATUSES and key[2] == Classification.NONE
     }
 
 
