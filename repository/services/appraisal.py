@@ -34,6 +34,7 @@ from core.errors import Conflict
 from core.fonts import pdf_font
 from core.outbox import enqueue
 from core.output import pdf_text
+from repository import retention as retention_codes
 from repository.choices import AppraisalDecision, Retention
 from repository.models import Appraisal, Destruction, Item, Tombstone, Volume
 from repository.services.fields import kind_of, require_change, snapshot
@@ -115,7 +116,9 @@ def appraise_record(
     ]
     if len(names) < 2:
         errors["appraisers"] = [_("Name the appraisers (at least two persons).")]
-    if decision == AppraisalDecision.KEEP and new_retention not in Retention.values:
+    if decision == AppraisalDecision.KEEP and (
+        not retention_codes.is_valid(new_retention) or retention_codes.is_legacy(new_retention)
+    ):
         errors["new_retention"] = [_("Give the new retention.")]
     if errors:
         raise ValidationError(errors)

@@ -133,6 +133,7 @@ def test_a_draft_is_removable_within_the_window(ws, archivist_a, settings):
             "category": ws,
             "title": "误建",
             "date": "2019",
+            "creator": "某市档案局",
             "retention": "Y",
             "org_unit": "BGS",
         },

@@ -66,6 +66,7 @@ def test_every_door_refuses_to_open_a_record(ws, archivist_a, client_for):
                 "category": ws,
                 "title": "新",
                 "date": "2019",
+                "creator": "某市档案局",
                 "retention": "Y",
                 "access_status": "open",
             },
@@ -93,6 +94,7 @@ def test_every_door_refuses_to_open_a_record(ws, archivist_a, client_for):
             "category": ws.pk,
             "title": "新",
             "date": "2019",
+            "creator": "某市档案局",
             "retention": "Y",
             "access_status": "open",
         },
@@ -113,10 +115,10 @@ def test_every_door_refuses_to_open_a_record(ws, archivist_a, client_for):
 
 def test_an_imported_status_is_kept_as_an_imported_decision(ws, archivist_a):
     data = (
-        "全宗号,门类代码,题名,日期,保管期限,开放标识,机构（问题）\n"
-        f"{ws.fonds.code},WS,开放的文件,1990-01-02,Y,开放,BGS\n"
-        f"{ws.fonds.code},WS,未审核的文件,1990-01-03,Y,未审核,BGS\n"
-        f"{ws.fonds.code},WS,部分开放的文件,1990-01-04,Y,部分开放,BGS\n"
+        "全宗号,门类代码,题名,责任者,日期,保管期限,开放标识,机构（问题）\n"
+        f"{ws.fonds.code},WS,开放的文件,市档案局,1990-01-02,Y,开放,BGS\n"
+        f"{ws.fonds.code},WS,未审核的文件,市档案局,1990-01-03,Y,未审核,BGS\n"
+        f"{ws.fonds.code},WS,部分开放的文件,市档案局,1990-01-04,Y,部分开放,BGS\n"
     ).encode()
     report = import_catalogue(data, "目录.csv", acting_user=archivist_a, kind="item", dry_run=False)
     assert report.written == 2, report.rejected
@@ -217,6 +219,7 @@ def test_a_classified_item_cannot_go_into_a_lower_volume(ws, archivist_a):
                 "volume": volume,
                 "title": "机密件",
                 "date": "2019",
+                "creator": "某市档案局",
                 "retention": "Y",
                 "classification": 1,
             },
@@ -230,6 +233,7 @@ def test_a_classified_item_cannot_go_into_a_lower_volume(ws, archivist_a):
             "volume": volume,
             "title": "件",
             "date": "2019",
+            "creator": "某市档案局",
             "retention": "Y",
         },
         acting_user=archivist_a,
@@ -253,6 +257,7 @@ def test_retention_of_a_volume_covers_its_items(ws, archivist_a):
                 "volume": volume,
                 "title": "永久件",
                 "date": "2019",
+                "creator": "某市档案局",
                 "retention": "Y",
             },
             acting_user=archivist_a,

@@ -294,7 +294,6 @@ def _item(ws, **extra):
         "creator": "某市档案局",
         "date": "2019/6/1",
         "retention": "D5",
-        "access_status": "controlled",
         "org_unit": "办公室",
         "document_number": "某档发〔2019〕12号",
         "secrecy_period": "",
