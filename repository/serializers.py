@@ -30,7 +30,11 @@ class RecordSerializer(serializers.Serializer):
     fonds = serializers.CharField(source="fonds.code", read_only=True)
     category = serializers.CharField(source="category.code", read_only=True)
     category_id = serializers.IntegerField(read_only=True)
-    volume_id = serializers.IntegerField(read_only=True, allow_null=True, required=False)
+    # The volume through its own door (``access.through_volume_door``): null when the volume
+    # is hidden from the caller, or when nobody asked the door.
+    volume_id = serializers.IntegerField(
+        source="visible_volume_id", read_only=True, allow_null=True, default=None
+    )
     version = serializers.IntegerField(read_only=True)
 
     def get_kind(self, obj) -> str:

@@ -53,6 +53,10 @@ LIST_PARAMETERS = [
 ]
 
 
+def _staff_data(user, record) -> dict:
+    return StaffRecordSerializer(access.through_volume_door(user, [record])[0]).data
+
+
 class RecordViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, BaseViewSet
 ):
@@ -86,12 +90,13 @@ class RecordViewSet(
     def get_object(self):
         record = access.access_record(self.request.user, self.kind, self.kwargs["pk"])
         services.record_classified_view(record, acting_user=self.request.user)
-        return record
+        return access.through_volume_door(self.request.user, [record])[0]
 
     @extend_schema(parameters=LIST_PARAMETERS)
     def list(self, request, *args, **kwargs):
         rows, next_url = KeysetPagination().paginate(request, self.get_queryset())
         serializer_class = self.get_serializer_class()
+        rows = access.through_volume_door(request.user, rows)
         return Response({"next": next_url, "results": serializer_class(rows, many=True).data})
 
     @extend_schema(request=RecordInputSerializer, responses=StaffRecordSerializer)
@@ -103,7 +108,7 @@ class RecordViewSet(
             dict(serializer.validated_data),
             acting_user=request.user,
         )
-        return Response(StaffRecordSerializer(record).data, status=status.HTTP_201_CREATED)
+        return Response(_staff_data(request.user, record), status=status.HTTP_201_CREATED)
 
     @extend_schema(request=RecordInputSerializer, responses=StaffRecordSerializer)
     def partial_update(self, request, pk=None):
@@ -116,7 +121,7 @@ class RecordViewSet(
             if k not in ("fonds", "category", "volume")
         }
         record = services.update_record(record, changes, acting_user=request.user)
-        return Response(StaffRecordSerializer(record).data)
+        return Response(_staff_data(request.user, record))
 
     def destroy(self, request, pk=None):
         record = access.access_record_for_change(request.user, self.kind, pk)
@@ -135,7 +140,7 @@ class RecordViewSet(
             acting_user=request.user,
             reason=serializer.validated_data["reason"],
         )
-        return Response(StaffRecordSerializer(record).data)
+        return Response(_staff_data(request.user, record))
 
     @extend_schema(request=MoveInputSerializer, responses=MoveSerializer)
     @action(detail=True, methods=["post"])
@@ -170,7 +175,7 @@ class RecordViewSet(
             withheld_pages=data["withheld_pages"],
         )
         record.refresh_from_db()
-        return Response(StaffRecordSerializer(record).data)
+        return Response(_staff_data(request.user, record))
 
 
 class DigitalPageSerializer(serializers.Serializer):
@@ -255,4 +260,5 @@ class ReviewQueueView(APIView):
         for model in (Volume, Item):
             queue = services.review_queue_for(model).filter(fonds_id__in=fonds_ids)
             rows += list(queue.visible_to(request.user).select_related("fonds", "category")[:100])
+        rows = access.through_volume_door(request.user, rows)
         return Response({"results": StaffRecordSerializer(rows, many=True).data})
