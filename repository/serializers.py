@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from repository.choices import AccessStatus, Carrier, OpeningDecision, Retention, ShelvingKind
@@ -42,6 +43,14 @@ class RecordSerializer(serializers.Serializer):
 
     def get_date(self, obj) -> str:
         return format_partial_date(obj.date_start, obj.date_end, obj.date_precision)
+
+
+@extend_schema_serializer(many=False)  # the list action answers one page object
+class RecordPageSerializer(serializers.Serializer):
+    """One keyset page of records: no total count; ``next`` is the following page."""
+
+    next = serializers.URLField(allow_null=True, read_only=True)
+    results = RecordSerializer(many=True, read_only=True)
 
 
 class StaffRecordSerializer(RecordSerializer):
@@ -114,9 +123,16 @@ class PositionSerializer(serializers.Serializer):
 
 
 class MoveSerializer(serializers.ModelSerializer):
-    from_position = serializers.CharField(source="from_position.code", default=None)
-    to_position = serializers.CharField(source="to_position.code", default=None)
-    moved_by = serializers.CharField(source="moved_by.username", default=None)
+    # null when the record came from / went to no shelf, or the mover's account is gone.
+    from_position = serializers.CharField(
+        source="from_position.code", default=None, allow_null=True, read_only=True
+    )
+    to_position = serializers.CharField(
+        source="to_position.code", default=None, allow_null=True, read_only=True
+    )
+    moved_by = serializers.CharField(
+        source="moved_by.username", default=None, allow_null=True, read_only=True
+    )
 
     class Meta:
         model = Move

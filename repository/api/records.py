@@ -19,6 +19,7 @@ from repository.serializers import (
     MoveInputSerializer,
     MoveSerializer,
     RecordInputSerializer,
+    RecordPageSerializer,
     RecordSerializer,
     RenumberSerializer,
     StaffRecordSerializer,
@@ -64,6 +65,7 @@ class RecordViewSet(
 
     kind = "item"
     permission_classes = [permissions.AllowAny]
+    pagination_class = None  # keyset pages (``KeysetPagination``), no count
     lookup_value_regex = r"\d+"
 
     def get_permissions(self):
@@ -92,7 +94,10 @@ class RecordViewSet(
         services.record_classified_view(record, acting_user=self.request.user)
         return access.through_volume_door(self.request.user, [record])[0]
 
-    @extend_schema(parameters=LIST_PARAMETERS)
+    @extend_schema(
+        parameters=LIST_PARAMETERS,
+        responses=RecordPageSerializer,
+    )
     def list(self, request, *args, **kwargs):
         rows, next_url = KeysetPagination().paginate(request, self.get_queryset())
         serializer_class = self.get_serializer_class()
@@ -214,7 +219,7 @@ def _page_data(request, page) -> dict:
 class PagesMixin:
     @extend_schema(methods=["GET"], request=None, responses=DigitalPageSerializer(many=True))
     @extend_schema(methods=["POST"], request=PageUploadSerializer, responses=DigitalPageSerializer)
-    @action(detail=True, methods=["get", "post"])
+    @action(detail=True, methods=["get", "post"], pagination_class=None)
     def pages(self, request, pk=None):
         """Digitised pages: list (withheld pages only for staff of the fonds); upload a scan
         (JPEG, PNG or TIFF; archivists who may change the fonds)."""

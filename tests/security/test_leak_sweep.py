@@ -568,6 +568,8 @@ class Sweep:
     errors: list = field(default_factory=list)
     swept_routes: set = field(default_factory=set)
     asked: dict = field(default_factory=dict)  # (persona, url) -> refusal
+    formats: dict = field(default_factory=dict)  # API url -> the ?format= values it renders
+    per_door: dict = field(default_factory=lambda: defaultdict(int))  # door -> requests
     gated: int = 0  # hidden fillings not asked: the route's role gate refused the persona
     seconds: dict = field(default_factory=lambda: defaultdict(float))
 
@@ -638,6 +640,7 @@ def ask(
         response = client.get(url)
     sweep.doors.add((persona, door))
     sweep.seconds[door] += time.perf_counter() - began
+    sweep.per_door[door] += 1
     status = response.status_code
     if status >= 500:
         sweep.errors.append((persona, url, status))
@@ -645,6 +648,9 @@ def ask(
         return "error", set()
     no = refusal(response)
     sweep.asked[(persona, url)] = no
+    view = (getattr(response, "renderer_context", None) or {}).get("view")
+    if view is not None:  # DRF answers 404 to a ?format= none of the view's renderers has
+        sweep.formats[url] = {renderer.format for renderer in view.get_renderers()}
     if status >= 300:
         read = set()
     text = body_text(response)
@@ -696,7 +702,10 @@ def sweep_route(sweep: Sweep, world: World, clients: dict, route: Route, widen: 
             gate_refused = gate_refused and bool(no)
             if url == widened:  # widen the first filling only; the admin's filters narrow
                 for name in sorted(read & set(widen)):
-                    for value in widen[name]:
+                    values = widen[name]
+                    if name == "format" and url in sweep.formats:
+                        values = [v for v in values if v in sweep.formats[url]]
+                    for value in values:
                         sep = "&" if "?" in url else "?"
                         ask(
                             sweep, world, persona, client, door, f"{url}{sep}{name}={value}", oracle
@@ -749,6 +758,8 @@ def test_every_persona_through_every_door(media, settings, caplog):
     )
     slowest = sorted(sweep.seconds.items(), key=lambda kv: -kv[1])[:12]
     print("  slowest doors: " + ", ".join(f"{door} {sec:.1f} s" for door, sec in slowest))
+    busiest = sorted(sweep.per_door.items(), key=lambda kv: -kv[1])[:12]
+    print("  most asked doors: " + ", ".join(f"{door} {n}" for door, n in busiest))
     known = sorted({leak for leak in sweep.leaks if leak[1].startswith(tuple(KNOWN_LEAKS))})
     for prefix, where in KNOWN_LEAKS.items():
         count = sum(1 for leak in known if leak[1].startswith(prefix))
