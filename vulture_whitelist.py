@@ -169,3 +169,8 @@ _.ahead
 _.second_supervisor
 _.second_password
 _.access_status_display
+
+# drf-spectacular post-processing hook named in settings (SPECTACULAR_SETTINGS); an attribute the
+# record door sets for serializers (`volume_id` through the volume's own door).
+_.document_errors
+_.visible_volume_id

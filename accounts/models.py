@@ -1,15 +1,22 @@
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from typing import Any
 
+from django.apps import apps
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, Group
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
 from django.db import models
+from django.db.models.functions import Cast
+from django.db.models.query import ModelIterable
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.choices import STAFF_ROLES, Classification, Role
+from core import hooks
 
 
 @dataclass(frozen=True)
@@ -120,7 +127,114 @@ class User(AbstractUser):
         return self.is_superuser or bool(self.role_names & STAFF_ROLES)
 
 
+# Where a name (a reference code, a title) may stand inside an audit row's text: split on
+# blanks and punctuation that no reference code contains (DA/T 13 codes use "-", "·", "/").
+_NAME_SPLIT = re.compile(r"[\s,;，；、。()（）\[\]{}<>\"'“”‘’]+")
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list | tuple):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+def _replace(value: Any, hidden: list[str], mask: str) -> Any:
+    if isinstance(value, str):
+        for name in hidden:
+            value = value.replace(name, mask)
+        return value
+    if isinstance(value, dict):
+        return {k: _replace(v, hidden, mask) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_replace(v, hidden, mask) for v in value]
+    return value
+
+
+REDACTED_FIELDS = ("object_repr", "note", "before", "after")
+
+
+def redact_audit_rows(user, rows: list[AuditLog]) -> None:
+    """Mask, in place, every name of an object hidden from ``user`` (as the apps' providers of
+    ``core.hooks.audit_hidden_names`` answer) in the rows' text: a box's row lists the codes
+    of the records put in it, some of which the viewer may not see. The rows are not saved
+    (and cannot be: the log is append-only)."""
+    names: set[str] = set()
+    for row in rows:
+        for name in REDACTED_FIELDS:
+            for text in _strings(getattr(row, name)):
+                names.add(text)
+                names.update(t for t in _NAME_SPLIT.split(text) if len(t) >= 3)
+    names.discard("")
+    if not names:
+        return
+    hidden: set[str] = set()
+    for _app, find in hooks.audit_hidden_names.items():
+        hidden |= set(find(user, names))
+    if not hidden:
+        return
+    mask = gettext("(hidden)")
+    ordered = sorted(hidden, key=len, reverse=True)  # a longer name before any part of it
+    for row in rows:
+        for name in REDACTED_FIELDS:
+            setattr(row, name, _replace(getattr(row, name), ordered, mask))
+
+
 class AuditLogQuerySet(models.QuerySet):
+    """``visible_to(user)`` is the one door for reading the log: the audit page, the admin and
+    any export read rows through it and nowhere else."""
+
+    _viewer: Any = None
+    _redacting = False
+
+    def visible_to(self, user) -> AuditLogQuerySet:
+        """Rows ``user`` may read: a row about an object the user may not see (a record above
+        their clearance or outside their fonds, a request or loan naming one: each app says
+        which of its objects, ``core.hooks.audit_hidden_objects``) is left out, counts and
+        pages included; in the rows that remain, names of hidden records are masked when the
+        rows are read (``redact_audit_rows``). Values querysets (``values()``) are not masked:
+        read model rows."""
+        hidden = models.Q()
+        for label, find in hooks.audit_hidden_objects.items():
+            model = apps.get_model(label)
+            ids = find(user).annotate(_audit_id=Cast("pk", models.CharField())).values("_audit_id")
+            content_type = ContentType.objects.get_for_model(model)
+            hidden |= models.Q(object_type=content_type, object_id__in=ids)
+        qs = self.exclude(hidden) if hidden else self._chain()
+        qs._viewer = user
+        qs._redacting = True
+        return qs
+
+    def _clone(self):
+        clone = super()._clone()
+        clone._viewer = self._viewer
+        clone._redacting = self._redacting
+        return clone
+
+    def _fetch_all(self) -> None:
+        fresh = self._result_cache is None
+        super()._fetch_all()
+        if fresh and self._redacting and self._iterable_class is ModelIterable:
+            redact_audit_rows(self._viewer, self._result_cache)
+
+    def iterator(self, chunk_size=None):
+        rows = super().iterator(chunk_size)
+        if not (self._redacting and self._iterable_class is ModelIterable):
+            yield from rows
+            return
+        batch: list[AuditLog] = []
+        for row in rows:
+            batch.append(row)
+            if len(batch) >= 500:
+                redact_audit_rows(self._viewer, batch)
+                yield from batch
+                batch = []
+        redact_audit_rows(self._viewer, batch)
+        yield from batch
+
     def update(self, **kwargs):
         raise PermissionDenied("The audit log is append-only.")
 

@@ -3,6 +3,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.navigation import NavItem, register
 from borrowing.roles import can_check_in, can_read_statistics, can_retrieve, is_borrowing_staff
+from core import hooks
 
 
 class BorrowingConfig(AppConfig):
@@ -15,6 +16,14 @@ class BorrowingConfig(AppConfig):
         from repository.stocktake import register_on_loan_provider  # noqa: PLC0415 - models
 
         register_on_loan_provider(records_on_loan)
+
+        # The audit log leaves out rows about requests, loans and copies the viewer may not
+        # read (accounts.models.AuditLogQuerySet.visible_to).
+        from borrowing import models  # noqa: PLC0415 - models
+
+        hooks.audit_hidden_objects.register("borrowing.accessrequest", models.hidden_requests)
+        hooks.audit_hidden_objects.register("borrowing.loan", models.hidden_loans)
+        hooks.audit_hidden_objects.register("borrowing.digitalgrant", models.hidden_grants)
 
         register(NavItem(_("Access requests"), "borrowing:desk", is_borrowing_staff, 300))
         register(NavItem(_("Retrieval list"), "borrowing:retrieval", can_retrieve, 310))

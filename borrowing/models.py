@@ -451,3 +451,20 @@ class DigitalGrant(RecordRef):
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.record} → {self.expires_at:%Y-%m-%d}"
+
+
+# --- the audit log's door (core.hooks.audit_hidden_objects, registered in apps.py) ----------
+
+
+def hidden_requests(user) -> AccessRequestQuerySet:
+    """Requests ``visible_to`` leaves out: their audit rows are not shown to ``user``."""
+    return AccessRequest.objects.exclude(pk__in=AccessRequest.objects.visible_to(user).values("pk"))
+
+
+def hidden_loans(user) -> LoanQuerySet:
+    return Loan.objects.exclude(pk__in=Loan.objects.visible_to(user).values("pk"))
+
+
+def hidden_grants(user) -> models.QuerySet:
+    """Digital copies of records hidden from ``user`` (a grant follows its record)."""
+    return DigitalGrant.objects.filter(names_hidden_record(user))

@@ -45,6 +45,10 @@ class AccessRequestSerializer(serializers.ModelSerializer):
     number = serializers.CharField(read_only=True)
     requester = serializers.CharField(source="requester.username", read_only=True)
     id_number_masked = serializers.CharField(source="masked_id_number", read_only=True)
+    # Blank for staff requests (no identity document): the schema's enum must say so.
+    id_document_type = serializers.ChoiceField(
+        choices=IdDocumentType.choices, allow_blank=True, read_only=True
+    )
     lines = RequestLineSerializer(many=True, read_only=True)
     decisions = DecisionSerializer(many=True, read_only=True)
 

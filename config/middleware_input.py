@@ -186,7 +186,8 @@ def _size(limit: int) -> str:
 def refusal(request: HttpRequest, message: str, *, status: int) -> HttpResponse:
     """The API's error shape under ``/api/``, the 400 page elsewhere."""
     if request.path_info.startswith("/api/"):
-        return JsonResponse(
-            {"detail": message}, status=status, json_dumps_params={"ensure_ascii": False}
-        )
+        body: dict = {"detail": message}
+        if status == 400:  # invalid input: the reason per field, as the API's 400s give it
+            body["errors"] = {"non_field_errors": [message]}
+        return JsonResponse(body, status=status, json_dumps_params={"ensure_ascii": False})
     return render(request, "errors/400.html", {"message": message, "status": status}, status=status)

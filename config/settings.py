@@ -339,6 +339,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "core.api.normalise_integer_limits",
+        "core.api.document_errors",
     ],
 }
 

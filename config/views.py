@@ -7,6 +7,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+from rest_framework import exceptions
 
 from accounts.choices import Role
 from accounts.permissions import staff_required
@@ -60,19 +61,45 @@ def staff_home(request: HttpRequest) -> HttpResponse:
     return render(request, "staff/home.html", {"user_roles": roles})
 
 
+def _api_error(request: HttpRequest, error: type[exceptions.APIException], errors=None):
+    """Under /api/ an error Django answers before DRF (an address no route matches, a
+    request Django refuses) keeps the API's error shape (``core.api.exception_handler``):
+    JSON, ``{"detail", "errors"?}``, not a page."""
+    if not request.path.startswith("/api/"):
+        return None
+    body: dict = {"detail": str(error.default_detail)}
+    if errors:
+        body["errors"] = errors
+    return JsonResponse(
+        body,
+        status=error.status_code,
+        json_dumps_params={"ensure_ascii": False},
+    )
+
+
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return render(request, "errors/404.html", status=404)
+    return _api_error(request, exceptions.NotFound) or render(
+        request, "errors/404.html", status=404
+    )
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    return render(request, "errors/500.html", status=500)
+    return _api_error(request, exceptions.APIException) or render(
+        request, "errors/500.html", status=500
+    )
 
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return render(request, "errors/403.html", status=403)
+    return _api_error(request, exceptions.PermissionDenied) or render(
+        request, "errors/403.html", status=403
+    )
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """The 400 page; an ``InvalidInput`` refusal (core/input.py) shows its reason."""
     message = exception.message if isinstance(exception, InvalidInput) else ""
-    return render(request, "errors/400.html", {"message": message}, status=400)
+    field = getattr(exception, "field", "") or "non_field_errors"
+    errors = {field: [message or str(exceptions.ValidationError.default_detail)]}
+    return _api_error(request, exceptions.ValidationError, errors) or render(
+        request, "errors/400.html", {"message": message}, status=400
+    )

@@ -119,3 +119,54 @@ def normalise_integer_limits(result: dict, generator, request, public) -> dict:
 
     walk(result)
     return result
+
+
+# The error contract (``exception_handler``): which refusals an operation may answer. Written
+# into the schema so that a client (and the Schemathesis run in tests/security) can hold every
+# answer to it; a status outside these and the documented successes is a bug.
+ERROR_SCHEMA = {
+    "type": "object",
+    "description": "A refusal: a message, a machine-readable code for domain refusals, and "
+    "per-field messages for invalid input.",
+    "properties": {
+        "detail": {"type": "string"},
+        "code": {"type": "string"},
+        "errors": {"type": "object", "additionalProperties": True},
+    },
+    "required": ["detail"],
+}
+ERRORS = {
+    "400": "Invalid input (per-field messages in ``errors``).",
+    "401": "The credentials given are not valid.",
+    "403": "Not allowed (or not signed in).",
+    "404": "Not found, or not visible to the caller (the same answer).",
+    "409": "Conflicts with the current state.",
+    "413": "The request is too large.",
+    "415": "Unsupported media type.",
+    "429": "Too many requests (throttled).",
+}
+UNSAFE = {"post", "put", "patch", "delete"}
+
+
+def document_errors(result: dict, generator, request, public) -> dict:
+    """Add the error answers every operation can give (``ERRORS``) to its responses: 400 where
+    it takes input, 409/413/415 where it writes or takes a body, the rest everywhere."""
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    schemas["Error"] = ERROR_SCHEMA
+    ref = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    for operations in result.get("paths", {}).values():
+        for method, operation in operations.items():
+            if method not in {"get", "post", "put", "patch", "delete", "head", "options"}:
+                continue
+            body = "requestBody" in operation
+            wanted = {"401", "403", "404", "429"}
+            if body or operation.get("parameters"):
+                wanted.add("400")
+            if method in UNSAFE:
+                wanted.add("409")
+            if body:
+                wanted |= {"413", "415"}
+            responses = operation.setdefault("responses", {})
+            for code in sorted(wanted):
+                responses.setdefault(code, {"content": ref, "description": ERRORS[code]})
+    return result

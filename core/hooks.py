@@ -75,3 +75,38 @@ forget_reading_staging = Hook(
 )
 device_alarm = Hook("ingest.device_alarm", provider="storage_env")
 push_readings = Hook("ingest.push_readings", provider="storage_env")
+
+
+class Providers:
+    """A slot several upper apps fill, each under its own key (a model label, an app name).
+
+    Where a ``Hook`` has one implementation, a reader in a lower app sometimes needs an answer
+    from every app above it (the audit log asks each app which of its objects a viewer may not
+    see). Registering the same key again replaces the earlier function, as a re-run ``ready()``
+    would. Nothing registered means nothing to ask (the answer of each caller's own default)."""
+
+    __slots__ = ("name", "_funcs")
+
+    def __init__(self, name: str):
+        self.name = name
+        self._funcs: dict[str, Callable[..., Any]] = {}
+
+    def register(self, key: str, func: Callable[..., Any]) -> Callable[..., Any]:
+        self._funcs[key] = func
+        return func
+
+    def items(self) -> list[tuple[str, Callable[..., Any]]]:
+        return list(self._funcs.items())
+
+    def __repr__(self) -> str:
+        return f"<Providers {self.name} ({', '.join(self._funcs) or 'empty'})>"
+
+
+# The audit log's door (accounts.models.AuditLogQuerySet.visible_to): an audit row about an
+# object the viewer may not see is left out, and names of hidden records inside the rows that
+# remain are redacted. ``audit_hidden_objects``: "app_label.model" → f(user) returning a queryset
+# of that model's objects hidden from ``user`` (only their primary keys are read);
+# ``audit_hidden_names``: app → f(user, names: set[str]) returning the subset of ``names`` that
+# are codes or titles of objects hidden from ``user``. Registered by repository and borrowing.
+audit_hidden_objects = Providers("audit.hidden_objects")
+audit_hidden_names = Providers("audit.hidden_names")

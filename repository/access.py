@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from accounts.roles import is_staff
@@ -96,6 +97,19 @@ def find_record(
     return None
 
 
+def through_volume_door(user, records):
+    """Set ``visible_volume_id`` on each record: the id of its volume when that volume passes
+    the record door for ``user``, else ``None`` (an open item may lie in a classified volume;
+    the API's ``volume_id`` is read from here, never from ``volume_id``). One query."""
+    rows = list(records)
+    ids = {r.volume_id for r in rows if getattr(r, "volume_id", None)}
+    seen = set(Volume.objects.visible_to(user).filter(pk__in=ids).values_list("pk", flat=True))
+    for row in rows:
+        volume_id = getattr(row, "volume_id", None)
+        row.visible_volume_id = volume_id if volume_id in seen else None
+    return rows
+
+
 def access_record_for_change(user, kind: str, pk) -> Volume | Item:
     record = access_record(user, kind, pk)
     if not can_change_fonds(user, record.fonds):
@@ -127,3 +141,34 @@ def sees_fonds(user, fonds_id: int) -> bool:
 def sees_original(user, record) -> bool:
     """Originals of digitised pages: only staff who see the record through their fonds."""
     return sees_fonds(user, record.fonds_id) and record.classification <= user.clearance
+
+
+# --- the audit log's door (core.hooks.audit_hidden_objects / audit_hidden_names) ------------
+
+
+def hidden_items(user) -> QuerySet:
+    return Item.objects.hidden_from(user)
+
+
+def hidden_volumes(user) -> QuerySet:
+    return Volume.objects.hidden_from(user)
+
+
+def hidden_pages(user) -> QuerySet:
+    """Pages of records hidden from ``user``: a page follows its record."""
+    return DigitalPage.objects.filter(
+        Q(item__in=hidden_items(user).values("pk"))
+        | Q(volume__in=hidden_volumes(user).values("pk"))
+    )
+
+
+def hidden_record_names(user, names: set[str]) -> set[str]:
+    """Which of ``names`` are the reference code or title of a record hidden from ``user``."""
+    found: set[str] = set()
+    for model in (Item, Volume):
+        rows = model.objects.hidden_from(user).filter(
+            Q(reference_code__in=names) | Q(title__in=names)
+        )
+        for code, title in rows.values_list("reference_code", "title"):
+            found.update(name for name in (code, title) if name in names)
+    return found

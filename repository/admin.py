@@ -13,6 +13,7 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import Http404
+from django.utils.translation import gettext_lazy as _
 from guardian.admin import GuardedModelAdmin
 from guardian.shortcuts import get_group_perms, get_user_perms
 
@@ -20,7 +21,7 @@ from accounts.admin_doors import ServiceAdminMixin
 from accounts.audit import record_event
 from core.input import ID_MAX, InvalidInput, parse_int
 from repository import boxes, codes, services
-from repository.models import Box, Category, Fonds, ShelvingUnit, StoreRoom
+from repository.models import Box, Category, Fonds, Item, ShelvingUnit, StoreRoom, Volume
 
 
 class FondsForm(forms.ModelForm):
@@ -36,8 +37,24 @@ class FondsForm(forms.ModelForm):
         return pattern
 
 
+def _holds_records(**where) -> bool:
+    return Item.objects.filter(**where).exists() or Volume.objects.filter(**where).exists()
+
+
+class CategoryForm(forms.ModelForm):
+    def clean(self):
+        data = super().clean()
+        if data.get("DELETE") and self.instance.pk and _holds_records(category=self.instance):
+            # Refused here, before Django's own check, which would list the protected records
+            # (绝密 ones too) to whoever asks; records are never deleted (档案法 §21).
+            data["DELETE"] = False
+            raise ValidationError(_("A category that holds records cannot be deleted."))
+        return data
+
+
 class CategoryInline(admin.TabularInline):
     model = Category
+    form = CategoryForm
     extra = 0
     fields = ["code", "name", "parent", "opening_age_years"]
 
@@ -48,6 +65,15 @@ class FondsAdmin(GuardedModelAdmin):
     list_display = ["code", "name"]
     search_fields = ["code", "name"]
     inlines = [CategoryInline]
+
+    def has_delete_permission(self, request, obj=None):
+        # Records are never hard-deleted: they leave the archive only by appraisal and
+        # destruction (档案法 §21: "禁止擅自销毁档案"), so a fonds that holds records is not
+        # deleted, and the confirmation page, which would list every protected record (绝密
+        # ones to a superuser cleared to 机密), is never drawn. No bulk delete either.
+        if obj is None or _holds_records(fonds=obj):
+            return False
+        return super().has_delete_permission(request, obj)
 
     # Guardian's permission pages look ids up with the text from the address, where anything
     # but a number was a ValueError (500): an address that names no id is a 404.

@@ -2,6 +2,7 @@ from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
 from accounts.navigation import NavItem, register
+from core import hooks
 from repository.roles import can_catalogue, can_take_stock
 
 
@@ -18,6 +19,15 @@ class RepositoryConfig(AppConfig):
         )
 
         register_object_permissions("fonds", FondsUserObjectPermission, FondsGroupObjectPermission)
+
+        # The audit log shows no row about a record the viewer may not see, and masks the
+        # codes of such records in the rows it shows (accounts.models.AuditLogQuerySet).
+        from repository import access  # noqa: PLC0415 - imports models
+
+        hooks.audit_hidden_objects.register("repository.item", access.hidden_items)
+        hooks.audit_hidden_objects.register("repository.volume", access.hidden_volumes)
+        hooks.audit_hidden_objects.register("repository.digitalpage", access.hidden_pages)
+        hooks.audit_hidden_names.register("repository", access.hidden_record_names)
 
         register(NavItem(_("Catalogue"), "repository:staff-catalogue", order=10))
         register(NavItem(_("Fonds and categories"), "repository:staff-hierarchy", order=11))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from repository.choices import AccessStatus, Carrier, OpeningDecision, ShelvingKind
@@ -42,7 +43,11 @@ class RecordSerializer(serializers.Serializer):
     fonds = serializers.CharField(source="fonds.code", read_only=True)
     category = serializers.CharField(source="category.code", read_only=True)
     category_id = serializers.IntegerField(read_only=True)
-    volume_id = serializers.IntegerField(read_only=True, allow_null=True, required=False)
+    # The volume through its own door (``access.through_volume_door``): null when the volume
+    # is hidden from the caller, or when nobody asked the door.
+    volume_id = serializers.IntegerField(
+        source="visible_volume_id", read_only=True, allow_null=True, default=None
+    )
     version = serializers.IntegerField(read_only=True)
 
     def get_kind(self, obj) -> str:
@@ -50,6 +55,14 @@ class RecordSerializer(serializers.Serializer):
 
     def get_date(self, obj) -> str:
         return format_partial_date(obj.date_start, obj.date_end, obj.date_precision)
+
+
+@extend_schema_serializer(many=False)  # the list action answers one page object
+class RecordPageSerializer(serializers.Serializer):
+    """One keyset page of records: no total count; ``next`` is the following page."""
+
+    next = serializers.URLField(allow_null=True, read_only=True)
+    results = RecordSerializer(many=True, read_only=True)
 
 
 class StaffRecordSerializer(RecordSerializer):
@@ -138,9 +151,16 @@ class PositionSerializer(serializers.Serializer):
 
 
 class MoveSerializer(serializers.ModelSerializer):
-    from_position = serializers.CharField(source="from_position.code", default=None)
-    to_position = serializers.CharField(source="to_position.code", default=None)
-    moved_by = serializers.CharField(source="moved_by.username", default=None)
+    # null when the record came from / went to no shelf, or the mover's account is gone.
+    from_position = serializers.CharField(
+        source="from_position.code", default=None, allow_null=True, read_only=True
+    )
+    to_position = serializers.CharField(
+        source="to_position.code", default=None, allow_null=True, read_only=True
+    )
+    moved_by = serializers.CharField(
+        source="moved_by.username", default=None, allow_null=True, read_only=True
+    )
 
     class Meta:
         model = Move

@@ -20,6 +20,7 @@ from repository.serializers import (
     MoveInputSerializer,
     MoveSerializer,
     RecordInputSerializer,
+    RecordPageSerializer,
     RecordSerializer,
     RenumberSerializer,
     StaffRecordSerializer,
@@ -54,6 +55,10 @@ LIST_PARAMETERS = [
 ]
 
 
+def _staff_data(user, record) -> dict:
+    return StaffRecordSerializer(access.through_volume_door(user, [record])[0]).data
+
+
 class RecordViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, BaseViewSet
 ):
@@ -61,6 +66,7 @@ class RecordViewSet(
 
     kind = "item"
     permission_classes = [permissions.AllowAny]
+    pagination_class = None  # keyset pages (``KeysetPagination``), no count
     lookup_value_regex = r"\d+"
 
     def get_permissions(self):
@@ -87,12 +93,16 @@ class RecordViewSet(
     def get_object(self):
         record = access.access_record(self.request.user, self.kind, self.kwargs["pk"])
         services.record_classified_view(record, acting_user=self.request.user)
-        return record
+        return access.through_volume_door(self.request.user, [record])[0]
 
-    @extend_schema(parameters=LIST_PARAMETERS)
+    @extend_schema(
+        parameters=LIST_PARAMETERS,
+        responses=RecordPageSerializer,
+    )
     def list(self, request, *args, **kwargs):
         rows, next_url = KeysetPagination().paginate(request, self.get_queryset())
         serializer_class = self.get_serializer_class()
+        rows = access.through_volume_door(request.user, rows)
         return Response({"next": next_url, "results": serializer_class(rows, many=True).data})
 
     @extend_schema(request=RecordInputSerializer, responses=StaffRecordSerializer)
@@ -105,7 +115,7 @@ class RecordViewSet(
             acting_user=request.user,
             door=_("the API"),
         )
-        return Response(StaffRecordSerializer(record).data, status=status.HTTP_201_CREATED)
+        return Response(_staff_data(request.user, record), status=status.HTTP_201_CREATED)
 
     @extend_schema(request=RecordInputSerializer, responses=StaffRecordSerializer)
     def partial_update(self, request, pk=None):
@@ -120,7 +130,7 @@ class RecordViewSet(
         record = services.update_record(
             record, changes, acting_user=request.user, door=_("the API")
         )
-        return Response(StaffRecordSerializer(record).data)
+        return Response(_staff_data(request.user, record))
 
     def destroy(self, request, pk=None):
         record = access.access_record_for_change(request.user, self.kind, pk)
@@ -139,7 +149,7 @@ class RecordViewSet(
             acting_user=request.user,
             reason=serializer.validated_data["reason"],
         )
-        return Response(StaffRecordSerializer(record).data)
+        return Response(_staff_data(request.user, record))
 
     @extend_schema(request=MoveInputSerializer, responses=MoveSerializer)
     @action(detail=True, methods=["post"])
@@ -180,7 +190,7 @@ class RecordViewSet(
             unit_opinion=data["unit_opinion"],
         )
         record.refresh_from_db()
-        return Response(StaffRecordSerializer(record).data)
+        return Response(_staff_data(request.user, record))
 
 
 class DigitalPageSerializer(serializers.Serializer):
@@ -219,7 +229,7 @@ def _page_data(request, page) -> dict:
 class PagesMixin:
     @extend_schema(methods=["GET"], request=None, responses=DigitalPageSerializer(many=True))
     @extend_schema(methods=["POST"], request=PageUploadSerializer, responses=DigitalPageSerializer)
-    @action(detail=True, methods=["get", "post"])
+    @action(detail=True, methods=["get", "post"], pagination_class=None)
     def pages(self, request, pk=None):
         """Digitised pages: list (withheld pages only for staff of the fonds); upload a scan
         (JPEG, PNG or TIFF; archivists who may change the fonds)."""
@@ -265,4 +275,5 @@ class ReviewQueueView(APIView):
         for model in (Volume, Item):
             queue = services.review_queue_for(model).filter(fonds_id__in=fonds_ids)
             rows += list(queue.visible_to(request.user).select_related("fonds", "category")[:100])
+        rows = access.through_volume_door(request.user, rows)
         return Response({"results": StaffRecordSerializer(rows, many=True).data})

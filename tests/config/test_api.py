@@ -98,3 +98,28 @@ def test_committed_openapi_matches_the_code():
     assert committed == yaml.safe_load(yaml.safe_dump(generated)), (
         "openapi.yaml is stale: run `make openapi`"
     )
+
+
+def test_errors_django_answers_under_the_api_keep_the_api_shape(db):
+    """An address no API route matches (``/api/v1/items/abc/``) is refused by Django's URL
+    resolver before DRF: still JSON in the documented error shape, not the HTML page; a
+    refused input (NUL) carries its reason per field like every API 400."""
+    client = Client()
+    for url in ("/api/v1/items/abc/", "/api/v1/no-such-thing/"):
+        response = client.get(url)
+        assert response.status_code == 404 and response["Content-Type"] == "application/json"
+        assert set(response.json()) == {"detail"}
+    assert Client().get("/catalogue/no-such-thing/")["Content-Type"].startswith("text/html")
+    response = client.get("/api/v1/items/?q=%00")
+    assert response.status_code == 400
+    assert response.json()["errors"]["non_field_errors"] == [response.json()["detail"]]
+
+
+def test_the_schema_documents_the_error_contract():
+    schema = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
+    assert schema["components"]["schemas"]["Error"]["required"] == ["detail"]
+    items = schema["paths"]["/api/v1/items/"]
+    assert {"400", "403", "404", "429"} <= set(items["get"]["responses"])
+    assert {"409", "413", "415"} <= set(items["post"]["responses"])
+    page = items["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert page == {"$ref": "#/components/schemas/RecordPage"}

@@ -55,6 +55,16 @@ def test_upper_apps_register_their_hooks_when_ready():
     assert hooks.forget_reading_staging.func is ingest_sink.forget_staging
     assert hooks.device_alarm.func is services.apply_device_alarm
     assert hooks.push_readings.func is services.push_readings
+    # The audit log's door asks every app that owns objects a viewer may not see.
+    assert set(dict(hooks.audit_hidden_objects.items())) == {
+        "repository.item",
+        "repository.volume",
+        "repository.digitalpage",
+        "borrowing.accessrequest",
+        "borrowing.loan",
+        "borrowing.digitalgrant",
+    }
+    assert set(dict(hooks.audit_hidden_names.items())) == {"repository"}
 
 
 def test_every_import_left_inside_a_function_says_why():

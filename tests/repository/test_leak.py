@@ -370,3 +370,36 @@ def test_an_import_treats_invisible_volumes_and_codes_like_missing_ones(hidden_w
     reasons = {error.row: error.reason for error in report.errors}
     assert reasons[2] == reasons[3].replace("J0W-WS·2001-Y-0777", hidden_volume)
     assert "已被其他条目使用" not in reasons[4] and "已被其他条目使用" in reasons[5]
+
+
+def test_the_api_names_an_items_volume_only_through_the_volume_door(hidden_world, client_for):
+    """An open item inside a volume the caller may not see: ``volume_id`` is null in the
+    detail, the list and a write's answer (the id would confirm the hidden volume); the
+    volume's id for a caller who sees it."""
+    from accounts.models import User
+
+    hidden = hidden_world["hidden_volume"]
+    item = Item.objects.create(
+        fonds=hidden_world["fonds"],
+        category=hidden_world["category"],
+        reference_code=f"{hidden.reference_code}-009",
+        title="开放文件",
+        access_status=AccessStatus.OPEN,
+        volume=hidden,
+        filing_year=2001,
+        retention="Y",
+    )
+    public = client_for(None)
+    assert public.get(f"/api/v1/items/{item.pk}/").json()["volume_id"] is None
+    rows = public.get("/api/v1/items/?size=200").json()["results"]
+    assert [r["volume_id"] for r in rows if r["id"] == item.pk] == [None]
+    cleared = User.objects.create_superuser("root", "r@example.org", "x", clearance=3)
+    assert client_for(cleared).get(f"/api/v1/items/{item.pk}/").json()["volume_id"] == hidden.pk
+    writer = User.objects.create_superuser("root1", "r1@example.org", "x", clearance=1)
+    answer = client_for(writer).patch(
+        f"/api/v1/items/{item.pk}/",
+        {"keywords": "k", "date": "2001"},
+        content_type="application/json",
+    )
+    assert answer.status_code == 200, answer.json()
+    assert answer.json()["volume_id"] is None
