@@ -145,7 +145,12 @@ def field_label(name: str) -> str:
     return str(_vocabulary()[0].get(name, name))
 
 
+KINDS = {"item": _("item"), "volume": _("volume")}  # a record's kind (件, 卷)
+
+
 def value_label(field: str, value) -> str:
+    if field == "kind" and value in KINDS:
+        return str(KINDS[value])
     values = _vocabulary()[1]
     label = values.get((field, str(value))) or values.get(("", str(value)))
     return str(label) if label is not None else str(value)
