@@ -102,14 +102,15 @@ def staff_export(request: HttpRequest, fmt: str) -> HttpResponse:
     return response
 
 
-def export_response(qs, fmt: str) -> HttpResponse:
+def export_response(qs, fmt: str, *, public: bool = False) -> HttpResponse:
     if fmt == "csv":
-        response = StreamingHttpResponse(exports.csv_stream(qs), content_type="text/csv")
+        stream = exports.csv_stream(qs, public=public)
+        response = StreamingHttpResponse(stream, content_type="text/csv")
         response["Content-Disposition"] = 'attachment; filename="catalogue.csv"'
         return response
     if fmt == "xlsx":
         response = HttpResponse(
-            exports.xlsx_export(qs),
+            exports.xlsx_export(qs, public=public),
             content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         )
         response["Content-Disposition"] = 'attachment; filename="catalogue.xlsx"'
@@ -600,7 +601,7 @@ def public_record(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
 
 def public_export(request: HttpRequest, fmt: str) -> HttpResponse:
     filters = listing.Filters.from_query(request.GET)
-    return export_response(listing.visible_records(request.user, filters), fmt)
+    return export_response(listing.visible_records(request.user, filters), fmt, public=True)
 
 
 def page_image(request: HttpRequest, pk: int, variant: str) -> HttpResponse:
