@@ -91,8 +91,16 @@ def test_stocktake_report(ws, room, unit, shelved, keeper, archivist_a):
         acting_user=keeper,
         position=positions[4],
     )
-    stocktake.record_scan(take, stray.reference_code, acting_user=keeper, position=positions[0])
-    stocktake.record_scan(take, "UNKNOWN-1", acting_user=keeper, position=positions[0])
+    stray_scan = stocktake.record_scan(
+        take, stray.reference_code, acting_user=keeper, position=positions[0]
+    )
+    assert stray_scan["matches"] is True  # not shelved anywhere: nothing to contradict
+    wrong = stocktake.record_scan(
+        take, items[1].reference_code, acting_user=keeper, position=positions[5]
+    )
+    assert wrong["matches"] is False and wrong["expected_position"] == positions[1].code
+    with pytest.raises(ValidationError, match="not a record or box"):
+        stocktake.record_scan(take, "UNKNOWN-1", acting_user=keeper, position=positions[0])
 
     def provider(_volume_ids, item_ids):
         return {("item", items[3].pk)} & {("item", x) for x in item_ids}
@@ -106,7 +114,7 @@ def test_stocktake_report(ws, room, unit, shelved, keeper, archivist_a):
     assert [e["code"] for e in report["misplaced"]] == [items[1].reference_code]
     assert [e["code"] for e in report["missing"]] == [items[2].reference_code]
     assert [e["code"] for e in report["on_loan"]] == [items[3].reference_code]
-    assert {e["code"] for e in report["unexpected"]} == {stray.reference_code, "UNKNOWN-1"}
+    assert {e["code"] for e in report["unexpected"]} == {stray.reference_code}
     with pytest.raises(ValidationError, match="closed"):
         stocktake.record_scan(take, "X", acting_user=keeper, position=positions[0])
 
