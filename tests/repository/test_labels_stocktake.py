@@ -195,3 +195,18 @@ def test_stocktake_report_names_only_records_the_viewer_may_see(
     assert {"position": positions[6].code, "count": 1} in withheld
     assert secret.reference_code not in str(keeper_api)
     assert "绝密工程的会议纪要" in archivist_page.content.decode()
+
+
+def test_stocktake_report_export_and_folded_lists(room, unit, shelved, keeper, client_for):
+    positions, items, _volume = shelved
+    take = stocktake.open_stocktake(room, acting_user=keeper)
+    stocktake.record_scan(take, items[0].reference_code, acting_user=keeper, position=positions[0])
+    stocktake.close_stocktake(take, acting_user=keeper)
+    client = client_for(keeper)
+    page = client.get(f"/staff/stocktakes/{take.pk}/").content.decode()
+    assert f"/staff/stocktakes/{take.pk}/report.csv" in page and 'class="report-list"' in page
+    response = client.get(f"/staff/stocktakes/{take.pk}/report.csv")
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    text = response.content.decode("utf-8-sig")
+    assert items[1].reference_code in text and items[0].reference_code not in text  # missing
+    assert client_for(None).get(f"/staff/stocktakes/{take.pk}/report.csv").status_code == 302
