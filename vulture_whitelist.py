@@ -174,3 +174,4 @@ _.access_status_display
 # record door sets for serializers (`volume_id` through the volume's own door).
 _.document_errors
 _.visible_volume_id
+_.show_borrower  # set by the where-is template tag for the template

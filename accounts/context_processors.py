@@ -10,8 +10,11 @@ def navigation(request: HttpRequest) -> dict:
     staff_nav = []
     if user is not None and user.is_authenticated and user.is_archive_staff:
         staff_nav = items_for(user)
+    name = getattr(settings, "SITE_NAME", "兰台")
     return {
         "staff_nav": staff_nav,
-        "site_name": getattr(settings, "SITE_NAME", "兰台"),
+        "site_name": name,
+        # The header's name: auth's LoginView puts the request's host in ``site_name``.
+        "brand_name": name,
         "archive_time_zone": settings.TIME_ZONE,
     }

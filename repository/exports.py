@@ -55,8 +55,19 @@ EXPORT_CHUNK = 2000
 XLSX_MAX_ROWS = 1_000_000
 
 
-def headers() -> list[str]:
-    return [str(label) for _key, label in COLUMNS]
+# Columns the public (anonymous and researchers) export leaves out: shelf positions are internal
+# (where a record lies in the store is not catalogue information for readers).
+INTERNAL_COLUMNS = frozenset({"position"})
+
+
+def _kept(public: bool) -> list[int]:
+    return [
+        i for i, (key, _label) in enumerate(COLUMNS) if not public or key not in INTERNAL_COLUMNS
+    ]
+
+
+def headers(*, public: bool = False) -> list[str]:
+    return [str(COLUMNS[i][1]) for i in _kept(public)]
 
 
 def export_queryset(qs):
@@ -95,10 +106,12 @@ def row_for(record) -> list:
     ]
 
 
-def iter_rows(qs) -> Iterator[list]:
+def iter_rows(qs, *, public: bool = False) -> Iterator[list]:
     qs = export_queryset(qs)
+    kept = _kept(public)
     for record in qs.iterator(chunk_size=EXPORT_CHUNK):
-        yield row_for(record)
+        row = row_for(record)
+        yield [row[i] for i in kept] if public else row
 
 
 class _Echo:
@@ -106,11 +119,11 @@ class _Echo:
         return value
 
 
-def csv_stream(qs) -> Iterator[str]:
+def csv_stream(qs, *, public: bool = False) -> Iterator[str]:
     """UTF-8 with BOM (Excel opens it as UTF-8), one line at a time; no cell is a formula."""
     writer = csv.writer(_Echo())
-    yield "\ufeff" + writer.writerow(headers())
-    for row in iter_rows(qs):
+    yield "\ufeff" + writer.writerow(headers(public=public))
+    for row in iter_rows(qs, public=public):
         yield writer.writerow([spreadsheet_cell(cell) for cell in row])
 
 
@@ -135,9 +148,9 @@ def xlsx_write(out: IO[bytes], rows: Iterable[list], header: list[str], *, title
     book.save(out)
 
 
-def xlsx_export(qs) -> IO[bytes]:
+def xlsx_export(qs, *, public: bool = False) -> IO[bytes]:
     """The catalogue workbook in a temporary file (on disk, not in memory), at its start."""
     out = tempfile.TemporaryFile()  # noqa: SIM115 - closed by the response that sends it
-    xlsx_write(out, iter_rows(qs), headers(), title=str(_("catalogue")))
+    xlsx_write(out, iter_rows(qs, public=public), headers(public=public), title=str(_("catalogue")))
     out.seek(0)
     return out

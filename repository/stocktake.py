@@ -2,9 +2,10 @@
 
 Open it, record scans (scan a shelf code to say where you are, then the codes of what stands
 there — on a phone page or through the API), close it: the report lists what is **missing**,
-**misplaced** (found at another position), **unexpected** (not expected in this room or unit, or
-unknown) and **on loan** (absent, but borrowing says it is out). "On loan" is pluggable: the
-borrowing app registers a provider with ``register_on_loan_provider``.
+**misplaced** (found at another position), **unexpected** (a record or box not expected in this
+room or unit) and **on loan** (absent, but borrowing says it is out). A code that names no record
+or box is refused when scanned; a record on the wrong shelf is reported at scan time too. "On
+loan" is pluggable: the borrowing app registers a provider with ``register_on_loan_provider``.
 
 What is expected: the volumes, the items that are not inside a volume, and the boxes placed in
 the room or unit (items travel with their volume; box contents with their box).
@@ -108,15 +109,30 @@ def record_scan(
             raise ValidationError({"position": [_("Scan the shelf code first.")]})
     if position is None:
         raise ValidationError({"position": [_("Scan the shelf code first.")]})
-    resolved = code
+    resolved, expected = None, None
     for candidate in candidates(code):
-        if (
-            Volume.objects.filter(reference_code=candidate).exists()
-            or Item.objects.filter(reference_code=candidate).exists()
-            or Box.objects.filter(code=candidate).exists()
-        ):
-            resolved = candidate
+        for model, field in ((Volume, "reference_code"), (Item, "reference_code"), (Box, "code")):
+            row = model.objects.filter(**{field: candidate}).values("position__code").first()
+            if row is not None:
+                resolved, expected = candidate, row["position__code"]
+                break
+        if resolved is not None:
             break
+    if resolved is None:
+        # A code that names no record or box of this archive (a misread label, a foreign
+        # label) is refused at the shelf, where it can still be checked, instead of being
+        # recorded as seen (DA/T 18: the stocktake reconciles the holdings with the catalogue).
+        raise ValidationError(
+            {
+                "code": [
+                    _(
+                        "%(code)s is not a record or box of this archive: not recorded. "
+                        "Check the label and scan again, or set it aside for the archivist."
+                    )
+                    % {"code": code}
+                ]
+            }
+        )
     user = acting_user if acting_user and acting_user.is_authenticated else None
     try:
         with transaction.atomic():
@@ -127,7 +143,15 @@ def record_scan(
         StocktakeScan.objects.filter(stocktake=stocktake, code=resolved).update(
             position=position, scanned_by=user, scanned_at=timezone.now()
         )
-    return {"kind": "record", "code": resolved, "position": position.code}
+    # ``expected``: where the catalogue puts it, so the scanner is told at once of a record
+    # standing on the wrong shelf (None: nowhere, e.g. a file of a volume or a box's content).
+    return {
+        "kind": "record",
+        "code": resolved,
+        "position": position.code,
+        "expected_position": expected,
+        "matches": expected is None or expected == position.code,
+    }
 
 
 def build_report(stocktake: Stocktake) -> dict:

@@ -5,7 +5,7 @@ Staff pages go under `staff/...`, public pages at the root, phone pages under `m
 
 from django.urls import path
 
-from repository import description_pages, views
+from repository import description_pages, stocktake_export, views
 
 app_name = "repository"
 
@@ -115,6 +115,11 @@ urlpatterns = [
     path("staff/labels/", views.staff_labels, name="staff-labels"),
     path("staff/stocktakes/", views.staff_stocktakes, name="staff-stocktakes"),
     path("staff/stocktakes/<int:pk>/", views.staff_stocktake, name="staff-stocktake"),
+    path(
+        "staff/stocktakes/<int:pk>/report.csv",
+        stocktake_export.stocktake_report_csv,
+        name="staff-stocktake-csv",
+    ),
     path("m/stocktake/<int:pk>/", views.mobile_stocktake, name="mobile-stocktake"),
     # public open catalogue
     path("catalogue/", views.public_fonds_list, name="public-fonds-list"),

@@ -12,6 +12,8 @@ PACKAGES=(
   # Time axis of the climate charts in the archive's time zone (after chart.js and luxon).
   "luxon@3.7.2|build/global/luxon.min.js:luxon.min.js|luxon"
   "chartjs-adapter-luxon@1.3.1|dist/chartjs-adapter-luxon.umd.min.js:adapter.umd.min.js|chartjs-adapter-luxon"
+  # Accessibility checks of the browser crawl (tests/e2e/test_crawl.py); no page loads it.
+  "axe-core@4.11.1|axe.min.js:axe.min.js|axe-core"
 )
 
 work=$(mktemp -d)

@@ -36,16 +36,16 @@ def list_context(request: HttpRequest, filters: listing.Filters, base_qs) -> dic
     }
 
 
-def export_response(qs, fmt: str) -> HttpResponseBase:
+def export_response(qs, fmt: str, *, public: bool = False) -> HttpResponseBase:
     """Streamed, under ASGI too (core/streaming.py): CSV line by line from the cursor, XLSX
     from a temporary file."""
     if fmt == "csv":
-        response = StreamingResponse(exports.csv_stream(qs), content_type="text/csv")
+        response = StreamingResponse(exports.csv_stream(qs, public=public), content_type="text/csv")
         response["Content-Disposition"] = 'attachment; filename="catalogue.csv"'
         return response
     if fmt == "xlsx":
         return StreamingFileResponse(
-            exports.xlsx_export(qs),
+            exports.xlsx_export(qs, public=public),
             as_attachment=True,
             filename="catalogue.xlsx",
             content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

@@ -57,7 +57,7 @@ def public_record(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
 
 def public_export(request: HttpRequest, fmt: str) -> HttpResponse:
     filters = listing.Filters.from_query(request.GET)
-    return export_response(listing.visible_records(request.user, filters), fmt)
+    return export_response(listing.visible_records(request.user, filters), fmt, public=True)
 
 
 def page_image(request: HttpRequest, pk: int, variant: str) -> HttpResponse:

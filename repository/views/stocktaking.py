@@ -71,6 +71,12 @@ def mobile_stocktake(request: HttpRequest, pk: int) -> HttpResponse:
             if result["kind"] == "position":
                 request.session[key] = result["position"]
                 messages.info(request, _("Shelf %(code)s") % {"code": result["position"]})
+            elif not result.get("matches", True):
+                messages.warning(
+                    request,
+                    _("Recorded %(code)s, but it belongs on %(expected)s: wrong shelf?")
+                    % {"code": result["code"], "expected": result["expected_position"]},
+                )
             else:
                 messages.success(request, _("Recorded %(code)s") % {"code": result["code"]})
         return redirect("repository:mobile-stocktake", pk=current.pk)

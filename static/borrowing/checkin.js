@@ -54,15 +54,26 @@
     }
   }
 
-  function sync() {
+  // One sync at a time: coming back online fires "online" while a caller may sync too; two
+  // drains at once would post the same queued scan twice in parallel. A caller during a sync
+  // gets the running one; root's data-sync says "busy" or "idle" (tests wait on it).
+  var syncing = null;
+  function drain() {
     var q = queue();
     if (!q.length) { return Promise.resolve(); }
     var scan = q[0];
     return post(scan).then(function (res) {
       saveQueue(queue().filter(function (s) { return s.scan_id !== scan.scan_id; }));
       handle(scan, res);
-      return sync();
+      return drain();
     }, function () { /* still offline */ });
+  }
+  function sync() {
+    if (syncing) { return syncing; }
+    root.dataset.sync = "busy";
+    function done() { syncing = null; root.dataset.sync = "idle"; }
+    syncing = drain().then(done, done);
+    return syncing;
   }
 
   function lookup() {

@@ -5,6 +5,48 @@
     select.addEventListener("change", function () { select.form.submit(); });
   });
 
+  // Staff navigation folds behind its menu button on a phone (the CSS decides the width).
+  document.querySelectorAll(".staff-nav[data-collapsible]").forEach(function (aside) {
+    var button = aside.querySelector(".staff-nav-toggle");
+    if (!button || aside.classList.contains("staff-nav-home")) { return; }
+    aside.classList.add("js-ready");
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      var open = aside.classList.toggle("open");
+      button.setAttribute("aria-expanded", open ? "true" : "false");
+    });
+  });
+
+  // Every table scrolls in its own box, not the page; a scrolling box is reachable by keyboard
+  // and named after its table's heading.
+  document.querySelectorAll("main table").forEach(function (table) {
+    var box = table.parentElement;
+    if (!box.classList.contains("overflow-auto") && !box.classList.contains("table-scroll")) {
+      box = document.createElement("div");
+      box.className = "table-scroll";
+      table.parentNode.insertBefore(box, table);
+      box.appendChild(table);
+    }
+    if (!box.hasAttribute("tabindex")) {
+      box.tabIndex = 0;
+      box.setAttribute("role", "region");
+      var caption = table.querySelector("caption");
+      var heading = caption || box.closest("section, article, main").querySelector("h1, h2");
+      if (heading) { box.setAttribute("aria-label", heading.textContent.trim()); }
+    }
+  });
+
+  // Destructive actions ask once, saying what will happen (data-confirm on the form).
+  document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      if (!window.confirm(form.dataset.confirm)) { event.preventDefault(); }
+    });
+  });
+
+  // A form with errors: the first field in error takes the focus.
+  var invalid = document.querySelector("main form [aria-invalid=true]");
+  if (invalid && typeof invalid.focus === "function") { invalid.focus(); }
+
   // Live notices for the signed-in user (/ws/notifications/): alarms in the rooms they keep,
   // escalations, their access requests and loans. Texts come from #live-notices (translated
   // by the server); messages are inserted as text, never as HTML.

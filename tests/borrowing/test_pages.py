@@ -468,3 +468,29 @@ def test_desk_counts_are_planned_without_jit(front_desk, records, researcher, ma
     with without_jit(), connection.cursor() as cursor:
         cursor.execute("SHOW jit")
         assert cursor.fetchone()[0] == "off"
+
+
+def test_where_is_says_a_record_is_on_loan(
+    client_for,
+    front_desk,
+    keeper,
+    archivist_a,
+    researcher,
+    records,
+    make_request,
+    staff_see_fonds,
+    today,
+):
+    """Where-is (a repository page) tells the keeper not to look on the shelf: on loan, due
+    when; the borrower's name only to staff who handle the loan."""
+    item = records["open"]
+    req = services.approve_access_request(make_request(researcher, [item]), acting_user=front_desk)
+    services.retrieve_access_request(req, acting_user=front_desk)
+    url = f"/staff/locations/where/?code={item.reference_code}"
+    assert "loan-status" not in client_for(keeper).get(url).content.decode()
+    services.check_out_access_request(req, acting_user=front_desk, due_date=today)
+    html = client_for(archivist_a).get(url).content.decode()  # sees the record, not the loan
+    assert "loan-status" in html and today.strftime("%Y-%m-%d") in html
+    assert str(researcher) not in html
+    html = client_for(keeper).get(url).content.decode()  # handles check-in: sees who has it
+    assert "loan-status" in html and str(researcher) in html and req.number in html

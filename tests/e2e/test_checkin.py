@@ -150,12 +150,17 @@ def test_offline_scan_is_queued_and_synced_once(page, front_desk, researcher, ke
     assert Loan.objects.active().count() == 1
     # Back online: the queued scan is sent (twice, to show a resend changes nothing).
     queued = page.evaluate("window.lantaiCheckin.queue()")
+    # Back online fires the page's own sync as well: sync() joins a running one (never two
+    # posts of one scan at once) and its promise, awaited here, ends when the queue is sent.
     page.context.set_offline(False)
     page.evaluate("window.lantaiCheckin.sync()")
+    expect(page.locator("#checkin")).to_have_attribute("data-sync", "idle")
     expect(page.locator("#result")).to_contain_text("已归还")
     page.evaluate("q => localStorage.setItem('lantai.checkin.queue', JSON.stringify(q))", queued)
     page.evaluate("window.lantaiCheckin.sync()")
+    expect(page.locator("#checkin")).to_have_attribute("data-sync", "idle")
     expect(page.locator("#sync-status")).to_have_text("")
+    assert page.evaluate("window.lantaiCheckin.queue().length") == 0
     assert Loan.objects.active().count() == 0
     assert AuditLog.objects.filter(action="borrowing.loan.returned").count() == 1
 

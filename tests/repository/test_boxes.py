@@ -479,10 +479,11 @@ def test_room_page_for_other_staff_reads_only(room, unit, front_desk, researcher
 def test_room_page_names_its_keepers(room, keeper, front_desk, client_for):
     url = reverse("repository:staff-room", args=[room.pk])
     assert "none named" in client_for(front_desk).get(url).content.decode()
-    keeper.first_name = "小王"
+    keeper.display_name = "库房管理员 小王"  # the name people know, not the login
     keeper.save()
     room.keepers.add(keeper)
-    assert "小王" in client_for(front_desk).get(url).content.decode()
+    html = client_for(front_desk).get(url).content.decode()
+    assert "库房管理员 小王" in html and ">keeper<" not in html
 
 
 def test_boxes_page_lists_and_creates(ws, room, box, positions, archivist_a, client_for):

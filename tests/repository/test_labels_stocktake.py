@@ -91,8 +91,16 @@ def test_stocktake_report(ws, room, unit, shelved, keeper, archivist_a):
         acting_user=keeper,
         position=positions[4],
     )
-    stocktake.record_scan(take, stray.reference_code, acting_user=keeper, position=positions[0])
-    stocktake.record_scan(take, "UNKNOWN-1", acting_user=keeper, position=positions[0])
+    stray_scan = stocktake.record_scan(
+        take, stray.reference_code, acting_user=keeper, position=positions[0]
+    )
+    assert stray_scan["matches"] is True  # not shelved anywhere: nothing to contradict
+    wrong = stocktake.record_scan(
+        take, items[1].reference_code, acting_user=keeper, position=positions[5]
+    )
+    assert wrong["matches"] is False and wrong["expected_position"] == positions[1].code
+    with pytest.raises(ValidationError, match="not a record or box"):
+        stocktake.record_scan(take, "UNKNOWN-1", acting_user=keeper, position=positions[0])
 
     def provider(_volume_ids, item_ids):
         return {("item", items[3].pk)} & {("item", x) for x in item_ids}
@@ -106,7 +114,7 @@ def test_stocktake_report(ws, room, unit, shelved, keeper, archivist_a):
     assert [e["code"] for e in report["misplaced"]] == [items[1].reference_code]
     assert [e["code"] for e in report["missing"]] == [items[2].reference_code]
     assert [e["code"] for e in report["on_loan"]] == [items[3].reference_code]
-    assert {e["code"] for e in report["unexpected"]} == {stray.reference_code, "UNKNOWN-1"}
+    assert {e["code"] for e in report["unexpected"]} == {stray.reference_code}
     with pytest.raises(ValidationError, match="closed"):
         stocktake.record_scan(take, "X", acting_user=keeper, position=positions[0])
 
@@ -187,3 +195,18 @@ def test_stocktake_report_names_only_records_the_viewer_may_see(
     assert {"position": positions[6].code, "count": 1} in withheld
     assert secret.reference_code not in str(keeper_api)
     assert "绝密工程的会议纪要" in archivist_page.content.decode()
+
+
+def test_stocktake_report_export_and_folded_lists(room, unit, shelved, keeper, client_for):
+    positions, items, _volume = shelved
+    take = stocktake.open_stocktake(room, acting_user=keeper)
+    stocktake.record_scan(take, items[0].reference_code, acting_user=keeper, position=positions[0])
+    stocktake.close_stocktake(take, acting_user=keeper)
+    client = client_for(keeper)
+    page = client.get(f"/staff/stocktakes/{take.pk}/").content.decode()
+    assert f"/staff/stocktakes/{take.pk}/report.csv" in page and 'class="report-list"' in page
+    response = client.get(f"/staff/stocktakes/{take.pk}/report.csv")
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    text = response.content.decode("utf-8-sig")
+    assert items[1].reference_code in text and items[0].reference_code not in text  # missing
+    assert client_for(None).get(f"/staff/stocktakes/{take.pk}/report.csv").status_code == 302

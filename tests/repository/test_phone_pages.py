@@ -54,9 +54,12 @@ def test_stocktake_scanning_on_a_phone(page, ws, room, unit, archivist_a):  # no
     page.press("input[name=code]", "Enter")
     page.wait_for_selector(f".scans >> text={item.reference_code}")
     assert fits_phone(page)
+    confirms = []
+    page.once("dialog", lambda dialog: (confirms.append(dialog.message), dialog.accept()))
     page.click("text=结束并生成报告")
     page.wait_for_url("**/staff/stocktakes/*/")
     assert "应在架 1 件，在位 1 件" in page.content()
+    assert confirms and "未扫描" in confirms[0]  # asked once, saying what will happen
 
 
 def test_public_record_page_on_a_phone(page, ws):  # noqa: F811
