@@ -14,12 +14,12 @@ class ApprovalRuleAdmin(ServiceAdminMixin, admin.ModelAdmin):
         "priority",
         "min_classification",
         "access_status",
-        "purpose",
+        "method",
         "role",
         "steps",
         "description",
     ]
-    list_editable = ["min_classification", "access_status", "purpose", "role", "steps"]
+    list_editable = ["min_classification", "access_status", "method", "role", "steps"]
     ordering = ["priority", "id"]
 
     def save_model(self, request, obj, form, change):

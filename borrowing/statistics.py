@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from django.db.models import Count
 from django.db.models.functions import TruncMonth
+from django.utils.translation import gettext as _
 
-from borrowing.choices import Purpose, RequestState, UserType
-from borrowing.models import AccessRequest, RequestLine, without_jit
+from borrowing.choices import RequestState, UserType
+from borrowing.models import AccessRequest, RequestLine, UsePurpose, without_jit
 from repository.models import Fonds
 
 
@@ -36,7 +37,8 @@ def _monthly(year: int, *, user) -> dict:
         rows.append({"month": key, "dimension": dimension, "label": label, "count": count})
         series[dimension].setdefault(label, [0] * 12)[month.month - 1] += count
 
-    labels = {"purpose": dict(Purpose.choices), "user_type": dict(UserType.choices)}
+    purposes = {p.pk: p.name for p in UsePurpose.objects.all()}
+    labels = {"purpose": {None: _("Not recorded"), **purposes}, "user_type": dict(UserType.choices)}
     for field in ("purpose", "user_type"):
         qs = (
             requests.annotate(month=TruncMonth("submitted_at"))

@@ -30,7 +30,7 @@ def test_fifty_concurrent_check_outs_of_one_record(records, front_desk, today):
         req = AccessRequest.objects.create(
             requester=borrower,
             user_type=UserType.RESEARCHER,
-            purpose="reading",
+            purpose="research",
             state=RequestState.RETRIEVED,
             date_from=today,
             date_to=today,
@@ -84,7 +84,7 @@ def test_concurrent_check_in_scans_return_a_file_once(
     req = AccessRequest.objects.create(
         requester=researcher,
         user_type=UserType.RESEARCHER,
-        purpose="reading",
+        purpose="research",
         state=RequestState.RETRIEVED,
         date_from=today,
         date_to=today,

@@ -88,7 +88,7 @@ def test_request_to_check_in_in_the_browser(page, researcher, front_desk, keeper
     page.select_option("select[name=purpose]", "reading")
     page.fill("input[name=date_to]", str(today + dt.timedelta(days=3)))
     page.select_option("select[name=id_document_type]", "resident_id")
-    page.fill("input[name=id_number]", "110101199001011234")
+    page.fill("input[name=id_number]", "110101199001061234")
     page.click("#submit-request")
     expect(page.locator("mark.state")).to_have_text("已提交")
     req = AccessRequest.objects.get()
@@ -130,7 +130,7 @@ def test_offline_scan_is_queued_and_synced_once(page, front_desk, researcher, ke
     req = services.create_access_request(
         acting_user=researcher,
         records=[item],
-        purpose="reading",
+        purpose="research",
         date_from=today,
         date_to=today,
         id_document_type="passport",
