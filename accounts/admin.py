@@ -20,7 +20,7 @@ from rest_framework.authtoken.models import TokenProxy
 from accounts import services
 from accounts.admin_doors import ReadOnlyAdminMixin, ServiceAdminMixin
 from accounts.choices import Role
-from accounts.models import AuditLog, User
+from accounts.models import AuditLog, ReaderProfile, User
 
 # The signed-in administrator while the admin's password page runs (the form has no request).
 _acting_user: ContextVar[User | None] = ContextVar("admin_acting_user", default=None)
@@ -116,3 +116,13 @@ class AuditLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ("action",)
     search_fields = ("actor_repr", "action", "object_repr", "object_id")
     date_hierarchy = "at"
+
+
+@admin.register(ReaderProfile)
+class ReaderProfileAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Reader registrations are written by ``accounts.readers`` (registration, identity
+    check), audited; the admin only shows them (the identity number is never stored)."""
+
+    list_display = ["real_name", "user", "category", "unit_name", "identity_checked_at"]
+    search_fields = ["real_name", "user__username", "unit_name", "id_number_last4"]
+    exclude = ["id_number_digest"]

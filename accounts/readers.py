@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.audit import record_event
-from accounts.choices import IdDocumentType, ReaderCategory, Role
+from accounts.choices import IdDocumentType, ReaderCategory
 from accounts.identity import (
     id_number_digest,
     normalise,
@@ -30,8 +30,8 @@ from accounts.identity import (
     resident_id_problem,
 )
 from accounts.models import ReaderProfile, User
-from accounts.permissions import role_group
 from accounts.roles import can_register_readers
+from accounts.services import enrol_reader
 from core import errors
 
 
@@ -94,7 +94,7 @@ def _identity_fields(document_type: str, number: str, expires) -> dict[str, Any]
     }
 
 
-def _new_reader(username: str, email: str, password: str | None) -> User:
+def _new_reader(username: str, email: str, password: str | None, acting_user=None) -> User:
     if User.objects.filter(username__iexact=username).exists():
         _fail(_("This user name is taken."), "username_taken")
     if email and User.objects.filter(email__iexact=email).exists():
@@ -109,7 +109,7 @@ def _new_reader(username: str, email: str, password: str | None) -> User:
     else:
         user.set_unusable_password()
     user.save()
-    user.groups.add(role_group(Role.RESEARCHER))
+    enrol_reader(user, acting_user=acting_user)
     return user
 
 
@@ -191,7 +191,7 @@ def register_walk_in(
     number = check_identity(id_document_type, id_number, id_document_expires)
     if ReaderProfile.objects.filter(id_number_digest=id_number_digest(number)).exists():
         _fail(_("This identity document is registered already."), "id_taken")
-    user = _new_reader(username.strip(), (email or "").strip(), None)
+    user = _new_reader(username.strip(), (email or "").strip(), None, acting_user)
     user.display_name = real_name.strip()[:100]
     user.save(update_fields=["display_name"])
     now = timezone.now()

@@ -9,6 +9,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from accounts.audit import record_event
 from accounts.choices import Classification
@@ -38,7 +39,7 @@ DEFAULT_RULES: list[dict[str, Any]] = [
         "method": "",
         "role": ApproverRole.APPROVER,
         "steps": 2,
-        "description": "Classified records: approver, then a second approver",
+        "description": gettext_noop("Classified records: approver, then a second approver"),
     },
     {
         "priority": 20,
@@ -47,7 +48,9 @@ DEFAULT_RULES: list[dict[str, Any]] = [
         "method": UseMethod.LENDING,
         "role": ApproverRole.APPROVER,
         "steps": 2,
-        "description": "Lending originals (internal units): approver, then senior approver",
+        "description": gettext_noop(
+            "Lending originals (internal units): approver, then senior approver"
+        ),
     },
     {
         "priority": 30,
@@ -56,7 +59,7 @@ DEFAULT_RULES: list[dict[str, Any]] = [
         "method": "",
         "role": ApproverRole.APPROVER,
         "steps": 1,
-        "description": "Controlled records",
+        "description": gettext_noop("Controlled records"),
     },
     {
         "priority": 40,
@@ -65,7 +68,7 @@ DEFAULT_RULES: list[dict[str, Any]] = [
         "method": "",
         "role": ApproverRole.APPROVER,
         "steps": 1,
-        "description": "Records not yet reviewed for opening",
+        "description": gettext_noop("Records not yet reviewed for opening"),
     },
     {
         "priority": 100,
@@ -74,7 +77,7 @@ DEFAULT_RULES: list[dict[str, Any]] = [
         "method": "",
         "role": ApproverRole.FRONT_DESK,
         "steps": 1,
-        "description": "Open records: front desk",
+        "description": gettext_noop("Open records: front desk"),
     },
 ]
 
@@ -100,13 +103,15 @@ def compute_chain(records: Sequence, methods: Iterable[str]) -> list[dict[str, i
         chosen = rule
         break
     role, steps = (chosen.role, chosen.steps) if chosen else (ApproverRole.APPROVER, 1)
-    reason = (chosen.description or str(chosen)) if chosen else "Default rule"
+    reason = (chosen.description or str(chosen)) if chosen else gettext_noop("Default rule")
     if UseMethod.LENDING in methods:
         role = ApproverRole.APPROVER
         lending_steps = AccessSettings.current().lending_steps
         if steps < lending_steps:
             steps = lending_steps
-            reason = "Lending originals (internal units): approver, then senior approver"
+            reason = gettext_noop(
+                "Lending originals (internal units): approver, then senior approver"
+            )
     return [{"role": str(role), "clearance": level, "reason": reason} for _step in range(steps)]
 
 

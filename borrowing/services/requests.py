@@ -84,9 +84,10 @@ def _line(spec: dict[str, Any], *, user_type: str, settings: AccessSettings) -> 
             "method_not_allowed",
         )
     if method == UseMethod.COPYING:
-        pages = spec.get("copy_pages")
+        raw = spec.get("copy_pages")
+        pages: int | None
         try:
-            pages = int(pages) if pages not in (None, "") else None
+            pages = None if raw is None or raw == "" else int(raw)
         except (TypeError, ValueError):
             pages = None
         if pages is None or pages < 1:
