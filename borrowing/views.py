@@ -33,7 +33,14 @@ from borrowing.forms import (
     ReturnForm,
     ServeForm,
 )
-from borrowing.models import AccessRequest, DigitalGrant, Loan, RequestLine, with_hidden_flag
+from borrowing.models import (
+    AccessRequest,
+    AccessSettings,
+    DigitalGrant,
+    Loan,
+    RequestLine,
+    with_hidden_flag,
+)
 from borrowing.roles import (
     can_check_in,
     can_decide_desk_step,
@@ -418,6 +425,14 @@ def statistics_page(request: HttpRequest) -> HttpResponse:
     except ValueError:
         year_int = timezone.localdate().year
     data = statistics.monthly(year_int, user=request.user)
+    if request.GET.get("format") == "xlsx":
+        archive = AccessSettings.current().archive_name
+        response = HttpResponse(
+            statistics.annual_report_xlsx(data, archive_name=archive),
+            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+        response["Content-Disposition"] = f'attachment; filename="use-{year_int}.xlsx"'
+        return response
     if request.GET.get("format") == "csv":
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="usage-{year_int}.csv"'
@@ -428,6 +443,15 @@ def statistics_page(request: HttpRequest) -> HttpResponse:
             cells = (row["month"], row["dimension"], row["label"], row["count"])
             writer.writerow([spreadsheet_cell(cell) for cell in cells])
         return response
+    data["breakdowns"] = [
+        (title, statistics.breakdown(data, dimension))
+        for dimension, title in (
+            ("purpose", _("Person-visits by purpose of use")),
+            ("method", _("Uses (volumes and items) by method of use")),
+            ("user_type", _("Person-visits by user type")),
+            ("fonds", _("Uses (volumes and items) by fonds")),
+        )
+    ]
     return render(request, "borrowing/statistics.html", {"data": data, "year": year_int})
 
 

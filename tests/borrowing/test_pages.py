@@ -270,6 +270,9 @@ def test_retrieval_list_is_in_shelf_order(client_for, keeper, front_desk, open_r
 
 
 def test_statistics_page_and_csv(client_for, front_desk, open_request):
+    services.approve_access_request(open_request, acting_user=front_desk)
+    services.retrieve_access_request(open_request, acting_user=front_desk)
+    services.check_out_access_request(open_request, acting_user=front_desk)  # now a use
     client = client_for(front_desk)
     year = open_request.submitted_at.year
     page = client.get(f"/staff/borrowing/statistics/?year={year}")

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts import readers
 from accounts.models import AuditLog, ReaderProfile
-from borrowing import services
+from borrowing import services, statistics
 from borrowing.choices import RequestState
 from borrowing.models import AccessSettings, UsePurpose
 from tests.pdf import pdf_text
@@ -285,3 +285,99 @@ def test_desk_search_by_number_applicant_id_tail_and_code(
         html = client.get("/staff/borrowing/", {"q": query}).content.decode()
         assert req.number in html, query
     assert req.number not in client.get("/staff/borrowing/", {"q": "nobody"}).content.decode()
+
+
+# --- controlled records: the metadata-only door -----------------------------------------------
+
+
+def test_controlled_records_are_listed_metadata_only_per_fonds(
+    registered, records, fonds, admin_user, client_for, approver_secret, staff_see_fonds
+):
+    client = client_for(registered)
+    controlled = records["controlled"]
+    # Not listed until the administrator lists the fonds; the record door stays shut.
+    assert controlled.reference_code not in client.get("/requests/controlled/").content.decode()
+    assert client.get(f"/requests/new/?item={controlled.pk}").status_code == 404
+    services.update_access_settings(acting_user=admin_user, values={}, metadata_fonds=[fonds])
+    html = client.get("/requests/controlled/").content.decode()
+    assert controlled.reference_code in html and controlled.title in html
+    # Classified records are never listed; the anonymous public sees no list at all.
+    assert records["secret"].reference_code not in html
+    assert client_for(None).get("/requests/controlled/").status_code == 302
+    # The record door is unchanged: the record's own page stays absent for the reader.
+    assert client.get(f"/catalogue/item/{controlled.pk}/").status_code == 404
+    assert client.get(f"/catalogue/item/{records['open'].pk}/").status_code == 200
+    # Basket: one open, one controlled record, one request, one approval.
+    for record in (records["open"], controlled):
+        client.post("/requests/basket/", {"action": "add", "item": record.pk})
+    response = client.post(
+        "/requests/new/",
+        {
+            "purpose": "research",
+            "date_from": timezone.localdate(),
+            "method-0": "reading",
+            "method-1": "copying",
+            "copy_pages-1": "4",
+        },
+    )
+    req = registered.access_requests.get()
+    assert response.status_code == 302
+    assert req.lines.count() == 2 and req.chain[0]["role"] == "approver"
+    assert [r.pk for r in services.awaiting_my_decision(approver_secret)] == [req.pk]
+    # Lines decided separately: the open one approved, the controlled one refused.
+    open_line = req.lines.get(item=records["open"])
+    req = services.decide_access_request(
+        req, acting_user=approver_secret, approve=[open_line.pk], reason="未开放"
+    )
+    assert req.state == RequestState.PARTLY_APPROVED
+    with pytest.raises(services.BorrowingError):  # a secret record cannot be asked for
+        ask(registered, [{"record": records["secret"]}])
+    with pytest.raises(services.BorrowingError):  # nor one not yet reviewed
+        records["controlled"].__class__.objects.filter(pk=controlled.pk).update(
+            access_status="unreviewed"
+        )
+        ask(registered, [{"record": controlled}])
+
+
+# --- statistics ------------------------------------------------------------------------------
+
+
+def test_statistics_count_uses_not_submissions(registered, records, front_desk, client_for):
+    ReaderProfile.objects.filter(user=registered).update(identity_checked_at=timezone.now())
+    used = services.approve_access_request(
+        ask(
+            registered,
+            [
+                {"record": records["open"], "method": "reading"},
+                {"record": records["volume"], "method": "copying", "copy_pages": 9},
+            ],
+            purpose="history",
+        ),
+        acting_user=front_desk,
+    )
+    services.retrieve_access_request(used, acting_user=front_desk)
+    services.check_out_access_request(used, acting_user=front_desk)
+    services.serve_line(used.lines.get(method="copying"), acting_user=front_desk)
+    services.reject_access_request(
+        ask(registered, [{"record": records["open2"]}]), acting_user=front_desk, reason="无关"
+    )
+    services.cancel_access_request(
+        ask(registered, [{"record": records["open2"]}]), acting_user=registered
+    )
+    ask(registered, [{"record": records["open2"]}])  # waiting
+
+    data = statistics.monthly(timezone.localdate().year, user=front_desk)
+    assert data["figures"] == {
+        "persons": 1,
+        "people": 1,
+        "volume_uses": 1,
+        "item_uses": 1,
+        "copy_pages": 9,
+        "certificates": 0,
+        "refused": 1,
+        "cancelled": 1,
+        "waiting": 1,
+    }
+    assert statistics.breakdown(data, "purpose") == [("编史修志", 1)]
+    response = client_for(front_desk).get("/staff/borrowing/statistics/", {"format": "xlsx"})
+    assert response["Content-Type"].startswith("application/vnd.openxmlformats")

@@ -317,6 +317,11 @@ def test_usage_statistics_csv_has_no_live_formula(
 ):
     Fonds.objects.filter(pk=fonds.pk).update(code="=cmd|'/C calc'!A0")  # 20 characters at most
     UsePurpose.objects.filter(pk=researcher_request.purpose_id).update(name="+1+1")
+    borrowing.approve_access_request(researcher_request, acting_user=front_desk)
+    borrowing.retrieve_access_request(researcher_request, acting_user=front_desk)
+    borrowing.check_out_access_request(
+        researcher_request, acting_user=front_desk, identity_seen="居民身份证"
+    )
     year = researcher_request.submitted_at.year
     response = client_for(front_desk).get(
         reverse("borrowing:statistics"), {"year": year, "format": "csv"}
