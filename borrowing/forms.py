@@ -48,6 +48,7 @@ class AccessRequestForm(forms.Form):
         super().__init__(*args, **kw)
         today = timezone.localdate()
         self.records = list(records)
+        UsePurpose.ensure_defaults()
         self.fields["purpose"].queryset = UsePurpose.objects.filter(active=True)
         self.fields["date_from"].initial = today
         if staff or registered:

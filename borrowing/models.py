@@ -62,6 +62,19 @@ class UsePurpose(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @classmethod
+    def ensure_defaults(cls) -> None:
+        """The seeded list when the table is empty (a database flushed after migrating, as
+        in transactional tests): never an empty choice of purposes."""
+        if not cls.objects.exists():
+            cls.objects.bulk_create(
+                [
+                    cls(code=code, name=name, position=n * 10)
+                    for n, (code, name) in enumerate(DEFAULT_PURPOSES, start=1)
+                ],
+                ignore_conflicts=True,
+            )
+
 
 # The purposes seeded by the migration (names as the 档案统计年报 groups them).
 DEFAULT_PURPOSES = [

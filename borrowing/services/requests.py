@@ -42,6 +42,7 @@ from borrowing.services.records import line_kwargs, record_code, requestable
 
 
 def _purpose(purpose) -> UsePurpose:
+    UsePurpose.ensure_defaults()
     if isinstance(purpose, UsePurpose):
         found = purpose if purpose.active else None
     else:

@@ -381,3 +381,19 @@ def test_statistics_count_uses_not_submissions(registered, records, front_desk, 
     assert statistics.breakdown(data, "purpose") == [("编史修志", 1)]
     response = client_for(front_desk).get("/staff/borrowing/statistics/", {"format": "xlsx"})
     assert response["Content-Type"].startswith("application/vnd.openxmlformats")
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "J012-WS·2019-Y-BGS-0001",
+        "J012-WS.2019-Y-BGS-0001",  # Code 128 carries "." for "·"
+        "j012-ws.2019-y-bgs-0001",  # typed in lower case
+        "Ｊ０１２－ＷＳ．２０１９－Ｙ－ＢＧＳ－０００１",  # full-width input
+        "i{pk}",  # the slip code, lower case
+    ],
+)
+def test_one_finder_for_every_code_form(records, keeper, typed):
+    record = records["open"]
+    code = typed.format(pk=record.pk)
+    assert services.find_record_by_code(code, user=keeper) == record
