@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from collections import OrderedDict
 
 from django.contrib import messages
@@ -122,7 +123,7 @@ def desk_search(handled, query: str, user):
     cond = Q(requester__username__icontains=text) | Q(requester__display_name__icontains=text)
     cond |= Q(requester__reader_profile__real_name__icontains=text)
     number = text.upper().removeprefix("JY")
-    if number.isdigit() and len(number) <= 12:
+    if re.fullmatch(r"[0-9]{1,12}", number):  # ASCII digits only ("²".isdigit() is true)
         cond |= Q(pk=int(number))
     if len(text) == 4 and text.isalnum():
         cond |= Q(id_number_last4=text.upper())

@@ -397,3 +397,8 @@ def test_one_finder_for_every_code_form(records, keeper, typed):
     record = records["open"]
     code = typed.format(pk=record.pk)
     assert services.find_record_by_code(code, user=keeper) == record
+
+
+@pytest.mark.parametrize("query", ["²", "JY٣", "1" * 40, "<b>"])
+def test_desk_search_takes_any_text(front_desk, client_for, query):
+    assert client_for(front_desk).get("/staff/borrowing/", {"q": query}).status_code == 200
