@@ -79,3 +79,7 @@ class WalkInForm(_IdentityFields):
 
 class IdentityCheckForm(forms.Form):
     document_seen = forms.CharField(label=_("Document seen"), max_length=200)
+
+
+class RenewIdentityForm(_IdentityFields):
+    """A renewed identity document, registered at the desk."""

@@ -19,7 +19,12 @@ from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from django.utils.translation import gettext as _
 
 from accounts import readers
-from accounts.forms import IdentityCheckForm, RegistrationForm, WalkInForm
+from accounts.forms import (
+    IdentityCheckForm,
+    RegistrationForm,
+    RenewIdentityForm,
+    WalkInForm,
+)
 from accounts.models import AuditLog, ReaderProfile, User
 from accounts.permissions import requires
 from accounts.roles import can_administer, can_register_readers
@@ -153,6 +158,16 @@ def reader(request: HttpRequest, pk: int) -> HttpResponse:
         profile = ReaderProfile.objects.select_related("user", "identity_checked_by").get(pk=pk)
     except ReaderProfile.DoesNotExist:
         raise Http404 from None
+    renew = RenewIdentityForm(request.POST if request.POST.get("action") == "renew" else None)
+    if renew.is_bound:  # a renewed document (the old one expired): needs a new check
+        if renew.is_valid():
+            try:
+                readers.update_identity(profile, acting_user=request.user, **renew.cleaned_data)
+            except readers.IdentityError as exc:
+                messages.error(request, " ".join(exc.messages))
+            else:
+                messages.success(request, _("New identity document registered."))
+        return redirect("accounts:reader", pk=profile.pk)
     form = IdentityCheckForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -164,4 +179,5 @@ def reader(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, _("Identity check recorded."))
         return redirect("accounts:reader", pk=profile.pk)
-    return render(request, "accounts/reader.html", {"profile": profile, "form": form})
+    context = {"profile": profile, "form": form, "renew_form": RenewIdentityForm()}
+    return render(request, "accounts/reader.html", context)

@@ -72,11 +72,6 @@ class UseMethod(models.TextChoices):
     LENDING = "lending", _("Lending (internal units)")  # 借出
 
 
-# Kept for callers that still say ``Purpose`` for the method (the column once labelled 利用目的
-# held the method); the purpose proper is the configurable ``UsePurpose`` table.
-Purpose = UseMethod
-
-
 class CopyMedium(models.TextChoices):
     PAPER = "paper", _("Paper")  # 纸质
     DIGITAL = "digital", _("Digital")  # 电子

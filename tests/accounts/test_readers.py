@@ -204,3 +204,30 @@ def test_identity_check_is_recorded_and_refused_for_an_expired_document(front_de
     with pytest.raises(readers.IdentityError) as refused:
         readers.record_identity_check(profile, acting_user=front_desk, document_seen="居民身份证")
     assert refused.value.code == "id_expired"
+
+
+def test_a_renewed_document_is_registered_at_the_desk_and_needs_a_new_check(front_desk, client_for):
+    user = readers.register_walk_in(
+        acting_user=front_desk,
+        username="wang",
+        real_name="王五",
+        id_document_type="passport",
+        id_number="E1234567",
+        id_document_expires=timezone.localdate() + dt.timedelta(days=1),
+        document_seen="护照",
+    )
+    profile = user.reader_profile
+    client = client_for(front_desk)
+    response = client.post(
+        f"/accounts/readers/{profile.pk}/",
+        {
+            "action": "renew",
+            "id_document_type": "resident_id",
+            "id_number": VALID,
+            "id_document_expires": "2040-01-01",
+        },
+    )
+    assert response.status_code == 302
+    profile.refresh_from_db()
+    assert profile.id_number_last4 == "002X" and profile.identity_checked_at is None
+    assert AuditLog.objects.filter(action="accounts.reader.identity_changed").exists()
