@@ -75,12 +75,12 @@ def serve_line(
             fail(BorrowingError, _("A copy needs the number of pages made."), "pages_missing")
         line.copy_pages = int(made)
         if line.certified:
-            line.certificate_number = next_certificate_number(settings, now.year)
+            line.certificate_number = next_certificate_number(settings, timezone.localdate().year)
     else:
         if not content.strip():
             fail(BorrowingError, _("Write the content of the certificate."), "content_missing")
         line.certificate_content = content.strip()[:4000]
-        line.certificate_number = next_certificate_number(settings, now.year)
+        line.certificate_number = next_certificate_number(settings, timezone.localdate().year)
     line.served_at = now
     line.served_by = acting_user
     line.save()
