@@ -6,36 +6,7 @@ from django.conf import settings
 from django.db import migrations, models
 
 
-# The column once labelled 利用目的 held the method (查阅/复制/摘抄/外借): it moves to each
-# request line as its method; the request's purpose stays empty ("not recorded") for those old
-# requests, since nobody asked the reader for one then.
-METHODS = {"reading", "copying", "excerpt", "lending"}
-
-
-def methods_from_purpose(apps, schema_editor):
-    AccessRequest = apps.get_model("borrowing", "AccessRequest")
-    RequestLine = apps.get_model("borrowing", "RequestLine")
-    for method in METHODS:
-        ids = AccessRequest.objects.filter(legacy_method=method).values("pk")
-        RequestLine.objects.filter(request__in=ids).update(method=method)
-    # Old copy requests had no page count; the new constraint needs one: 1 as a placeholder.
-    RequestLine.objects.filter(method="copying", copy_pages__isnull=True).update(copy_pages=1)
-
-
-def seed_purposes_and_settings(apps, schema_editor):
-    from borrowing.models import DEFAULT_PURPOSES
-
-    UsePurpose = apps.get_model("borrowing", "UsePurpose")
-    for position, (code, name) in enumerate(DEFAULT_PURPOSES, start=1):
-        UsePurpose.objects.get_or_create(
-            code=code, defaults={"name": name, "position": position * 10}
-        )
-    apps.get_model("borrowing", "AccessSettings").objects.get_or_create(pk=1)
-    # The lending rule: an approver, then a senior approver (two steps), as the settings say.
-    ApprovalRule = apps.get_model("borrowing", "ApprovalRule")
-    ApprovalRule.objects.filter(method="lending", steps=1).update(
-        steps=2, description="Lending originals (internal units): approver, then senior approver"
-    )
+# Schema only; the data moves in 0004 and the purpose becomes a list in 0005.
 
 
 class Migration(migrations.Migration):
@@ -283,54 +254,6 @@ class Migration(migrations.Migration):
                 related_name="+",
                 to="repository.fonds",
                 verbose_name="fonds listing controlled records (metadata only)",
-            ),
-        ),
-        migrations.RunPython(methods_from_purpose, migrations.RunPython.noop),
-        migrations.RemoveField("accessrequest", "legacy_method"),
-        migrations.AddField(
-            model_name="accessrequest",
-            name="purpose",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="+",
-                to="borrowing.usepurpose",
-                verbose_name="purpose of use",
-            ),
-        ),
-        migrations.AddConstraint(
-            model_name="accesssettings",
-            constraint=models.CheckConstraint(
-                condition=models.Q(("pk", 1)), name="access_settings_single_row"
-            ),
-        ),
-        migrations.AddConstraint(
-            model_name="accesssettings",
-            constraint=models.CheckConstraint(
-                condition=models.Q(
-                    ("lending_days__gte", 1), ("lending_days__lte", models.F("lending_max_days"))
-                ),
-                name="access_settings_lending_days",
-            ),
-        ),
-        migrations.AddConstraint(
-            model_name="accesssettings",
-            constraint=models.CheckConstraint(
-                condition=models.Q(("lending_steps__gte", 1), ("lending_steps__lte", 3)),
-                name="access_settings_lending_steps",
-            ),
-        ),
-        migrations.RunPython(seed_purposes_and_settings, migrations.RunPython.noop),
-        migrations.AddConstraint(
-            model_name="requestline",
-            constraint=models.CheckConstraint(
-                condition=models.Q(
-                    models.Q(("method", "copying"), _negated=True),
-                    ("copy_pages__gte", 1),
-                    _connector="OR",
-                ),
-                name="line_copy_has_pages",
             ),
         ),
     ]
