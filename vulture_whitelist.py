@@ -175,3 +175,19 @@ _.access_status_display
 _.document_errors
 _.visible_volume_id
 _.show_borrower  # set by the where-is template tag for the template
+
+# Use services (issue 15): fields shown in templates, the admin or the API; template-only
+# helpers and the password-reset view's template names (read by Django).
+_.effect_recorded_at
+_.effect_recorded_by
+_.served_by
+_.last_login
+_.step_number
+_.inbox_lines
+_.chain_words
+_.step_reason
+_.approved_by
+_.line_rows
+_.common_fields
+_.email_template_name
+_.subject_template_name

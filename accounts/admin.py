@@ -20,7 +20,7 @@ from rest_framework.authtoken.models import TokenProxy
 from accounts import services
 from accounts.admin_doors import ReadOnlyAdminMixin, ServiceAdminMixin
 from accounts.choices import Role
-from accounts.models import AuditLog, User
+from accounts.models import AuditLog, ReaderProfile, User
 
 # The signed-in administrator while the admin's password page runs (the form has no request).
 _acting_user: ContextVar[User | None] = ContextVar("admin_acting_user", default=None)
@@ -121,3 +121,13 @@ class AuditLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         # The audit log's one door: rows about objects the viewer may not see are left out,
         # hidden records' codes masked (list, search, date drill-down and the row page).
         return super().get_queryset(request).visible_to(request.user)
+
+
+@admin.register(ReaderProfile)
+class ReaderProfileAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Reader registrations are written by ``accounts.readers`` (registration, identity
+    check), audited; the admin only shows them (the identity number is never stored)."""
+
+    list_display = ["real_name", "user", "category", "unit_name", "identity_checked_at"]
+    search_fields = ["real_name", "user__username", "unit_name", "id_number_last4"]
+    exclude = ["id_number_digest"]

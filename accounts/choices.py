@@ -32,3 +32,18 @@ class Role(models.TextChoices):
 STAFF_ROLES = frozenset(
     {Role.FRONT_DESK, Role.APPROVER, Role.ARCHIVIST, Role.KEEPER, Role.ADMINISTRATOR}
 )
+
+
+class IdDocumentType(models.TextChoices):
+    RESIDENT_ID = "resident_id", _("Resident identity card")  # 居民身份证 (GB 11643)
+    PASSPORT = "passport", _("Passport")  # 护照
+    OTHER = "other", _("Other document")  # 其他证件 (港澳台居民居住证、军官证 …)
+
+
+class ReaderCategory(models.TextChoices):
+    """Who a registered reader is: a person, an outside organisation, or one of the archive's
+    own (internal) units, the only ones originals may be lent to."""
+
+    INDIVIDUAL = "individual", _("Individual")  # 个人
+    ORGANISATION = "organisation", _("Outside organisation")  # 外单位
+    INTERNAL = "internal", _("Internal unit")  # 内部单位

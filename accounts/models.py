@@ -15,7 +15,7 @@ from django.db.models.query import ModelIterable
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from accounts.choices import STAFF_ROLES, Classification, Role
+from accounts.choices import STAFF_ROLES, Classification, IdDocumentType, ReaderCategory, Role
 from core import hooks
 
 
@@ -296,3 +296,66 @@ class AuditLog(models.Model):
 
     def delete(self, *args, **kwargs):
         raise PermissionDenied("The audit log is append-only.")
+
+
+class ReaderProfile(models.Model):
+    """利用者登记: who a registered reader is, kept once (not retyped on every request).
+
+    The identity document is stored minimally: type, last four characters, keyed digest
+    (``accounts.identity``) and its expiry date, never the number itself. A first use needs a
+    recorded identity check at the desk (who, when, which document was seen); the document's
+    expiry is checked again at each visit (档案法实施条例 2024 第三十六条: 持合法身份证明)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reader_profile"
+    )
+    real_name = models.CharField(_("real name"), max_length=100)
+    phone = models.CharField(_("phone"), max_length=30, blank=True)
+    category = models.CharField(
+        _("reader category"), max_length=12, choices=ReaderCategory.choices, default="individual"
+    )
+    unit_name = models.CharField(_("unit"), max_length=200, blank=True)  # 单位
+    contact = models.CharField(_("contact"), max_length=200, blank=True)
+    introduction_letter = models.FileField(
+        _("letter of introduction"), upload_to="letters/%Y/", blank=True
+    )  # 介绍信 scan
+    id_document_type = models.CharField(
+        _("identity document"), max_length=12, choices=IdDocumentType.choices
+    )
+    id_number_last4 = models.CharField(max_length=4)
+    id_number_digest = models.CharField(max_length=64, db_index=True)
+    id_document_expires = models.DateField(_("document valid until"), null=True, blank=True)
+    email_verified_at = models.DateTimeField(_("e-mail verified"), null=True, blank=True)
+    registered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("registered by"),
+    )
+    identity_checked_at = models.DateTimeField(_("identity checked"), null=True, blank=True)
+    identity_checked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("identity checked by"),
+    )
+    identity_check_note = models.CharField(_("document seen"), max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("reader registration")
+        verbose_name_plural = _("reader registrations")
+
+    def __str__(self) -> str:
+        return self.real_name
+
+    @property
+    def masked_id_number(self) -> str:
+        return f"{'*' * 8}{self.id_number_last4}" if self.id_number_last4 else ""
+
+    def id_expired_on(self, day) -> bool:
+        return bool(self.id_document_expires and self.id_document_expires < day)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from django.urls import NoReverseMatch, reverse
 from django.utils.functional import Promise
@@ -20,6 +21,8 @@ class NavItem:
     # set of role names is still understood (wrapped in a predicate).
     allowed: Callable[..., bool] | frozenset[str] | None = None
     order: int = 100
+    # A count shown beside the entry (e.g. 待我审批: requests waiting for this user), or None.
+    badge: Callable[..., int] | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.allowed, frozenset | set):
@@ -40,7 +43,7 @@ def registered() -> list[NavItem]:
     return list(_ITEMS)
 
 
-def items_for(user) -> list[dict[str, str]]:
+def items_for(user) -> list[dict[str, Any]]:
     """The entries this user may use, resolved to URLs."""
     visible = []
     for item in _ITEMS:
@@ -50,5 +53,8 @@ def items_for(user) -> list[dict[str, str]]:
             url = reverse(item.url_name)
         except NoReverseMatch:
             continue
-        visible.append({"label": str(item.label), "url": url, "name": item.url_name})
+        entry = {"label": str(item.label), "url": url, "name": item.url_name}
+        if item.badge is not None:
+            entry["badge"] = item.badge(user)
+        visible.append(entry)
     return visible

@@ -49,3 +49,7 @@ def can_use_admin_site(user) -> bool:
     """The admin site's own rule (``AdminSite.has_permission``: active and ``is_staff``), so
     the menu offers it only to those it lets in (the administrator role alone does not)."""
     return bool(user is not None and user.is_active and user.is_staff)
+
+
+# The front desk registers walk-in readers and records identity checks (利用登记).
+can_register_readers = RolePredicate("can_register_readers", Role.FRONT_DESK, Role.ADMINISTRATOR)

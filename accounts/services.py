@@ -244,3 +244,22 @@ def set_password(user: User, *, acting_user: User, password: str | None) -> User
         after={"usable_password": bool(password)},
     )
     return user
+
+
+@transaction.atomic
+def enrol_reader(user: User, *, acting_user: User | None) -> User:
+    """Give a newly registered reader the researcher role (and nothing else): the one role a
+    registration may grant, by the reader themselves or the front desk; audited."""
+    if _role_names(user):
+        raise ValidationError(_("Only a new account is enrolled as a reader."))
+    user.groups.add(role_group(Role.RESEARCHER))
+    user.forget_access_facts()
+    record_event(
+        "accounts.user.roles_changed",
+        acting_user=acting_user or user,
+        obj=user,
+        before={"roles": []},
+        after={"roles": [str(Role.RESEARCHER)]},
+        note="reader registration",
+    )
+    return user

@@ -3,22 +3,35 @@
 from __future__ import annotations
 
 import csv
+from functools import partial
 from urllib.parse import urlencode
 
+from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.core.mail import send_mail
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse_lazy
+from django.urls import reverse, reverse_lazy
 from django.utils.dateparse import parse_date
+from django.utils.encoding import force_bytes, force_str
+from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 
-from accounts import audit_words
-from accounts.models import AuditLog
+from accounts import audit_words, readers
+from accounts.forms import (
+    IdentityCheckForm,
+    RegistrationForm,
+    RenewIdentityForm,
+    WalkInForm,
+)
+from accounts.models import AuditLog, ReaderProfile, User
 from accounts.permissions import requires
-from accounts.roles import can_administer
+from accounts.roles import can_administer, can_register_readers
 from core.output import spreadsheet_cell
 
 
@@ -126,3 +139,114 @@ def _audit_csv(entries) -> HttpResponse:
                 )
             )
     return response
+
+
+# --- readers: registration, e-mail verification, password reset, the desk ------------------
+
+
+def _send_verification(request: HttpRequest, user: User) -> None:
+    uid = urlsafe_base64_encode(force_bytes(user.pk))
+    link = request.build_absolute_uri(
+        reverse("accounts:verify-email", args=[uid, readers.verification_token(user)])
+    )
+    subject = _("Confirm your e-mail address")
+    body = _("Open this link to confirm your e-mail address: %(link)s") % {"link": link}
+    transaction.on_commit(
+        partial(send_mail, subject, body, settings.DEFAULT_FROM_EMAIL, [user.email])
+    )
+
+
+def register(request: HttpRequest) -> HttpResponse:
+    """Public self-registration (利用者注册): real name, phone or e-mail, identity document."""
+    if request.user.is_authenticated:
+        return redirect("public:home")
+    form = RegistrationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            with transaction.atomic():
+                user = readers.register_reader(**data)
+                if user.email:
+                    _send_verification(request, user)
+        except readers.IdentityError as exc:
+            form.add_error(None, exc)
+        else:
+            return render(request, "accounts/register_done.html", {"reader": user})
+    return render(request, "accounts/register.html", {"form": form})
+
+
+def verify_email(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
+    try:
+        user = User.objects.get(pk=int(force_str(urlsafe_base64_decode(uidb64))))
+    except (User.DoesNotExist, ValueError, TypeError, OverflowError):
+        raise Http404 from None
+    ok = readers.verify_email(user, token)
+    return render(request, "accounts/verify_email.html", {"ok": ok}, status=200 if ok else 400)
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    template_name = "accounts/password_reset_form.html"
+    email_template_name = "accounts/password_reset_email.txt"
+    subject_template_name = "accounts/password_reset_subject.txt"
+    success_url = reverse_lazy("accounts:password-reset-done")
+
+
+class PasswordResetDoneView(auth_views.PasswordResetDoneView):
+    template_name = "accounts/password_reset_done.html"
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    template_name = "accounts/password_reset_confirm.html"
+    success_url = reverse_lazy("accounts:password-reset-complete")
+
+
+class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
+    template_name = "accounts/password_reset_complete.html"
+
+
+@requires(can_register_readers)
+def walk_in(request: HttpRequest) -> HttpResponse:
+    """Walk-in registration by the front desk (单位, 介绍信 scan, contact, the document seen)."""
+    form = WalkInForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        try:
+            user = readers.register_walk_in(acting_user=request.user, **data)
+        except readers.IdentityError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, _("Reader %(name)s registered.") % {"name": user})
+            return redirect("accounts:reader", pk=user.reader_profile.pk)
+    return render(request, "accounts/walk_in.html", {"form": form})
+
+
+@requires(can_register_readers)
+def reader(request: HttpRequest, pk: int) -> HttpResponse:
+    """A reader's registration at the desk: identity check (who, when, document seen)."""
+    try:
+        profile = ReaderProfile.objects.select_related("user", "identity_checked_by").get(pk=pk)
+    except ReaderProfile.DoesNotExist:
+        raise Http404 from None
+    renew = RenewIdentityForm(request.POST if request.POST.get("action") == "renew" else None)
+    if renew.is_bound:  # a renewed document (the old one expired): needs a new check
+        if renew.is_valid():
+            try:
+                readers.update_identity(profile, acting_user=request.user, **renew.cleaned_data)
+            except readers.IdentityError as exc:
+                messages.error(request, " ".join(exc.messages))
+            else:
+                messages.success(request, _("New identity document registered."))
+        return redirect("accounts:reader", pk=profile.pk)
+    form = IdentityCheckForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            readers.record_identity_check(
+                profile, acting_user=request.user, document_seen=form.cleaned_data["document_seen"]
+            )
+        except readers.IdentityError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, _("Identity check recorded."))
+        return redirect("accounts:reader", pk=profile.pk)
+    context = {"profile": profile, "form": form, "renew_form": RenewIdentityForm()}
+    return render(request, "accounts/reader.html", context)

@@ -92,7 +92,7 @@ def seed_requests(reader) -> None:
             AccessRequest(
                 requester=reader,
                 user_type=UserType.RESEARCHER,
-                purpose="reading",
+                purpose="research",
                 state=states[(start + i) % len(states)],
                 date_from=today,
                 date_to=today,
@@ -137,7 +137,7 @@ def retrieved_requests(reader, count: int, lines: int):
         AccessRequest(
             requester=reader,
             user_type=UserType.RESEARCHER,
-            purpose="reading",
+            purpose="research",
             state=RequestState.RETRIEVED,
             date_from=today,
             date_to=today,

@@ -32,6 +32,7 @@ from borrowing.serializers import (
     DecideSerializer,
     LoanSerializer,
     RenewSerializer,
+    ReturnSerializer,
     ScanResultSerializer,
     ScanSerializer,
 )
@@ -143,11 +144,13 @@ class LoanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseViewSet)
         loan = access_loan_for_user(self.request.user, self.kwargs["pk"])
         return self._readable().get(pk=loan.pk)
 
-    @extend_schema(request=None, responses=LoanSerializer)
+    @extend_schema(request=ReturnSerializer, responses=LoanSerializer)
     @action(detail=True, methods=["post"], url_path="return")
     def return_loan(self, request, pk=None):
         loan = access_loan_for_staff(request.user, pk)
-        services.return_loan(loan, acting_user=request.user)
+        payload = ReturnSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        services.return_loan(loan, acting_user=request.user, **payload.validated_data)
         return Response(LoanSerializer(self._readable().get(pk=loan.pk)).data)
 
     @extend_schema(request=RenewSerializer, responses=LoanSerializer)

@@ -16,7 +16,7 @@ RULE_FIELDS = (
     "priority",
     "min_classification",
     "access_status",
-    "purpose",
+    "method",
     "role",
     "steps",
     "description",

@@ -2,7 +2,13 @@ from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
 from accounts.navigation import NavItem, register
-from borrowing.roles import can_check_in, can_read_statistics, can_retrieve, is_borrowing_staff
+from borrowing.roles import (
+    can_check_in,
+    can_decide_desk_step,
+    can_read_statistics,
+    can_retrieve,
+    is_borrowing_staff,
+)
 from core import hooks
 
 
@@ -25,7 +31,14 @@ class BorrowingConfig(AppConfig):
         hooks.audit_hidden_objects.register("borrowing.loan", models.hidden_loans)
         hooks.audit_hidden_objects.register("borrowing.digitalgrant", models.hidden_grants)
 
+        from borrowing.views import inbox_count  # noqa: PLC0415 - imports models
+
         register(NavItem(_("Access requests"), "borrowing:desk", is_borrowing_staff, 300))
+        register(
+            NavItem(
+                _("Awaiting my decision"), "borrowing:inbox", can_decide_desk_step, 305, inbox_count
+            )
+        )
         register(NavItem(_("Retrieval list"), "borrowing:retrieval", can_retrieve, 310))
         register(NavItem(_("Mobile check-in"), "borrowing:checkin", can_check_in, 320))
         register(NavItem(_("Usage statistics"), "borrowing:statistics", can_read_statistics, 330))

@@ -4,6 +4,13 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from accounts.choices import IdDocumentType, ReaderCategory
+
+__all__ = [
+    "IdDocumentType",
+    "ReaderCategory",
+]  # re-exported: the reader's identity lives in accounts now
+
 
 class RequestState(models.TextChoices):
     DRAFT = "draft", _("Draft")  # 草稿
@@ -31,7 +38,8 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     S.APPROVED: frozenset({S.RETRIEVED, S.CANCELLED}),
     S.PARTLY_APPROVED: frozenset({S.RETRIEVED, S.CANCELLED}),
     S.REJECTED: frozenset({S.CLOSED}),
-    S.RETRIEVED: frozenset({S.CHECKED_OUT, S.CANCELLED}),
+    # RETRIEVED → CLOSED: a request served by copies or certificates only (nothing lent).
+    S.RETRIEVED: frozenset({S.CHECKED_OUT, S.CANCELLED, S.CLOSED}),
     S.CHECKED_OUT: frozenset({S.RETURNED, S.OVERDUE}),
     S.OVERDUE: frozenset({S.RETURNED}),
     S.RETURNED: frozenset({S.CLOSED}),
@@ -53,18 +61,33 @@ AWAITING_DECISION = frozenset({S.SUBMITTED, S.UNDER_REVIEW})
 ON_LOAN_STATES = frozenset({S.CHECKED_OUT, S.OVERDUE})
 
 
-class Purpose(models.TextChoices):
-    READING = "reading", _("Reading")  # 查阅
+class UseMethod(models.TextChoices):
+    """利用方式: how a record is used (one per request line). Archives serve records in the
+    reading room, by copies, extracts and certificates; originals leave the building only by
+    exception (档案法 2020 第二十八条; 实施条例 2024 第三十六条、第三十七条)."""
+
+    READING = "reading", _("Reading in the reading room")  # 查阅
     COPYING = "copying", _("Copying")  # 复制
     # 摘录 (the term of the standards; a context keeps it apart from other "Excerpt"s).
     EXCERPT = "excerpt", pgettext_lazy("use method", "Excerpt")
-    LENDING = "lending", _("Lending out of the building")  # 外借
+    CERTIFICATE = "certificate", _("Archival certificate")  # 出具档案证明
+    LENDING = "lending", _("Lending (internal units)")  # 借出
 
 
-class IdDocumentType(models.TextChoices):
-    RESIDENT_ID = "resident_id", _("Resident identity card")  # 居民身份证
-    PASSPORT = "passport", _("Passport")  # 护照
-    OTHER = "other", _("Other document")  # 其他证件
+class CopyMedium(models.TextChoices):
+    PAPER = "paper", _("Paper")  # 纸质
+    DIGITAL = "digital", _("Digital")  # 电子
+
+
+class EffectCategory(models.TextChoices):
+    """利用效果: what the use achieved (recorded after use)."""
+
+    EVIDENCE = "evidence", _("Evidence obtained")  # 取得凭证
+    RESEARCH = "research", _("Research result")  # 研究成果
+    WORK = "work", _("Work reference")  # 工作参考
+    ECONOMIC = "economic", _("Economic benefit")  # 经济效益
+    PUBLICITY = "publicity", _("Publicity and education")  # 宣传教育
+    NONE = "none", _("No result")  # 未取得效果
 
 
 class LineDecision(models.TextChoices):
@@ -81,6 +104,8 @@ class ApproverRole(models.TextChoices):
 class UserType(models.TextChoices):
     RESEARCHER = "researcher", _("Researcher")
     STAFF = "staff", _("Staff")
+    ORGANISATION = "organisation", _("Outside organisation")
+    INTERNAL = "internal", _("Internal unit")
 
 
 class ScanKind(models.TextChoices):

@@ -38,15 +38,18 @@ def seed(*, records: int, out) -> None:
     today = timezone.localdate()
     identity = {
         "id_document_type": "resident_id",
-        "id_number": "110101199001011234",
+        "id_number": "110101199001061234",
         "id_document_expires": today + dt.timedelta(days=3650),
     }
 
-    def request(user, recs, purpose="reading", days=7, note="", **kwargs):
+    def request(user, recs, method="reading", purpose="research", days=0, note="", **kwargs):
         extra = identity if not user.is_archive_staff else {}
+        if method == "copying":
+            kwargs.setdefault("copy_pages", 12)
         return services.create_access_request(
             acting_user=user,
             records=recs,
+            method=method,
             purpose=purpose,
             date_from=today,
             date_to=today + dt.timedelta(days=days),
@@ -57,7 +60,7 @@ def seed(*, records: int, out) -> None:
 
     made = 0
     # 1. waiting for the front desk
-    request(researcher, [public[0]], note="编写地方志")
+    request(researcher, [public[0]], purpose="history", note="编写地方志")
     made += 1
     # 2. approved, retrieved and checked out
     req = services.approve_access_request(
@@ -65,27 +68,27 @@ def seed(*, records: int, out) -> None:
     )
     services.retrieve_access_request(req, acting_user=keeper)
     services.check_out_access_request(
-        req, acting_user=desk, due_date=today + dt.timedelta(days=7), conditions="阅览室内查阅"
+        req, acting_user=desk, conditions="阅览室内查阅", identity_seen="居民身份证原件"
     )
     made += 1
     # 3. the whole cycle: returned and closed
     req = services.approve_access_request(
-        request(researcher, [public[3]], purpose="copying"), acting_user=desk
+        request(researcher, [public[3]], purpose="evidence"), acting_user=desk
     )
     services.retrieve_access_request(req, acting_user=keeper)
-    (loan,) = services.check_out_access_request(req, acting_user=desk, due_date=today)
-    services.return_loan(loan, acting_user=keeper)
+    (loan,) = services.check_out_access_request(req, acting_user=desk)
+    services.return_loan(loan, acting_user=keeper, counted=public[3].pages or 1)
     services.close_access_request(req, acting_user=desk)
     made += 1
     # 4. rejected, with a reason
     services.reject_access_request(
-        request(researcher, [public[4]], purpose="excerpt"),
+        request(researcher, [public[4]], method="excerpt", purpose="work"),
         acting_user=desk,
         reason="利用目的与档案内容无关",
     )
     made += 1
-    # 5. lending out of the building: waits for an approver
-    request(researcher, [public[5]], purpose="lending", days=14, note="展览借展")
+    # 5. a copy of 12 pages, certified: waits at the desk
+    request(researcher, [public[5]], method="copying", certified=True, note="落实政策")
     made += 1
     # 6. partly approved
     req = request(researcher, [public[6], public[7]])

@@ -6,8 +6,7 @@ constraint); every multi-object write is in ``borrowing/services/``.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -19,14 +18,17 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.choices import Classification
+from accounts.identity import id_number_digest
 from borrowing.choices import (
     TRANSITIONS,
     ApproverRole,
+    CopyMedium,
+    EffectCategory,
     IdDocumentType,
     LineDecision,
-    Purpose,
     RequestState,
     ScanKind,
+    UseMethod,
     UserType,
 )
 from borrowing.roles import is_borrowing_staff
@@ -39,11 +41,107 @@ class IllegalTransition(ValidationError, Conflict):
     """A request state change that the state machine does not allow (a double click)."""
 
 
-def id_number_digest(number: str) -> str:
-    """A keyed digest of an identity document number: lets staff match a number again without
-    the system keeping it (only the digest and the last four characters are stored)."""
-    normalised = "".join(number.split()).upper()
-    return hmac.new(settings.SECRET_KEY.encode(), normalised.encode(), hashlib.sha256).hexdigest()
+__all__ = ["id_number_digest"]  # re-exported from accounts.identity
+
+
+class UsePurpose(models.Model):
+    """利用目的: why records are used (编史修志, 工作查考, 学术研究 …), a list the administrator
+    keeps (``borrowing.settings_service``); separate from the method (``UseMethod``). The
+    annual statistics (档案统计年报) count uses per purpose."""
+
+    code = models.SlugField(_("code"), max_length=32, unique=True)
+    name = models.CharField(_("name"), max_length=60)
+    position = models.PositiveSmallIntegerField(_("order"), default=100)
+    active = models.BooleanField(_("offered"), default=True)
+
+    class Meta:
+        verbose_name = _("purpose of use")
+        verbose_name_plural = _("purposes of use")
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @classmethod
+    def ensure_defaults(cls) -> None:
+        """The seeded list when the table is empty (a database flushed after migrating, as
+        in transactional tests): never an empty choice of purposes."""
+        if not cls.objects.exists():
+            cls.objects.bulk_create(
+                [
+                    cls(code=code, name=name, position=n * 10)
+                    for n, (code, name) in enumerate(DEFAULT_PURPOSES, start=1)
+                ],
+                ignore_conflicts=True,
+            )
+
+
+# The purposes seeded by the migration (names as the 档案统计年报 groups them).
+DEFAULT_PURPOSES = [
+    ("history", "编史修志"),
+    ("work", "工作查考"),
+    ("research", "学术研究"),
+    ("economy", "经济建设"),
+    ("education", "宣传教育"),
+    ("evidence", "落实政策/个人取证"),
+    ("other", "其他"),
+]
+
+
+class AccessSettings(models.Model):
+    """利用设置: the defaults an administrator may change (one row, written through
+    ``borrowing.settings_service``, audited)."""
+
+    archive_name = models.CharField(_("archive name"), max_length=100, default="档案馆")
+    reading_room_closes = models.TimeField(
+        _("reading room closes"), default=dt.time(17, 0)
+    )  # 查阅: returned at closing the same day
+    lending_days = models.PositiveSmallIntegerField(_("lending period (days)"), default=7)
+    lending_max_days = models.PositiveSmallIntegerField(
+        _("longest lending period (days)"), default=30
+    )
+    lending_steps = models.PositiveSmallIntegerField(
+        _("approval steps for lending"), default=2
+    )  # 借出: an approver, then a senior approver
+    max_copy_pages = models.PositiveIntegerField(_("most pages per copy line"), default=500)
+    certificate_prefix = models.CharField(
+        _("certificate number prefix"), max_length=10, default="ZM"
+    )
+    metadata_fonds = models.ManyToManyField(
+        "repository.Fonds",
+        blank=True,
+        related_name="+",
+        verbose_name=_("fonds listing controlled records (metadata only)"),
+        help_text=_(
+            "Controlled, unclassified records of these fonds are listed to the public by "
+            "reference code and title only, so that researchers can ask for them."
+        ),
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("access settings")
+        verbose_name_plural = _("access settings")
+        constraints = [
+            models.CheckConstraint(condition=Q(pk=1), name="access_settings_single_row"),
+            models.CheckConstraint(
+                condition=Q(lending_days__gte=1)
+                & Q(lending_days__lte=models.F("lending_max_days")),
+                name="access_settings_lending_days",
+            ),
+            models.CheckConstraint(
+                condition=Q(lending_steps__gte=1) & Q(lending_steps__lte=3),
+                name="access_settings_lending_steps",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return str(_("access settings"))
+
+    @classmethod
+    def current(cls) -> AccessSettings:
+        """The one row (created with the defaults when missing)."""
+        return cls.objects.get_or_create(pk=1)[0]
 
 
 def names_hidden_record(user) -> Q:
@@ -138,7 +236,15 @@ class AccessRequest(models.Model):
         verbose_name=_("requester"),
     )
     user_type = models.CharField(_("user type"), max_length=12, choices=UserType.choices)
-    purpose = models.CharField(_("purpose"), max_length=12, choices=Purpose.choices)
+    # Null on requests made before purposes were recorded (the column held the method then).
+    purpose = models.ForeignKey(
+        UsePurpose,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("purpose of use"),
+    )
     state = models.CharField(
         _("state"), max_length=16, choices=RequestState.choices, default=RequestState.DRAFT
     )
@@ -162,6 +268,15 @@ class AccessRequest(models.Model):
     decided_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # 利用效果登记: what the use achieved, by the desk or the researcher.
+    effect = models.CharField(
+        _("effect of use"), max_length=12, choices=EffectCategory.choices, blank=True
+    )
+    effect_note = models.TextField(_("effect described"), max_length=2000, blank=True)
+    effect_recorded_at = models.DateTimeField(null=True, blank=True)
+    effect_recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     objects = AccessRequestQuerySet.as_manager()
 
@@ -177,7 +292,7 @@ class AccessRequest(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.number} {self.get_purpose_display()}"
+        return self.number
 
     @property
     def number(self) -> str:
@@ -187,6 +302,10 @@ class AccessRequest(models.Model):
     @property
     def masked_id_number(self) -> str:
         return f"{'*' * 8}{self.id_number_last4}" if self.id_number_last4 else ""
+
+    @property
+    def purpose_label(self) -> str:
+        return str(self.purpose) if self.purpose_id else str(_("Not recorded"))
 
     @property
     def id_document_expired(self) -> bool:
@@ -243,6 +362,24 @@ class RequestLine(RecordRef):
     """One record in a request, with the decision on it."""
 
     request = models.ForeignKey(AccessRequest, on_delete=models.CASCADE, related_name="lines")
+    method = models.CharField(
+        _("method of use"), max_length=12, choices=UseMethod.choices, default=UseMethod.READING
+    )
+    # 复制: pages asked for (required), paper or digital, certified (复制专用章) or not.
+    copy_pages = models.PositiveIntegerField(_("pages"), null=True, blank=True)
+    copy_medium = models.CharField(
+        _("copy medium"), max_length=8, choices=CopyMedium.choices, blank=True
+    )
+    certified = models.BooleanField(_("certified copy"), default=False)
+    # 出具档案证明 and certified copies: the number given when issued, and the content.
+    certificate_number = models.CharField(
+        _("certificate number"), max_length=32, blank=True, db_index=True
+    )
+    certificate_content = models.TextField(_("certificate content"), max_length=4000, blank=True)
+    served_at = models.DateTimeField(_("served"), null=True, blank=True)
+    served_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     decision = models.CharField(
         _("decision"), max_length=10, choices=LineDecision.choices, default=LineDecision.PENDING
     )
@@ -256,10 +393,18 @@ class RequestLine(RecordRef):
             _one_record("line_one_record"),
             models.UniqueConstraint(fields=["request", "item"], name="line_unique_item"),
             models.UniqueConstraint(fields=["request", "volume"], name="line_unique_volume"),
+            models.CheckConstraint(
+                condition=~Q(method="copying") | Q(copy_pages__gte=1), name="line_copy_has_pages"
+            ),
         ]
 
     def __str__(self) -> str:
         return str(self.record)
+
+    @property
+    def handles_original(self) -> bool:
+        """The reader holds the original (查阅, 摘录, 借出): a loan, returned and counted."""
+        return self.method in (UseMethod.READING, UseMethod.EXCERPT, UseMethod.LENDING)
 
 
 class ApprovalRule(models.Model):
@@ -277,10 +422,10 @@ class ApprovalRule(models.Model):
         blank=True,
         help_text=_("Blank: any."),
     )
-    purpose = models.CharField(
-        _("purpose"),
+    method = models.CharField(
+        _("method of use"),
         max_length=12,
-        choices=Purpose.choices,
+        choices=UseMethod.choices,
         blank=True,
         help_text=_("Blank: any."),
     )
@@ -366,6 +511,10 @@ class Loan(RecordRef):
     returned_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # The return of an original records what came back: pages/items counted and the condition.
+    original = models.BooleanField(_("original"), default=True)
+    returned_count = models.PositiveIntegerField(_("pages/items counted"), null=True, blank=True)
+    return_condition = models.CharField(_("condition on return"), max_length=500, blank=True)
 
     objects = LoanQuerySet.as_manager()
 

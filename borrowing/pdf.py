@@ -18,7 +18,9 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from borrowing.services import record_code
+from borrowing.choices import LineDecision, UseMethod
+from borrowing.models import AccessSettings
+from borrowing.services import due_date_for, record_code
 from core.fonts import pdf_font
 from core.output import pdf_text
 
@@ -96,7 +98,7 @@ def _header(req, heading: str) -> list:
         Spacer(1, 4 * mm),
         _table(
             [
-                [_p(_("Request")), _p(req.number), _p(_("Purpose")), _p(req.get_purpose_display())],
+                [_p(_("Request")), _p(req.number), _p(_("Purpose of use")), _p(req.purpose_label)],
                 [
                     _p(_("Requester")),
                     _p(req.requester),
@@ -123,22 +125,86 @@ def _header(req, heading: str) -> list:
 
 
 def borrowing_slip(req) -> bytes:
-    """借阅单: the request, each approved record with its barcode, and signature lines."""
-    story = _header(req, _("Borrowing slip"))
-    rows = [[_p(_("Code")), _p(_("Reference code")), _p(_("Title")), _p(_("Decision"))]]
-    for line in req.lines.select_related("item", "volume"):
+    """借阅单 (调档单): the archive's name, the request, each approved record with its method,
+    barcode and due date, the conditions entered at check-out, and signature lines. Printed
+    only once the request is approved (the page refuses before)."""
+    settings = AccessSettings.current()
+    story = [_p(settings.archive_name, "title"), *_header(req, _("Borrowing slip"))]
+    loans = {loan.line_id: loan for loan in req.loans.all()}
+    rows = [
+        [
+            _p(_("Code")),
+            _p(_("Reference code")),
+            _p(_("Title")),
+            _p(_("Method of use")),
+            _p(_("Due")),
+        ]
+    ]
+    conditions = []
+    for line in req.lines.select_related("item", "volume").filter(decision=LineDecision.APPROVED):
         record = line.record
+        loan = loans.get(line.pk)
+        if loan is not None:
+            due = f"{loan.due_date}"
+            if line.method != UseMethod.LENDING:
+                due += f" {settings.reading_room_closes:%H:%M}"
+            if loan.conditions:
+                conditions.append(f"{record.reference_code}: {loan.conditions}")
+        elif line.handles_original:
+            due = str(due_date_for(line.method, today=timezone.localdate(), settings=settings))
+        else:
+            due = "—"
+        method = line.get_method_display()
+        if line.method == UseMethod.COPYING:
+            method += f" ×{line.copy_pages}"
         rows.append(
             [
                 _barcode(record_code(record), 8 * mm),
                 _p(record.reference_code, "small"),
                 _p(record.title, "small"),
-                _p(line.get_decision_display(), "small"),
+                _p(method, "small"),
+                _p(due, "small"),
             ]
         )
-    story.append(_table(rows, [45 * mm, 45 * mm, 65 * mm, 25 * mm]))
+    story.append(_table(rows, [40 * mm, 40 * mm, 50 * mm, 25 * mm, 25 * mm]))
+    if conditions:
+        story += [Spacer(1, 4 * mm), _p(_("Conditions") + ": " + "; ".join(conditions))]
     story += [Spacer(1, 12 * mm), _p(_("Reader's signature: ____________    Staff: ____________"))]
     return _build(story, req.number)
+
+
+def certificate(line) -> bytes:
+    """档案证明: the archive's name, the certificate number, the record it is drawn from, the
+    content as written by the desk, the date, and the place for the seal (盖章处); the seal
+    itself is applied on paper."""
+    settings = AccessSettings.current()
+    req = line.request
+    record = line.record
+    issued = timezone.localtime(line.served_at) if line.served_at else timezone.localtime()
+    story = [
+        _p(settings.archive_name, "title"),
+        _p(_("Archival certificate"), "title"),
+        _p(_("No. %(number)s") % {"number": line.certificate_number}),
+        Spacer(1, 6 * mm),
+        _table(
+            [
+                [_p(_("Request")), _p(req.number)],
+                [_p(_("Applicant")), _p(req.requester)],
+                [_p(_("Purpose of use")), _p(req.purpose_label)],
+                [_p(_("Reference code")), _p(record.reference_code)],
+                [_p(_("Title")), _p(record.title)],
+            ],
+            [40 * mm, 140 * mm],
+        ),
+        Spacer(1, 6 * mm),
+        _p(line.certificate_content or line.get_method_display()),
+        Spacer(1, 16 * mm),
+        _table(
+            [[_p(_("(seal)")), _p(f"{settings.archive_name}  {issued:%Y-%m-%d}")]],
+            [90 * mm, 90 * mm],
+        ),
+    ]
+    return _build(story, line.certificate_number or req.number)
 
 
 def return_receipt(req) -> bytes:

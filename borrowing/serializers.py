@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from borrowing.choices import IdDocumentType, Purpose, ScanKind
+from borrowing.choices import CopyMedium, IdDocumentType, ScanKind, UseMethod
 from borrowing.models import AccessRequest, ApprovalDecision, Loan, RequestLine
 from borrowing.services import record_code
 
@@ -21,7 +21,20 @@ class RequestLineSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = RequestLine
-        fields = ["id", "record", "reference_code", "title", "decision", "refusal_reason"]
+        fields = [
+            "id",
+            "record",
+            "reference_code",
+            "title",
+            "method",
+            "copy_pages",
+            "copy_medium",
+            "certified",
+            "certificate_number",
+            "served_at",
+            "decision",
+            "refusal_reason",
+        ]
 
     def get_record(self, line) -> str:
         return "" if _hidden(line) else record_code(line.record)
@@ -49,6 +62,7 @@ class AccessRequestSerializer(serializers.ModelSerializer):
     id_document_type = serializers.ChoiceField(
         choices=IdDocumentType.choices, allow_blank=True, read_only=True
     )
+    purpose = serializers.SlugRelatedField(slug_field="code", read_only=True)
     lines = RequestLineSerializer(many=True, read_only=True)
     decisions = DecisionSerializer(many=True, read_only=True)
 
@@ -83,9 +97,19 @@ class AccessRequestCreateSerializer(serializers.Serializer):
         max_length=50,
         help_text="Record codes: I<id> for items, V<id> for volumes.",
     )
-    purpose = serializers.ChoiceField(choices=Purpose.choices)
+    purpose = serializers.SlugField(
+        max_length=32, help_text="A purpose of use code (the configured list)."
+    )
+    method = serializers.ChoiceField(choices=UseMethod.choices, default=UseMethod.READING)
+    copy_pages = serializers.IntegerField(
+        min_value=1, max_value=100000, required=False, allow_null=True, default=None
+    )
+    copy_medium = serializers.ChoiceField(
+        choices=CopyMedium.choices, required=False, default="", allow_blank=True
+    )
+    certified = serializers.BooleanField(required=False, default=False)
     date_from = serializers.DateField()
-    date_to = serializers.DateField()
+    date_to = serializers.DateField(required=False, allow_null=True, default=None)
     note = serializers.CharField(max_length=2000, required=False, default="", allow_blank=True)
     id_document_type = serializers.ChoiceField(
         choices=IdDocumentType.choices, required=False, default="", allow_blank=True
@@ -102,8 +126,16 @@ class DecideSerializer(serializers.Serializer):
 
 
 class CheckOutSerializer(serializers.Serializer):
-    due_date = serializers.DateField()
+    due_date = serializers.DateField(required=False, allow_null=True, default=None)
     conditions = serializers.CharField(max_length=500, required=False, default="", allow_blank=True)
+    identity_seen = serializers.CharField(
+        max_length=200, required=False, default="", allow_blank=True
+    )
+
+
+class ReturnSerializer(serializers.Serializer):
+    counted = serializers.IntegerField(min_value=0, max_value=1000000, required=False, default=None)
+    condition = serializers.CharField(max_length=500, required=False, default="", allow_blank=True)
 
 
 class RenewSerializer(serializers.Serializer):
@@ -130,6 +162,8 @@ class LoanSerializer(serializers.ModelSerializer):
             "conditions",
             "renewals",
             "returned_at",
+            "returned_count",
+            "return_condition",
         ]
         read_only_fields = fields
 

@@ -1,63 +1,224 @@
-"""利用统计: monthly counts of requests by purpose and user type, and of records by fonds."""
+"""利用统计 and the use section of the 档案统计年报.
+
+Counted on the basis the annual report asks for (国家档案局《档案统计年报》"档案利用" 部分):
+
+- 利用人次: requests in which something was actually used (an original handed out, a copy or
+  a certificate handed over) — one request is one person's visit;
+- 利用人数: different persons among them;
+- 卷次 / 件次: approved lines of those requests that were used, volumes and items apart;
+- 复制页数: pages of the copies handed over; 出具证明: certificates (and certified copies)
+  issued;
+- refused (未批准) and cancelled (已撤销) requests, and those still waiting, are counted apart
+  and never in the figures above.
+
+Only requests the viewer handles are counted (``AccessRequest.objects.handled_by``: every
+record of a counted request is visible to them), so a figure never reveals a request behind
+the door. The year and month are those of submission.
+"""
 
 from __future__ import annotations
 
-from django.db.models import Count
-from django.db.models.functions import TruncMonth
+import io
+from collections import Counter
 
-from borrowing.choices import Purpose, RequestState, UserType
-from borrowing.models import AccessRequest, RequestLine, without_jit
+from django.db.models import Count, Exists, OuterRef, Q, Sum
+from django.db.models.functions import TruncMonth
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from openpyxl import Workbook
+from openpyxl.styles import Font
+
+from borrowing.choices import LineDecision, RequestState, UseMethod, UserType
+from borrowing.models import AccessRequest, Loan, RequestLine, UsePurpose, without_jit
+from core.output import xlsx_cell
 from repository.models import Fonds
+
+# name -> (label, definition): printed under the figures and in the export.
+FIGURES = {
+    "persons": (
+        gettext_lazy("Person-visits"),
+        gettext_lazy(
+            "Requests in which records were used (an original handed out, a copy or "
+            "a certificate handed over); one request is one visit."
+        ),
+    ),
+    "people": (
+        gettext_lazy("Persons"),
+        gettext_lazy("Different readers among those visits."),
+    ),
+    "volume_uses": (
+        gettext_lazy("Volume-uses"),
+        gettext_lazy("Approved and used request lines naming a volume (案卷)."),
+    ),
+    "item_uses": (
+        gettext_lazy("Item-uses"),
+        gettext_lazy("Approved and used request lines naming an item (件)."),
+    ),
+    "copy_pages": (
+        gettext_lazy("Pages copied"),
+        gettext_lazy("Pages of the copies handed over."),
+    ),
+    "certificates": (
+        gettext_lazy("Certificates issued"),
+        gettext_lazy("Archival certificates and certified copies issued, each numbered."),
+    ),
+    "refused": (
+        gettext_lazy("Requests refused"),
+        gettext_lazy("Requests refused as a whole; not counted as uses."),
+    ),
+    "cancelled": (
+        gettext_lazy("Requests cancelled"),
+        gettext_lazy("Requests cancelled by the reader or the desk; not counted as uses."),
+    ),
+    "waiting": (
+        gettext_lazy("Requests not yet used"),
+        gettext_lazy("Submitted requests still waiting for a decision or for the visit."),
+    ),
+}
 
 
 def monthly(year: int, *, user) -> dict:
-    """Rows ``{month, dimension, label, count}`` and chart series for one calendar year.
-
-    Counted: submitted requests (not drafts) by the month they were submitted, of the requests
-    ``user`` handles (``AccessRequest.objects.handled_by``: every record of a counted request is
-    visible to them), so a count never reveals requests behind the door.
-    """
+    """The year's figures, their breakdowns and rows ``{month, dimension, label, count}``."""
     with without_jit():  # the door's anti-join over a year of requests: see ``without_jit``
-        return _monthly(year, user=user)
+        return _annual(year, user=user)
 
 
-def _monthly(year: int, *, user) -> dict:
+def _used_line_q() -> Q:
+    loaned = Exists(Loan.objects.filter(line=OuterRef("pk")))
+    return Q(decision=LineDecision.APPROVED) & (Q(loaned) | Q(served_at__isnull=False))
+
+
+def _annual(year: int, *, user) -> dict:
     requests = (
         AccessRequest.objects.handled_by(user)
         .filter(submitted_at__year=year)
         .exclude(state=RequestState.DRAFT)
     )
+    used_lines = RequestLine.objects.filter(request__in=requests).filter(_used_line_q())
+    used = requests.filter(Exists(used_lines.filter(request=OuterRef("pk"))))
+    states = Counter(dict(requests.values_list("state").annotate(n=Count("id"))))
+    figures = {
+        "persons": used.count(),
+        "people": used.values("requester").distinct().count(),
+        "volume_uses": used_lines.filter(volume__isnull=False).count(),
+        "item_uses": used_lines.filter(item__isnull=False).count(),
+        "copy_pages": used_lines.filter(method=UseMethod.COPYING).aggregate(n=Sum("copy_pages"))[
+            "n"
+        ]
+        or 0,
+        "certificates": used_lines.exclude(certificate_number="").count(),
+        "refused": states[RequestState.REJECTED],
+        "cancelled": states[RequestState.CANCELLED],
+    }
+    figures["waiting"] = sum(states.values()) - figures["refused"] - figures["cancelled"]
+    figures["waiting"] -= figures["persons"]
     months = [f"{year}-{m:02d}" for m in range(1, 13)]
-    rows = []
-    series: dict[str, dict[str, list[int]]] = {"purpose": {}, "user_type": {}, "fonds": {}}
+    rows: list[dict] = []
+    series: dict[str, dict[str, list[int]]] = {}
 
-    def add(dimension: str, label: str, month, count: int) -> None:
+    def add(dimension: str, label, month, count: int) -> None:
         key = f"{month:%Y-%m}"
-        rows.append({"month": key, "dimension": dimension, "label": label, "count": count})
-        series[dimension].setdefault(label, [0] * 12)[month.month - 1] += count
+        rows.append({"month": key, "dimension": dimension, "label": str(label), "count": count})
+        series.setdefault(dimension, {}).setdefault(str(label), [0] * 12)[month.month - 1] += count
 
-    labels = {"purpose": dict(Purpose.choices), "user_type": dict(UserType.choices)}
-    for field in ("purpose", "user_type"):
-        qs = (
-            requests.annotate(month=TruncMonth("submitted_at"))
-            .values("month", field)
-            .annotate(n=Count("id"))
-            .order_by("month", field)
-        )
-        for row in qs:
-            add(field, str(labels[field].get(row[field], row[field])), row["month"], row["n"])
+    purposes = {p.pk: p.name for p in UsePurpose.objects.all()}
+    purpose_label = {None: _("Not recorded"), **purposes}
+    by_month = used.annotate(month=TruncMonth("submitted_at"))
+    for row in by_month.values("month", "purpose").annotate(n=Count("id")).order_by("month"):
+        add("purpose", purpose_label.get(row["purpose"], row["purpose"]), row["month"], row["n"])
+    user_types = dict(UserType.choices)
+    for row in by_month.values("month", "user_type").annotate(n=Count("id")).order_by("month"):
+        add("user_type", user_types.get(row["user_type"], row["user_type"]), row["month"], row["n"])
+    lines_by_month = used_lines.annotate(month=TruncMonth("request__submitted_at"))
+    methods = dict(UseMethod.choices)
+    for row in lines_by_month.values("month", "method").annotate(n=Count("id")).order_by("month"):
+        add("method", methods.get(row["method"], row["method"]), row["month"], row["n"])
     fonds_names = dict(Fonds.objects.values_list("pk", "code"))
-    line_stats = {}
+    fonds_counts: Counter = Counter()
     for kind in ("item", "volume"):
         qs = (
-            RequestLine.objects.filter(request__in=requests, **{f"{kind}__isnull": False})
-            .annotate(month=TruncMonth("request__submitted_at"))
+            lines_by_month.filter(**{f"{kind}__isnull": False})
             .values("month", f"{kind}__fonds")
             .annotate(n=Count("id"))
         )
         for row in qs:
-            key = (row["month"], row[f"{kind}__fonds"])
-            line_stats[key] = line_stats.get(key, 0) + row["n"]
-    for (month, fonds_id), count in sorted(line_stats.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+            fonds_counts[(row["month"], row[f"{kind}__fonds"])] += row["n"]
+    for (month, fonds_id), count in sorted(fonds_counts.items()):
         add("fonds", fonds_names.get(fonds_id, str(fonds_id)), month, count)
-    return {"months": months, "rows": rows, "series": series, "total": requests.count()}
+    for row in (
+        lines_by_month.filter(method=UseMethod.COPYING)
+        .values("month")
+        .annotate(n=Sum("copy_pages"))
+        .order_by("month")
+    ):
+        add("copy_pages", _("Pages copied"), row["month"], row["n"] or 0)
+    return {
+        "year": year,
+        "months": months,
+        "rows": rows,
+        "series": series,
+        "figures": figures,
+        "definitions": [(name, str(label), str(text)) for name, (label, text) in FIGURES.items()],
+        "total": figures["persons"],
+    }
+
+
+def breakdown(data: dict, dimension: str) -> list[tuple[str, int]]:
+    """A dimension's totals over the year, largest first."""
+    totals: Counter = Counter()
+    for row in data["rows"]:
+        if row["dimension"] == dimension:
+            totals[row["label"]] += row["count"]
+    return sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def annual_report_xlsx(data: dict, *, archive_name: str) -> bytes:
+    """The use section of the 档案统计年报 as a workbook: the figures with their definitions,
+    the breakdowns by purpose, method, user type and fonds, and the months. Every text cell
+    goes through ``core.output.xlsx_cell``."""
+    book = Workbook()
+    sheet = book.active
+    sheet.title = xlsx_cell(_("Use of archives"))[:31]
+    bold = Font(bold=True)
+
+    def put(*cells, strong: bool = False) -> None:
+        sheet.append([xlsx_cell(cell) for cell in cells])
+        if strong:
+            for cell in sheet[sheet.max_row]:
+                cell.font = bold
+
+    put(archive_name, strong=True)
+    put(_("Use of archives, %(year)d") % {"year": data["year"]}, strong=True)
+    put()
+    put(_("Figure"), _("Count"), _("Definition"), strong=True)
+    for name, label, definition in data["definitions"]:
+        put(label, data["figures"][name], definition)
+    sections = [
+        ("purpose", _("Person-visits by purpose of use")),
+        ("method", _("Uses (volumes and items) by method of use")),
+        ("user_type", _("Person-visits by user type")),
+        ("fonds", _("Uses (volumes and items) by fonds")),
+    ]
+    for dimension, title in sections:
+        put()
+        put(title, strong=True)
+        for label, count in breakdown(data, dimension):
+            put(label, count)
+    put()
+    put(_("By month"), strong=True)
+    put(_("Month"), _("Person-visits"), _("Uses"), _("Pages copied"), strong=True)
+    for month in data["months"]:
+
+        def total(dimension: str, month: str = month) -> int:
+            return sum(
+                r["count"]
+                for r in data["rows"]
+                if r["dimension"] == dimension and r["month"] == month
+            )
+
+        put(month, total("user_type"), total("method"), total("copy_pages"))
+    sheet.column_dimensions["A"].width = 36
+    sheet.column_dimensions["C"].width = 80
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()

@@ -11,14 +11,14 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 
-from accounts.choices import Role
-from accounts.permissions import role_required
+from accounts.permissions import requires
 from core.output import spreadsheet_cell
 from repository import stocktake as stocktakes
 from repository.models import Stocktake
+from repository.roles import can_take_stock
 
 
-@role_required(Role.KEEPER, Role.ARCHIVIST, Role.ADMINISTRATOR)  # as the report page
+@requires(can_take_stock)  # as the report page
 def stocktake_report_csv(request: HttpRequest, pk: int) -> HttpResponse:
     current = get_object_or_404(Stocktake.objects.select_related("room", "unit"), pk=pk)
     report = stocktakes.report_for(current.report or stocktakes.build_report(current), request.user)

@@ -9,6 +9,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from accounts.audit import record_event
 from accounts.choices import Classification
@@ -16,8 +17,8 @@ from accounts.models import User
 from accounts.services import notify_user
 from borrowing import digital
 from borrowing.access import can_handle
-from borrowing.choices import AWAITING_DECISION, ApproverRole, LineDecision, Purpose, RequestState
-from borrowing.models import AccessRequest, ApprovalDecision, ApprovalRule
+from borrowing.choices import AWAITING_DECISION, ApproverRole, LineDecision, RequestState, UseMethod
+from borrowing.models import AccessRequest, AccessSettings, ApprovalDecision, ApprovalRule
 from borrowing.roles import can_approve, can_decide_desk_step
 from borrowing.services.common import (
     BorrowingError,
@@ -35,54 +36,59 @@ DEFAULT_RULES: list[dict[str, Any]] = [
         "priority": 10,
         "min_classification": Classification.SECRET,
         "access_status": "",
-        "purpose": "",
+        "method": "",
         "role": ApproverRole.APPROVER,
         "steps": 2,
-        "description": "Classified records: approver, then a second approver",
+        "description": gettext_noop("Classified records: approver, then a second approver"),
     },
     {
         "priority": 20,
         "min_classification": 0,
         "access_status": "",
-        "purpose": Purpose.LENDING,
+        "method": UseMethod.LENDING,
         "role": ApproverRole.APPROVER,
-        "steps": 1,
-        "description": "Lending out of the building",
+        "steps": 2,
+        "description": gettext_noop(
+            "Lending originals (internal units): approver, then senior approver"
+        ),
     },
     {
         "priority": 30,
         "min_classification": 0,
         "access_status": AccessStatus.CONTROLLED,
-        "purpose": "",
+        "method": "",
         "role": ApproverRole.APPROVER,
         "steps": 1,
-        "description": "Controlled records",
+        "description": gettext_noop("Controlled records"),
     },
     {
         "priority": 40,
         "min_classification": 0,
         "access_status": AccessStatus.UNREVIEWED,
-        "purpose": "",
+        "method": "",
         "role": ApproverRole.APPROVER,
         "steps": 1,
-        "description": "Records not yet reviewed for opening",
+        "description": gettext_noop("Records not yet reviewed for opening"),
     },
     {
         "priority": 100,
         "min_classification": 0,
         "access_status": "",
-        "purpose": "",
+        "method": "",
         "role": ApproverRole.FRONT_DESK,
         "steps": 1,
-        "description": "Open records: front desk",
+        "description": gettext_noop("Open records: front desk"),
     },
 ]
 
 
-def compute_chain(records: Sequence, purpose: str) -> list[dict[str, int | str]]:
-    """The approval steps for these records and purpose, from the first matching rule for the
-    most restrictive record. Each approver must be cleared to the highest classification.
-    Lending out of the building always needs an approver, whatever the table says."""
+def compute_chain(records: Sequence, methods: Iterable[str]) -> list[dict[str, int | str]]:
+    """The approval steps for these records and methods of use, from the first matching rule
+    for the most restrictive record. Each approver must be cleared to the highest
+    classification. Each step carries the rule that asked for it (``reason``: why approval is
+    needed, shown to the approver). Lending originals (借出) always needs an approver and at
+    least the settings' number of steps (档案法实施条例 2024 第三十七条: 档案原件一般不外借)."""
+    methods = {methods} if isinstance(methods, str) else set(methods)
     level = max((int(r.classification) for r in records), default=0)
     statuses = {r.access_status for r in records}
     rules = list(ApprovalRule.objects.all()) or [ApprovalRule(**rule) for rule in DEFAULT_RULES]
@@ -92,25 +98,92 @@ def compute_chain(records: Sequence, purpose: str) -> list[dict[str, int | str]]
             continue
         if rule.access_status and rule.access_status not in statuses:
             continue
-        if rule.purpose and rule.purpose != purpose:
+        if rule.method and rule.method not in methods:
             continue
         chosen = rule
         break
     role, steps = (chosen.role, chosen.steps) if chosen else (ApproverRole.APPROVER, 1)
-    if purpose == Purpose.LENDING:
+    reason = (chosen.description or str(chosen)) if chosen else gettext_noop("Default rule")
+    if UseMethod.LENDING in methods:
         role = ApproverRole.APPROVER
-    return [{"role": str(role), "clearance": level} for _step in range(steps)]
+        lending_steps = AccessSettings.current().lending_steps
+        if steps < lending_steps:
+            steps = lending_steps
+            reason = gettext_noop(
+                "Lending originals (internal units): approver, then senior approver"
+            )
+    return [{"role": str(role), "clearance": level, "reason": reason} for _step in range(steps)]
+
+
+def chain_in_words(chain: Sequence[dict[str, Any]]) -> list[str]:
+    """The chain as people read it: "第 1 步：审批人（需 1 人）" (each step is one person)."""
+    return [
+        _("Step %(n)d: %(role)s (%(people)d person needed)")
+        % {"n": n, "role": ApproverRole(step["role"]).label, "people": 1}
+        for n, step in enumerate(chain, start=1)
+    ]
+
+
+def current_step(req: AccessRequest) -> dict[str, Any] | None:
+    """The step waiting for a decision, or ``None``."""
+    if req.state not in AWAITING_DECISION or not req.chain:
+        return None
+    done = req.decisions.count()
+    return req.chain[done] if done < len(req.chain) else None
+
+
+INBOX_CAP = 500
+
+
+def _role_allows(user: User, step: dict[str, Any]) -> bool:
+    if step["role"] == ApproverRole.APPROVER:
+        return can_approve(user)
+    return can_decide_desk_step(user)
+
+
+def awaiting_my_decision(user: User) -> list[AccessRequest]:
+    """待我审批: requests waiting for a step this user may take (role, clearance, not their own,
+    no earlier step of theirs), among those they handle (the borrowing door), oldest first.
+    Each comes with ``step`` (the step waiting) and ``step_number``."""
+    if not (can_approve(user) or can_decide_desk_step(user)):
+        return []
+    candidates = (
+        AccessRequest.objects.handled_by(user)
+        .filter(state__in=AWAITING_DECISION)
+        .exclude(requester=user)
+        .select_related("requester", "purpose")
+        .prefetch_related("decisions")
+        .order_by("submitted_at", "id")[:INBOX_CAP]
+    )
+    mine = []
+    for req in candidates:
+        decisions = list(req.decisions.all())
+        chain = req.chain or []
+        if len(decisions) >= len(chain):
+            continue
+        step = chain[len(decisions)]
+        if any(d.decided_by_id == user.pk for d in decisions):
+            continue
+        if not _role_allows(user, step) or int(user.clearance) < int(step["clearance"]):
+            continue
+        req.step = step
+        req.step_number = len(decisions) + 1
+        mine.append(req)
+    return mine
 
 
 def can_decide_step(user: User, step: dict[str, Any], req: AccessRequest) -> bool:
     """May ``user`` decide ``step`` of ``req``: the step's role, a clearance at or above the
-    request's records, and every record of the request visible to them (the borrowing door:
-    clearance AND a permission on each record's fonds)."""
-    if step["role"] == ApproverRole.APPROVER:
-        allowed = can_approve(user)
-    else:
-        allowed = can_decide_desk_step(user)
-    return allowed and int(user.clearance) >= int(step["clearance"]) and can_handle(user, req)
+    request's records, not their own request, not a step after one they decided already, and
+    every record of the request visible to them (the borrowing door: clearance AND a
+    permission on each record's fonds). A step they may not take is not offered."""
+    return (
+        _role_allows(user, step)
+        and int(user.clearance) >= int(step["clearance"])
+        and req.requester_id != user.pk
+        and not req.decisions.filter(decided_by=user).exists()
+        and can_handle(user, req)
+    )
 
 
 @transaction.atomic

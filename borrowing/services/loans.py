@@ -12,15 +12,15 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.audit import record_event
-from accounts.models import User
+from accounts.models import ReaderProfile, User
+from accounts.readers import IdentityError, record_identity_check, require_valid_identity
 from accounts.services import notify_user
-from borrowing.choices import ON_LOAN_STATES, LineDecision, RequestState
-from borrowing.models import AccessRequest, Loan, Reminder
+from borrowing.choices import ON_LOAN_STATES, LineDecision, RequestState, UseMethod, UserType
+from borrowing.models import AccessRequest, AccessSettings, Loan, Reminder
 from borrowing.roles import can_check_in, can_serve_desk
 from borrowing.services.common import (
     MAX_LOAN_DAYS,
     MAX_RENEWALS,
-    RENEWAL_DAYS,
     BorrowingError,
     Conflict,
     NotAllowed,
@@ -35,9 +35,46 @@ from borrowing.services.common import (
 from borrowing.services.records import line_kwargs
 from repository.models import Item, Volume
 
+ORIGINAL_METHODS = (UseMethod.READING, UseMethod.EXCERPT, UseMethod.LENDING)
+
 
 def _approved_lines(req: AccessRequest):
-    return req.lines.filter(decision=LineDecision.APPROVED).select_related("item", "volume")
+    """The approved lines in which the reader holds the original (查阅, 摘录, 借出)."""
+    return req.lines.filter(
+        decision=LineDecision.APPROVED, method__in=ORIGINAL_METHODS
+    ).select_related("item", "volume")
+
+
+def require_checked_identity(req: AccessRequest, *, acting_user: User, identity_seen: str = ""):
+    """At each visit (check-out, a copy or certificate handed over): a reader's identity was
+    checked once at the desk (who, when, which document; recorded now when ``identity_seen``
+    names the document) and the document on file has not expired (档案法实施条例 2024
+    第三十六条). Staff requesters are known to the archive."""
+    if req.user_type == UserType.STAFF:
+        return
+    profile = ReaderProfile.objects.filter(user_id=req.requester_id).first()
+    if profile is None:
+        fail(BorrowingError, _("The reader has no registration."), "identity_missing")
+    try:
+        require_valid_identity(profile)
+        if profile.identity_checked_at is None:
+            if not identity_seen.strip():
+                fail(
+                    BorrowingError,
+                    _("Check the reader's identity document before the first use."),
+                    "identity_unchecked",
+                )
+            record_identity_check(profile, acting_user=acting_user, document_seen=identity_seen)
+    except IdentityError as exc:
+        fail(BorrowingError, " ".join(exc.messages), exc.code or "identity")
+
+
+def due_date_for(method: str, *, today: dt.date, settings: AccessSettings, lending_due=None):
+    """查阅 and 摘录: back at the reading room's closing the same day; 借出: the given date or
+    the settings' lending period."""
+    if method == UseMethod.LENDING:
+        return lending_due or today + dt.timedelta(days=settings.lending_days)
+    return today
 
 
 def active_loan_for(record):
@@ -46,16 +83,23 @@ def active_loan_for(record):
 
 @transaction.atomic
 def check_out_access_request(
-    req: AccessRequest, *, acting_user: User, due_date: dt.date, conditions: str = ""
+    req: AccessRequest,
+    *,
+    acting_user: User,
+    due_date: dt.date | None = None,
+    conditions: str = "",
+    identity_seen: str = "",
 ) -> list[Loan]:
-    """Hand the approved records to the reader: one loan per record; a record already on loan
-    refuses the whole check-out (nothing is written)."""
+    """Hand the approved originals to the reader (查阅, 摘录 in the reading room, due at closing
+    today; 借出, due ``due_date`` or after the settings' lending period): one loan per record;
+    a record already on loan refuses the whole check-out (nothing is written)."""
     if not can_serve_desk(acting_user):
         fail(NotAllowed, _("Only the front desk checks records out."), "not_allowed")
     today = timezone.localdate()
-    if due_date < today:
+    settings = AccessSettings.current()
+    if due_date is not None and due_date < today:
         fail(BorrowingError, _("The due date is in the past."), "due_in_past")
-    if (due_date - today).days > MAX_LOAN_DAYS:
+    if due_date is not None and (due_date - today).days > settings.lending_max_days:
         fail(BorrowingError, _("The due date is too far away."), "due_too_far")
     req = lock_request(req)
     require_handles(req, acting_user)
@@ -63,7 +107,8 @@ def check_out_access_request(
     req.transition(RequestState.CHECKED_OUT)
     lines = list(_approved_lines(req))
     if not lines:
-        fail(BorrowingError, _("No approved records to check out."), "nothing_approved")
+        fail(BorrowingError, _("No approved originals to hand out."), "nothing_approved")
+    require_checked_identity(req, acting_user=acting_user, identity_seen=identity_seen)
     # Set-based: lock every record row at once (in primary-key order, so two check-outs never
     # deadlock), look for active loans in one query, insert every loan in one statement.
     item_ids = sorted(line.item_id for line in lines if line.item_id)
@@ -95,7 +140,9 @@ def check_out_access_request(
             borrower_id=req.requester_id,
             checked_out_by=acting_user,
             checked_out_at=now,
-            due_date=due_date,
+            due_date=due_date_for(
+                line.method, today=today, settings=settings, lending_due=due_date
+            ),
             conditions=conditions[:500],
             item_id=line.item_id,
             volume_id=line.volume_id,
@@ -115,7 +162,7 @@ def check_out_access_request(
         objects=loans,
         after=lambda loan: {
             "record": loan.record.reference_code,
-            "due_date": due_date,
+            "due_date": loan.due_date,
             "request": req.number,
             "conditions": conditions[:500],
         },
@@ -135,20 +182,79 @@ def check_out_access_request(
 _LOAN_RELATED = ("item__position", "volume__position", "request", "borrower")
 
 
+def _count(counted) -> int | None:
+    try:
+        value = int(counted) if counted not in (None, "") else None
+    except (TypeError, ValueError):
+        value = None
+    if value is not None and value < 0:
+        value = None
+    return value
+
+
 @transaction.atomic
-def return_loan(loan: Loan, *, acting_user: User) -> Loan:
+def return_loan(
+    loan: Loan, *, acting_user: User, counted: int | None = None, condition: str = ""
+) -> Loan:
+    """Take a record back at the desk. An original needs its completeness count (pages or
+    items counted) and may carry condition notes (档案法实施条例 2024 第三十八条: 利用档案
+    不得损毁、涂改、抽换); without the count it is refused and nothing changes."""
     if not can_check_in(acting_user):
         fail(NotAllowed, _("Only staff take records back."), "not_allowed")
     loan = (
         Loan.objects.select_for_update(of=("self",)).select_related(*_LOAN_RELATED).get(pk=loan.pk)
     )
     require_handles(loan.request, acting_user)
-    return return_locked(loan, acting_user=acting_user)
+    value = _count(counted)
+    if loan.original and value is None:
+        fail(
+            BorrowingError,
+            _("An original is taken back only with its pages or items counted."),
+            "count_missing",
+        )
+    return return_locked(loan, acting_user=acting_user, counted=value, condition=condition)
 
 
-def return_locked(loan: Loan, *, acting_user: User, request_locked: bool = False) -> Loan:
+@transaction.atomic
+def record_return_count(
+    loan: Loan, *, acting_user: User, counted: int | None, condition: str = ""
+) -> Loan:
+    """The completeness count of a record returned by a phone scan (the request cannot close
+    without it)."""
+    if not can_check_in(acting_user):
+        fail(NotAllowed, _("Only staff take records back."), "not_allowed")
+    loan = Loan.objects.select_for_update(of=("self",)).get(pk=loan.pk)
+    require_handles(loan.request, acting_user)
+    value = _count(counted)
+    if loan.returned_at is None:
+        fail(Conflict, _("This record has not been returned yet."), "not_returned")
+    if value is None:
+        fail(BorrowingError, _("Give the pages or items counted."), "count_missing")
+    before = {"returned_count": loan.returned_count, "return_condition": loan.return_condition}
+    loan.returned_count = value
+    loan.return_condition = condition.strip()[:500]
+    loan.save(update_fields=["returned_count", "return_condition"])
+    record_event(
+        "borrowing.loan.counted",
+        acting_user=acting_user,
+        obj=loan,
+        before=before,
+        after={"returned_count": value, "return_condition": loan.return_condition},
+    )
+    return loan
+
+
+def return_locked(
+    loan: Loan,
+    *,
+    acting_user: User,
+    request_locked: bool = False,
+    counted: int | None = None,
+    condition: str = "",
+) -> Loan:
     """Return a loan whose row the caller holds locked (inside its transaction); with
-    ``request_locked`` the caller holds ``loan.request`` locked as well."""
+    ``request_locked`` the caller holds ``loan.request`` locked as well. A phone scan returns
+    without a count: the request then waits for ``record_return_count`` before it closes."""
     if loan.returned_at is not None:
         fail(
             Conflict,
@@ -157,12 +263,19 @@ def return_locked(loan: Loan, *, acting_user: User, request_locked: bool = False
         )
     loan.returned_at = timezone.now()
     loan.returned_by = acting_user
-    loan.save(update_fields=["returned_at", "returned_by"])
+    loan.returned_count = counted
+    loan.return_condition = (condition or "").strip()[:500]
+    loan.save(update_fields=["returned_at", "returned_by", "returned_count", "return_condition"])
     record_event(
         "borrowing.loan.returned",
         acting_user=acting_user,
         obj=loan,
-        after={"record": loan.record.reference_code, "returned_at": loan.returned_at},
+        after={
+            "record": loan.record.reference_code,
+            "returned_at": loan.returned_at,
+            "returned_count": counted,
+            "condition": loan.return_condition,
+        },
     )
     req = loan.request if request_locked else lock_request(loan.request)
     loan.request = req
@@ -188,12 +301,16 @@ def renew_loan(loan: Loan, *, acting_user: User, due_date: dt.date | None = None
             "renewal_limit",
         )
     today = timezone.localdate()
-    new_due = due_date or max(loan.due_date, today) + dt.timedelta(days=RENEWAL_DAYS)
+    settings = AccessSettings.current()
+    lending = loan.line.method == UseMethod.LENDING
+    # 查阅 extended: to the next day's closing; 借出: by the lending period.
+    step = settings.lending_days if lending else 1
+    new_due = due_date or max(loan.due_date, today) + dt.timedelta(days=step)
     if new_due < today:
         fail(BorrowingError, _("The due date is in the past."), "due_in_past")
     if new_due <= loan.due_date:
         fail(BorrowingError, _("A renewal must move the due date later."), "due_not_later")
-    if (new_due - today).days > MAX_LOAN_DAYS:
+    if (new_due - today).days > (settings.lending_max_days if lending else MAX_LOAN_DAYS):
         fail(BorrowingError, _("The due date is too far away."), "due_too_far")
     before = {"due_date": loan.due_date, "renewals": loan.renewals}
     loan.due_date = new_due

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from accounts.choices import Classification, Role
-from accounts.models import User
+from accounts.models import ReaderProfile, User
 from accounts.permissions import grant, role_group
 from repository.choices import AccessStatus
 from repository.models import Category, Fonds, Item, Position, ShelvingUnit, StoreRoom, Volume
@@ -99,22 +99,35 @@ def today():
 
 @pytest.fixture
 def make_request(today):
-    """``make_request(user, [records], purpose=...)`` → a submitted request."""
+    """``make_request(user, [records], method=..., purpose=...)`` → a submitted request. A
+    researcher's identity document is registered and marked as checked at the desk."""
     from borrowing import services
 
-    def make(user, recs, purpose="reading", days=7, **kwargs):
+    def make(user, recs, method="reading", purpose="research", days=7, checked=True, **kwargs):
         identity = {}
         if not user.is_archive_staff:
-            identity = {"id_document_type": "resident_id", "id_number": "110101199001011234"}
-        return services.create_access_request(
+            identity = {
+                "id_document_type": "resident_id",
+                "id_number": "110101199001061234",
+                "id_document_expires": dt.date(2040, 1, 1),
+            }
+        if method == "copying":
+            kwargs.setdefault("copy_pages", 3)
+        req = services.create_access_request(
             acting_user=user,
             records=recs,
+            method=method,
             purpose=purpose,
             date_from=today,
             date_to=today + dt.timedelta(days=days),
             **identity,
             **kwargs,
         )
+        if checked:
+            ReaderProfile.objects.filter(user=user).update(
+                identity_checked_at=timezone.now(), identity_check_note="居民身份证"
+            )
+        return req
 
     return make
 

@@ -7,8 +7,9 @@ import threading
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import ReaderProfile, User
 from borrowing import services
 from borrowing.choices import LineDecision, RequestState, UserType
 from borrowing.models import AccessRequest, Loan, RequestLine
@@ -19,18 +20,31 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.service("post
 CLIENTS = 50
 
 
+def checked_reader(user) -> ReaderProfile:
+    """A registered reader whose identity the desk has checked (the visit rule)."""
+    return ReaderProfile(
+        user=user,
+        real_name=user.username,
+        id_document_type="passport",
+        id_number_last4="4567",
+        id_number_digest=f"digest-{user.pk}",
+        id_document_expires=dt.date(2040, 1, 1),
+        identity_checked_at=timezone.now(),
+    )
+
+
 def test_fifty_concurrent_check_outs_of_one_record(records, front_desk, today):
     require_postgresql()
     record = records["open"]
     borrowers = User.objects.bulk_create(
         User(username=f"reader{i}", password="!") for i in range(CLIENTS)
     )
+    ReaderProfile.objects.bulk_create(checked_reader(b) for b in borrowers)
     requests = []
     for borrower in borrowers:
         req = AccessRequest.objects.create(
             requester=borrower,
             user_type=UserType.RESEARCHER,
-            purpose="reading",
             state=RequestState.RETRIEVED,
             date_from=today,
             date_to=today,
@@ -81,10 +95,10 @@ def test_concurrent_check_in_scans_return_a_file_once(
 
     from accounts.models import AuditLog
 
+    checked_reader(researcher).save()
     req = AccessRequest.objects.create(
         requester=researcher,
         user_type=UserType.RESEARCHER,
-        purpose="reading",
         state=RequestState.RETRIEVED,
         date_from=today,
         date_to=today,

@@ -49,7 +49,7 @@ def grant_setup(keeper, approver_secret, records, staff_see_fonds):
         req = services.create_access_request(
             acting_user=keeper,
             records=[records["controlled"]],
-            purpose="reading",
+            purpose="research",
             date_from=dt.date(2030, 3, 1),
             date_to=dt.date(2030, 3, 3),
         )
@@ -109,7 +109,7 @@ def test_withheld_pages_are_not_granted(keeper, approver_secret, records, staff_
         req = services.create_access_request(
             acting_user=keeper,
             records=[records["controlled"]],
-            purpose="reading",
+            purpose="research",
             date_from=dt.date(2030, 3, 1),
             date_to=dt.date(2030, 3, 1),
         )

@@ -42,8 +42,9 @@ def test_researcher_requests_an_open_record_and_identity_is_stored_masked(
     assert req.state == RequestState.SUBMITTED
     assert req.id_number_last4 == "1234"
     assert req.masked_id_number == "********1234"
-    assert "110101199001011234" not in str(AccessRequest.objects.filter(pk=req.pk).values().get())
-    assert req.chain == [{"role": "front_desk", "clearance": 0}]
+    assert "110101199001061234" not in str(AccessRequest.objects.filter(pk=req.pk).values().get())
+    assert steps(req.chain) == [{"role": "front_desk", "clearance": 0}]
+    assert req.chain[0]["reason"] == "Open records: front desk"
     assert AuditLog.objects.filter(action="borrowing.request.submitted").count() == 1
 
 
@@ -61,7 +62,7 @@ def test_public_request_needs_identity(researcher, records, today):
         services.create_access_request(
             acting_user=researcher,
             records=[records["open"]],
-            purpose="reading",
+            purpose="research",
             date_from=today,
             date_to=today,
         )
@@ -72,7 +73,7 @@ def test_dates_in_the_past_are_refused(researcher, records, today):
         services.create_access_request(
             acting_user=researcher,
             records=[records["open"]],
-            purpose="reading",
+            purpose="research",
             date_from=today - dt.timedelta(days=1),
             date_to=today,
             id_document_type="passport",
@@ -83,20 +84,25 @@ def test_dates_in_the_past_are_refused(researcher, records, today):
 # --- the approval chain -------------------------------------------------------------------
 
 
+def steps(chain):
+    return [{"role": s["role"], "clearance": s["clearance"]} for s in chain]
+
+
 def test_chain_follows_the_most_restrictive_record(records):
-    assert services.compute_chain([records["open"]], "reading") == [
+    assert steps(services.compute_chain([records["open"]], "reading")) == [
         {"role": "front_desk", "clearance": 0}
     ]
-    assert services.compute_chain([records["open"], records["controlled"]], "copying") == [
+    assert steps(services.compute_chain([records["open"], records["controlled"]], "copying")) == [
         {"role": "approver", "clearance": 0}
     ]
-    assert services.compute_chain([records["open"], records["secret"]], "reading") == [
+    assert steps(services.compute_chain([records["open"], records["secret"]], "reading")) == [
         {"role": "approver", "clearance": 1},
         {"role": "approver", "clearance": 1},
     ]
-    # Lending always needs an approver.
-    assert services.compute_chain([records["open"]], "lending") == [
-        {"role": "approver", "clearance": 0}
+    # Lending originals: an approver, then a senior approver (the settings' two steps).
+    assert steps(services.compute_chain([records["open"]], ["reading", "lending"])) == [
+        {"role": "approver", "clearance": 0},
+        {"role": "approver", "clearance": 0},
     ]
 
 
@@ -229,7 +235,7 @@ def checked_out(researcher, front_desk, records, make_request, today):
 def test_full_cycle_with_audit(checked_out, front_desk):
     loan = checked_out
     assert loan.request.state == RequestState.CHECKED_OUT
-    services.return_loan(loan, acting_user=front_desk)
+    services.return_loan(loan, acting_user=front_desk, counted=1)
     loan.request.refresh_from_db()
     assert loan.request.state == RequestState.RETURNED
     services.close_access_request(loan.request, acting_user=front_desk)
@@ -242,9 +248,9 @@ def test_full_cycle_with_audit(checked_out, front_desk):
 
 
 def test_returning_a_record_not_on_loan(checked_out, front_desk):
-    services.return_loan(checked_out, acting_user=front_desk)
+    services.return_loan(checked_out, acting_user=front_desk, counted=1)
     with pytest.raises(services.Conflict, match="not on loan"):
-        services.return_loan(checked_out, acting_user=front_desk)
+        services.return_loan(checked_out, acting_user=front_desk, counted=1)
 
 
 def test_one_active_loan_per_record(

@@ -83,7 +83,7 @@ def test_request_page_actions_twice(client_for, admin_user, staff_see_fonds, req
     loan = Loan.objects.get(request=req)
     loan_base = f"/staff/borrowing/loans/{loan.pk}/"
     post_twice(client, loan_base + "renew/", {"due_date": str(today + dt.timedelta(days=14))})
-    first, second = post_twice(client, loan_base + "return/")
+    first, second = post_twice(client, loan_base + "return/", {"counted": 3})
     refused_back(second, base)  # the loan's request page, also without a Referer
     post(client, loan_base + "renew/", {})
     post_twice(client, base + "close/")
@@ -137,7 +137,7 @@ def test_api_request_and_loan_actions_twice(
     loan = Loan.objects.get(request=req)
     loan_base = f"/api/v1/borrowing/loans/{loan.pk}/"
     post_twice(client, loan_base + "renew/", {}, api=True)
-    first, second = post_twice(client, loan_base + "return/", api=True)
+    first, second = post_twice(client, loan_base + "return/", {"counted": 3}, api=True)
     assert first.status_code == 200 and second.status_code == 409
     post(client, loan_base + "renew/", {}, api=True)
     post_twice(client, base + "close/", api=True)

@@ -4,7 +4,6 @@ the vendored JavaScript decoder."""
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import io
 
 import pytest
@@ -66,7 +65,6 @@ def sign_in(page, username):
 
 def test_request_to_check_in_in_the_browser(page, researcher, front_desk, keeper):
     item, position = make_catalogue()
-    today = timezone.localdate()
     # The researcher finds the record on the public search page and requests it (the database
     # search backend, whatever the environment configures: this test is about borrowing).
     from search.backends import use_backend
@@ -85,10 +83,11 @@ def test_request_to_check_in_in_the_browser(page, researcher, front_desk, keeper
         page.goto("/search/?q=档案馆建设")
         page.click(f"a[href='/requests/new/?item={item.pk}']")
         expect(page.locator("h1")).to_have_text("申请利用")
-    page.select_option("select[name=purpose]", "reading")
-    page.fill("input[name=date_to]", str(today + dt.timedelta(days=3)))
+    page.select_option("select[name=purpose]", "research")
+    page.select_option("select[name=method-0]", "reading")
     page.select_option("select[name=id_document_type]", "resident_id")
-    page.fill("input[name=id_number]", "110101199001011234")
+    page.fill("input[name=id_number]", "110101199001061234")
+    page.fill("input[name=id_document_expires]", "2040-01-01")
     page.click("#submit-request")
     expect(page.locator("mark.state")).to_have_text("已提交")
     req = AccessRequest.objects.get()
@@ -100,7 +99,7 @@ def test_request_to_check_in_in_the_browser(page, researcher, front_desk, keeper
     expect(page.locator("mark.state")).to_have_text("已批准")
     page.click("#retrieve")
     expect(page.locator("mark.state")).to_have_text("已调档")
-    page.fill("input[name=due_date]", str(today + dt.timedelta(days=3)))
+    page.fill("input[name=identity_seen]", "居民身份证原件")  # the first use: document seen
     page.click("#checkout")
     expect(page.locator("mark.state")).to_have_text("已借出")
     # The keeper checks it in on the phone: type the code, confirm, scan the shelf.
@@ -130,7 +129,7 @@ def test_offline_scan_is_queued_and_synced_once(page, front_desk, researcher, ke
     req = services.create_access_request(
         acting_user=researcher,
         records=[item],
-        purpose="reading",
+        purpose="research",
         date_from=today,
         date_to=today,
         id_document_type="passport",
@@ -138,7 +137,7 @@ def test_offline_scan_is_queued_and_synced_once(page, front_desk, researcher, ke
     )
     services.approve_access_request(req, acting_user=front_desk)
     services.retrieve_access_request(req, acting_user=front_desk)
-    services.check_out_access_request(req, acting_user=front_desk, due_date=today)
+    services.check_out_access_request(req, acting_user=front_desk, identity_seen="护照")
     sign_in(page, "keeper")
     page.goto("/m/checkin/")
     page.fill("#code", services.record_code(item))

@@ -28,16 +28,21 @@ def test_statistics_chart_renders(page, researcher, front_desk):
     )
     grant("repository.view_fonds_records", role_group(Role.FRONT_DESK), fonds)
     today = timezone.localdate()
-    for purpose in ("reading", "copying"):
-        services.create_access_request(
+    for purpose in ("history", "research"):  # two visits, counted as used once handed out
+        req = services.create_access_request(
             acting_user=researcher,
             records=[item],
             purpose=purpose,
             date_from=today,
-            date_to=today,
             id_document_type="passport",
             id_number="E1234567",
         )
+        services.approve_access_request(req, acting_user=front_desk)
+        services.retrieve_access_request(req, acting_user=front_desk)
+        (loan,) = services.check_out_access_request(
+            req, acting_user=front_desk, identity_seen="护照"
+        )
+        services.return_loan(loan, acting_user=front_desk, counted=3)
     page.goto("/accounts/login/")
     page.fill("input[name=username]", "front_desk")
     page.fill("input[name=password]", PASSWORD)
@@ -47,5 +52,5 @@ def test_statistics_chart_renders(page, researcher, front_desk):
     page.goto(f"/staff/borrowing/statistics/?year={today.year}")
     page.wait_for_function("window.Chart && Chart.getChart('usage-chart')")
     labels = page.evaluate("Chart.getChart('usage-chart').data.datasets.map(d => d.label).sort()")
-    assert labels == sorted(["查阅", "复制"])
+    assert labels == sorted(["编史修志", "学术研究"])
     assert errors == []

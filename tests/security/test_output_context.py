@@ -27,7 +27,7 @@ from PIL import Image
 from accounts.choices import Classification, Role
 from accounts.permissions import grant, role_group
 from borrowing import services as borrowing
-from borrowing.models import AccessRequest
+from borrowing.models import UsePurpose
 from devices.models import Sensor
 from repository.choices import AccessStatus
 from repository.models import Category, Fonds, Item, Position, ShelvingUnit, StoreRoom
@@ -314,11 +314,12 @@ def researcher_request(category, researcher):
     return borrowing.create_access_request(
         acting_user=researcher,
         records=[item],
-        purpose="reading",
+        purpose="research",
         date_from=today,
         date_to=today + dt.timedelta(days=7),
         id_document_type="resident_id",
-        id_number="110101199001011234",
+        id_number="110101199001061234",
+        id_document_expires=dt.date(2040, 1, 1),
     )
 
 
@@ -326,7 +327,12 @@ def test_usage_statistics_csv_has_no_live_formula(
     fonds, researcher_request, front_desk, client_for
 ):
     Fonds.objects.filter(pk=fonds.pk).update(code="=cmd|'/C calc'!A0")  # 20 characters at most
-    AccessRequest.objects.filter(pk=researcher_request.pk).update(purpose="+1+1")
+    UsePurpose.objects.filter(pk=researcher_request.purpose_id).update(name="+1+1")
+    borrowing.approve_access_request(researcher_request, acting_user=front_desk)
+    borrowing.retrieve_access_request(researcher_request, acting_user=front_desk)
+    borrowing.check_out_access_request(
+        researcher_request, acting_user=front_desk, identity_seen="居民身份证"
+    )
     year = researcher_request.submitted_at.year
     response = client_for(front_desk).get(
         reverse("borrowing:statistics"), {"year": year, "format": "csv"}
@@ -378,18 +384,39 @@ def _request_for(researcher, items):
     return borrowing.create_access_request(
         acting_user=researcher,
         records=items,
-        purpose="reading",
+        purpose="research",
         date_from=today,
         date_to=today + dt.timedelta(days=7),
         id_document_type="resident_id",
-        id_number="110101199001011234",
+        id_number="110101199001061234",
+        id_document_expires=dt.date(2040, 1, 1),
     )
 
 
 def test_borrowing_slip_prints_markup_as_text(markup_items, researcher, front_desk, client_for):
     req = _request_for(researcher, markup_items)
+    borrowing.approve_access_request(req, acting_user=front_desk)  # printed once approved
     response = client_for(front_desk).get(f"/staff/borrowing/requests/{req.pk}/slip.pdf")
     assert_pdf_prints(response, [i.title for i in markup_items])
+
+
+def test_certificate_prints_markup_as_text(markup_items, researcher, front_desk, client_for):
+    today = timezone.localdate()
+    req = borrowing.create_access_request(
+        acting_user=researcher,
+        lines=[{"record": markup_items[0], "method": "certificate"}],
+        purpose="evidence",
+        date_from=today,
+        id_document_type="resident_id",
+        id_number="110101199001061234",
+        id_document_expires=dt.date(2040, 1, 1),
+    )
+    borrowing.approve_access_request(req, acting_user=front_desk)
+    line = req.lines.get()
+    content = '<font color=red>兹证明</font><a href="http://evil.example/">x</a>'
+    borrowing.serve_line(line, acting_user=front_desk, content=content, identity_seen="居民身份证")
+    response = client_for(front_desk).get(f"/staff/borrowing/lines/{line.pk}/certificate.pdf")
+    assert_pdf_prints(response, [markup_items[0].title, content])
 
 
 def test_return_receipt_prints_markup_as_text(category, researcher, front_desk, client_for):
@@ -400,11 +427,9 @@ def test_return_receipt_prints_markup_as_text(category, researcher, front_desk, 
     req = _request_for(researcher, items)
     borrowing.approve_access_request(req, acting_user=front_desk)
     borrowing.retrieve_access_request(req, acting_user=front_desk)
-    borrowing.check_out_access_request(
-        req, acting_user=front_desk, due_date=timezone.localdate() + dt.timedelta(days=3)
-    )
+    borrowing.check_out_access_request(req, acting_user=front_desk, identity_seen="居民身份证")
     for loan in req.loans.all():
-        borrowing.return_loan(loan, acting_user=front_desk)
+        borrowing.return_loan(loan, acting_user=front_desk, counted=1)
     response = client_for(front_desk).get(f"/staff/borrowing/requests/{req.pk}/receipt.pdf")
     assert_pdf_prints(response, [i.reference_code for i in items])
 
