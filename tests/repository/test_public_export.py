@@ -50,7 +50,11 @@ def test_anonymous_export_has_no_shelf_position(client, shelved_open_item):
     assert code not in text
     assert "位置" not in text.splitlines()[0] and "position" not in text.splitlines()[0]
     response = client.get(reverse("repository:public-export", args=["xlsx"]), {"kind": "item"})
-    rows = list(load_workbook(io.BytesIO(response.content)).active.iter_rows(values_only=True))
+    rows = list(
+        load_workbook(io.BytesIO(b"".join(response.streaming_content))).active.iter_rows(
+            values_only=True
+        )
+    )
     assert rows[1][0] == shelved_open_item.reference_code
     assert code not in {cell for row in rows for cell in row}
 
