@@ -191,3 +191,4 @@ _.line_rows
 _.common_fields
 _.email_template_name
 _.subject_template_name
+_.undo_until  # ScanResultSerializer field (the check-in undo deadline, read by checkin.js)

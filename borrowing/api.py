@@ -193,10 +193,19 @@ def checkin_scan(request):
     return Response(result.body, status=result.status)
 
 
+@extend_schema(request=None, responses={200: ScanResultSerializer}, operation_id="checkin_undo")
+@api_view(["POST"])
+def checkin_undo(request, scan_id):
+    """Undo a re-shelving that moved the record: same user, within ``UNDO_WINDOW_SECONDS``."""
+    _checkin_staff(request.user)
+    return Response(services.undo_shelving(scan_id, request.user))
+
+
 router.register("borrowing/requests", AccessRequestViewSet, basename="access-request")
 router.register("borrowing/loans", LoanViewSet, basename="loan")
 
 api_urlpatterns: list = [
     path("borrowing/checkin/lookup/", checkin_lookup, name="checkin-lookup"),
     path("borrowing/checkin/scans/", checkin_scan, name="checkin-scan"),
+    path("borrowing/checkin/scans/<uuid:scan_id>/undo/", checkin_undo, name="checkin-undo"),
 ]

@@ -187,3 +187,5 @@ class ScanResultSerializer(serializers.Serializer):
     action = serializers.CharField(required=False)
     detail = serializers.CharField(required=False)
     code = serializers.CharField(required=False)
+    move = serializers.IntegerField(required=False, allow_null=True)
+    undo_until = serializers.DateTimeField(required=False, allow_null=True)

@@ -186,6 +186,10 @@ USE_TZ = True  # stored in UTC, shown in TIME_ZONE
 # A Chinese font file for PDFs and watermarks (config/fonts.py); installed Debian fonts otherwise.
 CJK_FONT_FILE = env.get("CJK_FONT_FILE", "")
 
+# A check-in shelving or a stocktake scan can be undone by whoever made it for this many seconds
+# (repository.stocktake.undo_scan, borrowing.services.checkin.undo_shelving).
+UNDO_WINDOW_SECONDS = env.get_int("UNDO_WINDOW_SECONDS", 120)
+
 # --- Static files ---------------------------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(env.get("STATIC_ROOT", str(VAR_DIR / "static")))

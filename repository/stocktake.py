@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -22,6 +23,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.audit import record_event
+from core import errors
+from core.undo import undo_open
 from repository.choices import StocktakeStatus
 from repository.labels import candidates
 from repository.models import (
@@ -292,6 +295,54 @@ def recent_scans(stocktake: Stocktake, user, *, limit: int = 20) -> list[Stockta
             .values_list("reference_code", flat=True)
         )
     return [scan for scan in scans if scan.code not in hidden]
+
+
+def undoable_scan_ids(stocktake: Stocktake, scans: list[StocktakeScan], user) -> set[int]:
+    """The scans among ``scans`` that ``user`` may still undo (their own, within the window,
+    while the stocktake is open): the phone page shows an Undo button beside these."""
+    if stocktake.status != StocktakeStatus.OPEN:
+        return set()
+    return {
+        scan.pk for scan in scans if scan.scanned_by_id == user.pk and undo_open(scan.scanned_at)
+    }
+
+
+@transaction.atomic
+def undo_scan(scan: StocktakeScan, acting_user) -> None:
+    """Take back one scan (a misread, the wrong shelf): only whoever scanned it, while the
+    stocktake is open and within ``UNDO_WINDOW_SECONDS``. The scan row goes (the report counts
+    what is on the shelves); the audit row keeps what was scanned, where, by whom and when."""
+    stocktake = Stocktake.objects.select_for_update().get(pk=scan.stocktake_id)
+    if stocktake.status != StocktakeStatus.OPEN:
+        raise errors.Conflict(
+            _("This stocktake is closed: its scans can no longer be undone."), "closed"
+        )
+    current = (
+        StocktakeScan.objects.select_related("position").filter(pk=scan.pk, stocktake=stocktake)
+    ).first()
+    if current is None:
+        raise errors.Conflict(_("This scan has already been undone."), "already_undone")
+    if (
+        acting_user is None
+        or not acting_user.is_authenticated
+        or current.scanned_by_id != acting_user.pk
+    ):
+        raise errors.NotAllowed(_("Only whoever made a scan can undo it."), "not_scanner")
+    if not undo_open(current.scanned_at):
+        raise errors.Conflict(
+            _("Too late to undo this scan: it was made more than %(seconds)d seconds ago.")
+            % {"seconds": settings.UNDO_WINDOW_SECONDS},
+            "undo_window_closed",
+        )
+    before = {
+        "code": current.code,
+        "position": current.position.code if current.position else None,
+        "scanned_at": current.scanned_at.isoformat(),
+    }
+    current.delete()
+    record_event(
+        "repository.stocktake.scan_undone", acting_user=acting_user, obj=stocktake, before=before
+    )
 
 
 @transaction.atomic

@@ -23,6 +23,7 @@ from borrowing.services.checkin import (
     loan_summary,
     lookup_loan,
     process_checkin_scan,
+    undo_shelving,
 )
 from borrowing.services.common import (
     MAX_LINES,
@@ -120,6 +121,7 @@ __all__ = [
     "next_certificate_number",
     "offered_purposes",
     "process_checkin_scan",
+    "undo_shelving",
     "record_code",
     "record_kind",
     "record_return_count",

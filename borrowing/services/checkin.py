@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
@@ -25,6 +26,8 @@ from borrowing.services.records import (
     record_kind,
 )
 from core import errors
+from core.undo import undo_deadline, undo_open
+from repository.models import Move
 from repository.services import move_record
 
 
@@ -159,9 +162,9 @@ def _scan_shelve(code: str, position_code: str, acting_user: User) -> dict[str, 
         )
     expected = expected_position(record)
     matches = expected is None or expected == position_code
-    moved = False
+    move = None
     if not matches:
-        moved = _record_move(record, position_code, acting_user)
+        move = _record_move(record, position_code, acting_user)
     record_event(
         "borrowing.record.reshelved",
         acting_user=acting_user,
@@ -176,20 +179,86 @@ def _scan_shelve(code: str, position_code: str, acting_user: User) -> dict[str, 
         "position": position_code,
         "expected_position": expected,
         "matches": matches,
-        "moved": moved,
+        "moved": move is not None,
+        # The move this shelving wrote, and until when ``undo_shelving`` takes it back.
+        "move": move.pk if move is not None else None,
+        "undo_until": undo_deadline(move.moved_at).isoformat() if move is not None else None,
     }
 
 
-def _record_move(record, position_code: str, acting_user: User) -> bool:
+def _record_move(record, position_code: str, acting_user: User) -> Move:
     """A mismatch is recorded as a move through the repository's service: the record now
     sits where it was scanned."""
     try:
         with transaction.atomic():
-            move_record(
+            return move_record(
                 record, position_code, acting_user=acting_user, reason=_("Re-shelved at check-in")
             )
     except ValidationError as exc:
         raise BorrowingError(" ".join(exc.messages), code="move_refused") from None
     except PermissionDenied as exc:
         raise NotAllowed(str(exc), code="move_refused") from None
-    return True
+
+
+@transaction.atomic
+def undo_shelving(scan_id: uuid.UUID, acting_user: User) -> dict[str, Any]:
+    """Take back a re-shelving at check-in that moved the record (the wrong shelf scanned): only
+    whoever scanned it, within ``UNDO_WINDOW_SECONDS``, and only while nothing has moved the
+    record since. The record goes back where it was through a compensating move ("undo"); the
+    move history stays append-only (DA/T 18: the location record of holdings is kept)."""
+    if not can_check_in(acting_user):
+        fail(NotAllowed, _("Only staff check records in."), "not_allowed")
+    scan = Scan.objects.select_for_update().filter(scan_id=scan_id).first()
+    if scan is None:
+        raise errors.NotFound(_("No such check-in scan."), "not_found")
+    if scan.scanned_by_id != acting_user.pk:
+        fail(NotAllowed, _("Only whoever made a scan can undo it."), "not_scanner")
+    move_id = scan.result.get("move") if scan.kind == ScanKind.SHELVE else None
+    if scan.status_code != 200 or not move_id:
+        fail(
+            Conflict,
+            _("Nothing to undo: this scan did not move the record."),
+            "nothing_to_undo",
+        )
+    if not undo_open(scan.created_at):
+        fail(
+            Conflict,
+            _("Too late to undo this scan: it was made more than %(seconds)d seconds ago.")
+            % {"seconds": settings.UNDO_WINDOW_SECONDS},
+            "undo_window_closed",
+        )
+    move = Move.objects.select_related("from_position", "to_position").get(pk=move_id)
+    record = move.volume if move.volume_id else move.item
+    later = Move.objects.filter(volume_id=move.volume_id, item_id=move.item_id, pk__gt=move.pk)
+    if later.exists():
+        fail(
+            Conflict,
+            _("This shelving has already been undone, or the record has been moved since."),
+            "moved_since",
+        )
+    back = move.from_position
+    try:
+        move_record(
+            record,
+            back,
+            acting_user=acting_user,
+            reason=_("Undo (撤销) of the re-shelving at check-in"),
+        )
+    except ValidationError as exc:
+        raise Conflict(" ".join(exc.messages), code="move_refused") from None
+    record_event(
+        "borrowing.record.reshelving_undone",
+        acting_user=acting_user,
+        obj=record,
+        before={"position": move.to_position.code if move.to_position else None},
+        after={"position": back.code if back else None},
+        note=str(scan.scan_id),
+    )
+    return {
+        "action": "undone",
+        "scan_id": str(scan.scan_id),
+        "replayed": False,
+        "record": record_code(record),
+        "reference_code": record.reference_code,
+        "position": back.code if back else None,
+    }

@@ -9,9 +9,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from core import errors
 from repository import stocktake as stocktakes
 from repository.forms import RecordForm, StocktakeForm
-from repository.models import Stocktake
+from repository.models import Stocktake, StocktakeScan
 from repository.views.common import stocktake_required
 
 
@@ -58,6 +59,17 @@ def mobile_stocktake(request: HttpRequest, pk: int) -> HttpResponse:
             except ValidationError as exc:
                 messages.error(request, " ".join(exc.messages))
             return redirect("repository:staff-stocktake", pk=current.pk)
+        if request.POST.get("undo"):
+            scan = get_object_or_404(
+                StocktakeScan, pk=_scan_pk(request.POST["undo"]), stocktake=current
+            )
+            try:
+                stocktakes.undo_scan(scan, request.user)
+            except errors.DomainError as exc:
+                messages.error(request, str(exc))
+            else:
+                messages.success(request, _("Scan of %(code)s undone.") % {"code": scan.code})
+            return redirect("repository:mobile-stocktake", pk=current.pk)
         try:
             result = stocktakes.record_scan(
                 current,
@@ -84,5 +96,14 @@ def mobile_stocktake(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "repository/mobile/stocktake.html",
-        {"stocktake": current, "current_position": request.session.get(key), "scans": scans},
+        {
+            "stocktake": current,
+            "current_position": request.session.get(key),
+            "scans": scans,
+            "undoable": stocktakes.undoable_scan_ids(current, scans, request.user),
+        },
     )
+
+
+def _scan_pk(value: str) -> int:
+    return int(value) if value.isdigit() else 0

@@ -42,14 +42,40 @@
     });
   }
 
+  // Undo of a re-shelving that moved the record: offered until the server's deadline.
+  var undoTimer = null;
+  function offerUndo(body) {
+    var button = $("undo");
+    clearTimeout(undoTimer);
+    button.hidden = !(body && body.move && body.undo_until);
+    if (button.hidden) { return; }
+    button.dataset.scanId = body.scan_id;
+    var left = Date.parse(body.undo_until) - Date.now();
+    undoTimer = setTimeout(function () { button.hidden = true; }, Math.max(left, 0));
+  }
+  $("undo").addEventListener("click", function () {
+    var button = $("undo");
+    var url = root.dataset.scanUrl + encodeURIComponent(button.dataset.scanId) + "/undo/";
+    fetch(url, {
+      method: "POST", credentials: "same-origin",
+      headers: { "X-CSRFToken": csrf, "Accept": "application/json" }
+    }).then(function (r) { return r.json().then(function (b) { return { status: r.status, body: b }; }); })
+      .then(function (res) {
+        button.hidden = true;
+        if (res.status >= 400) { show(res.body.detail || ("HTTP " + res.status), false); return; }
+        show(text.undone + " " + (res.body.position || text.offshelf), true);
+      }, function () { show(text.offline, false); });
+  });
+
   function handle(scan, res) {
+    offerUndo(null);
     if (res.status >= 400) { show(res.body.detail || ("HTTP " + res.status), false); return; }
     if (res.body.action === "returned") {
       show(text.returned + ": " + res.body.reference_code, true);
       $("loan").hidden = true; $("step-shelve").hidden = false; $("position").focus();
     } else if (res.body.action === "shelved") {
       if (res.body.matches) { show(text.shelved + ": " + res.body.position, true); }
-      else { show(text.mismatch + " " + res.body.expected_position, false); }
+      else { show(text.mismatch + " " + res.body.expected_position, false); offerUndo(res.body); }
       $("step-shelve").hidden = true; $("code").value = ""; $("position").value = ""; current = null;
     }
   }

@@ -443,3 +443,74 @@ def test_reshelving_at_an_unknown_position_changes_nothing(checked_out, keeper, 
     record.refresh_from_db()
     assert record.position == shelf[2]
     assert not AuditLog.objects.filter(action="borrowing.record.reshelved").exists()
+
+
+def _moved_shelving(checked_out, keeper, shelf):
+    """Return the loan, then shelve it on the wrong shelf (shelf[1]; it belongs on shelf[2])."""
+    code = services.record_code(checked_out.record)
+    services.process_checkin_scan(
+        acting_user=keeper, scan_id=uuid.uuid4(), kind="return", code=code
+    )
+    result = services.process_checkin_scan(
+        acting_user=keeper, scan_id=uuid.uuid4(), kind="shelve", code=code, position=shelf[1].code
+    )
+    assert result.body["moved"] is True and result.body["move"] and result.body["undo_until"]
+    return uuid.UUID(result.body["scan_id"])
+
+
+def test_undo_shelving_moves_the_record_back_and_keeps_the_history(checked_out, keeper, shelf):
+    from repository.models import Move
+
+    scan_id = _moved_shelving(checked_out, keeper, shelf)
+    body = services.undo_shelving(scan_id, keeper)
+    assert body["action"] == "undone" and body["position"] == shelf[2].code
+    record = checked_out.record
+    record.refresh_from_db()
+    assert record.position == shelf[2]
+    moves = list(Move.objects.filter(item=record).order_by("pk"))
+    assert [(m.from_position, m.to_position) for m in moves] == [
+        (shelf[2], shelf[1]),
+        (shelf[1], shelf[2]),
+    ]
+    assert "撤销" in moves[1].reason
+    audit = AuditLog.objects.get(action="borrowing.record.reshelving_undone")
+    assert audit.actor == keeper and audit.note == str(scan_id)
+    with pytest.raises(services.Conflict, match="already been undone"):
+        services.undo_shelving(scan_id, keeper)
+    assert Move.objects.filter(item=record).count() == 2
+
+
+def test_undo_shelving_refused_after_the_window_by_another_user_or_when_nothing_moved(
+    checked_out, keeper, front_desk, shelf, settings
+):
+    from core import errors
+    from repository.models import Move
+
+    scan_id = _moved_shelving(checked_out, keeper, shelf)
+    with pytest.raises(errors.NotAllowed, match="Only whoever"):
+        services.undo_shelving(scan_id, front_desk)
+    settings.UNDO_WINDOW_SECONDS = 120
+    later = dt.datetime.now(tz=dt.UTC) + dt.timedelta(seconds=121)
+    with time_machine.travel(later), pytest.raises(errors.Conflict, match="Too late"):
+        services.undo_shelving(scan_id, keeper)
+    with pytest.raises(errors.NotFound):
+        services.undo_shelving(uuid.uuid4(), keeper)
+    # A shelving where it belongs moved nothing: nothing to undo.
+    code = services.record_code(checked_out.record)
+    right = services.process_checkin_scan(
+        acting_user=keeper, scan_id=uuid.uuid4(), kind="shelve", code=code, position=shelf[1].code
+    )
+    assert right.body["moved"] is False
+    with pytest.raises(errors.Conflict, match="Nothing to undo"):
+        services.undo_shelving(uuid.UUID(right.body["scan_id"]), keeper)
+    assert Move.objects.filter(item=checked_out.record).count() == 1
+    assert not AuditLog.objects.filter(action="borrowing.record.reshelving_undone").exists()
+
+
+def test_undo_shelving_api(checked_out, keeper, front_desk, shelf, client_for):
+    scan_id = _moved_shelving(checked_out, keeper, shelf)
+    url = f"/api/v1/borrowing/checkin/scans/{scan_id}/undo/"
+    assert client_for(front_desk).post(url).status_code == 403
+    response = client_for(keeper).post(url)
+    assert response.status_code == 200 and response.json()["position"] == shelf[2].code
+    assert client_for(keeper).post(url).status_code == 409

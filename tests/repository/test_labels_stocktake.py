@@ -1,6 +1,9 @@
 """Labels (PDF with Code 128 + QR, Chinese) and stocktakes (scan, close, discrepancies)."""
 
+import datetime as dt
+
 import pytest
+import time_machine
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import translation
@@ -210,3 +213,69 @@ def test_stocktake_report_export_and_folded_lists(room, unit, shelved, keeper, c
     text = response.content.decode("utf-8-sig")
     assert items[1].reference_code in text and items[0].reference_code not in text  # missing
     assert client_for(None).get(f"/staff/stocktakes/{take.pk}/report.csv").status_code == 302
+
+
+def test_undo_scan_same_user_within_window_while_open(room, unit, shelved, keeper, settings):
+    from accounts.models import AuditLog
+    from core import errors
+    from repository.models import StocktakeScan
+
+    positions, items, _volume = shelved
+    take = stocktake.open_stocktake(room, acting_user=keeper)
+    stocktake.record_scan(take, items[0].reference_code, acting_user=keeper, position=positions[0])
+    scan = take.scans.get()
+    assert stocktake.undoable_scan_ids(take, [scan], keeper) == {scan.pk}
+    stocktake.undo_scan(scan, keeper)
+    assert not take.scans.exists()
+    audit = AuditLog.objects.get(action="repository.stocktake.scan_undone")
+    assert audit.actor == keeper and audit.before["code"] == items[0].reference_code
+    assert audit.before["position"] == positions[0].code
+    with pytest.raises(errors.Conflict, match="already been undone"):
+        stocktake.undo_scan(scan, keeper)
+    # Too late: after the window.
+    settings.UNDO_WINDOW_SECONDS = 120
+    stocktake.record_scan(take, items[1].reference_code, acting_user=keeper, position=positions[1])
+    late = StocktakeScan.objects.get(stocktake=take)
+    later = late.scanned_at + dt.timedelta(seconds=121)
+    with time_machine.travel(later):
+        assert stocktake.undoable_scan_ids(take, [late], keeper) == set()
+        with pytest.raises(errors.Conflict, match="Too late"):
+            stocktake.undo_scan(late, keeper)
+    assert take.scans.count() == 1
+
+
+def test_undo_scan_refused_to_another_user_and_after_close(
+    room, unit, shelved, keeper, archivist_a
+):
+    from core import errors
+
+    positions, items, _volume = shelved
+    take = stocktake.open_stocktake(room, acting_user=keeper)
+    stocktake.record_scan(take, items[0].reference_code, acting_user=keeper, position=positions[0])
+    scan = take.scans.get()
+    assert stocktake.undoable_scan_ids(take, [scan], archivist_a) == set()
+    with pytest.raises(errors.NotAllowed, match="Only whoever"):
+        stocktake.undo_scan(scan, archivist_a)
+    stocktake.close_stocktake(take, acting_user=keeper)
+    take.refresh_from_db()
+    assert stocktake.undoable_scan_ids(take, [scan], keeper) == set()
+    with pytest.raises(errors.Conflict, match="closed"):
+        stocktake.undo_scan(scan, keeper)
+    assert take.scans.count() == 1
+
+
+def test_phone_page_undo_button(room, unit, shelved, keeper, archivist_a, client_for):
+    positions, items, _volume = shelved
+    take = stocktake.open_stocktake(room, acting_user=keeper)
+    stocktake.record_scan(take, items[0].reference_code, acting_user=keeper, position=positions[0])
+    scan = take.scans.get()
+    page = reverse("repository:mobile-stocktake", args=[take.pk])
+    assert (
+        f'name="undo" value="{scan.pk}"' not in client_for(archivist_a).get(page).content.decode()
+    )
+    client_for(archivist_a).post(page, {"undo": scan.pk})
+    assert take.scans.exists()
+    client = client_for(keeper)
+    assert f'name="undo" value="{scan.pk}"' in client.get(page).content.decode()
+    assert client.post(page, {"undo": scan.pk}).status_code == 302
+    assert not take.scans.exists()
