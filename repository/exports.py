@@ -71,7 +71,7 @@ def headers(*, public: bool = False) -> list[str]:
 
 
 def export_queryset(qs):
-    return qs.select_related("fonds", "category", "position").order_by("reference_code")
+    return qs.select_related("fonds", "category", "position", "secrecy").order_by("reference_code")
 
 
 def row_for(record) -> list:

@@ -693,6 +693,9 @@ def _write(model, records: list, acting_user, filename: str = "") -> int:
         ],
         batch_size=BATCH,
     )
+    # 保密期限 checked per row by build_record; written into SecrecyTerm through the service.
+    for record in records:
+        services.save_secrecy(record, acting_user=acting_user)
     services.imported_decisions(
         [(r, getattr(r, "_import_row", None)) for r in records],
         filename=filename,

@@ -134,9 +134,13 @@ class DescribedRecord(models.Model):
     classification = models.PositiveSmallIntegerField(
         _("classification"), choices=Classification.choices, default=Classification.NONE
     )
-    # 保密期限: years ("10年"), an end date ("20301231") or 长期 (validation.parse_secrecy_period).
-    # Kept simple on purpose: declassification (解密) builds on it.
-    secrecy_period = models.CharField(_("secrecy period"), max_length=20, blank=True)
+    # 保密期限 is NOT a column: it lives in ``SecrecyTerm`` only (the rule holder: limits of
+    # 保守国家秘密法 2024 第十五条, the end date the volume rule and the reminder queue need).
+    # Migration 0008 moved the former text column's values into SecrecyTerm rows and dropped the
+    # column rather than keep it as a cache: a second copy is one more thing to keep in step,
+    # and nothing needs it faster than ``select_related("secrecy")``. Form, API and import
+    # write the element through ``services.classification.set_secrecy_text``; readers use
+    # ``secrecy_period`` below (the term's label).
     access_status = models.CharField(
         _("access status"),
         max_length=12,
@@ -193,6 +197,17 @@ class DescribedRecord(models.Model):
     def retention_label(self) -> str:
         """永久 / 定期30年 / "5 years" / a legacy value's label (the field has no fixed choices)."""
         return retention_codes.label(self.retention)
+
+    @property
+    def secrecy_period(self) -> str:
+        """保密期限 as shown everywhere (pages, exports, API, printed forms): the label of its
+        ``SecrecyTerm`` ("10年", "2030-12-31", "长期"), empty when it has none. Read-only: the
+        term is written only by ``services.classification``."""
+        try:
+            term = self.secrecy  # type: ignore[attr-defined]
+        except (models.ObjectDoesNotExist, ValueError):
+            return ""
+        return term.label() if term is not None else ""
 
     @property
     def date8(self) -> str:
@@ -619,9 +634,9 @@ class SecrecyTerm(models.Model):
     """保密期限 and 定密依据 of a classified volume or item (保守国家秘密法 2024 第十五条:
     years, a date, or 长期; 绝密 ≤ 30, 机密 ≤ 20, 秘密 ≤ 10 years unless otherwise ruled).
 
-    Kept beside the record, not on it: branch ``descr`` adds a plain ``保密期限`` description
-    field to records; the lead reconciles the two at merge (this one carries the end date the
-    reminder queue and the volume rule need)."""
+    The one source of 保密期限: the description element (form, API, import) is parsed and
+    written here by ``services.classification.set_secrecy_text``; ``record.secrecy_period``
+    reads ``label()``."""
 
     volume = models.OneToOneField(
         Volume, null=True, blank=True, on_delete=models.CASCADE, related_name="secrecy"

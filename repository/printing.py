@@ -111,6 +111,7 @@ def _classification(record) -> str:
     if not record.classification:
         return ""
     text = str(Classification(record.classification).label)
+    # 密级★保密期限: the SecrecyTerm's label (models.DescribedRecord.secrecy_period).
     return f"{text}★{record.secrecy_period}" if record.secrecy_period else text
 
 
@@ -138,9 +139,15 @@ def _table(header: Sequence[str], rows: list[list], widths: Sequence[float]) -> 
 # --- lists -----------------------------------------------------------------------------------
 
 
+def _with_secrecy(items: Iterable) -> list:
+    """The records with their SecrecyTerm in the same query (★保密期限 per row, no N+1)."""
+    select = getattr(items, "select_related", None)
+    return list(select("secrecy") if select else items)
+
+
 def item_list(items: Iterable, *, heading: str = "", progress: Progress = None) -> bytes:
     """归档文件目录 (DA/T 22-2015 §5.5)."""
-    items = list(items)
+    items = _with_secrecy(items)
     st = _styles()
     rows = []
     for n, item in enumerate(items, start=1):

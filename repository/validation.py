@@ -56,7 +56,8 @@ ELEMENT_EXAMPLES = {
     "secrecy_period": "10年 / 20301231 / 长期",
 }
 
-_SECRECY_YEARS = re.compile(r"^(?:★)?\s*([1-9]\d{0,2})\s*年?$")
+# "10 years" and "long-term" too: ``SecrecyTerm.label()`` in English reads back unchanged.
+_SECRECY_YEARS = re.compile(r"^(?:★)?\s*([1-9]\d{0,2})\s*(?:年|years?)?$", re.IGNORECASE)
 _SECRECY_DATE = re.compile(r"^(\d{8})$")
 SECRECY_LONG = "长期"
 
@@ -64,11 +65,12 @@ SECRECY_LONG = "长期"
 def parse_secrecy_period(value) -> str:
     """保密期限 as written → its stored form: ``"10年"`` (years), ``"20301231"`` (until a date,
     8 digits) or ``"长期"``; empty stays empty. (《保守国家秘密法》: a 保密期限 is a period, a
-    date, or 长期 for matters that cannot be fixed; declassification builds on this field.)"""
+    date, or 长期 for matters that cannot be fixed.) The one parser of the element: the
+    classification service turns its result into the record's ``SecrecyTerm``."""
     text = unicodedata.normalize("NFKC", str(value or "")).strip()
     if not text:
         return ""
-    if text in (SECRECY_LONG, "长期保密"):
+    if text in (SECRECY_LONG, "长期保密") or text.lower() in ("long-term", "long term"):
         return SECRECY_LONG
     match = _SECRECY_YEARS.match(text)
     if match:

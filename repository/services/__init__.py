@@ -82,8 +82,10 @@ from repository.services.appraisal import (
 )
 from repository.services.classification import (
     declassify_record,
+    secrecy_from_text,
     secrecy_reminders,
     set_secrecy_term,
+    set_secrecy_text,
     term_of,
 )
 from repository.services.fields import (
@@ -127,6 +129,7 @@ from repository.services.records import (
     record_classified_view,
     record_export,
     retention_years,
+    save_secrecy,
     update_record,
 )
 from repository.services.reference_codes import (
@@ -160,6 +163,9 @@ __all__ = [
     "retention_years",
     "secrecy_reminders",
     "set_secrecy_term",
+    "set_secrecy_text",
+    "secrecy_from_text",
+    "save_secrecy",
     "term_of",
     "OPENING_RULE",
     "current_decision",

@@ -25,9 +25,11 @@ from django.utils.translation import gettext as _
 from accounts.audit import record_event
 from accounts.choices import Classification
 from core.outbox import enqueue
+from repository import dates
 from repository.choices import SecrecyPeriodKind
 from repository.models import Declassification, Item, SecrecyTerm, Volume
 from repository.services.fields import kind_of, require_change
+from repository.validation import SECRECY_LONG, parse_secrecy_period
 
 # 保守国家秘密法 2024 第十五条: the longest periods unless otherwise ruled.
 MAX_YEARS: dict[int, int] = {
@@ -57,26 +59,13 @@ def term_of(record) -> SecrecyTerm | None:
     return SecrecyTerm.objects.filter(**{kind_of(record): record}).first()
 
 
-@transaction.atomic
-def set_secrecy_term(
-    record,
-    *,
-    kind: str,
-    acting_user,
-    years: int | None = None,
-    ends_on: dt.date | None = None,
-    marked_on: dt.date | None = None,
-    basis: str = "",
-) -> SecrecyTerm:
-    """Record the 保密期限 (and 定密依据) of a classified record, e.g. 机密★10年."""
-    record = type(record).objects.select_for_update().get(pk=record.pk)
-    require_change(acting_user, record.fonds, record.classification)
-    level = int(record.classification)
+def _term_values(level: int, kind: str, *, years, ends_on, marked_on: dt.date, basis: str) -> dict:
+    """The checked fields of a term of ``kind`` on a record classified ``level`` (保守国家秘密法
+    2024 第十五条: a period only with a classification; 绝密 ≤ 30, 机密 ≤ 20, 秘密 ≤ 10 years)."""
     if level == Classification.NONE:
         raise ValidationError(
             {"classification": [_("Only a classified record has a secrecy period.")]}
         )
-    marked_on = marked_on or record.date_start or timezone.localdate()
     if kind == SecrecyPeriodKind.YEARS:
         if not years or int(years) < 1:
             raise ValidationError({"years": [_("Give the number of years.")]})
@@ -93,7 +82,7 @@ def set_secrecy_term(
                     ]
                 }
             )
-        ends_on = _add_years(marked_on, int(years))
+        years, ends_on = int(years), _add_years(marked_on, int(years))
     elif kind == SecrecyPeriodKind.DATE:
         if ends_on is None:
             raise ValidationError({"ends_on": [_("Give the date the secrecy period ends.")]})
@@ -106,10 +95,43 @@ def set_secrecy_term(
             )
     else:
         raise ValidationError({"kind": [_("Unknown secrecy period.")]})
+    return {
+        "kind": kind,
+        "years": years,
+        "ends_on": ends_on,
+        "marked_on": marked_on,
+        "basis": (basis or "").strip(),
+    }
+
+
+@transaction.atomic
+def set_secrecy_term(
+    record,
+    *,
+    kind: str,
+    acting_user,
+    years: int | None = None,
+    ends_on: dt.date | None = None,
+    marked_on: dt.date | None = None,
+    basis: str = "",
+) -> SecrecyTerm:
+    """Record the 保密期限 (and 定密依据) of a classified record, e.g. 机密★10年. The only
+    writer of ``SecrecyTerm`` (the description element comes in by ``set_secrecy_text``)."""
+    record = type(record).objects.select_for_update().get(pk=record.pk)
+    require_change(acting_user, record.fonds, record.classification)
+    marked_on = marked_on or record.date_start or timezone.localdate()
+    values = _term_values(
+        int(record.classification),
+        kind,
+        years=years,
+        ends_on=ends_on,
+        marked_on=marked_on,
+        basis=basis,
+    )
     term = term_of(record) or SecrecyTerm(**{kind_of(record): record})
     before = {"secrecy": term.label() if term.pk else ""}
-    term.kind, term.years, term.ends_on = kind, years, ends_on
-    term.marked_on, term.basis = marked_on, (basis or "").strip()
+    for field, value in values.items():
+        setattr(term, field, value)
     _check_volume_period(record, term)
     term.save()
     record_event(
@@ -117,14 +139,75 @@ def set_secrecy_term(
         acting_user=acting_user,
         obj=record,
         before=before,
-        after={"secrecy": term.label(), "ends_on": ends_on, "basis": term.basis},
+        after={"secrecy": term.label(), "ends_on": term.ends_on, "basis": term.basis},
     )
     return term
 
 
+def _as_element_error(exc: ValidationError) -> ValidationError:
+    """Errors of the term's own fields, named by the description element (form, API, import)."""
+    return ValidationError({"secrecy_period": exc.messages})
+
+
+def secrecy_from_text(record, text) -> dict | None:
+    """The 保密期限 element as written (``10年``, ``20301231``, ``长期``; the one parser,
+    ``validation.parse_secrecy_period``) checked against ``record`` without writing anything:
+    the ``set_secrecy_term`` arguments, or ``None`` when empty. Refused for a 非密 record and
+    above the limits of 保守国家秘密法 2024 第十五条, all under the ``secrecy_period`` key."""
+    written = parse_secrecy_period(text)
+    if not written:
+        return None
+    years: int | None = None
+    ends_on: dt.date | None = None
+    if written == SECRECY_LONG:
+        kind = SecrecyPeriodKind.LONG_TERM
+    elif written.endswith("年"):
+        kind, years = SecrecyPeriodKind.YEARS, int(written[:-1])
+    else:
+        kind = SecrecyPeriodKind.DATE
+        ends_on = dates.parse(written).start
+    marked_on = record.date_start or timezone.localdate()
+    try:
+        values = _term_values(
+            int(record.classification or 0),
+            kind,
+            years=years,
+            ends_on=ends_on,
+            marked_on=marked_on,
+            basis="",
+        )
+        _check_volume_period(record, SecrecyTerm(**values))
+    except ValidationError as exc:
+        raise _as_element_error(exc) from exc
+    return {"kind": kind, "years": years, "ends_on": ends_on}
+
+
+@transaction.atomic
+def set_secrecy_text(record, text, *, acting_user) -> SecrecyTerm | None:
+    """Write the 保密期限 element (form, API, import) into the record's ``SecrecyTerm``
+    (audited by ``set_secrecy_term``). Empty text changes nothing: a period ends only by
+    declassification (``declassify_record``) or a new period; the same period is no change."""
+    record = type(record).objects.get(pk=record.pk)
+    values = secrecy_from_text(record, text)
+    current = term_of(record)
+    if values is None:
+        return current
+    if current is not None and current.kind == values["kind"]:
+        same_years = values["kind"] == SecrecyPeriodKind.YEARS and current.years == values["years"]
+        same_date = (
+            values["kind"] == SecrecyPeriodKind.DATE and current.ends_on == values["ends_on"]
+        )
+        if same_years or same_date or values["kind"] == SecrecyPeriodKind.LONG_TERM:
+            return current
+    try:
+        return set_secrecy_term(record, acting_user=acting_user, **values)
+    except ValidationError as exc:
+        raise _as_element_error(exc) from exc
+
+
 def _check_volume_period(record, term: SecrecyTerm) -> None:
     """A volume's period ends no earlier than any of its items' (enforced)."""
-    mine = _ends(term)
+    mine = _ends(term) if term.kind else None
     if isinstance(record, Item) and record.volume_id:
         theirs = _ends(term_of(record.volume))
         if theirs is None or (mine is not None and mine > theirs):
@@ -138,7 +221,7 @@ def _check_volume_period(record, term: SecrecyTerm) -> None:
                     ]
                 }
             )
-    if isinstance(record, Volume):
+    if isinstance(record, Volume) and record.pk:
         for item_term in SecrecyTerm.objects.filter(item__volume=record).select_related("item"):
             theirs = _ends(item_term)
             if theirs is not None and mine is not None and theirs > mine:

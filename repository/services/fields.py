@@ -25,10 +25,12 @@ EDITABLE_FIELDS = (
     "filing_year",
     "org_unit",
     "document_number",
-    "secrecy_period",
     "project_code",
     "catalogue_number",
 )
+# 保密期限 (``secrecy_period`` in form, API and import) is not a column: it is written into the
+# record's SecrecyTerm by ``services.classification.set_secrecy_text`` (audited there).
+SECRECY_ELEMENT = "secrecy_period"
 AUDITED_FIELDS = (
     "reference_code",
     *EDITABLE_FIELDS,

@@ -20,14 +20,22 @@ from repository import codes, dates
 from repository import retention as retention_codes
 from repository.choices import AccessStatus, Carrier, Retention
 from repository.models import Category, Fonds, Item, Volume
-from repository.services.fields import EDITABLE_FIELDS, KINDS, kind_of, require_change, snapshot
+from repository.services.classification import secrecy_from_text, set_secrecy_term, set_secrecy_text
+from repository.services.fields import (
+    EDITABLE_FIELDS,
+    KINDS,
+    SECRECY_ELEMENT,
+    kind_of,
+    require_change,
+    snapshot,
+)
 from repository.services.opening import opening_rule_error
 from repository.services.reference_codes import (
     codes_with_prefix,
     validate_code_segments,
     validate_reference_code,
 )
-from repository.validation import ELEMENT_LABELS, check_mandatory, parse_secrecy_period
+from repository.validation import ELEMENT_LABELS, check_mandatory
 
 
 def _choice(field: str, value, choices) -> Any:
@@ -65,8 +73,6 @@ def _apply(record, data: dict[str, Any]) -> None:
                 value = retention_codes.parse(value) if value not in (None, "") else None
             except ValidationError as exc:
                 raise ValidationError({field: exc.messages}) from exc
-        elif field == "secrecy_period":
-            value = parse_secrecy_period(value)
         elif field == "classification":
             value = _choice(field, value, Classification)
             value = Classification.NONE if value is None else value
@@ -300,6 +306,9 @@ def build_record(
                 raise ValidationError({"reference_code": exc.messages}) from exc
     record.reference_code = code
     _check(record)
+    # 保密期限: checked now (parser, 非密, 保密法 limits, volume rule), written into the
+    # SecrecyTerm once the record is saved (``save_secrecy``).
+    record._secrecy = secrecy_from_text(record, data.get(SECRECY_ELEMENT))
     if check_unique:
         validate_reference_code(record, code, user=acting_user)
     else:
@@ -317,6 +326,7 @@ def create_record(
     record_event(
         f"repository.{kind}.created", acting_user=acting_user, obj=record, after=snapshot(record)
     )
+    save_secrecy(record, acting_user=acting_user)
     enqueue(record)
     return record
 
@@ -365,19 +375,30 @@ def update_record(record, changes: dict[str, Any], *, acting_user, door: str | N
     _check(record, before)
     after = snapshot(record)
     changed = {k: v for k, v in after.items() if before.get(k) != v}
-    if not changed:
-        return record
-    record.version += 1
-    record.save()
-    record_event(
-        f"repository.{kind_of(record)}.updated",
-        acting_user=acting_user,
-        obj=record,
-        before={k: before[k] for k in changed},
-        after=changed,
-    )
-    enqueue(record)
+    if changed:
+        record.version += 1
+        record.save()
+        record_event(
+            f"repository.{kind_of(record)}.updated",
+            acting_user=acting_user,
+            obj=record,
+            before={k: before[k] for k in changed},
+            after=changed,
+        )
+        enqueue(record)
+    if SECRECY_ELEMENT in changes:
+        # After the classification is saved: 非密 → 秘密 with 10年 in one form is fine.
+        set_secrecy_text(record, changes[SECRECY_ELEMENT], acting_user=acting_user)
     return record
+
+
+def save_secrecy(record, *, acting_user) -> None:
+    """Write the 保密期限 ``build_record`` checked into the saved record's SecrecyTerm (through
+    the classification service, audited)."""
+    values = getattr(record, "_secrecy", None)
+    if values:
+        set_secrecy_term(record, acting_user=acting_user, **values)
+        record._secrecy = None
 
 
 def draft_window() -> dt.timedelta:

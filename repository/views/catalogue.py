@@ -110,6 +110,7 @@ def staff_record_edit(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
     record = access.access_record_for_change(request.user, kind, pk)
     initial = {f: getattr(record, f) for f in services.EDITABLE_FIELDS}
     initial["reference_code"] = record.reference_code
+    initial["secrecy_period"] = record.secrecy_period  # the SecrecyTerm's label; reads back
     initial["date"] = record.date8  # 8 digits, [考证] kept: saving the form keeps the flag
     form = RecordForm(request.POST or None, initial=initial)
     form.fields["reference_code"].disabled = True
