@@ -87,7 +87,10 @@ class RecordViewSet(
         filters = listing.Filters.from_query(self.request.query_params, default_kind=self.kind)
         filters.kind = self.kind
         return listing.visible_records(self.request.user, filters).select_related(
-            "fonds", "category", "position", "secrecy"  # 保密期限: the SecrecyTerm's label
+            "fonds",
+            "category",
+            "position",
+            "secrecy",  # 保密期限: the SecrecyTerm's label
         )
 
     def get_object(self):
