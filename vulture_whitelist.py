@@ -191,3 +191,6 @@ _.line_rows
 _.common_fields
 _.email_template_name
 _.subject_template_name
+# The inbox API (borrowing.serializers.InboxEntrySerializer): declared, read by DRF.
+_.step_role
+_.step_clearance
