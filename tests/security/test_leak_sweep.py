@@ -364,11 +364,15 @@ def build_world() -> World:
     def ask(who, names, n):
         identity = {}
         if not users[who].is_archive_staff:
-            identity = {"id_document_type": "resident_id", "id_number": "110101199001011234"}
+            identity = {
+                "id_document_type": "resident_id",
+                "id_number": "11010519491231002X",  # GB 11643 check digit
+                "id_document_expires": dt.date(2040, 1, 1),
+            }
         req = borrowing.create_access_request(
             acting_user=users[who],
             records=[items[k] for k in names],
-            purpose="reading",
+            purpose="research",
             note=f"LEAKREQ{n}Z",
             date_from=today,
             date_to=today + dt.timedelta(days=7),
