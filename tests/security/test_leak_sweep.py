@@ -388,6 +388,8 @@ def build_world() -> World:
 
         world.secrets.append(Secret(f"LEAKREQ{n}Z", "request notes", may))
         world.objects["access_request"].append((str(req.pk), may))
+        for line_pk in req.lines.values_list("pk", flat=True):  # a line follows its request
+            world.objects["request_line"].append((str(line_pk), may))
         return req, may
 
     def approve(req):
@@ -562,6 +564,7 @@ PK_FAMILIES = [
     ("copies", "digital_grant"),
     ("loan", "loan"),
     ("request", "access_request"),
+    ("lines", "request_line"),
     ("volume", "volume"),
     ("item", "item"),
     ("catalogue", "item"),
@@ -848,6 +851,7 @@ def test_every_route_is_swept(db):
         "volume",
         "page",
         "access_request",
+        "request_line",
         "loan",
         "digital_grant",
         "room",
