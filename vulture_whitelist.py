@@ -192,3 +192,6 @@ _.common_fields
 _.email_template_name
 _.subject_template_name
 _.undo_until  # ScanResultSerializer field (the check-in undo deadline, read by checkin.js)
+# The inbox API (borrowing.serializers.InboxEntrySerializer): declared, read by DRF.
+_.step_role
+_.step_clearance

@@ -24,12 +24,13 @@ from borrowing.models import (
     RequestLine,
     with_hidden_flag,
 )
-from borrowing.roles import can_check_in
+from borrowing.roles import can_check_in, can_decide_desk_step
 from borrowing.serializers import (
     AccessRequestCreateSerializer,
     AccessRequestSerializer,
     CheckOutSerializer,
     DecideSerializer,
+    InboxEntrySerializer,
     LoanSerializer,
     RenewSerializer,
     ReturnSerializer,
@@ -163,6 +164,32 @@ class LoanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseViewSet)
         return Response(LoanSerializer(self._readable().get(pk=loan.pk)).data)
 
 
+@extend_schema(responses={200: InboxEntrySerializer(many=True)}, operation_id="borrowing_inbox")
+@api_view(["GET"])
+def inbox(request):
+    """待我审批: the requests waiting for a step this user may take, oldest first — the
+    approver inbox page's list (``services.awaiting_my_decision``: the borrowing door, the
+    step's role and clearance, not one's own request, not a second step). Those who decide no
+    step get a 404, as on the page."""
+    if not can_decide_desk_step(request.user):
+        raise Http404
+    waiting = {req.pk: req for req in services.awaiting_my_decision(request.user)}
+    lines = with_hidden_flag(RequestLine.objects.select_related("item", "volume"), request.user)
+    rows = list(
+        AccessRequest.objects.filter(pk__in=waiting)
+        .select_related("requester", "purpose")
+        .prefetch_related(Prefetch("lines", lines), "decisions__decided_by")
+        .order_by("submitted_at", "id")
+    )
+    for row in rows:
+        row.step = waiting[row.pk].step
+        row.step_number = waiting[row.pk].step_number
+        row.chain_words = services.chain_in_words(row.chain or [])
+        row.step_reason = _(str(row.step.get("reason", "")))
+        row.approved_by = [d.decided_by.username for d in row.decisions.all()]
+    return Response(InboxEntrySerializer(rows, many=True).data)
+
+
 def _checkin_staff(user) -> None:
     if not can_check_in(user):
         raise Http404
@@ -205,6 +232,7 @@ router.register("borrowing/requests", AccessRequestViewSet, basename="access-req
 router.register("borrowing/loans", LoanViewSet, basename="loan")
 
 api_urlpatterns: list = [
+    path("borrowing/inbox/", inbox, name="borrowing-inbox"),
     path("borrowing/checkin/lookup/", checkin_lookup, name="checkin-lookup"),
     path("borrowing/checkin/scans/", checkin_scan, name="checkin-scan"),
     path("borrowing/checkin/scans/<uuid:scan_id>/undo/", checkin_undo, name="checkin-undo"),

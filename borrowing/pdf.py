@@ -1,4 +1,5 @@
-"""PDFs: the borrowing slip (借阅单), the return receipt and the retrieval list (取档单).
+"""PDFs: the borrowing slip (借阅单), the return receipt, the retrieval list (取档单) and the
+use register (利用登记簿).
 
 reportlab with a Chinese font from ``config.fonts.pdf_font`` (embedded when installed) and
 Code 128 barcodes carrying the request number and each record's code.
@@ -13,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from reportlab.graphics.barcode.code128 import Code128
 from reportlab.lib import colors
-from reportlab.lib.pagesizes import A4
+from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
@@ -74,11 +75,11 @@ def _table(rows, widths) -> Table:
     return table
 
 
-def _build(story, title: str) -> bytes:
+def _build(story, title: str, pagesize=A4) -> bytes:
     buffer = io.BytesIO()
     doc = SimpleDocTemplate(
         buffer,
-        pagesize=A4,
+        pagesize=pagesize,
         leftMargin=15 * mm,
         rightMargin=15 * mm,
         topMargin=15 * mm,
@@ -249,3 +250,64 @@ def retrieval_list(groups) -> bytes:
             )
         story.append(_table(rows, [40 * mm, 50 * mm, 65 * mm, 25 * mm]))
     return _build(story, "retrieval")
+
+
+def use_register(register: dict) -> bytes:
+    """利用登记簿: one row per use served in the period (``statistics.use_register``), on
+    landscape A4; requests outside the viewer's door appear as a count only."""
+    settings = AccessSettings.current()
+    period = f"{register['from']:%Y-%m-%d} – {register['to']:%Y-%m-%d}"
+    story = [
+        _p(settings.archive_name, "title"),
+        _p(_("Use register") + f"  {period}", "title"),
+        _p(_("Printed") + f" {timezone.localtime():%Y-%m-%d %H:%M}", "small"),
+        Spacer(1, 4 * mm),
+    ]
+    headings = [
+        _("Date"),
+        _("Request"),
+        _("User"),
+        _("Purpose of use"),
+        _("Method of use"),
+        _("Record"),
+        _("Pages copied"),
+        _("Certificate number"),
+        _("Served by"),
+        _("Effect of use"),
+    ]
+    rows = [[_p(h, "small") for h in headings]]
+    for row in register["rows"]:
+        user = " / ".join(part for part in (row["name"], row["unit"], row["user_type"]) if part)
+        rows.append(
+            [
+                _p(f"{row['date']:%Y-%m-%d}", "small"),
+                _p(row["number"], "small"),
+                _p(user, "small"),
+                _p(row["purpose"], "small"),
+                _p(row["method"], "small"),
+                _p(f"{row['code']} {row['title']}", "small"),
+                _p("" if row["pages"] is None else row["pages"], "small"),
+                _p(row["certificate"], "small"),
+                _p(row["served_by"], "small"),
+                _p(row["effect"], "small"),
+            ]
+        )
+    widths = [mm * w for w in (20, 22, 38, 22, 17, 62, 14, 24, 20, 28)]
+    story.append(_table(rows, widths))
+    if not register["rows"]:
+        story += [Spacer(1, 2 * mm), _p(_("No uses in this period."))]
+    story += [
+        Spacer(1, 4 * mm),
+        _p(_("Uses listed: %(count)d") % {"count": len(register["rows"])}),
+    ]
+    if register["hidden"]:
+        story.append(
+            _p(
+                _(
+                    "Requests not listed (records outside your view) with uses in this "
+                    "period: %(count)d"
+                )
+                % {"count": register["hidden"]}
+            )
+        )
+    return _build(story, "use-register", pagesize=landscape(A4))

@@ -90,6 +90,30 @@ class AccessRequestSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class InboxEntrySerializer(AccessRequestSerializer):
+    """One request of the approver's inbox (待我审批): the request with the step waiting for
+    this user, why it needs approval, the chain in words and who approved already."""
+
+    step_number = serializers.IntegerField(read_only=True)
+    step_role = serializers.CharField(source="step.role", read_only=True)
+    step_clearance = serializers.IntegerField(source="step.clearance", read_only=True)
+    step_reason = serializers.CharField(read_only=True)
+    chain_words = serializers.ListField(child=serializers.CharField(), read_only=True)
+    approved_by = serializers.ListField(child=serializers.CharField(), read_only=True)
+
+    class Meta(AccessRequestSerializer.Meta):
+        fields = [
+            *AccessRequestSerializer.Meta.fields,
+            "step_number",
+            "step_role",
+            "step_clearance",
+            "step_reason",
+            "chain_words",
+            "approved_by",
+        ]
+        read_only_fields = fields
+
+
 class AccessRequestCreateSerializer(serializers.Serializer):
     records = serializers.ListField(
         child=serializers.RegexField(r"^[IV]\d{1,12}$"),

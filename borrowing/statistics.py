@@ -18,11 +18,13 @@ the door. The year and month are those of submission.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from collections import Counter
 
 from django.db.models import Count, Exists, OuterRef, Q, Sum
-from django.db.models.functions import TruncMonth
+from django.db.models.functions import Coalesce, TruncMonth
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from openpyxl import Workbook
@@ -161,6 +163,84 @@ def _annual(year: int, *, user) -> dict:
         "definitions": [(name, str(label), str(text)) for name, (label, text) in FIGURES.items()],
         "total": figures["persons"],
     }
+
+
+# The longest period one register covers (a year and a day: a leap year's 1 Jan to 1 Jan).
+REGISTER_MAX_DAYS = 366
+
+
+def register_period(date_from: str, date_to: str) -> tuple[dt.date, dt.date]:
+    """The period asked for (ISO dates; a bad or missing date: the first of this month and
+    today), ordered and at most ``REGISTER_MAX_DAYS`` long."""
+    today = timezone.localdate()
+    try:
+        start = dt.date.fromisoformat(date_from)
+    except ValueError:
+        start = today.replace(day=1)
+    try:
+        end = dt.date.fromisoformat(date_to)
+    except ValueError:
+        end = today
+    if end < start:
+        start, end = end, start
+    return start, min(end, start + dt.timedelta(days=REGISTER_MAX_DAYS))
+
+
+def use_register(date_from: dt.date, date_to: dt.date, *, user) -> dict:
+    """利用登记簿: every use served in the period (an original handed out, a copy or a
+    certificate handed over — the lines counted as uses by ``monthly``), dated by the day it
+    was served, for the requests ``user`` handles (``AccessRequest.objects.handled_by``).
+    Requests behind the door are only counted (``hidden``), never described.
+
+    Its columns are those of the paper 利用登记簿 the annual report (档案统计年报, 档案利用) is
+    counted from: who (name, unit, user type), when, why, what (records, pages copied,
+    certificates), by whom it was served, and the effect (利用效果) when recorded."""
+    with without_jit():  # the door's anti-join: see ``without_jit``
+        used = (
+            RequestLine.objects.filter(_used_line_q())
+            .annotate(used_at=Coalesce("served_at", "loan__checked_out_at"))
+            .filter(used_at__date__gte=date_from, used_at__date__lte=date_to)
+        )
+        handled = AccessRequest.objects.handled_by(user)
+        hidden = used.exclude(request__in=handled).values("request").distinct().count()
+        lines = list(
+            used.filter(request__in=handled)
+            .select_related(
+                "request__requester__reader_profile",
+                "request__purpose",
+                "served_by",
+                "loan__checked_out_by",
+                "item",
+                "volume",
+            )
+            .order_by("used_at", "request_id", "id")
+        )
+    rows = []
+    for line in lines:
+        req = line.request
+        profile = getattr(req.requester, "reader_profile", None)
+        loan = getattr(line, "loan", None)
+        server = line.served_by if line.served_by_id else (loan.checked_out_by if loan else None)
+        rows.append(
+            {
+                "date": timezone.localtime(line.used_at).date(),
+                "number": req.number,
+                "name": (profile.real_name if profile else "")
+                or req.requester.get_full_name()
+                or req.requester.username,
+                "unit": profile.unit_name if profile else "",
+                "user_type": req.get_user_type_display(),
+                "purpose": req.purpose_label,
+                "method": line.get_method_display(),
+                "code": line.record.reference_code,
+                "title": line.record.title,
+                "pages": line.copy_pages if line.method == UseMethod.COPYING else None,
+                "certificate": line.certificate_number,
+                "served_by": (server.get_full_name() or server.username) if server else "",
+                "effect": req.get_effect_display(),
+            }
+        )
+    return {"from": date_from, "to": date_to, "rows": rows, "hidden": hidden}
 
 
 def breakdown(data: dict, dimension: str) -> list[tuple[str, int]]:

@@ -26,6 +26,7 @@ urlpatterns = [
     path("staff/borrowing/loans/<int:pk>/<slug:action>/", views.loan_action, name="loan-action"),
     path("staff/borrowing/retrieval/", views.retrieval_list, name="retrieval"),
     path("staff/borrowing/statistics/", views.statistics_page, name="statistics"),
+    path("staff/borrowing/statistics/register.pdf", views.use_register_pdf, name="use-register"),
     path("m/checkin/", views.checkin, name="checkin"),
     path("requests/", views.my_requests, name="my-requests"),
     path("requests/new/", views.new_request, name="new-request"),

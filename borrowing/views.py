@@ -455,6 +455,14 @@ def statistics_page(request: HttpRequest) -> HttpResponse:
     return render(request, "borrowing/statistics.html", {"data": data, "year": year_int})
 
 
+@requires(can_read_statistics)
+def use_register_pdf(request: HttpRequest) -> HttpResponse:
+    """利用登记簿 for ``?from=YYYY-MM-DD&to=YYYY-MM-DD`` (default: this month so far)."""
+    start, end = statistics.register_period(request.GET.get("from", ""), request.GET.get("to", ""))
+    register = statistics.use_register(start, end, user=request.user)
+    return _pdf(pdf.use_register(register), f"use-register-{start:%Y%m%d}-{end:%Y%m%d}.pdf")
+
+
 @requires(can_check_in)
 def checkin(request: HttpRequest) -> HttpResponse:
     return render(request, "borrowing/checkin.html")

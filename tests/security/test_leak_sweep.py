@@ -364,11 +364,15 @@ def build_world() -> World:
     def ask(who, names, n):
         identity = {}
         if not users[who].is_archive_staff:
-            identity = {"id_document_type": "resident_id", "id_number": "110101199001011234"}
+            identity = {
+                "id_document_type": "resident_id",
+                "id_number": "11010519491231002X",  # GB 11643 check digit
+                "id_document_expires": dt.date(2040, 1, 1),
+            }
         req = borrowing.create_access_request(
             acting_user=users[who],
             records=[items[k] for k in names],
-            purpose="reading",
+            purpose="research",
             note=f"LEAKREQ{n}Z",
             date_from=today,
             date_to=today + dt.timedelta(days=7),
@@ -384,6 +388,8 @@ def build_world() -> World:
 
         world.secrets.append(Secret(f"LEAKREQ{n}Z", "request notes", may))
         world.objects["access_request"].append((str(req.pk), may))
+        for line_pk in req.lines.values_list("pk", flat=True):  # a line follows its request
+            world.objects["request_line"].append((str(line_pk), may))
         return req, may
 
     def approve(req):
@@ -558,6 +564,7 @@ PK_FAMILIES = [
     ("copies", "digital_grant"),
     ("loan", "loan"),
     ("request", "access_request"),
+    ("lines", "request_line"),
     ("volume", "volume"),
     ("item", "item"),
     ("catalogue", "item"),
@@ -844,6 +851,7 @@ def test_every_route_is_swept(db):
         "volume",
         "page",
         "access_request",
+        "request_line",
         "loan",
         "digital_grant",
         "room",
