@@ -263,7 +263,6 @@ MQTT_SHARED_GROUP = env.get("MQTT_SHARED_GROUP", "")
 ELASTICSEARCH_URL = env.get("ELASTICSEARCH_URL") or ""  # unset: database search backend
 # Several nodes of a cluster: a comma list (https://es1:9200,https://es2:9200); a call that
 # fails on one node is retried on the next.
-ELASTICSEARCH_HOSTS = [host.strip() for host in ELASTICSEARCH_URL.split(",") if host.strip()]
 ELASTICSEARCH_INDEX_PREFIX = env.get("ELASTICSEARCH_INDEX_PREFIX", "lantai")
 # Replicas of the live index (a rebuild fills without and sets these at the switch): 0 for one
 # node, 1 or more for a cluster, so that losing a node loses no search.

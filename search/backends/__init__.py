@@ -56,7 +56,9 @@ def use_backend(backend: SearchBackend) -> Iterator[SearchBackend]:
 def _configured_backend() -> SearchBackend:
     if settings.ELASTICSEARCH_URL:
         return ElasticsearchBackend(
-            settings.ELASTICSEARCH_HOSTS,
+            # one node or a comma-separated list of nodes (read here, so a changed setting and
+            # ``get_backend.cache_clear()`` reach it)
+            [host.strip() for host in settings.ELASTICSEARCH_URL.split(",") if host.strip()],
             index_prefix=settings.ELASTICSEARCH_INDEX_PREFIX,
             timeout=settings.ELASTICSEARCH_TIMEOUT,
             replicas=settings.ELASTICSEARCH_REPLICAS,

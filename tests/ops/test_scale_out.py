@@ -89,7 +89,6 @@ def test_elasticsearch_cluster_settings_reach_the_client(settings, tmp_path):
         check=True, capture_output=True,
     )  # fmt: skip
     settings.ELASTICSEARCH_URL = "https://es1.intranet:9200,https://es2.intranet:9200"
-    settings.ELASTICSEARCH_HOSTS = settings.ELASTICSEARCH_URL.split(",")
     settings.ELASTICSEARCH_REPLICAS = 1
     settings.ELASTICSEARCH_OPTIONS = {"ca_certs": str(ca), "api_key": ("key-id", "key-secret")}
     get_backend.cache_clear()
