@@ -13,6 +13,8 @@ from django.apps import apps
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext, pgettext_lazy
 
+from accounts.choices import Role
+
 GROUPS = {
     "accounts": _("Accounts"),
     "repository": _("Catalogue and stores"),
@@ -111,6 +113,8 @@ FIELDS = {
     "refused": _("refused lines"),
     "approved": _("approved lines"),
     "chain": _("approval chain"),
+    "fonds": _("fonds"),
+    "used": _("used"),
 }
 
 
@@ -136,6 +140,9 @@ def _vocabulary() -> tuple[dict, dict]:
             for value, label in getattr(field, "flatchoices", None) or []:
                 values.setdefault((field.name, str(value)), label)
                 values.setdefault(("", str(value)), label)
+    for value, label in Role.choices:  # roles are groups, not a field with choices
+        values.setdefault(("roles", value), label)
+        values.setdefault(("", value), label)
     return names, values
 
 

@@ -273,9 +273,9 @@ def fonds_edit(request: HttpRequest, pk: int) -> HttpResponse:
         for c in Category.objects.filter(fonds=fonds).select_related("parent")
     ]
     previews = []
-    for kind in ("volume", "item"):
+    for kind, label in (("volume", _("volume")), ("item", _("item"))):
         template = codes.template_for(fonds, kind)
-        previews.append((kind, template, codes.example_code(template, {"fonds": fonds.code})))
+        previews.append((label, template, codes.example_code(template, {"fonds": fonds.code})))
     context = {
         "fonds": fonds,
         "description_form": description,

@@ -36,6 +36,16 @@
     }
   });
 
+  // A "select all" box ticks every checkbox of the named group (no inline handlers: CSP).
+  document.querySelectorAll("input[data-select-all]").forEach(function (box) {
+    box.addEventListener("change", function () {
+      var name = box.getAttribute("data-select-all");
+      box.form.querySelectorAll('input[type=checkbox][name="' + name + '"]').forEach(function (c) {
+        c.checked = box.checked;
+      });
+    });
+  });
+
   // Destructive actions ask once, saying what will happen (data-confirm on the form).
   document.querySelectorAll("form[data-confirm]").forEach(function (form) {
     form.addEventListener("submit", function (event) {
