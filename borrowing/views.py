@@ -53,6 +53,7 @@ from borrowing.roles import (
 from core.errors import refusal_redirect
 from core.output import spreadsheet_cell
 from repository import images
+from repository.access import find_record
 from repository.models import Item, Volume
 from storage_env.choices import OPEN_STATES
 from storage_env.models import Alarm
@@ -127,7 +128,7 @@ def desk_search(handled, query: str, user):
         cond |= Q(pk=int(number))
     if len(text) == 4 and text.isalnum():
         cond |= Q(id_number_last4=text.upper())
-    record = services.find_record_loose(user, text)
+    record = find_record(user, text)
     if record is not None:
         cond |= Q(lines__in=RequestLine.objects.filter(**services.line_kwargs(record)))
     return handled.filter(cond).distinct()

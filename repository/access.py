@@ -12,7 +12,7 @@ from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from accounts.roles import is_staff
-from repository.labels import candidates
+from repository.labels import candidates, scanned_code
 from repository.models import DigitalPage, Fonds, Item, Volume
 from repository.querysets import visible_fonds_ids
 from repository.roles import can_catalogue
@@ -71,7 +71,7 @@ def find_record(
     ``label_codes``, a slip code ``I<id>`` / ``V<id>``. A record the user may not see is
     ``None``, exactly like a missing one. ``user=None`` is the system (seeder, commands): no
     door. ``lock`` takes a row lock on the record (inside the caller's transaction)."""
-    code = (code or "").strip()
+    code = scanned_code(code)
     if not code or len(code) > 128:
         return None
 

@@ -12,6 +12,7 @@ with "·" written as "." (``barcode_payload``); ``scanned_code`` turns a scan ba
 from __future__ import annotations
 
 import io
+import unicodedata
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -58,17 +59,21 @@ def barcode_payload(code: str) -> str:
 
 
 def scanned_code(text: str) -> str:
-    """A scanned barcode back to the code it stands for ("." → "·" when that is a code)."""
-    return (text or "").strip()
+    """A scanned or typed code with full-width characters folded (NFKC: "Ｊ０１２－ＷＳ" →
+    "J012-WS", "．" → ".") and the ends trimmed."""
+    return unicodedata.normalize("NFKC", text or "").strip()
 
 
 def candidates(text: str) -> list[str]:
-    """Codes a scan may stand for: as scanned, and with "." read as "·"."""
+    """Codes a scan or a person may stand for: as given and upper-cased (a label typed in
+    lower case), each also with "." read as "·" (Code 128 has no "·")."""
     text = scanned_code(text)
-    out = [text]
-    if "." in text:
-        out.append(text.replace(".", "·"))
-    return out
+    out: list[str] = []
+    for form in dict.fromkeys([text, text.upper()]):
+        out.append(form)
+        if "." in form:
+            out.append(form.replace(".", "·"))
+    return list(dict.fromkeys(out))
 
 
 def _font() -> str:

@@ -61,9 +61,7 @@ from borrowing.services.loans import (
 )
 from borrowing.services.records import (
     SCAN_CODE_RE,
-    code_forms,
     find_record_by_code,
-    find_record_loose,
     line_kwargs,
     metadata_listed,
     metadata_listed_q,
@@ -107,9 +105,7 @@ __all__ = [
     "due_date_for",
     "expected_position",
     "fail",
-    "code_forms",
     "find_record_by_code",
-    "find_record_loose",
     "grant_digital_access",
     "line_kwargs",
     "loan_summary",

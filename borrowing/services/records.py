@@ -4,7 +4,6 @@ scanned or typed code (through the repository's one finder), request-line keys."
 from __future__ import annotations
 
 import re
-import unicodedata
 from typing import Any
 
 from django.db.models import Q
@@ -16,6 +15,7 @@ from borrowing.models import AccessSettings
 from borrowing.services.common import BorrowingError, UnknownCode, fail
 from repository.access import find_record
 from repository.choices import AccessStatus
+from repository.labels import scanned_code
 from repository.models import Item
 
 SCAN_CODE_RE = re.compile(r"^[0-9A-Za-z·\-_.:/ ]{1,64}$")
@@ -30,40 +30,19 @@ def record_kind(record) -> str:
     return "item" if isinstance(record, Item) else "volume"
 
 
-def code_forms(code: str) -> list[str]:
-    """The forms a typed or scanned code may take: as given with full-width characters folded
-    (NFKC: "Ｊ０１２－ＷＳ" → "J012-WS", "．" → "."), then upper-cased (a label typed in lower
-    case). The repository's finder adds the Code 128 "." for "·" and the slip codes."""
-    folded = unicodedata.normalize("NFKC", code or "").strip()
-    forms = [folded]
-    if folded.upper() != folded:
-        forms.append(folded.upper())
-    return forms
-
-
-def find_record_loose(user: User | None, code: str, **kwargs):
-    """``repository.access.find_record`` for each form of ``code`` (``code_forms``), through
-    the record door; ``None`` when no form names a record ``user`` may see."""
-    for form in code_forms(code):
-        record = find_record(user, form, **kwargs)
-        if record is not None:
-            return record
-    return None
-
-
 def find_record_by_code(code: str, *, user: User | None):
     """The record a scanned or typed code names (its slip code ``I<id>``/``V<id>``, its
     reference code, or a Code 128 scan of it with "." for "·"), through the repository's one
     finder and so through the record door: a record ``user`` may not see (clearance AND fonds
     permission) is answered exactly like an unknown code."""
-    code = code_forms(code)[0]
+    code = scanned_code(code)
     if not code or not SCAN_CODE_RE.match(code):
         fail(
             BorrowingError,
             _("The code “%(code)s” is not a valid record code.") % {"code": code[:64]},
             "malformed_code",
         )
-    record = find_record_loose(user, code, related=("position",))
+    record = find_record(user, code, related=("position",))
     if record is None:
         fail(UnknownCode, _("No record has the code “%(code)s”.") % {"code": code}, "unknown_code")
     return record
