@@ -195,3 +195,5 @@ _.undo_until  # ScanResultSerializer field (the check-in undo deadline, read by 
 # The inbox API (borrowing.serializers.InboxEntrySerializer): declared, read by DRF.
 _.step_role
 _.step_clearance
+_.handle_starttag  # HTMLParser callbacks (bench/load.py)
+_.handle_endtag

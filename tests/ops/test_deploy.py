@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import socket
 import subprocess
@@ -22,10 +21,10 @@ from django.test import Client
 from websockets.sync.client import connect as ws_connect
 
 from tests.gates import missing, require_postgresql
+from tests.ops.front import DEPLOY, locations, nginx_conf, plain_http_site
 from tests.repository.conftest import fonds_a, make_item, ws  # noqa: F401 - fixtures
 
 ROOT = Path(__file__).resolve().parents[2]
-DEPLOY = ROOT / "deploy"
 INSTANCES = ["mqtt_ingest", "evaluate_alarms", "search_sync", "send_notifications", "run_imports"]
 JOBS = ["expire_grants", "send_overdue_reminders"]
 
@@ -98,40 +97,6 @@ def test_every_systemd_unit_verifies(tmp_path):
 # --- nginx --------------------------------------------------------------------------------------
 
 
-def nginx_conf(tmp_path: Path, body: str) -> Path:
-    for name in ("body", "proxy", "fastcgi", "uwsgi", "scgi", "logs"):
-        (tmp_path / name).mkdir(exist_ok=True)
-    user = "user root root;" if os.getuid() == 0 else ""
-    conf = tmp_path / "nginx.conf"
-    conf.write_text(
-        f"""{user}
-daemon off;
-worker_processes 1;
-pid {tmp_path}/nginx.pid;
-error_log {tmp_path}/logs/error.log warn;
-events {{ worker_connections 64; }}
-http {{
-    include /etc/nginx/mime.types;
-    access_log {tmp_path}/logs/access.log;
-    client_body_temp_path {tmp_path}/body;
-    proxy_temp_path {tmp_path}/proxy;
-    fastcgi_temp_path {tmp_path}/fastcgi;
-    uwsgi_temp_path {tmp_path}/uwsgi;
-    scgi_temp_path {tmp_path}/scgi;
-{body}
-}}
-"""
-    )
-    return conf
-
-
-def locations(tmp_path: Path) -> Path:
-    snippet = tmp_path / "lantai-locations.conf"
-    text = (DEPLOY / "nginx" / "lantai-locations.conf").read_text()
-    snippet.write_text(text.replace("/var/lib/lantai/", f"{tmp_path}/"))
-    return snippet
-
-
 def test_the_nginx_site_passes_nginx_t(tmp_path):
     nginx = nginx_binary()
     subprocess.run(
@@ -194,15 +159,7 @@ def front(transactional_db, tmp_path, settings):
          "--no-server-header", "--log-level", "warning"],
         cwd=ROOT, env=env,
     )  # fmt: skip
-    site = (DEPLOY / "nginx" / "lantai.conf").read_text()
-    upstream_and_map = "\n".join(
-        re.findall(r"^(?:upstream|map) .*?^\}", site, flags=re.M | re.S)
-    ).replace("127.0.0.1:8000", f"127.0.0.1:{app_port}")
-    conf = nginx_conf(
-        tmp_path,
-        f"{upstream_and_map}\nserver {{ listen 127.0.0.1:{front_port}; "
-        f"include {locations(tmp_path)}; }}",
-    )
+    conf = plain_http_site(tmp_path, app_port, front_port)
     proxy = subprocess.Popen([nginx, "-c", str(conf), "-p", str(tmp_path)])
     try:
         wait_port(app_port, app)
