@@ -68,7 +68,12 @@ class RecordQuerySet(models.QuerySet):
     def hidden_from(self, user) -> RecordQuerySet:
         """Exactly the records ``visible_to(user)`` leaves out (for "does anything named here
         lie behind the door?" checks: borrowing's requests, renumbering, stocktakes)."""
-        return self.exclude(pk__in=self.filter(record_door(self.model, user)).values("pk"))
+        # The door's negation, row by row: one scan. ``exclude(pk__in=<visible ids>)`` compiled
+        # to ``NOT IN (subquery)``, which PostgreSQL cannot hash once the visible ids outgrow
+        # work_mem: on 10 M records each check took 11 s and more (bench/search_latency.py's
+        # seed, 2026-12-07). Every column the door reads is NOT NULL but the volume, which the
+        # door tests for NULL itself, so NOT(door) is exactly "not visible".
+        return self.exclude(record_door(self.model, user))
 
 
 class PlaceQuerySet(models.QuerySet):
