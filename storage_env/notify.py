@@ -304,7 +304,7 @@ def alarm_message(alarm: Alarm, event: str, sequence: int = 1) -> Message:
         if alarm.value is not None:
             lines.append((_("Value"), f"{alarm.value:g}"))
         lines += [
-            (_("Details"), alarm.message),
+            (_("Details"), alarm.text_in(translation.get_language())),
             (_("Raised at"), timezone.localtime(alarm.raised_at).strftime("%Y-%m-%d %H:%M")),
             (_("State"), str(alarm.get_state_display())),
         ]
@@ -320,7 +320,9 @@ def alarm_message(alarm: Alarm, event: str, sequence: int = 1) -> Message:
                 "state": alarm.state,
                 "room": room.code if room is not None else None,
                 "value": alarm.value,
-                "message": alarm.message,
+                "message": alarm.text_in(translation.get_language()),
+                "message_code": alarm.message_code,
+                "message_params": alarm.message_params,
                 "raised_at": alarm.raised_at.isoformat(),
                 "escalation_level": alarm.escalation_level,
             },

@@ -155,10 +155,10 @@ def room_states(rooms: list[StoreRoom] | None = None) -> list[dict[str, Any]]:
                         "code": a.code,
                         "code_label": device_code_label(a.code),
                         "title": alarm_title(a.rule, str(a.get_rule_display()), a.code),
-                        "text": alarm_text(a.message, a.code),
+                        "text": alarm_text(a.display_message, a.code),
                         "severity": a.severity,
                         "state": a.state,
-                        "message": a.message,
+                        "message": a.display_message,
                         "raised_at": a.raised_at,
                     }
                     for a in alarms
@@ -398,7 +398,7 @@ def room_alarms(room: StoreRoom, *, limit: int = 50) -> list[Alarm]:
         policy = effective_policy(room, ClimatePolicy.objects.filter(room=room).first())
     for alarm in alarms:
         alarm.title = alarm_title(alarm.rule, str(alarm.get_rule_display()), alarm.code)
-        alarm.text = alarm_text(alarm.message, alarm.code)
+        alarm.text = alarm_text(alarm.display_message, alarm.code)
         alarm.code_label = device_code_label(alarm.code)
         alarm.condition_persists = False
         if alarm.pk not in check or not alarm.sensor_id or policy is None:
