@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
@@ -94,6 +95,18 @@ def alarm_title(rule: str, rule_label: str, code: str) -> str:
 def alarm_text(message: str, code: str) -> str:
     """The message, unless a device sent nothing but its code (then the title says it all)."""
     return "" if code and message == code else message
+
+
+def alarms_with_texts(alarms: Iterable[Alarm]) -> list[Alarm]:
+    """The alarms with ``title``, ``text`` and ``code_label`` in the active language (the
+    reader's): what the room page and the alarm export show."""
+    done = []
+    for alarm in alarms:
+        alarm.title = alarm_title(alarm.rule, str(alarm.get_rule_display()), alarm.code)
+        alarm.text = alarm_text(alarm.display_message, alarm.code)
+        alarm.code_label = device_code_label(alarm.code)
+        done.append(alarm)
+    return done
 
 
 def room_states(rooms: list[StoreRoom] | None = None) -> list[dict[str, Any]]:
@@ -396,10 +409,7 @@ def room_alarms(room: StoreRoom, *, limit: int = 50) -> list[Alarm]:
     policy = None
     if any(a.sensor_id for a in alarms if a.pk in check):
         policy = effective_policy(room, ClimatePolicy.objects.filter(room=room).first())
-    for alarm in alarms:
-        alarm.title = alarm_title(alarm.rule, str(alarm.get_rule_display()), alarm.code)
-        alarm.text = alarm_text(alarm.display_message, alarm.code)
-        alarm.code_label = device_code_label(alarm.code)
+    for alarm in alarms_with_texts(alarms):
         alarm.condition_persists = False
         if alarm.pk not in check or not alarm.sensor_id or policy is None:
             continue
