@@ -45,10 +45,6 @@ def register(code: str, template: Any) -> None:
     _templates[code] = template
 
 
-def registered(code: str) -> bool:
-    return code in _templates
-
-
 def ref(code: str, /, **params: Any) -> dict[str, Any]:
     """A message as it is stored: ``{"code": code, "params": params}``."""
     return {"code": code, "params": params}
@@ -64,7 +60,7 @@ def supported_language(language: str | None) -> str:
     return settings.LANGUAGE_CODE
 
 
-def _render(code: str, params: Any, depth: int) -> str:
+def _render(code: object, params: Any, depth: int) -> str:
     if depth > MAX_DEPTH:
         raise BadMessage("nested too deep")
     template = _templates.get(code) if isinstance(code, str) else None
@@ -91,7 +87,7 @@ def _value(value: Any, depth: int) -> Any:
     raise BadMessage(f"a parameter of type {type(value).__name__}")
 
 
-def render(code: str, params: Any, language: str | None = None, *, fallback: str = "") -> str:
+def render(code: object, params: Any, language: str | None = None, *, fallback: str = "") -> str:
     """The message ``code`` with ``params`` in ``language`` (default: the active one). Never
     raises: a bad message gives ``fallback``, or the code when there is none."""
     language = supported_language(language or translation.get_language())

@@ -27,15 +27,15 @@ from django.db import InterfaceError, OperationalError
 from django.db.models import Max, Min
 from django.utils import timezone
 
+from core.messages import ref
 from devices.choices import SensorKind, SensorStatus
 from devices.models import Sensor
 from repository.models import StoreRoom
-from core.messages import ref
 from storage_env import messages as msg
 from storage_env import services
 from storage_env.choices import AlarmEventKind, AlarmRule, AlarmState, Severity
-from storage_env.models import Alarm, AlarmEvent, ClimatePolicy, EffectivePolicy, Reading
 from storage_env.messages import number
+from storage_env.models import Alarm, AlarmEvent, ClimatePolicy, EffectivePolicy, Reading
 from storage_env.models import effective_policy as policy_of
 
 log = logging.getLogger("lantai.alarms")

@@ -186,13 +186,11 @@ ALARMS_EXPORTED = 5000
 def room_alarms_export(request: HttpRequest, pk: int) -> HttpResponse:
     """CSV of the room's alarms, newest first, their texts in the reader's language."""
     room = access_room(request.user, pk)
-    alarms = (
-        queries.alarms_with_texts(
-            Alarm.objects.visible_to(request.user)
-            .filter(room=room)
-            .select_related("sensor")
-            .order_by("-raised_at")[:ALARMS_EXPORTED]
-        )
+    alarms = queries.alarms_with_texts(
+        Alarm.objects.visible_to(request.user)
+        .filter(room=room)
+        .select_related("sensor")
+        .order_by("-raised_at")[:ALARMS_EXPORTED]
     )
     writer = csv.writer(_Echo())
 

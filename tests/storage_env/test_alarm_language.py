@@ -93,7 +93,11 @@ def test_the_alarms_csv_keeps_its_door(battery_alarm, front_desk, room):
 
 def test_a_devices_own_text_is_shown_as_sent_in_every_language(sensor, keeper, room):
     services.apply_device_alarm(
-        sensor=sensor, code="water_leak", severity="critical", active=True, message="二号架漏水",
+        sensor=sensor,
+        code="water_leak",
+        severity="critical",
+        active=True,
+        message="二号架漏水",
         now=NOW,
     )
     alarm = Alarm.objects.get(rule=AlarmRule.DEVICE)
