@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
-
 from django.conf import settings
 
 from accounts.services import user_group
