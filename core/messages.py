@@ -45,6 +45,13 @@ def register(code: str, template: Any) -> None:
     _templates[code] = template
 
 
+def register_choices(prefix: str, choices: Any) -> None:
+    """Name each label of a ``TextChoices`` as ``prefix + value`` (a stored choice shown in
+    words: a rule's name, a request's state)."""
+    for value, label in choices.choices:
+        register(prefix + str(value), label)
+
+
 def ref(code: str, /, **params: Any) -> dict[str, Any]:
     """A message as it is stored: ``{"code": code, "params": params}``."""
     return {"code": code, "params": params}

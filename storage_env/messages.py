@@ -58,8 +58,7 @@ TEMPLATES: dict[str, Any] = {
 def register_all() -> None:
     for code, template in TEMPLATES.items():
         messages.register(code, template)
-    for rule in AlarmRule:
-        messages.register(RULE + rule.value, rule.label)
+    messages.register_choices(RULE, AlarmRule)
     for code, label in DEVICE_ALARM_CODES.items():
         messages.register(DEVICE_CODE + code, label)
 
