@@ -13,7 +13,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from core.messages import render
+from core.messages import render, supported_language
 from repository.choices import CLIMATE_RANGES, RoomTemplate
 from storage_env.choices import (
     OPEN_STATES,
@@ -485,6 +485,15 @@ class NotificationChannel(models.Model):
         default=",".join(NotificationEvent.values),
         validators=[validate_event_list],
     )
+    # Who reads this channel: its messages are written in their language.
+    language = models.CharField(
+        _("language"),
+        max_length=10,
+        choices=settings.LANGUAGES,
+        blank=True,
+        default="",
+        help_text=_("The language its messages are written in; empty: the archive's language."),
+    )
     enabled = models.BooleanField(_("enabled"), default=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
@@ -496,6 +505,11 @@ class NotificationChannel(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def reader_language(self) -> str:
+        """The language its messages are written in (the archive's when none is chosen)."""
+        return supported_language(self.language)
 
     @property
     def event_list(self) -> list[str]:
