@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 
 from accounts.services import user_group
 from core.live import ensure_relay
+from core.messages import language_of, render_payload
 
 CLOSE_UNAUTHENTICATED = 4401
 
@@ -17,6 +19,7 @@ class PushConsumer(AsyncJsonWebsocketConsumer):
     """
 
     groups_joined: list[str]
+    language: str
 
     async def get_groups(self) -> list[str]:
         raise NotImplementedError
@@ -26,6 +29,7 @@ class PushConsumer(AsyncJsonWebsocketConsumer):
         if user is None or not user.is_authenticated:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
+        self.language = reader_language(self.scope)
         self.groups_joined = await self.get_groups()
         if not self.groups_joined:
             await self.close(code=CLOSE_UNAUTHENTICATED)
@@ -44,7 +48,24 @@ class PushConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "pong"})
 
     async def push_event(self, message: dict) -> None:
-        await self.send_json({"type": message["event"], "payload": message["payload"]})
+        """Relay one event, its stored messages rendered in this reader's language."""
+        payload = render_payload(message["payload"], getattr(self, "language", ""))
+        await self.send_json({"type": message["event"], "payload": payload})
+
+
+def reader_language(scope) -> str:
+    """The language pushes to this connection are rendered in: the user's own preference
+    (``User.preferred_language``), else what their pages get (the language cookie, the
+    browser's Accept-Language), else the archive's language."""
+    user = scope.get("user")
+    headers = dict(scope.get("headers") or [])
+    accept = headers.get(b"accept-language", b"").decode("latin-1")
+    cookies = scope.get("cookies") or {}
+    return language_of(
+        getattr(user, "preferred_language", "") or "",
+        cookie=cookies.get(settings.LANGUAGE_COOKIE_NAME, ""),
+        accept_language=accept,
+    )
 
 
 class NotificationConsumer(PushConsumer):

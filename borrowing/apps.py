@@ -2,6 +2,7 @@ from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
 from accounts.navigation import NavItem, register
+from borrowing.choices import RequestState
 from borrowing.roles import (
     can_check_in,
     can_decide_desk_step,
@@ -9,7 +10,7 @@ from borrowing.roles import (
     can_retrieve,
     is_borrowing_staff,
 )
-from core import hooks
+from core import hooks, messages
 
 
 class BorrowingConfig(AppConfig):
@@ -22,6 +23,11 @@ class BorrowingConfig(AppConfig):
         from repository.stocktake import register_on_loan_provider  # noqa: PLC0415 - models
 
         register_on_loan_provider(records_on_loan)
+
+        # A request's state in its requester's live notice, in their language (core.messages).
+        from borrowing.services.common import STATE_MESSAGE  # noqa: PLC0415 - imports models
+
+        messages.register_choices(STATE_MESSAGE, RequestState)
 
         # The audit log leaves out rows about requests, loans and copies the viewer may not
         # read (accounts.models.AuditLogQuerySet.visible_to).

@@ -4,6 +4,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.navigation import NavItem, register
 from accounts.roles import can_administer
 from core import hooks
+from storage_env import messages as storage_messages
 from storage_env.roles import can_watch_climate
 
 
@@ -23,6 +24,7 @@ class StorageEnvConfig(AppConfig):
         hooks.forget_reading_staging.register(ingest_sink.forget_staging)
         hooks.device_alarm.register(apply_device_alarm)
         hooks.push_readings.register(push_readings)
+        storage_messages.register_all()  # alarm texts are stored as codes (core.messages)
 
         register(
             NavItem(

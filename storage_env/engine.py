@@ -21,17 +21,20 @@ import math
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db import InterfaceError, OperationalError
 from django.db.models import Max, Min
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
+from core.messages import ref
 from devices.choices import SensorKind, SensorStatus
 from devices.models import Sensor
 from repository.models import StoreRoom
+from storage_env import messages as msg
 from storage_env import services
 from storage_env.choices import AlarmEventKind, AlarmRule, AlarmState, Severity
+from storage_env.messages import number
 from storage_env.models import Alarm, AlarmEvent, ClimatePolicy, EffectivePolicy, Reading
 from storage_env.models import effective_policy as policy_of
 
@@ -96,7 +99,7 @@ class Condition:
     sustain: dt.timedelta
     clear_after: dt.timedelta
     severity: str
-    message: Callable[[float], str]
+    message: Callable[[float], dict[str, Any]]  # the value → a message (core.messages.ref)
 
 
 def _set_points(policy: EffectivePolicy) -> tuple[float, float]:
@@ -121,35 +124,25 @@ def climate_conditions(policy: EffectivePolicy) -> list[Condition]:
     t_set, h_set = _set_points(policy)
     t_swing, h_swing = policy.temp_swing, policy.rh_swing
 
-    def band(template: str, limit: float) -> Callable[[float], str]:
-        return lambda value: template % {"limit": f"{limit:g}", "value": f"{value:g}"}
+    def band(code: str, limit: float) -> Callable[[float], dict[str, Any]]:
+        return lambda value: ref(code, limit=number(limit), value=number(value))
 
-    def swing(unit: str, set_point: float, allowed: float) -> Callable[[float], str]:
-        return lambda value: (
-            _(
-                "deviation from the set point %(set)s %(unit)s: %(deviation)s %(unit)s "
-                "(now %(value)s %(unit)s) > ±%(allowed)s %(unit)s"
-            )
-            % {
-                "set": f"{set_point:g}",
-                "unit": unit,
-                "deviation": f"{abs(value - set_point):.1f}",
-                "value": f"{value:g}",
-                "allowed": f"{allowed:g}",
-            }
+    def swing(unit: str, set_point: float, allowed: float) -> Callable[[float], dict[str, Any]]:
+        return lambda value: ref(
+            msg.SWING,
+            set=number(set_point),
+            unit=unit,
+            deviation=f"{abs(value - set_point):.1f}",
+            value=number(value),
+            allowed=number(allowed),
         )
 
-    def mould(value: float) -> str:
+    def mould(value: float) -> dict[str, Any]:
         # Above 65 %RH mould spores can germinate; at 80–90 %RH mould shows within 1–5 days
         # (SPEC, store-room climate).
         if value >= 80:
-            return _(
-                "mould risk HIGH: humidity %(value)s %%RH (80–90 %%RH: mould within 1–5 days)"
-            ) % {"value": f"{value:g}"}
-        return _("mould risk: humidity %(value)s %%RH above %(limit)s %%RH") % {
-            "value": f"{value:g}",
-            "limit": f"{policy.mould_rh:g}",
-        }
+            return ref(msg.MOULD_HIGH, value=number(value))
+        return ref(msg.MOULD, value=number(value), limit=number(policy.mould_rh))
 
     return [
         Condition(
@@ -160,7 +153,7 @@ def climate_conditions(policy: EffectivePolicy) -> list[Condition]:
             sustain,
             clear,
             Severity.MAJOR,
-            band(_("temperature %(value)s °C above %(limit)s °C"), t_high),
+            band(msg.TEMP_HIGH, t_high),
         ),
         Condition(
             AlarmRule.TEMPERATURE_LOW,
@@ -170,7 +163,7 @@ def climate_conditions(policy: EffectivePolicy) -> list[Condition]:
             sustain,
             clear,
             Severity.MAJOR,
-            band(_("temperature %(value)s °C below %(limit)s °C"), t_low),
+            band(msg.TEMP_LOW, t_low),
         ),
         Condition(
             AlarmRule.HUMIDITY_HIGH,
@@ -180,7 +173,7 @@ def climate_conditions(policy: EffectivePolicy) -> list[Condition]:
             sustain,
             clear,
             Severity.MAJOR,
-            band(_("humidity %(value)s %%RH above %(limit)s %%RH"), h_high),
+            band(msg.RH_HIGH, h_high),
         ),
         Condition(
             AlarmRule.HUMIDITY_LOW,
@@ -190,7 +183,7 @@ def climate_conditions(policy: EffectivePolicy) -> list[Condition]:
             sustain,
             clear,
             Severity.MAJOR,
-            band(_("humidity %(value)s %%RH below %(limit)s %%RH"), h_low),
+            band(msg.RH_LOW, h_low),
         ),
         # JGJ 25-2010 §5.2.3: once the set points are chosen, the fluctuation within each day
         # and night must not exceed ±2 °C and ±5 %RH — the deviation from the set point,
@@ -342,10 +335,16 @@ class AlarmEngine:
             if decision.action == "clear":
                 services.clear_alarm(cond.rule, subject, now=now, note=f"value {decision.value:g}")
                 continue
-            message = f"{sensor.sensor_id}: {cond.message(decision.value)}"
+            notes = []
             if cond.rule in (AlarmRule.TEMPERATURE_SWING, AlarmRule.HUMIDITY_SWING):
-                message += day_range_note(sensor, cond.field, now)
-            message += raised_again_note(cond.rule, subject, since=now - decision.held)
+                notes += day_range_note(sensor, cond.field, now)
+            notes += raised_again_note(cond.rule, subject, since=now - decision.held)
+            message = ref(
+                msg.SENSOR_SAID,
+                sensor=sensor.sensor_id,
+                text=cond.message(decision.value),
+                notes=notes,
+            )
             services.raise_alarm(
                 cond.rule,
                 subject,
@@ -390,12 +389,12 @@ class AlarmEngine:
             services.raise_alarm(
                 AlarmRule.CONDENSATION,
                 subject,
-                message=_("surface %(surface)s °C within %(margin)s °C of the dew point %(dew)s °C")
-                % {
-                    "surface": f"{surface:g}",
-                    "margin": f"{policy.condensation_margin:g}",
-                    "dew": f"{dew:g}",
-                },
+                message=ref(
+                    msg.CONDENSATION,
+                    surface=number(surface),
+                    margin=number(policy.condensation_margin),
+                    dew=number(dew),
+                ),
                 room_id=room_id,
                 severity=Severity.MAJOR,
                 value=surface - dew,
@@ -414,13 +413,13 @@ class AlarmEngine:
             services.raise_alarm(
                 AlarmRule.OFFLINE,
                 subject,
-                message=_("%(sensor)s: no data since %(time)s")
-                % {
-                    "sensor": sensor.sensor_id,
-                    "time": f"{timezone.localtime(sensor.last_seen):%Y-%m-%d %H:%M}",
-                }
+                message=ref(
+                    msg.OFFLINE_SINCE,
+                    sensor=sensor.sensor_id,
+                    time=f"{timezone.localtime(sensor.last_seen):%Y-%m-%d %H:%M}",
+                )
                 if sensor.last_seen
-                else _("%(sensor)s: no data yet") % {"sensor": sensor.sensor_id},
+                else ref(msg.OFFLINE_NEVER, sensor=sensor.sensor_id),
                 room_id=sensor.room_id,
                 sensor_id=sensor.pk,
                 severity=Severity.MAJOR,
@@ -434,8 +433,7 @@ class AlarmEngine:
             services.raise_alarm(
                 AlarmRule.LOW_BATTERY,
                 subject,
-                message=_("%(sensor)s: battery %(level)s %%")
-                % {"sensor": sensor.sensor_id, "level": sensor.battery},
+                message=ref(msg.BATTERY, sensor=sensor.sensor_id, level=sensor.battery),
                 room_id=sensor.room_id,
                 sensor_id=sensor.pk,
                 severity=Severity.MINOR,
@@ -521,23 +519,20 @@ class AlarmEngine:
         self.escalate(now)
 
 
-def day_range_note(sensor: Sensor, field_name: str, now: dt.datetime) -> str:
-    """The day's range so far (archive time zone), for the fluctuation alarm's message."""
+def day_range_note(sensor: Sensor, field_name: str, now: dt.datetime) -> list[dict[str, Any]]:
+    """The day's range so far (archive time zone), for the fluctuation alarm's message (a
+    list of one message, or none)."""
     start = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
     stats = Reading.objects.filter(sensor_id=sensor.pk, ts__gte=start, ts__lte=now).aggregate(
         low=Min(field_name), high=Max(field_name)
     )
     if stats["low"] is None:
-        return ""
+        return []
     unit = "°C" if field_name == "temperature" else "%RH"
-    return _("; today %(low)s–%(high)s %(unit)s") % {
-        "low": f"{stats['low']:g}",
-        "high": f"{stats['high']:g}",
-        "unit": unit,
-    }
+    return [ref(msg.DAY_RANGE, low=number(stats["low"]), high=number(stats["high"]), unit=unit)]
 
 
-def raised_again_note(rule: str, subject: str, *, since: dt.datetime) -> str:
+def raised_again_note(rule: str, subject: str, *, since: dt.datetime) -> list[dict[str, Any]]:
     """A keeper cleared this alarm by hand while its condition went on (it has held since
     ``since``, before the clear): say so instead of raising again silently."""
     last = (
@@ -548,10 +543,10 @@ def raised_again_note(rule: str, subject: str, *, since: dt.datetime) -> str:
         .first()
     )
     if last is None:
-        return ""
+        return []
     by_hand = AlarmEvent.objects.filter(
         alarm=last, kind=AlarmEventKind.CLEARED, actor__isnull=False
     ).exists()
     if not by_hand:
-        return ""
-    return _(" (raised again: the condition went on after it was cleared by hand)")
+        return []
+    return [ref(msg.RAISED_AGAIN)]

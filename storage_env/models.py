@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -12,6 +13,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from core.messages import render, supported_language
 from repository.choices import CLIMATE_RANGES, RoomTemplate
 from storage_env.choices import (
     OPEN_STATES,
@@ -342,7 +344,13 @@ class Alarm(models.Model):
     state = models.CharField(
         _("state"), max_length=12, choices=AlarmState.choices, default=AlarmState.RAISED
     )
+    # The text is stored as a message code and parameters (core.messages) and rendered in the
+    # reader's language (``text_in``). ``message`` keeps it rendered in the archive's language
+    # (the search and fallback copy); with no code it is the text itself: a device's own
+    # words, shown as sent, and the rows from before codes.
     message = models.CharField(_("message"), max_length=300)
+    message_code = models.CharField(_("message code"), max_length=80, blank=True, default="")
+    message_params = models.JSONField(_("message parameters"), default=dict, blank=True)
     value = models.FloatField(_("value"), null=True, blank=True)
     code = models.CharField(_("device alarm code"), max_length=40, blank=True)
     raised_at = models.DateTimeField(_("raised at"))
@@ -394,6 +402,21 @@ class Alarm(models.Model):
     @property
     def is_open(self) -> bool:
         return self.state in OPEN_STATES
+
+    def text_in(self, language: str | None = None) -> str:
+        """The alarm's text in ``language`` (default: the active one, i.e. the reader's)."""
+        if not self.message_code:
+            return self.message
+        return render(self.message_code, self.message_params, language, fallback=self.message)
+
+    @property
+    def display_message(self) -> str:
+        """The alarm's text in the active language (pages, API, exports)."""
+        return self.text_in()
+
+    def message_ref(self) -> dict[str, Any]:
+        """How a push carries the text so each reader's connection renders it (core.messages)."""
+        return {"code": self.message_code, "params": self.message_params, "fallback": self.message}
 
 
 class AlarmEvent(models.Model):
@@ -462,6 +485,15 @@ class NotificationChannel(models.Model):
         default=",".join(NotificationEvent.values),
         validators=[validate_event_list],
     )
+    # Who reads this channel: its messages are written in their language.
+    language = models.CharField(
+        _("language"),
+        max_length=10,
+        choices=settings.LANGUAGES,
+        blank=True,
+        default="",
+        help_text=_("The language its messages are written in; empty: the archive's language."),
+    )
     enabled = models.BooleanField(_("enabled"), default=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
@@ -473,6 +505,11 @@ class NotificationChannel(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def reader_language(self) -> str:
+        """The language its messages are written in (the archive's when none is chosen)."""
+        return supported_language(self.language)
 
     @property
     def event_list(self) -> list[str]:

@@ -134,11 +134,21 @@ def _snapshot(channel: NotificationChannel) -> dict[str, Any]:
         "rooms": sorted(channel.rooms.values_list("code", flat=True)) if channel.pk else [],
         "min_severity": channel.min_severity,
         "events": channel.events,
+        "language": channel.language,
         "enabled": channel.enabled,
     }
 
 
-CHANNEL_FIELDS = ("name", "kind", "target", "secret", "min_severity", "events", "enabled")
+CHANNEL_FIELDS = (
+    "name",
+    "kind",
+    "target",
+    "secret",
+    "min_severity",
+    "events",
+    "language",
+    "enabled",
+)
 
 
 @transaction.atomic
@@ -278,9 +288,12 @@ def _titles() -> dict[str, str]:
     }
 
 
-def alarm_message(alarm: Alarm, event: str, sequence: int = 1) -> Message:
-    """The message of one alarm event, in the archive's language (``LANGUAGE_CODE``)."""
-    with translation.override(settings.LANGUAGE_CODE):
+def alarm_message(
+    alarm: Alarm, event: str, sequence: int = 1, *, language: str | None = None
+) -> Message:
+    """The message of one alarm event, in ``language`` (the channel's reader's; by default
+    the archive's, ``LANGUAGE_CODE``)."""
+    with translation.override(language or settings.LANGUAGE_CODE):
         room = alarm.room
         room_label = f"{room.code} {room.name}" if room is not None else _("no store room")
         rule = str(alarm.get_rule_display())
@@ -304,7 +317,7 @@ def alarm_message(alarm: Alarm, event: str, sequence: int = 1) -> Message:
         if alarm.value is not None:
             lines.append((_("Value"), f"{alarm.value:g}"))
         lines += [
-            (_("Details"), alarm.message),
+            (_("Details"), alarm.text_in(translation.get_language())),
             (_("Raised at"), timezone.localtime(alarm.raised_at).strftime("%Y-%m-%d %H:%M")),
             (_("State"), str(alarm.get_state_display())),
         ]
@@ -320,7 +333,9 @@ def alarm_message(alarm: Alarm, event: str, sequence: int = 1) -> Message:
                 "state": alarm.state,
                 "room": room.code if room is not None else None,
                 "value": alarm.value,
-                "message": alarm.message,
+                "message": alarm.text_in(translation.get_language()),
+                "message_code": alarm.message_code,
+                "message_params": alarm.message_params,
                 "raised_at": alarm.raised_at.isoformat(),
                 "escalation_level": alarm.escalation_level,
             },
@@ -329,7 +344,7 @@ def alarm_message(alarm: Alarm, event: str, sequence: int = 1) -> Message:
 
 
 def probe_message(channel: NotificationChannel, user: User) -> Message:
-    with translation.override(settings.LANGUAGE_CODE):
+    with translation.override(channel.reader_language):
         site = getattr(settings, "SITE_NAME", "兰台")
         return Message(
             title=_("Test message from %(site)s: alarm notifications reach this channel")
@@ -457,7 +472,7 @@ def post_json(url: str, payload: dict[str, Any], *, robot: bool) -> None:
 
 def send_message(channel: NotificationChannel, message: Message) -> None:
     """Send one message through one channel; SendError says why it was not taken."""
-    with translation.override(settings.LANGUAGE_CODE):
+    with translation.override(channel.reader_language):
         if channel.kind == ChannelKind.EMAIL:
             subject, body = email_text(message)
             try:
@@ -537,7 +552,10 @@ def _deliver(delivery: NotificationDelivery, now: dt.datetime) -> str:
         )
         return "failed"
     try:
-        send_message(channel, alarm_message(delivery.alarm, delivery.event, delivery.sequence))
+        message = alarm_message(
+            delivery.alarm, delivery.event, delivery.sequence, language=channel.reader_language
+        )
+        send_message(channel, message)
     except SendError as exc:
         return _failed(delivery, str(exc), now)
     except Exception as exc:  # one bad delivery must not stop the others

@@ -41,7 +41,17 @@ class ChannelForm(forms.ModelForm):
 
     class Meta:
         model = NotificationChannel
-        fields = ["name", "kind", "target", "secret", "rooms", "min_severity", "events", "enabled"]
+        fields = [
+            "name",
+            "kind",
+            "target",
+            "secret",
+            "rooms",
+            "min_severity",
+            "events",
+            "language",
+            "enabled",
+        ]
         help_texts = {
             "target": _(
                 "E-mail: addresses separated by commas. Webhook, WeCom, DingTalk: the robot's "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
@@ -96,6 +97,18 @@ def alarm_text(message: str, code: str) -> str:
     return "" if code and message == code else message
 
 
+def alarms_with_texts(alarms: Iterable[Alarm]) -> list[Alarm]:
+    """The alarms with ``title``, ``text`` and ``code_label`` in the active language (the
+    reader's): what the room page and the alarm export show."""
+    done = []
+    for alarm in alarms:
+        alarm.title = alarm_title(alarm.rule, str(alarm.get_rule_display()), alarm.code)
+        alarm.text = alarm_text(alarm.display_message, alarm.code)
+        alarm.code_label = device_code_label(alarm.code)
+        done.append(alarm)
+    return done
+
+
 def room_states(rooms: list[StoreRoom] | None = None) -> list[dict[str, Any]]:
     rooms = rooms if rooms is not None else list(StoreRoom.objects.order_by("code"))
     policies = {p.room_id: p for p in ClimatePolicy.objects.filter(room__in=rooms)}
@@ -155,10 +168,10 @@ def room_states(rooms: list[StoreRoom] | None = None) -> list[dict[str, Any]]:
                         "code": a.code,
                         "code_label": device_code_label(a.code),
                         "title": alarm_title(a.rule, str(a.get_rule_display()), a.code),
-                        "text": alarm_text(a.message, a.code),
+                        "text": alarm_text(a.display_message, a.code),
                         "severity": a.severity,
                         "state": a.state,
-                        "message": a.message,
+                        "message": a.display_message,
                         "raised_at": a.raised_at,
                     }
                     for a in alarms
@@ -396,10 +409,7 @@ def room_alarms(room: StoreRoom, *, limit: int = 50) -> list[Alarm]:
     policy = None
     if any(a.sensor_id for a in alarms if a.pk in check):
         policy = effective_policy(room, ClimatePolicy.objects.filter(room=room).first())
-    for alarm in alarms:
-        alarm.title = alarm_title(alarm.rule, str(alarm.get_rule_display()), alarm.code)
-        alarm.text = alarm_text(alarm.message, alarm.code)
-        alarm.code_label = device_code_label(alarm.code)
+    for alarm in alarms_with_texts(alarms):
         alarm.condition_persists = False
         if alarm.pk not in check or not alarm.sensor_id or policy is None:
             continue

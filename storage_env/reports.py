@@ -332,7 +332,7 @@ def monthly_report_pdf(room: StoreRoom, month: str, *, now: dt.datetime | None =
         rows.append(
             [
                 f"{timezone.localtime(alarm.raised_at, archive_tz()):%m-%d %H:%M}",
-                Paragraph(pdf_text(f"{alarm.get_rule_display()}：{alarm.message}"), small),
+                Paragraph(pdf_text(f"{alarm.get_rule_display()}：{alarm.display_message}"), small),
                 str(alarm.get_state_display()),
                 alarm.acknowledged_by.username if alarm.acknowledged_by_id else "",
             ]

@@ -15,6 +15,17 @@ class AlarmSerializer(serializers.ModelSerializer):
     code_label = serializers.SerializerMethodField(
         help_text="the device alarm code in words (empty for climate rules)"
     )
+    message = serializers.CharField(
+        source="display_message",
+        read_only=True,
+        help_text="the alarm's text in the reader's language (a device's own text as sent)",
+    )
+    message_code = serializers.CharField(
+        read_only=True, help_text="the text's message code; empty for text shown as sent"
+    )
+    message_params = serializers.JSONField(
+        read_only=True, help_text="the parameters of the message code"
+    )
     # Plain strings in the schema: a "state" enum here would clash with other apps' enum names.
     state = serializers.CharField(read_only=True, help_text="raised, acknowledged, cleared, closed")
 
@@ -30,6 +41,8 @@ class AlarmSerializer(serializers.ModelSerializer):
             "severity",
             "state",
             "message",
+            "message_code",
+            "message_params",
             "value",
             "code",
             "code_label",

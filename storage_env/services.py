@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -14,6 +16,8 @@ from accounts.choices import Role
 from accounts.models import User
 from accounts.services import notify_user, push_to_group
 from core.errors import Conflict
+from core.messages import RENDER_KEY, render
+from storage_env import messages as storage_messages
 from storage_env import notify
 from storage_env.choices import (
     OPEN_STATES,
@@ -34,7 +38,15 @@ class AlarmTransitionError(Conflict, ValueError):
 
 
 def alarm_payload(alarm: Alarm) -> dict[str, Any]:
+    """An alarm as pushed: its texts in the archive's language, and under ``RENDER_KEY`` as
+    messages, which each receiving connection renders in its reader's language."""
+    render = {"rule_label": storage_messages.rule_label(alarm.rule)}
+    if alarm.message_code:
+        render["message"] = alarm.message_ref()
+    if alarm.code:
+        render["code_label"] = storage_messages.device_code_label(alarm.code)
     return {
+        RENDER_KEY: render,
         "id": alarm.pk,
         "rule": alarm.rule,
         "rule_label": str(alarm.get_rule_display()),
@@ -43,7 +55,7 @@ def alarm_payload(alarm: Alarm) -> dict[str, Any]:
         "sensor_id": alarm.sensor.sensor_id if alarm.sensor else None,
         "severity": alarm.severity,
         "state": alarm.state,
-        "message": alarm.message,
+        "message": alarm.text_in(settings.LANGUAGE_CODE),
         "value": alarm.value,
         "code": alarm.code,
         "code_label": str(device_code_label(alarm.code)) if alarm.code else "",
@@ -89,7 +101,7 @@ def raise_alarm(
     rule: str,
     subject: str,
     *,
-    message: str,
+    message: str | Mapping[str, Any],
     room_id: int | None = None,
     sensor_id: int | None = None,
     severity: str = Severity.MAJOR,
@@ -97,8 +109,17 @@ def raise_alarm(
     code: str = "",
     now: dt.datetime | None = None,
 ) -> tuple[Alarm, bool]:
-    """Open an alarm for (rule, subject) unless one is open already; (alarm, created)."""
+    """Open an alarm for (rule, subject) unless one is open already; (alarm, created).
+
+    ``message`` is a message (``core.messages.ref``: stored as its code and parameters, shown
+    in each reader's language) or text shown as given (a device's own words)."""
     now = now or timezone.now()
+    if isinstance(message, Mapping):
+        message_code = str(message.get("code") or "")
+        message_params = dict(message.get("params") or {})
+        text = render(message_code, message_params, settings.LANGUAGE_CODE)
+    else:
+        message_code, message_params, text = "", {}, message
     existing = Alarm.objects.filter(rule=rule, subject=subject, state__in=OPEN_STATES).first()
     if existing is not None:
         return existing, False
@@ -110,14 +131,16 @@ def raise_alarm(
                 room_id=room_id,
                 sensor_id=sensor_id,
                 severity=severity,
-                message=message[:300],
+                message=text[:300],
+                message_code=message_code[:80],
+                message_params=message_params,
                 value=value,
                 code=code[:40],
                 raised_at=now,
             )
     except IntegrityError:  # raised concurrently by another worker
         return Alarm.objects.get(rule=rule, subject=subject, state__in=OPEN_STATES), False
-    _event(alarm, AlarmEventKind.RAISED, now, note=message)
+    _event(alarm, AlarmEventKind.RAISED, now, note=text)
     push_alarm(alarm, "alarm.raised", tell_keepers=True)
     return alarm, True
 

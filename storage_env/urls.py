@@ -10,6 +10,11 @@ urlpatterns: list = [
     path("staff/climate/", views.dashboard, name="dashboard"),
     path("staff/climate/rooms/<int:pk>/", views.room_detail, name="room"),
     path("staff/climate/rooms/<int:pk>/export.csv", views.room_export, name="room-export"),
+    path(
+        "staff/climate/rooms/<int:pk>/alarms.csv",
+        views.room_alarms_export,
+        name="room-alarms-export",
+    ),
     path("staff/climate/rooms/<int:pk>/report.pdf", views.room_report, name="room-report"),
     path(
         "staff/climate/alarms/<int:pk>/<str:action>/",

@@ -24,7 +24,7 @@ from storage_env import queries, services
 from storage_env.access import access_alarm, access_room, records_in_room
 from storage_env.choices import DEVICE_ALARM_CODES, OPEN_STATES
 from storage_env.compliance import daily_compliance
-from storage_env.models import ClimatePolicy, Reading, effective_policy
+from storage_env.models import Alarm, ClimatePolicy, Reading, effective_policy
 from storage_env.reports import monthly_report_pdf
 from storage_env.roles import can_watch_climate
 
@@ -175,6 +175,46 @@ def room_export(request: HttpRequest, pk: int) -> HttpResponse:
     response["Content-Disposition"] = (
         f'attachment; filename="climate-{safe_code}-{range_name}-{stamp}.csv"'
     )
+    return response
+
+
+ALARMS_EXPORTED = 5000
+
+
+@require_GET
+@climate_required
+def room_alarms_export(request: HttpRequest, pk: int) -> HttpResponse:
+    """CSV of the room's alarms, newest first, their texts in the reader's language."""
+    room = access_room(request.user, pk)
+    alarms = queries.alarms_with_texts(
+        Alarm.objects.visible_to(request.user)
+        .filter(room=room)
+        .select_related("sensor")
+        .order_by("-raised_at")[:ALARMS_EXPORTED]
+    )
+    writer = csv.writer(_Echo())
+
+    def stream():
+        yield "\ufeff"  # Excel opens UTF-8 with a BOM
+        yield writer.writerow(
+            [_("Raised at"), _("Alarm"), _("Message"), _("Severity"), _("State"), _("Sensor")]
+        )
+        for alarm in alarms:
+            yield writer.writerow(
+                [
+                    timezone.localtime(alarm.raised_at).isoformat(),
+                    spreadsheet_cell(alarm.title),
+                    spreadsheet_cell(alarm.text),
+                    alarm.get_severity_display(),
+                    alarm.get_state_display(),
+                    spreadsheet_cell(alarm.sensor.sensor_id if alarm.sensor else ""),
+                ]
+            )
+
+    response = StreamingResponse(stream(), content_type="text/csv; charset=utf-8")
+    safe_code = re.sub(r"[^A-Za-z0-9_.-]", "_", room.code)
+    stamp = timezone.localdate().isoformat()
+    response["Content-Disposition"] = f'attachment; filename="alarms-{safe_code}-{stamp}.csv"'
     return response
 
 

@@ -16,6 +16,7 @@ from accounts.services import notify_user
 from borrowing.access import can_handle
 from borrowing.models import AccessRequest
 from core import errors
+from core.messages import RENDER_KEY, ref
 
 MAX_RENEWALS = 2
 MAX_LINES = 50
@@ -75,9 +76,18 @@ def request_snapshot(req: AccessRequest) -> dict[str, Any]:
     return {"state": req.state, "number": req.number}
 
 
+STATE_MESSAGE = "borrowing.request_state."  # + state: its label (core.messages)
+
+
 def request_notice(req: AccessRequest) -> dict:
-    """What the requester's live notice says: the request and its new state (with its label)."""
-    return {"id": req.pk, "state": req.state, "state_label": str(req.get_state_display())}
+    """What the requester's live notice says: the request and its new state, with its label
+    rendered by the requester's connection in their language (core.messages)."""
+    return {
+        "id": req.pk,
+        "state": req.state,
+        "state_label": str(req.get_state_display()),
+        RENDER_KEY: {"state_label": ref(STATE_MESSAGE + req.state)},
+    }
 
 
 def move_request(

@@ -496,11 +496,11 @@ def test_one_failing_delivery_does_not_stop_the_others(room, receiver, monkeypat
     raise_in(room)
     real = notify.alarm_message
 
-    def broken(alarm, event, sequence=1):
+    def broken(alarm, event, sequence=1, **options):
         if broken.calls == 0:
             broken.calls += 1
             raise RuntimeError("a bug")
-        return real(alarm, event, sequence)
+        return real(alarm, event, sequence, **options)
 
     broken.calls = 0
     monkeypatch.setattr(notify, "alarm_message", broken)
@@ -824,3 +824,38 @@ def test_settings_read_smtp_from_the_environment():
     ):
         assert hasattr(django_settings, name)
         assert f"{name}=" in (ROOT / ".env.example").read_text(encoding="utf-8")
+
+
+# --- Language -------------------------------------------------------------------------------
+
+
+def test_a_channel_is_written_to_in_its_readers_language(room, sensor, receiver):
+    """The archive runs in zh-hans; a channel read by English speakers gets English (title,
+    labels and the alarm's own text), one without a language gets the archive's."""
+    from core.messages import ref
+    from storage_env import messages as alarm_messages
+
+    english = channel("en", ChannelKind.WEBHOOK, receiver.url("/en"), language="en")
+    chinese = channel("zh", ChannelKind.WEBHOOK, receiver.url("/zh"))
+    with translation.override("zh-hans"):
+        services.raise_alarm(
+            AlarmRule.LOW_BATTERY,
+            "sensor:TH-01",
+            message=ref(alarm_messages.BATTERY, sensor="TH-01", level=9),
+            room_id=room.pk,
+            sensor_id=sensor.pk,
+        )
+        assert notify.send_due(now=later(1)) == {"sent": 2}
+    got = {r["path"]: r["json"] for r in receiver.requests}
+    assert english.pk and chinese.pk
+    assert "TH-01: battery 9 %" in got["/en"]["text"]
+    assert "Low battery" in got["/en"]["title"]
+    assert got["/en"]["alarm"]["message"] == "TH-01: battery 9 %"
+    assert got["/en"]["alarm"]["message_code"] == alarm_messages.BATTERY
+    assert "TH-01：电量 9 %" in got["/zh"]["text"]
+    assert zh(AlarmRule.LOW_BATTERY.label) in got["/zh"]["title"]
+
+
+def test_the_channel_language_is_one_the_site_speaks(room):
+    with pytest.raises(ValidationError):
+        channel("x", language="klingon")
