@@ -54,9 +54,9 @@ class PushConsumer(AsyncJsonWebsocketConsumer):
 
 
 def reader_language(scope) -> str:
-    """The language pushes to this connection are rendered in: the user's own preference
-    (``User.preferred_language``), else what their pages get (the language cookie, the
-    browser's Accept-Language), else the archive's language."""
+    """The language pushes to this connection are rendered in: the one their pages get
+    (``core.messages.language_of``: the language cookie, the user's ``preferred_language``,
+    the browser's Accept-Language, the archive's language)."""
     user = scope.get("user")
     headers = dict(scope.get("headers") or [])
     accept = headers.get(b"accept-language", b"").decode("latin-1")

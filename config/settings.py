@@ -81,6 +81,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "config.middleware_language.PreferredLanguageMiddleware",  # the user's own language
     "django.contrib.messages.middleware.MessageMiddleware",
     "config.middleware_errors.DomainErrorMiddleware",  # domain refusals on pages, once
     "django.middleware.clickjacking.XFrameOptionsMiddleware",

@@ -132,10 +132,10 @@ def render_payload(payload: Any, language: str) -> Any:
 
 
 def language_of(preferred: str = "", *, cookie: str = "", accept_language: str = "") -> str:
-    """A reader's language without a request: their preference, else the language cookie,
-    else the browser's Accept-Language, else the archive's language (as LocaleMiddleware
-    would choose for their pages)."""
-    for candidate in (preferred, cookie):
+    """A reader's language, the one rule for pages (``config.middleware_language``) and pushes:
+    the language chosen in this browser (the language menu's cookie), else the user's
+    preference, else the browser's Accept-Language, else the archive's language."""
+    for candidate in (cookie, preferred):
         if candidate:
             try:
                 return trans_real.get_supported_language_variant(candidate)
