@@ -5,7 +5,8 @@ to the outbox in the same transaction as the change; until ``search_sync`` has a
 index still holds the old document. ``hide_pending`` asks the database, in one query per record
 kind, for the records with pending outbox rows that the record door
 (``RecordQuerySet.hidden_from``) now keeps from the caller, and in one more for pending records
-that are gone; only those ids come back (few: ordinary edits of records the caller still sees
+that are gone, and one for records whose page text lost words (a page removed, replaced or
+withheld: hidden from everyone until drained); only those ids come back (few: ordinary edits of records the caller still sees
 are filtered out inside the database), whatever the size of the backlog. They go into
 ``Visibility.hidden``; every backend excludes them inside the query, so results, totals, facets
 and suggestions agree with the database at once. With an empty outbox (the normal case) it
@@ -18,7 +19,7 @@ from dataclasses import replace
 
 from django.db.models import Exists, OuterRef
 
-from search.documents import doc_id, record_models
+from search.documents import MODEL_LABELS, doc_id, record_models
 from search.models import OutboxEntry
 from search.query import Visibility
 
@@ -43,6 +44,15 @@ def hide_pending(visibility: Visibility, user) -> Visibility:
         )
         hidden.update(doc_id(kind, pk) for pk in now_hidden)
         hidden.update(doc_id(kind, pk) for pk in gone)
+    # A page removed, replaced or withheld: the indexed document still holds words nobody may
+    # find any more, so the record is left out for everyone until the row has drained (it
+    # drains first: a moment while ``search_sync`` runs).
+    pages = (
+        OutboxEntry.objects.filter(narrows=True, force=True)
+        .values_list("model_label", "object_id")
+        .distinct()
+    )
+    hidden.update(doc_id(MODEL_LABELS[label], pk) for label, pk in pages if label in MODEL_LABELS)
     if len(hidden) == len(visibility.hidden):
         return visibility
     return replace(visibility, hidden=tuple(sorted(hidden)))

@@ -246,7 +246,7 @@ def decide_opening(
         note=reason,
     )
     narrows = newly_withheld or record.narrowed  # search applies such changes first
-    enqueue(record, narrows=narrows)
+    enqueue(record, narrows=narrows, pages=newly_withheld)
     if isinstance(record, Volume):  # its items' public flag follows the volume
         enqueue_many(list(record.items.all()), narrows=narrows)
     return review
