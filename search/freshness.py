@@ -2,15 +2,15 @@
 
 A change that narrows visibility (a reclassification, closing, withdrawal, deletion) is written
 to the outbox in the same transaction as the change; until ``search_sync`` has applied it the
-index still holds the old document. ``hide_pending`` asks the database, in one query per record
-kind, for the records with pending outbox rows that the record door
-(``RecordQuerySet.hidden_from``) now keeps from the caller, and in one more for pending records
-that are gone, and one for records whose page text lost words (a page removed, replaced or
-withheld: hidden from everyone until drained); only those ids come back (few: ordinary edits of records the caller still sees
-are filtered out inside the database), whatever the size of the backlog. They go into
-``Visibility.hidden``; every backend excludes them inside the query, so results, totals, facets
-and suggestions agree with the database at once. With an empty outbox (the normal case) it
-costs one query of an empty table.
+index still holds the old document. ``hide_pending`` asks the database, per record kind, for
+the records with pending outbox rows that the record door (``RecordQuerySet.hidden_from``) now
+keeps from the caller and for pending records that are gone; and once for records whose page
+text lost words (a page removed, replaced or withheld: hidden from everyone until drained).
+Only those ids come back (few: pending edits of records the caller still sees are filtered out
+inside the database), whatever the size of the backlog. They go into ``Visibility.hidden``;
+every backend excludes them inside the query, so results, totals, facets and suggestions agree
+with the database at once. With an empty outbox (the normal case) it costs one query of an
+empty table.
 """
 
 from __future__ import annotations

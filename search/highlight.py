@@ -49,9 +49,11 @@ def _spans(
     text: str, terms: set[str], sequences: Sequence[Sequence[str]] = ()
 ) -> list[tuple[int, int]]:
     tokens = analyze(text) if terms else None
-    spans = [
-        (t.start, t.end) for t in (*tokens.bigrams, *tokens.chars) if t.term in terms
-    ] if tokens else []
+    spans = (
+        [(t.start, t.end) for t in (*tokens.bigrams, *tokens.chars) if t.term in terms]
+        if tokens
+        else []
+    )
     if sequences:
         spans += _pinyin_spans(text, sequences)
     merged: list[tuple[int, int]] = []

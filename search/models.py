@@ -7,8 +7,8 @@ class OutboxEntry(models.Model):
     """A searchable record changed: written in the same transaction as the change.
 
     ``search_sync`` drains entries in batches into the search backend, narrowing changes first,
-    using ``version`` so an older update never overwrites a newer one. One row per change; the drainer collapses
-    duplicates of the same record.
+    using ``version`` so an older update never overwrites a newer one. One row per change; the
+    drainer collapses duplicates of the same record.
     """
 
     model_label = models.CharField(max_length=50)  # e.g. "repository.item"
