@@ -4,7 +4,8 @@ A change that narrows visibility (a reclassification, closing, withdrawal, delet
 to the outbox in the same transaction as the change; until ``search_sync`` has applied it the
 index still holds the old document. ``hide_pending`` asks the database, per record kind, for
 the records with pending outbox rows that the record door (``RecordQuerySet.hidden_from``) now
-keeps from the caller and for pending records that are gone; and once for records whose page
+keeps from the caller (the planner starts from the records: index lookups into the outbox) and
+for pending deletions (narrowing rows, through their index); and once for records whose page
 text lost words (a page removed, replaced or withheld: hidden from everyone until drained).
 Only those ids come back (few: pending edits of records the caller still sees are filtered out
 inside the database), whatever the size of the backlog. They go into ``Visibility.hidden``;
@@ -37,8 +38,11 @@ def hide_pending(visibility: Visibility, user) -> Visibility:
             .hidden_from(user)
             .values_list("pk", flat=True)
         )
+        # A deletion is always written as a deleted (so narrowing) row: only those are asked
+        # about, through the drain index, never the whole backlog.
         gone = (
-            pending.filter(~Exists(model.objects.filter(pk=OuterRef("object_id"))))
+            pending.filter(narrows=True)
+            .filter(~Exists(model.objects.filter(pk=OuterRef("object_id"))))
             .values_list("object_id", flat=True)
             .distinct()
         )
