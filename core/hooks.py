@@ -67,6 +67,10 @@ outbox_enqueue_many = Hook("outbox.enqueue_many", provider="search", default=_no
 
 # A digitised page was added (repository/images.py): search queues it for OCR (search.ocr).
 page_added = Hook("pages.added", provider="search", default=_nothing)
+# ... replaced by a new scan (its text is read again, the old reading leaves the index now) or
+# removed (its text leaves the index): search.ocr.
+page_replaced = Hook("pages.replaced", provider="search", default=_nothing)
+page_removed = Hook("pages.removed", provider="search", default=_nothing)
 
 # The device ingest (devices/ingest.py) hands readings and device alarms to storage_env.
 insert_readings = Hook("ingest.insert_readings", provider="storage_env")

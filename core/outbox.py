@@ -15,11 +15,16 @@ from django.db import models
 from core import hooks
 
 
-def enqueue(instance: models.Model, *, deleted: bool = False) -> None:
-    """Record that ``instance`` changed (or was deleted) so the search index catches up."""
-    hooks.outbox_enqueue(instance, deleted=deleted)
+def enqueue(
+    instance: models.Model, *, deleted: bool = False, narrows: bool = False, pages: bool = False
+) -> None:
+    """Record that ``instance`` changed (or was deleted) so the search index catches up.
+    ``narrows``: the change hides something from someone that the record's own columns do not
+    show; deletions and records that narrowed themselves are found anyway. ``pages``: the text
+    of its released pages changed (a page withheld or released)."""
+    hooks.outbox_enqueue(instance, deleted=deleted, narrows=narrows, force=pages)
 
 
-def enqueue_many(instances: Iterable[models.Model]) -> int:
+def enqueue_many(instances: Iterable[models.Model], *, narrows: bool = False) -> int:
     """Bulk form of ``enqueue`` for multi-row services (imports, opening decisions)."""
-    return hooks.outbox_enqueue_many(instances)
+    return hooks.outbox_enqueue_many(instances, narrows=narrows)

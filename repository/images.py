@@ -239,6 +239,74 @@ def add_digital_page(record, upload, *, acting_user, page_number: int | None = N
     return page
 
 
+def _delete_files_on_commit(names: list[tuple[object, str]]) -> None:
+    """Remove stored files once the change that dropped them is committed (a rollback keeps
+    them: the rows still name them)."""
+
+    def remove() -> None:
+        for storage, name in names:
+            if name:
+                storage.delete(name)  # type: ignore[attr-defined]
+
+    transaction.on_commit(remove)
+
+
+def _stored(page: DigitalPage) -> list[tuple[object, str]]:
+    return [(f.storage, f.name) for f in (page.original, page.web, page.thumbnail) if f]
+
+
+@transaction.atomic
+def replace_digital_page(page: DigitalPage, upload, *, acting_user) -> DigitalPage:
+    """A new scan of the same page (a better scan, a page scanned crooked): same number, same
+    withheld state. Its text is read again (search: the old reading leaves the index at once,
+    ahead of ordinary changes)."""
+    data = upload.read() if hasattr(upload, "read") else bytes(upload)
+    fmt, width, height = inspect_image(data)
+    page = DigitalPage.objects.select_for_update().get(pk=page.pk)
+    record = page.record
+    field = "volume" if page.volume_id else "item"
+    before = {"page": page.page_number, "format": page.format, "width": page.width}
+    old_files = _stored(page)
+    stem = f"{record.pk}-{page.page_number:04d}"
+    web, thumbnail = derivatives(data)
+    page.original.save(f"{stem}.{ACCEPTED[fmt]}", ContentFile(data), save=False)
+    page.web.save(f"{stem}.jpg", ContentFile(web), save=False)
+    page.thumbnail.save(f"{stem}.jpg", ContentFile(thumbnail), save=False)
+    page.format, page.width, page.height = fmt, width, height
+    page.uploaded_by = acting_user if acting_user and acting_user.is_authenticated else None
+    page.save()
+    _delete_files_on_commit(old_files)
+    hooks.page_replaced(page)
+    record_event(
+        f"repository.{field}.page_replaced",
+        acting_user=acting_user,
+        obj=record,
+        before=before,
+        after={"page": page.page_number, "format": fmt, "width": width, "height": height},
+    )
+    return page
+
+
+@transaction.atomic
+def delete_digital_page(page: DigitalPage, *, acting_user) -> None:
+    """Remove a digitised page (a duplicate, a page of another record): its scans and its
+    text go with it, and search forgets its words at once, ahead of ordinary changes."""
+    page = DigitalPage.objects.select_for_update().get(pk=page.pk)
+    record = page.record
+    field = "volume" if page.volume_id else "item"
+    old_files = _stored(page)
+    number = page.page_number
+    page.delete()  # its text (search.PageText) goes with it
+    _delete_files_on_commit(old_files)
+    hooks.page_removed(record)
+    record_event(
+        f"repository.{field}.page_deleted",
+        acting_user=acting_user,
+        obj=record,
+        before={"page": number},
+    )
+
+
 @lru_cache(maxsize=1)
 def cjk_font_path() -> str | None:
     files = cjk_font_files()  # Pillow reads every kind, CFF included

@@ -193,6 +193,44 @@ class DescribedRecord(models.Model):
     def __str__(self) -> str:
         return f"{self.reference_code} {self.title}"
 
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        if not hasattr(self, "_audience"):  # created here: what it was born with
+            self._remember_audience()
+
+    # The columns that decide who sees a record (``repository.querysets.record_door``).
+    AUDIENCE_FIELDS = ("access_status", "classification", "fonds_id", "volume_id")
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        instance._remember_audience()
+        return instance
+
+    def _remember_audience(self) -> None:
+        loaded = self.__dict__  # deferred columns are absent: never read them here
+        self._audience = {f: loaded.get(f) for f in self.AUDIENCE_FIELDS}
+
+    @property
+    def narrowed(self) -> bool:
+        """A change since it was loaded (or created) leaves someone who could see it unable
+        to: it left the public (closed, withdrawn, classified), rose in 密级, or changed fonds
+        or volume while not public. The search outbox drains such changes first."""
+        before = getattr(self, "_audience", None)
+        if not before or before["access_status"] is None or before["classification"] is None:
+            return False  # not loaded whole: nothing to compare with
+        was_public = (
+            before["access_status"] in PUBLIC_STATUSES
+            and int(before["classification"]) == Classification.NONE
+        )
+        if was_public:
+            return not self.allows_public
+        if self.allows_public:
+            return False
+        return int(self.classification) > int(before["classification"]) or any(
+            self.__dict__.get(f) != before[f] for f in ("fonds_id", "volume_id") if f in before
+        )
+
     @property
     def retention_label(self) -> str:
         """永久 / 定期30年 / "5 years" / a legacy value's label (the field has no fixed choices)."""

@@ -225,13 +225,22 @@ class Pinyin:
     initials: list[list[str]]
 
 
-def pinyin(text: str) -> Pinyin:
-    """Syllables (in context: 银行 → yin hang) and their first letters, per run of Han
-    characters of the normalised text. A run holding polyphonic characters is given once more
-    with each such character's other common reading (重庆 → chong qing, zhong qing), so both
-    are found."""
-    result = Pinyin([], [])
-    for run in _HAN_RE.findall(normalize(text)):
+@dataclass
+class PinyinRun:
+    """A run of Han characters: each character's span in the text as written, and the run's
+    readings (the usual one; with polyphonic characters, once more with their other one)."""
+
+    spans: list[tuple[int, int]]
+    readings: list[list[str]]
+
+
+def pinyin_runs(text: str) -> list[PinyinRun]:
+    """The runs of Han characters of the normalised text with their readings (in context:
+    银行 → yin hang; 重庆 → chong qing and zhong qing, so both are found)."""
+    norm, spans = normalize_map(text or "")
+    runs = []
+    for match in _HAN_RE.finditer(norm):
+        run = match.group()
         syllables = lazy_pinyin(run, style=Style.NORMAL, errors="ignore")
         if len(syllables) != len(run):
             continue
@@ -239,7 +248,16 @@ def pinyin(text: str) -> Pinyin:
         other = [_other_reading(c, s) for c, s in zip(run, syllables, strict=True)]
         if any(other):
             readings.append([o or s for o, s in zip(other, syllables, strict=True)])
-        for reading in readings:
+        runs.append(PinyinRun(spans[match.start() : match.end()], readings))
+    return runs
+
+
+def pinyin(text: str) -> Pinyin:
+    """Syllables and their first letters, per run of Han characters and reading
+    (``pinyin_runs``): what the index holds of titles and creators."""
+    result = Pinyin([], [])
+    for run in pinyin_runs(text):
+        for reading in run.readings:
             result.syllables.append(reading)
             result.initials.append([s[0] for s in reading])
     return result
@@ -382,6 +400,11 @@ class ParsedQuery:
     @property
     def empty(self) -> bool:
         return not self.clauses
+
+    def pinyin_sequences(self) -> list[tuple[str, ...]]:
+        """The pinyin readings the fallback matches (``pinyin_query``): each a sequence of
+        syllable (``^hui``) or initial (``^^h``) terms that must stand together."""
+        return [alt for clause in self.clauses for alt in clause.any_of]
 
     def terms(self) -> list[str]:
         """Every positive term (ranking, highlighting), distinct, in order."""

@@ -20,6 +20,8 @@ class SearchConfig(AppConfig):
         hooks.outbox_enqueue.register(outbox.enqueue)
         hooks.outbox_enqueue_many.register(outbox.enqueue_many)
         hooks.page_added.register(ocr.queue_page)  # digitised pages are read (OCR)
+        hooks.page_replaced.register(ocr.page_replaced)
+        hooks.page_removed.register(ocr.page_removed)
         register_check("search", check_search_backend, required=True)
         # A backlog means search is behind, not that the site is down: reported, not required.
         register_check("search_outbox", backlog, required=False)

@@ -6,9 +6,9 @@ from django.utils.translation import gettext_lazy as _
 class OutboxEntry(models.Model):
     """A searchable record changed: written in the same transaction as the change.
 
-    ``search_sync`` drains entries in batches into the search backend, using ``version`` so an
-    older update never overwrites a newer one. One row per change; the drainer collapses
-    duplicates of the same record.
+    ``search_sync`` drains entries in batches into the search backend, narrowing changes first,
+    using ``version`` so an older update never overwrites a newer one. One row per change; the
+    drainer collapses duplicates of the same record.
     """
 
     model_label = models.CharField(max_length=50)  # e.g. "repository.item"
@@ -21,11 +21,17 @@ class OutboxEntry(models.Model):
     last_error = models.TextField(blank=True)
     # rewrite the document even at an equal version (its page text changed, not the record)
     force = models.BooleanField(default=False)
+    # the change narrows who may see the record (closed, classified, withdrawn, deleted, a page
+    # withheld or removed): ``search_sync`` takes these before every other pending row
+    narrows = models.BooleanField(default=False)
 
     class Meta:
         verbose_name = _("search outbox entry")
         verbose_name_plural = _("search outbox")
-        indexes = [models.Index(fields=["model_label", "object_id"], name="outbox_object_idx")]
+        indexes = [
+            models.Index(fields=["model_label", "object_id"], name="outbox_object_idx"),
+            models.Index(fields=["-narrows", "id"], name="outbox_drain_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.model_label}#{self.object_id} v{self.version}"

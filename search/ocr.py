@@ -36,7 +36,8 @@ from core.errors import Invalid, NotAllowed
 from repository.access import can_change_fonds
 from repository.models import DigitalPage
 from search.analysis import CJK_RE
-from search.models import OutboxEntry, PageText
+from search.models import PageText
+from search.outbox import enqueue
 
 log = logging.getLogger(__name__)
 
@@ -171,15 +172,35 @@ def queue_page(page: DigitalPage) -> None:
     )
 
 
-def _reindex(page: DigitalPage) -> None:
-    """Queue the page's record for search: its document changed, its version did not."""
-    record = page.record
-    OutboxEntry.objects.create(
-        model_label=record._meta.label_lower,
-        object_id=record.pk,
-        version=record.version or 0,
-        force=True,
+def page_replaced(page: DigitalPage) -> None:
+    """``core.hooks.page_replaced``: a new scan of the page. Its text is read afresh (a staff
+    correction belonged to the old image), and the record's document loses the old reading
+    now, before the new one is read."""
+    PageText.objects.update_or_create(
+        page=page,
+        defaults={
+            "status": PageText.Status.PENDING,
+            "attempts": 0,
+            "error": "",
+            "text": "",
+            "confidence": None,
+            "claimed_at": None,
+            "corrected_by": None,
+            "corrected_at": None,
+        },
     )
+    _reindex(page.record, narrows=True)
+
+
+def page_removed(record) -> None:
+    """``core.hooks.page_removed``: the page (and with it its text) is gone; so is its text
+    from the record's document, ahead of ordinary changes."""
+    _reindex(record, narrows=True)
+
+
+def _reindex(record, *, narrows: bool = False) -> None:
+    """Queue the record for search: its document changed, its version did not."""
+    enqueue(record, force=True, narrows=narrows)
 
 
 def _claim(batch: int) -> list[int]:
@@ -206,8 +227,14 @@ def ocr_once(*, batch: int = 4) -> OcrResult:
     """Read up to ``batch`` waiting pages. Never raises for an unreadable image."""
     result = OcrResult()
     for pk in _claim(batch):
-        entry = PageText.objects.select_related("page__volume", "page__item").get(pk=pk)
+        entry = PageText.objects.select_related("page__volume", "page__item").filter(pk=pk)
+        entry = entry.first()
+        if entry is None:  # the page was removed meanwhile
+            continue
         page = entry.page
+        # The same claim when the reading is stored: a page replaced (or removed) while it was
+        # being read is queued afresh, and this reading of the old scan is thrown away.
+        ours = PageText.objects.filter(pk=pk, claimed_at=entry.claimed_at)
         try:
             reading = read_image(page.original.path)
         except (Unreadable, OSError, ValueError) as exc:
@@ -215,12 +242,19 @@ def ocr_once(*, batch: int = 4) -> OcrResult:
             entry.error = str(exc)[:2000] or type(exc).__name__
             retry = entry.attempts < MAX_ATTEMPTS and "not found" in entry.error
             entry.status = PageText.Status.PENDING if retry else PageText.Status.FAILED
-            entry.save(update_fields=["attempts", "error", "status", "updated_at"])
+            ours.update(
+                attempts=entry.attempts,
+                error=entry.error,
+                status=entry.status,
+                updated_at=timezone.now(),
+            )
             log.warning("ocr: page %s unreadable: %s", page.pk, entry.error)
             result.failed += 1
             continue
         with transaction.atomic():
-            current = PageText.objects.select_for_update().get(pk=pk)
+            current = ours.select_for_update().first()
+            if current is None:  # replaced or removed while it was read
+                continue
             if current.corrected_at is not None:  # staff corrected it meanwhile: theirs stays
                 current.status = PageText.Status.DONE
                 current.save(update_fields=["status", "updated_at"])
@@ -231,7 +265,7 @@ def ocr_once(*, batch: int = 4) -> OcrResult:
             current.error = ""
             current.attempts += 1
             current.save()
-            _reindex(page)
+            _reindex(page.record)
         result.read += 1
     return result
 
@@ -264,5 +298,5 @@ def correct_page_text(page: DigitalPage, text: str, *, acting_user) -> PageText:
             before=before,
             after={"page": page.page_number, "text": text},
         )
-        _reindex(page)
+        _reindex(page.record)
     return entry

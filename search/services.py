@@ -57,7 +57,7 @@ def _label_facets(result: SearchResult) -> None:
 
 def search_records(user, request: SearchRequest) -> SearchResult:
     """Search as ``user`` sees the catalogue (the ``visible_to`` rules inside the query)."""
-    result = get_backend().search(request, hide_pending(Visibility.for_user(user)))
+    result = get_backend().search(request, hide_pending(Visibility.for_user(user), user))
     _label_facets(result)
     _match_pages(result, request)
     return result
@@ -93,5 +93,5 @@ def _match_pages(result: SearchResult, request: SearchRequest) -> None:
 
 
 def suggest_records(user, prefix: str, *, size: int = SUGGEST_SIZE) -> list[Suggestion]:
-    visibility = hide_pending(Visibility.for_user(user))
+    visibility = hide_pending(Visibility.for_user(user), user)
     return get_backend().suggest(prefix[:100], visibility, size=size)

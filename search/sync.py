@@ -1,10 +1,12 @@
 """Keeping the index in step with the catalogue: outbox drain, reconcile, full reindex.
 
-- ``drain_once`` takes a batch of due outbox rows (``SKIP LOCKED`` on PostgreSQL, so several
-  drainers never take the same rows), collapses them per record, writes the record's *current*
-  document (or deletes it when the record is gone) and removes the rows. A failing batch is kept
-  and retried with exponential backoff (``attempts``/``next_attempt_at``/``last_error``). Version
-  checks in the backends mean an older write never replaces a newer one.
+- ``drain_once`` takes a batch of due outbox rows, those that narrow visibility (``narrows``:
+  closed, classified, withdrawn, deleted, a page withheld) before the rest however long the
+  backlog (``SKIP LOCKED`` on PostgreSQL, so several drainers never take the same rows),
+  collapses them per record, writes the record's *current* document (or deletes it when the
+  record is gone) and removes the rows. A failing batch is kept and retried with exponential
+  backoff (``attempts``/``next_attempt_at``/``last_error``). Version checks in the backends
+  mean an older write never replaces a newer one.
 - ``reconcile`` compares database and index (presence and version) and repairs both ways.
 - ``reindex`` rebuilds the whole index with no downtime, then catches up with what changed while
   it ran.
@@ -58,7 +60,7 @@ class DrainResult:
 def _due(now) -> Any:
     rows = OutboxEntry.objects.filter(
         Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
-    ).order_by("id")
+    ).order_by("-narrows", "id")  # a change that narrows visibility first, then in order
     if connection.features.has_select_for_update_skip_locked:
         rows = rows.select_for_update(skip_locked=True)
     return rows

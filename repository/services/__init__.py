@@ -53,6 +53,10 @@ Locations:
 Digitised pages (``repository.images``):
 
 - ``add_digital_page(record, upload, *, acting_user, page_number=None) -> DigitalPage``
+- ``replace_digital_page(page, upload, *, acting_user) -> DigitalPage`` (same number and
+  withheld state; its text is read again) and ``delete_digital_page(page, *, acting_user)``
+  (its text goes with it); both audited, both make search forget the old words at once.
+  Like ``add_digital_page`` they trust the caller's ``access_record_for_change``.
 - ``render_variant(page, "thumb" | "web", *, watermark: bool) -> bytes``; the page URL is
   ``repository:page-image`` (watermarked for the public and researchers; withheld pages and
   originals never reach them). Borrowing may grant time-limited access by serving

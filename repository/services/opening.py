@@ -205,6 +205,10 @@ def decide_opening(
             AccessStatus.PARTIAL if decision == OpeningDecision.PARTIAL else AccessStatus.OPEN
         )
         record.next_review_on = None
+    # a page that was released and is withheld now narrows what the public may read
+    newly_withheld = bool(pages) and (
+        record.pages_digitised.filter(page_number__in=pages, withheld=False).exists()
+    )
     record.pages_digitised.update(withheld=False)
     if pages:
         record.pages_digitised.filter(page_number__in=pages).update(withheld=True)
@@ -241,9 +245,10 @@ def decide_opening(
         },
         note=reason,
     )
-    enqueue(record)
+    narrows = newly_withheld or record.narrowed  # search applies such changes first
+    enqueue(record, narrows=narrows, pages=newly_withheld)
     if isinstance(record, Volume):  # its items' public flag follows the volume
-        enqueue_many(list(record.items.all()))
+        enqueue_many(list(record.items.all()), narrows=narrows)
     return review
 
 

@@ -33,7 +33,7 @@ from search.backends.base import (
     suggest_code,
 )
 from search.documents import analysed, record_models
-from search.highlight import highlight
+from search.highlight import highlight_fields
 from search.models import SearchDocument
 from search.query import (
     FacetBucket,
@@ -302,14 +302,9 @@ class DatabaseBackend(SearchBackend):
         if parsed.latin and page.total == 0:  # no Latin text has it: try it as pinyin
             parsed = pinyin_query(parsed)
             page = self._page(request, visibility, parsed)
-        terms = parsed.terms() if request.highlight else []
         hits = []
         for row in page.rows:
-            highlights = {}
-            for name in ("title", "creator", "keywords", "notes"):
-                marked = highlight(row[name], terms, fragment=name == "notes")
-                if marked:
-                    highlights[name] = [marked]
+            highlights = highlight_fields(row, parsed) if request.highlight else {}
             hits.append(
                 Hit(
                     doc=to_doc(row),

@@ -56,7 +56,7 @@ from search.backends.base import (
     suggest_code,
 )
 from search.documents import analysed
-from search.highlight import highlight
+from search.highlight import highlight_fields
 from search.query import (
     FACET_FIELDS,
     TOTAL_CAP,
@@ -72,7 +72,6 @@ from search.query import (
 
 STREAMS = ("title_bi", "title_chars", "body_bi", "body_chars", "pinyin", "initials")
 TITLE_BOOST = 3.0  # a term in the title counts three times one elsewhere
-HIGHLIGHT_FIELDS = ("title", "creator", "keywords", "notes")
 FACET_SIZES = {"year": 200}
 BULK_CHUNK = 1000  # documents per bulk request (outbox drains, repairs)
 REBUILD_CHUNK = 2500  # documents per bulk request of a full rebuild
@@ -468,15 +467,10 @@ class ElasticsearchBackend(SearchBackend):
             parsed = pinyin_query(parsed)  # no Latin text has it: try it as pinyin
             body = build_search(request, visibility, index=self.alias, parsed=parsed).to_dict()
             response = self._call(self.client.search, index=self.alias, body=body)
-        terms = parsed.terms() if request.highlight else []
         hits = []
         for raw in response["hits"]["hits"]:
             source = raw["_source"]
-            highlights = {}
-            for name in HIGHLIGHT_FIELDS:
-                marked = highlight(source.get(name) or "", terms, fragment=name == "notes")
-                if marked:
-                    highlights[name] = [marked]
+            highlights = highlight_fields(source, parsed) if request.highlight else {}
             hits.append(
                 Hit(
                     doc=raw["_source"],

@@ -274,6 +274,34 @@ def test_highlights_are_escaped(backend, add):
     assert marked == "&lt;b onclick=&quot;x&quot;&gt;<mark>防汛</mark>&lt;/b&gt; &amp; 预案"
 
 
+def test_pinyin_matches_mark_the_characters_they_read(backend, add):
+    minutes = add("防汛会议纪要", creator="张伟")
+    add.index()
+    for typed, marked in [
+        ("huiyi", "防汛<mark>会议</mark>纪要"),
+        ("HuiYi", "防汛<mark>会议</mark>纪要"),
+        ("hyjy", "防汛<mark>会议纪要</mark>"),
+        ("fxhyjy", "<mark>防汛会议纪要</mark>"),
+    ]:
+        assert _title_mark(backend, typed, minutes.reference_code) == marked, typed
+    hit = run(backend, "zhangwei").hits
+    by_code = {h.doc["reference_code"]: h for h in hit}
+    assert by_code[minutes.reference_code].highlights["creator"] == ["<mark>张伟</mark>"]
+    assert "title" not in by_code[minutes.reference_code].highlights
+
+
+def test_pinyin_marks_are_whole_characters_as_written_and_escaped(backend, add):
+    written = add("<b>會議</b>纪要 & 会计")
+    add.index()
+    assert _title_mark(backend, "huiyi", written.reference_code) == (
+        "&lt;b&gt;<mark>會議</mark>&lt;/b&gt;纪要 &amp; 会计"
+    )
+    # 会 of 会计 reads kuai there (or hui): the initials hj mark it, never half a word
+    assert _title_mark(backend, "hj", written.reference_code) == (
+        "&lt;b&gt;會議&lt;/b&gt;纪要 &amp; <mark>会计</mark>"
+    )
+
+
 # --- 5. bad input ---------------------------------------------------------------------------
 def test_a_refused_document_is_isolated_with_its_reason(backend, indexed):
     from search.documents import build_document

@@ -21,9 +21,10 @@ from core.errors import NotAllowed
 from core.fonts import cjk_font_files
 from repository import images
 from repository.choices import AccessStatus
+from repository.models import DigitalPage
 from search import ocr
-from search.models import PageText
-from search.query import SearchRequest
+from search.models import OutboxEntry, PageText
+from search.query import SearchRequest, Visibility
 from search.services import search_records, suggest_records
 from tests.gates import missing
 from tests.search.conftest import sync
@@ -210,3 +211,94 @@ def test_page_text_door_for_staff(backend, pages, archivist_a, researcher):
     assert done.status_code == 200 and done.json()["corrected"] is True
     too_long = staff.put(url, {"text": "字" * (ocr.MAX_TEXT + 1)}, content_type="application/json")
     assert too_long.status_code == 400
+
+
+# --- the page text follows the page ----------------------------------------------------------
+def test_a_deleted_page_takes_its_words_out_of_search_at_once(backend, pages, admin_user):
+    record, added = pages
+    assert search_records(None, SearchRequest(query="防汛物资")).hits  # page 3
+    OutboxEntry.objects.all().delete()
+    images.delete_digital_page(added[2], acting_user=admin_user)
+    assert not PageText.objects.filter(page_id=added[2].pk).exists()
+    assert AuditLog.objects.filter(action="repository.item.page_deleted").count() == 1
+    row = OutboxEntry.objects.get()
+    assert (row.object_id, row.force, row.narrows) == (record.pk, True, True)
+    # before the sync: the record (open, found by other words) no longer matches the phrase
+    assert search_records(None, SearchRequest(query="第三次防汛物资清点")).hits == []
+    sync(backend)
+    for user in (None, admin_user):
+        result = search_records(user, SearchRequest(query="第三次防汛物资清点", facets=("fonds",)))
+        assert result.hits == [] and result.total == 0 and result.facets["fonds"] == []
+    assert search_records(None, SearchRequest(query="温湿度巡查")).hits[0].page.number == 1
+
+
+def test_a_replaced_page_is_read_again_and_the_old_words_go(backend, pages, admin_user):
+    record, added = pages
+    ocr.correct_page_text(added[0], "仓库温湿度巡查记录 校正", acting_user=admin_user)
+    sync(backend)
+    images.replace_digital_page(added[0], scan("档案整理工作日志"), acting_user=admin_user)
+    entry = PageText.objects.get(page=added[0])
+    assert entry.status == PageText.Status.PENDING and entry.text == ""
+    assert entry.corrected_at is None  # the correction was of the old scan
+    assert OutboxEntry.objects.get().narrows
+    sync(backend)  # the old reading leaves the index before the new one is read
+    assert search_records(admin_user, SearchRequest(query="温湿度巡查")).hits == []
+    assert ocr.ocr_once(batch=10).read == 1
+    sync(backend)
+    hit = search_records(None, SearchRequest(query="整理工作日志")).hits[0]
+    assert hit.doc["reference_code"] == record.reference_code and hit.page.number == 1
+    assert AuditLog.objects.filter(action="repository.item.page_replaced").count() == 1
+
+
+def test_a_replaced_withheld_page_stays_unsearchable(backend, pages, admin_user):
+    record, added = pages
+    images.replace_digital_page(added[1], scan("新的秘密附件", "不得外传"), acting_user=admin_user)
+    assert ocr.ocr_once(batch=10).read == 1
+    sync(backend)
+    assert "秘密附件" in PageText.objects.get(page=added[1]).text
+    assert DigitalPage.objects.get(pk=added[1].pk).withheld
+    for user in (None, admin_user):
+        result = search_records(user, SearchRequest(query="秘密附件", facets=("fonds",)))
+        assert result.hits == [] and result.total == 0 and result.facets["fonds"] == []
+        assert suggest_records(user, "秘密附件") == []
+    assert Client().get("/api/v1/search/", {"q": "不得外传"}).json()["total"] == 0
+
+
+def test_withholding_a_page_is_a_narrowing_change(backend, pages, admin_user):
+    from repository import services
+    from repository.choices import OpeningDecision
+
+    record, added = pages
+    OutboxEntry.objects.all().delete()
+    services.decide_opening(
+        record,
+        OpeningDecision.PARTIAL,
+        acting_user=admin_user,
+        reason="第3页涉及隐私",
+        withheld_pages=[2, 3],
+    )
+    row = OutboxEntry.objects.get()
+    assert row.narrows and row.force  # page 3 was released, now withheld
+    everyone = Visibility(public_only=False, fonds_ids=None, clearance=3)
+    assert backend.search(SearchRequest(query="防汛物资"), everyone).hits  # the index is behind
+    assert search_records(None, SearchRequest(query="防汛物资")).hits == []  # ... hidden at once
+    assert search_records(admin_user, SearchRequest(query="防汛物资")).hits == []
+    sync(backend)
+    assert search_records(None, SearchRequest(query="防汛物资")).hits == []
+
+
+def test_a_reading_of_a_replaced_scan_is_thrown_away(backend, pages, admin_user, monkeypatch):
+    """The worker read the old scan while staff replaced it: the old reading is not stored."""
+    record, added = pages
+    images.replace_digital_page(added[0], scan("档案整理工作日志"), acting_user=admin_user)
+    real = ocr.read_image
+
+    def replaced_meanwhile(path):
+        reading = real(path)
+        images.replace_digital_page(added[0], scan("第二次扫描"), acting_user=admin_user)
+        return reading
+
+    monkeypatch.setattr(ocr, "read_image", replaced_meanwhile)
+    assert ocr.ocr_once(batch=10).read == 0
+    entry = PageText.objects.get(page=added[0])
+    assert entry.status == PageText.Status.PENDING and entry.text == ""
