@@ -88,6 +88,7 @@ _.permission_denied
 _.bad_request
 _.Pagination
 _.DomainErrorMiddleware
+_.PreferredLanguageMiddleware  # settings.MIDDLEWARE
 _.BoundedJSONParser
 _.BoundedFormParser
 _.BoundedMultiPartParser
