@@ -40,7 +40,7 @@
     input.addEventListener("input", function () {
       clearTimeout(timer);
       var value = input.value.trim();
-      if (value.length < 2) { hide(); return; }
+      if (value.length < 2) { latest++; hide(); return; }  // an answer still on its way is stale
       timer = setTimeout(function () {
         var ticket = ++latest;
         fetch(input.dataset.suggestUrl + "?q=" + encodeURIComponent(value), {
@@ -53,6 +53,8 @@
       }, 150);
     });
     input.addEventListener("blur", function () { setTimeout(hide, 100); });
-    input.addEventListener("keydown", function (event) { if (event.key === "Escape") { hide(); } });
+    input.addEventListener("keydown", function (event) {
+      if (event.key === "Escape") { clearTimeout(timer); latest++; hide(); }
+    });
   });
 })();

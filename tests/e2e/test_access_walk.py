@@ -76,10 +76,15 @@ def test_registration_to_annual_report(page, front_desk, approver_secret, admin_
     page.fill("input[name=username]", "lihua")
     page.fill("input[name=password]", "long-pass-2026-x")
     page.click("button[type=submit]")
-    page.wait_for_load_state()
+    expect(page.locator("form[action$='/accounts/logout/']")).to_be_attached()  # signed in
     page.goto("/requests/controlled/")
     expect(page.locator("#controlled")).to_contain_text(controlled.reference_code)
-    page.click("#controlled button")
+    # The button posts to the basket and comes back to the same page: wait for the basket's
+    # answer, or the next navigation would cancel the post.
+    with page.expect_response(
+        lambda r: r.url.endswith("/requests/basket/") and r.request.method == "POST"
+    ):
+        page.click("#controlled button")
     page.goto("/requests/basket/")
     page.request.post(  # what a record page's "add to basket" button sends
         "/requests/basket/",
@@ -143,6 +148,7 @@ def test_registration_to_annual_report(page, front_desk, approver_secret, admin_
     page.select_option("select[name=effect]", "evidence")
     page.fill("textarea[name=note]", "办理退休手续")
     page.click(".effect-form button")
+    expect(page.locator("dl.facts")).to_contain_text("办理退休手续")  # recorded, page reloaded
     page.click("#close")
     expect(page.locator("mark.state")).to_have_text("已关闭")
     # 6. Statistics and the annual-report export show the figures.

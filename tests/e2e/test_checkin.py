@@ -60,7 +60,8 @@ def sign_in(page, username):
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
-    page.wait_for_load_state()
+    # Signed in when the page carries the sign-out form (the login page itself has none).
+    expect(page.locator("form[action$='/accounts/logout/']")).to_be_attached()
 
 
 def test_request_to_check_in_in_the_browser(page, researcher, front_desk, keeper):

@@ -40,6 +40,10 @@ def test_escape_or_a_short_prefix_hides_the_suggestions(page):
     expect(suggestions).to_be_visible()
     box.press("Escape")
     expect(suggestions).to_be_hidden()
+    # Shown again, then a one-character prefix hides them: each step waits for the list to
+    # change, so the second one cannot pass on a list that was hidden already. (Escape also
+    # empties a search field, so the prefix is filled in whole; fill() fires the input event.)
+    box.fill("档案")
+    expect(suggestions).to_be_visible()
     box.fill("档")
-    box.dispatch_event("input")
     expect(suggestions).to_be_hidden()

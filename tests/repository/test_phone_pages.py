@@ -2,6 +2,7 @@
 scan page, and the public record page."""
 
 import pytest
+from playwright.sync_api import expect
 
 from repository import services
 from repository.choices import AccessStatus
@@ -49,7 +50,7 @@ def test_stocktake_scanning_on_a_phone(page, ws, room, unit, archivist_a):  # no
     page.wait_for_url("**/m/stocktake/*/")
     page.fill("input[name=code]", position.code)
     page.press("input[name=code]", "Enter")
-    page.wait_for_selector(f"text={position.code}")
+    expect(page.locator(".location-big code")).to_have_text(position.code)  # the shelf scanned
     page.fill("input[name=code]", item.reference_code)
     page.press("input[name=code]", "Enter")
     page.wait_for_selector(f".scans >> text={item.reference_code}")

@@ -4,7 +4,6 @@ a new alarm shows up from the database re-sync, the history chart draws, no CSP 
 from __future__ import annotations
 
 import datetime as dt
-import time
 from pathlib import Path
 
 import pytest
@@ -33,7 +32,7 @@ def login(page, username: str) -> None:  # noqa: F811
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", PASSWORD)
     page.locator("form button[type=submit], form input[type=submit]").first.click()
-    page.wait_for_load_state()
+    page.wait_for_url("**/staff/")
 
 
 def test_dashboard_shows_rooms_and_a_new_alarm_without_reload(page, keeper, sensor):  # noqa: F811
@@ -57,16 +56,11 @@ def test_dashboard_shows_rooms_and_a_new_alarm_without_reload(page, keeper, sens
     expect(card).to_contain_text("湿度高于 60 %RH", timeout=30_000)
     expect(card).to_have_attribute("data-state", "warning")
     page.goto(f"/staff/climate/rooms/{sensor.room_id}/")
-    # Polled from Python: Playwright's wait_for_function evaluates strings, which the page's
-    # CSP (no 'unsafe-eval') rightly refuses.
-    deadline = time.monotonic() + 30
-    drawn = False
-    while not drawn and time.monotonic() < deadline:
-        drawn = page.evaluate(
-            "() => !!(window.Chart && Chart.getChart('climate-chart-temperature'))"
-        )
-        time.sleep(0.2)
-    assert drawn
+    # The chart box names the range on screen once both charts are drawn (static/storage_env/
+    # room.js): a condition the page exposes, read without string evaluation (the page's CSP
+    # has no 'unsafe-eval').
+    expect(page.locator("#climate-chart")).to_have_attribute("data-loaded", "day")
+    assert page.evaluate("() => !!Chart.getChart('climate-chart-temperature')")
     assert not [e for e in errors if "Content Security Policy" in e], errors
 
 
@@ -168,17 +162,6 @@ def keeper_page(browser, live_server, user, viewport):
     return tab
 
 
-def wait_for(tab, script, deadline=30):
-    """Polled from Python (the page's CSP refuses Playwright's string-evaluated waits)."""
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        value = tab.evaluate(script)
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"not within {deadline}s: {script}")
-
-
 WIDTH = "() => document.documentElement.scrollWidth"
 
 
@@ -214,7 +197,8 @@ def test_climate_pages_read_at_a_glance(
     tab.screenshot(path=f"{SHOTS}/dashboard-{name}.png", full_page=True)
 
     tab.goto(f"/staff/climate/rooms/{room.pk}/")
-    wait_for(tab, "() => document.getElementById('climate-chart').dataset.loaded === 'day'")
+    chart = tab.locator("#climate-chart")
+    expect(chart).to_have_attribute("data-loaded", "day")  # both charts drawn (room.js)
     expect(tab.locator('[data-marker="humidity"]')).to_be_visible()
     alarms = tab.locator(".climate-alarm-table")
     expect(alarms).to_contain_text("漏水")
@@ -232,7 +216,7 @@ def test_climate_pages_read_at_a_glance(
     tab.screenshot(path=f"{SHOTS}/room-{name}.png", full_page=True)
 
     tab.get_by_role("button", name="周").click()
-    wait_for(tab, "() => document.getElementById('climate-chart').dataset.loaded === 'week'")
+    expect(chart).to_have_attribute("data-loaded", "week")
     week = tab.evaluate(
         """() => { const c = Chart.getChart('climate-chart-temperature');
             return {span: c.scales.x.max - c.scales.x.min,
@@ -244,6 +228,6 @@ def test_climate_pages_read_at_a_glance(
     assert tab.evaluate(WIDTH) <= viewport["width"]
     tab.locator("#climate-chart").screenshot(path=f"{SHOTS}/room-week-{name}.png")
     tab.get_by_role("button", name="年").click()
-    wait_for(tab, "() => document.getElementById('climate-chart').dataset.loaded === 'year'")
+    expect(chart).to_have_attribute("data-loaded", "year")
     tab.locator("#climate-chart").screenshot(path=f"{SHOTS}/room-year-{name}.png")
     assert not [e for e in errors if "Content Security Policy" in e or "pageerror" in e], errors
