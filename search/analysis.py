@@ -531,5 +531,8 @@ def pinyin_query(parsed: ParsedQuery, *, prefix: bool = False) -> ParsedQuery:
         alternatives = [tuple(PINYIN + s for s in reading) for reading in readings]
         if 2 <= len(word) <= 12:
             alternatives.append(tuple(PINYIN * 2 + letter for letter in word))
-        clauses.append(Clause(any_of=tuple(alternatives)))
+        # A word that reads as no pinyin (a lone letter, ``v``) keeps its own clause: the
+        # fallback then finds what the word itself finds (nothing), never an empty clause
+        # (which PostgreSQL's backend wrote as the invalid tsquery "()": a 500 for "x").
+        clauses.append(Clause(any_of=tuple(alternatives)) if alternatives else clause)
     return replace(parsed, clauses=tuple(clauses), phrases=())

@@ -367,3 +367,16 @@ def test_a_deleted_record_is_hidden_while_the_index_is_behind(backend, indexed):
     item.delete()
     assert codes(search_records(None, SearchRequest(query="借阅"))) == []
     assert code in codes(run(backend, "借阅", PUBLIC))  # the raw index still has it
+
+
+@pytest.mark.parametrize("typed", ["x", "p", "v", "x y", "i u v", "x 会议", "-x", '"x"'])
+def test_latin_letters_that_read_as_no_pinyin_never_break_a_search(backend, add, typed):
+    """A lone letter is no pinyin syllable and too short for initials: the fallback keeps the
+    word itself (found nowhere here) instead of an empty clause — PostgreSQL's backend wrote
+    that as the tsquery "()" and answered 500 to ``/staff/search/?q=x``."""
+    add("防汛会议纪要")
+    add.index()
+    for visibility in (PUBLIC, EVERYTHING):
+        found = codes(run(backend, typed, visibility, facets=("fonds", "year")))
+        assert found == [], typed  # no record holds the letter; an exclusion alone finds none
+    backend.suggest(typed, PUBLIC)
