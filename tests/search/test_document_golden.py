@@ -25,8 +25,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pypinyin import Style, lazy_pinyin
 
 from search import analysis
+from search.backends.database import model_values, row_values
 from search.documents import NOTES_ANALYSED, PAGES_ANALYSED, analysed, pg_lexemes
 
 GOLDEN = Path(__file__).with_name("golden_documents.json")
@@ -43,7 +47,11 @@ HANDMADE: list[dict[str, Any]] = [
     {"title": "重庆银行行长", "creator": "长春市长", "keywords": "音乐 乐曲 调查 调动"},
     {"title": "重要重复朝阳朝代", "creator": "单于单位", "notes": "还是归还 银行行走"},
     {"title": "Annual Reports of the Archives", "creator": "Records Office", "keywords": "boxes"},
-    {"title": "Ｆｕｌｌ－ｗｉｄｔｈ ＡＢＣ１２３ 档案", "creator": "ＸＹＺ公司", "notes": "ﬁle ㈱ ①"},
+    {
+        "title": "Ｆｕｌｌ－ｗｉｄｔｈ ＡＢＣ１２３ 档案",
+        "creator": "ＸＹＺ公司",
+        "notes": "ﬁle ㈱ ①",
+    },
     {"title": "ΣΟΦΟΣ İstanbul Straße cafe\u0301", "creator": "Müller", "notes": "ÅNGSTRÖM ǅ"},
     {"title": "2019年度KJ报告v2", "creator": "设计处", "reference_code": "J012-WS·2019-Y-BGS-0001"},
     {"title": "アーカイブ資料 기록물 㐀㐁 \uf900\uf901", "creator": "〇〇", "keywords": "🙂 档案"},
@@ -162,3 +170,40 @@ def test_results_handed_out_are_not_shared():
     assert analysed(doc) != first
     assert analysis.pinyin(doc["title"]).syllables
     assert analysis.analyze(doc["title"]).bigrams
+
+
+# --- the fast paths against the plain ones, on any text -----------------------------------------
+HAN_SAMPLE = "重庆银行行长长春市长会议纪要會議紀要乾隆頭髮后来二〇一九年第十二卷三号楼档案馆的了和"
+texts = st.text(alphabet=st.sampled_from(HAN_SAMPLE + "ab Ｘ１2-·ﬁİΣς\u0301㈱①\uf900"), max_size=40)
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts | st.text(max_size=30))
+def test_fast_paths_give_what_the_plain_ones_give(text):
+    norm, _ = analysis.normalize_map(text)
+    assert analysis.normalize(text) == norm
+    tokens = analysis.analyze(text)
+    found = analysis.terms(text)
+    assert found.bigrams == tuple(t.term for t in tokens.bigrams)
+    assert found.chars == tuple(t.term for t in tokens.chars)
+    pairs = [(t.term, t.position) for t in (*tokens.bigrams, *tokens.chars)]
+    assert found.positions == tuple(dict.fromkeys(pairs))
+    for run in analysis._HAN_RE.findall(norm):
+        assert list(analysis._lazy_pinyin(run)) == lazy_pinyin(
+            run, style=Style.NORMAL, errors="ignore"
+        )
+
+
+def test_caches_are_bounded():
+    for line in analysis.cache_report():
+        assert "/None" not in line, line
+    assert analysis.MAX_FOLDED <= 65_536
+
+
+def test_postgres_rows_carry_the_same_keys_without_the_streams():
+    for entry in _golden()["documents"][:60]:
+        doc = entry["doc"] | {"pk": 1, "version": 1, "date_start": None, "date_end": None}
+        full, lean = row_values(doc), row_values(doc, streams=False)
+        assert lean["title_key"] == full["title_key"] == entry["analysed"]["title_key"]
+        assert lean["code_key"] == full["code_key"] == entry["analysed"]["code_key"]
+        assert model_values(lean) == model_values(full) | {"title_tokens": "", "body_tokens": ""}
