@@ -181,7 +181,7 @@ def _normalize(text: str) -> str:
 # org units repeat heavily in an archive; notes and page text are analysed each time), at most
 # CACHE_SIZE of each kind (least recently used dropped), as immutable values.
 CACHED_TEXT = 200
-CACHE_SIZE = 8192
+CACHE_SIZE = 4096
 _normalize_cached = lru_cache(maxsize=CACHE_SIZE)(_normalize)
 
 
@@ -258,12 +258,14 @@ def chars(text: str) -> list[str]:
 @dataclass(frozen=True, slots=True)
 class Terms:
     """What an index stores of a text (``analyze`` without spans), immutable so it may be
-    cached: both streams' terms, and (term, position) of the bigram stream then the character
-    stream with repeats of the same pair dropped (a lone character or a word is in both)."""
+    cached: both streams' terms, and the terms of the bigram stream then the character stream
+    with their positions (``lexemes[i]`` at ``offsets[i]``), repeats of the same pair dropped
+    (a lone character or a word is in both). Two flat tuples, not pairs: a third the memory."""
 
     bigrams: tuple[str, ...]
     chars: tuple[str, ...]
-    positions: tuple[tuple[str, int], ...]
+    lexemes: tuple[str, ...]
+    offsets: tuple[int, ...]
 
 
 def terms(text: str) -> Terms:
@@ -290,14 +292,16 @@ def _terms(text: str) -> Terms:
             bigrams.append(word)
             singles.append(word)
             position += 1
+    pairs = dict.fromkeys([*bigrams, *singles])
     return Terms(
         bigrams=tuple(term for term, _ in bigrams),
         chars=tuple(term for term, _ in singles),
-        positions=tuple(dict.fromkeys([*bigrams, *singles])),
+        lexemes=tuple(term for term, _ in pairs),
+        offsets=tuple(offset for _, offset in pairs),
     )
 
 
-_NO_TERMS = Terms((), (), ())
+_NO_TERMS = Terms((), (), (), ())
 _terms_cached = lru_cache(maxsize=CACHE_SIZE)(_terms)
 
 

@@ -347,9 +347,13 @@ def pg_lexemes(doc: dict[str, Any]) -> str:
             position += len(run) + 1  # a gap: a phrase never spans two runs
         return pairs
 
-    add(analysis.terms(doc["title"]).positions, "title")
+    def add_terms(text: str, section: str) -> None:
+        found = analysis.terms(text)
+        add(zip(found.lexemes, found.offsets, strict=True), section)
+
+    add_terms(doc["title"], "title")
     for name in BODY_FIELDS:
-        add(analysis.terms(_text(doc, name)).positions, name)
+        add_terms(_text(doc, name), name)
     for name in ("title", "creator"):
         syllables, initials = analysis.pinyin_terms(doc.get(name) or "")
         add(runs(syllables, analysis.PINYIN), f"{name}_pinyin")

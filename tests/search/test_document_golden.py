@@ -187,7 +187,7 @@ def test_fast_paths_give_what_the_plain_ones_give(text):
     assert found.bigrams == tuple(t.term for t in tokens.bigrams)
     assert found.chars == tuple(t.term for t in tokens.chars)
     pairs = [(t.term, t.position) for t in (*tokens.bigrams, *tokens.chars)]
-    assert found.positions == tuple(dict.fromkeys(pairs))
+    assert tuple(zip(found.lexemes, found.offsets, strict=True)) == tuple(dict.fromkeys(pairs))
     for run in analysis._HAN_RE.findall(norm):
         assert list(analysis._lazy_pinyin(run)) == lazy_pinyin(
             run, style=Style.NORMAL, errors="ignore"
