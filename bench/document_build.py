@@ -1,5 +1,7 @@
-"""Documents built per second, without the database: what a rebuild spends in Python per record
-(``search.documents.analysed`` for every backend, plus ``pg_lexemes`` on PostgreSQL).
+"""Documents built per second, without the database: what a rebuild spends in Python per record.
+The ``elasticsearch`` path is ``search.documents.analysed``; the ``postgres`` path is
+``analysed`` plus ``pg_lexemes`` (what the PostgreSQL backend did per row before issue 16; it
+now skips ``analysed``), kept so that figures compare with older code (docs/reindex-speed.md).
 
     BENCH_DOCS=20000 .venv/bin/python bench/document_build.py
 
