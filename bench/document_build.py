@@ -93,13 +93,15 @@ def document(title: str, creator: str, code: str, *, keywords: str = "") -> dict
     }
 
 
+CORPORA = {"demo_like": demo_like, "unique": unique}
+
 CHILD = """
 import sys, time, django
 django.setup()
 sys.path.insert(0, "bench")
 import document_build as bench
 from search.documents import analysed, pg_lexemes
-docs = getattr(bench, sys.argv[1])(int(sys.argv[2]))
+docs = bench.CORPORA[sys.argv[1]](int(sys.argv[2]))
 cpu, wall = time.process_time(), time.perf_counter()
 for doc in docs:
     if sys.argv[3] == "postgres":
@@ -117,7 +119,7 @@ for line in getattr(analysis, "cache_report", lambda: [])():
 
 def main() -> None:
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="config.settings", DEBUG="true")
-    for corpus in ("demo_like", "unique"):
+    for corpus in CORPORA:
         for path in ("postgres", "elasticsearch"):
             done = subprocess.run(
                 [PYTHON, "-c", CHILD, corpus, str(DOCS), path],
