@@ -260,7 +260,8 @@ class Terms:
     """What an index stores of a text (``analyze`` without spans), immutable so it may be
     cached: both streams' terms, and the terms of the bigram stream then the character stream
     with their positions (``lexemes[i]`` at ``offsets[i]``), repeats of the same pair dropped
-    (a lone character or a word is in both). Two flat tuples, not pairs: a third the memory."""
+    (a lone character or a word is in both). Two flat tuples, not a tuple per pair: fewer
+    objects kept in the cache."""
 
     bigrams: tuple[str, ...]
     chars: tuple[str, ...]
