@@ -31,11 +31,13 @@ import math
 import re
 import unicodedata
 from dataclasses import dataclass, field, replace
-from functools import cache
+from functools import cache, lru_cache
 
 import opencc
-from pypinyin import Style, lazy_pinyin
+from pypinyin import Style
 from pypinyin import pinyin as pinyin_readings
+from pypinyin.converter import DefaultConverter
+from pypinyin.seg.simpleseg import seg as pinyin_words
 
 # CJK Unified Ideographs (+ extension A), compatibility ideographs, kana, hangul syllables and 〇.
 CJK = "\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af"
@@ -100,22 +102,43 @@ def _numbers(text: str) -> list[tuple[int, int, str]]:
     return found
 
 
+class _FoldTable(dict):
+    """``str.translate`` table of step 1, character by character (NFKC and lower case of each
+    character alone, as written: never composed with its neighbour), filled as characters are
+    met and bounded (beyond ``MAX_FOLDED`` a character is folded each time, not kept)."""
+
+    def __missing__(self, code: int) -> str:
+        char = chr(code)
+        folded = unicodedata.normalize("NFKC", char).lower() if code > 127 else char.lower()
+        if len(self) < MAX_FOLDED:
+            self[code] = folded
+        return folded
+
+
+MAX_FOLDED = 65_536
+_FOLD = _FoldTable()
+
+
+def _fold(text: str) -> str:
+    """Steps 1 and 2: folded and simplified (the same length as the folded text)."""
+    folded = text.lower() if text.isascii() else text.translate(_FOLD)
+    if _HAN_RE.search(folded):
+        simplified = _t2s().convert(folded)
+        if len(simplified) != len(folded):  # a phrase changed length: char by char
+            simplified = "".join(_t2s().convert(c) or c for c in folded)
+        if len(simplified) == len(folded):
+            return simplified
+    return folded
+
+
 def normalize_map(text: str) -> tuple[str, list[tuple[int, int]]]:
     """The normalised text and, for each of its characters, the input span it came from."""
-    chars: list[str] = []
-    spans: list[tuple[int, int]] = []
-    for i, char in enumerate(text):
-        folded = unicodedata.normalize("NFKC", char).lower() if ord(char) > 127 else char.lower()
-        for out in folded:
-            chars.append(out)
-            spans.append((i, i + 1))
-    folded_text = "".join(chars)
+    folded_text = _fold(text)
+    if len(folded_text) == len(text):  # every character folded to one: spans are trivial
+        spans = [(i, i + 1) for i in range(len(text))]
+    else:
+        spans = [(i, i + 1) for i, char in enumerate(text) for _ in char.translate(_FOLD)]
     if _HAN_RE.search(folded_text):
-        simplified = _t2s().convert(folded_text)
-        if len(simplified) != len(folded_text):  # a phrase changed length: char by char
-            simplified = "".join(_t2s().convert(c) or c for c in folded_text)
-        if len(simplified) == len(folded_text):
-            folded_text = simplified
         numbers = _numbers(folded_text)
         if numbers:
             out_chars: list[str] = []
@@ -135,7 +158,31 @@ def normalize_map(text: str) -> tuple[str, list[tuple[int, int]]]:
 
 
 def normalize(text: str) -> str:
-    return normalize_map(text)[0] if text else ""
+    """``normalize_map(text)[0]``, without the spans (cached for short texts)."""
+    if not text:
+        return ""
+    return _normalize_cached(text) if len(text) <= CACHED_TEXT else _normalize(text)
+
+
+def _normalize(text: str) -> str:
+    folded = _fold(text)
+    numbers = _numbers(folded) if _HAN_RE.search(folded) else None
+    if not numbers:
+        return folded
+    parts, position = [], 0
+    for start, end, digits in numbers:
+        parts += [folded[position:start], digits]
+        position = end
+    parts.append(folded[position:])
+    return "".join(parts)
+
+
+# What is cached: field values up to CACHED_TEXT characters (titles, creators, keywords, codes,
+# org units repeat heavily in an archive; notes and page text are analysed each time), at most
+# CACHE_SIZE of each kind (least recently used dropped), as immutable values.
+CACHED_TEXT = 200
+CACHE_SIZE = 4096
+_normalize_cached = lru_cache(maxsize=CACHE_SIZE)(_normalize)
 
 
 def stem(word: str) -> str:
@@ -208,6 +255,57 @@ def chars(text: str) -> list[str]:
     return [t.term for t in analyze(text).chars]
 
 
+@dataclass(frozen=True, slots=True)
+class Terms:
+    """What an index stores of a text (``analyze`` without spans), immutable so it may be
+    cached: both streams' terms, and the terms of the bigram stream then the character stream
+    with their positions (``lexemes[i]`` at ``offsets[i]``), repeats of the same pair dropped
+    (a lone character or a word is in both). Two flat tuples, not a tuple per pair: fewer
+    objects kept in the cache."""
+
+    bigrams: tuple[str, ...]
+    chars: tuple[str, ...]
+    lexemes: tuple[str, ...]
+    offsets: tuple[int, ...]
+
+
+def terms(text: str) -> Terms:
+    """The terms of ``analyze(text)`` (cached for short texts)."""
+    if not text:
+        return _NO_TERMS
+    return _terms_cached(text) if len(text) <= CACHED_TEXT else _terms(text)
+
+
+def _terms(text: str) -> Terms:
+    bigrams: list[tuple[str, int]] = []
+    singles: list[tuple[str, int]] = []
+    position = 0
+    for run in _RUN_RE.findall(normalize(text)):
+        if is_cjk(run):
+            singles.extend(zip(run, range(position, position + len(run)), strict=True))
+            if len(run) == 1:
+                bigrams.append((run, position))
+            else:
+                bigrams.extend((run[i : i + 2], position + i) for i in range(len(run) - 1))
+            position += len(run)
+        else:
+            word = (stem(run[:MAX_WORD]), position)
+            bigrams.append(word)
+            singles.append(word)
+            position += 1
+    pairs = dict.fromkeys([*bigrams, *singles])
+    return Terms(
+        bigrams=tuple(term for term, _ in bigrams),
+        chars=tuple(term for term, _ in singles),
+        lexemes=tuple(term for term, _ in pairs),
+        offsets=tuple(offset for _, offset in pairs),
+    )
+
+
+_NO_TERMS = Terms((), (), (), ())
+_terms_cached = lru_cache(maxsize=CACHE_SIZE)(_terms)
+
+
 def code_key(text: str) -> str:
     """Letters and digits only, normalised: the form a code is compared in."""
     return "".join(ch for ch in normalize(text) if ch.isascii() and ch.isalnum())[:64]
@@ -240,27 +338,83 @@ def pinyin_runs(text: str) -> list[PinyinRun]:
     norm, spans = normalize_map(text or "")
     runs = []
     for match in _HAN_RE.finditer(norm):
-        run = match.group()
-        syllables = lazy_pinyin(run, style=Style.NORMAL, errors="ignore")
-        if len(syllables) != len(run):
-            continue
-        readings = [syllables]
-        other = [_other_reading(c, s) for c, s in zip(run, syllables, strict=True)]
-        if any(other):
-            readings.append([o or s for o, s in zip(other, syllables, strict=True)])
-        runs.append(PinyinRun(spans[match.start() : match.end()], readings))
+        readings = _run_readings(match.group())
+        if readings:
+            spanned = spans[match.start() : match.end()]
+            runs.append(PinyinRun(spanned, [list(reading) for reading in readings]))
     return runs
 
 
 def pinyin(text: str) -> Pinyin:
     """Syllables and their first letters, per run of Han characters and reading
     (``pinyin_runs``): what the index holds of titles and creators."""
-    result = Pinyin([], [])
-    for run in pinyin_runs(text):
-        for reading in run.readings:
-            result.syllables.append(reading)
-            result.initials.append([s[0] for s in reading])
-    return result
+    syllables, initials = pinyin_terms(text)
+    return Pinyin([list(r) for r in syllables], [list(r) for r in initials])
+
+
+Readings = tuple[tuple[str, ...], ...]
+
+
+def pinyin_terms(text: str) -> tuple[Readings, Readings]:
+    """``pinyin(text)`` as immutable values (cached for short texts)."""
+    if not text:
+        return (), ()
+    return _pinyin_cached(text) if len(text) <= CACHED_TEXT else _pinyin_terms(text)
+
+
+def _pinyin_terms(text: str) -> tuple[Readings, Readings]:
+    syllables = [r for run in _HAN_RE.findall(normalize(text)) for r in _run_readings(run)]
+    return tuple(syllables), tuple(tuple(s[0] for s in reading) for reading in syllables)
+
+
+_pinyin_cached = lru_cache(maxsize=CACHE_SIZE)(_pinyin_terms)
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def _run_readings(run: str) -> Readings:
+    """A run's readings (none when a character has no reading): the usual one and, with
+    polyphonic characters, once more with their other one."""
+    syllables = _lazy_pinyin(run)
+    if len(syllables) != len(run):
+        return ()
+    other = [_other_reading(c, s) for c, s in zip(run, syllables, strict=True)]
+    if any(other):
+        return syllables, tuple(o or s for o, s in zip(other, syllables, strict=True))
+    return (syllables,)
+
+
+def _lazy_pinyin(run: str) -> tuple[str, ...]:
+    """``pypinyin.lazy_pinyin(run, style=Style.NORMAL, errors="ignore")``, word by word as
+    pypinyin does it (its segmentation, then its default converter on each word), with each
+    word's reading cached: runs seldom repeat, words do."""
+    return tuple(syllable for word in pinyin_words(run) for syllable in _word_pinyin(word))
+
+
+_CONVERTER = DefaultConverter()
+
+
+@lru_cache(maxsize=4 * CACHE_SIZE)
+def _word_pinyin(word: str) -> tuple[str, ...]:
+    readings = _CONVERTER.convert(word, Style.NORMAL, False, "ignore", strict=True)
+    return tuple(syllable for reading in readings for syllable in reading)
+
+
+def cache_report() -> list[str]:
+    """Hits and size of every cache of the analysis (benchmarks, the reindex command)."""
+    caches = {
+        "normalize": _normalize_cached,
+        "terms": _terms_cached,
+        "pinyin": _pinyin_cached,
+        "pinyin_run": _run_readings,
+        "pinyin_word": _word_pinyin,
+    }
+    lines = []
+    for name, cached in caches.items():
+        info = cached.cache_info()
+        calls = info.hits + info.misses
+        rate = 100 * info.hits / calls if calls else 0.0
+        lines.append(f"{name}: {rate:.1f}% hits of {calls}, {info.currsize}/{info.maxsize} kept")
+    return lines
 
 
 @cache

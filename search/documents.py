@@ -269,25 +269,22 @@ def _text(doc: dict[str, Any], name: str) -> str:
 
 
 def analysed(doc: dict[str, Any]) -> Analysed:
-    title = analysis.analyze(doc.get("title") or "")
+    title = analysis.terms(doc.get("title") or "")
     body, body_chars = [], []
     for name in BODY_FIELDS:
-        tokens = analysis.analyze(_text(doc, name))
-        words = [t.term for t in tokens.bigrams]
+        tokens = analysis.terms(_text(doc, name))
         code = analysis.code_key(doc.get(name) or "") if name == "reference_code" else ""
-        if code:
-            words.append(code)
-        body.append(" ".join(words))
-        body_chars.append(" ".join(t.term for t in tokens.chars))
+        body.append(" ".join((*tokens.bigrams, code) if code else tokens.bigrams))
+        body_chars.append(" ".join(tokens.chars))
     pinyin: list[str] = []
     initials: list[str] = []
     for name in ("title", "creator"):
-        readings = analysis.pinyin(doc.get(name) or "")
-        pinyin.extend(" ".join(run) for run in readings.syllables)
-        initials.extend(" ".join(run) for run in readings.initials)
+        syllables, letters = analysis.pinyin_terms(doc.get(name) or "")
+        pinyin.extend(" ".join(run) for run in syllables)
+        initials.extend(" ".join(run) for run in letters)
     return Analysed(
-        title=" ".join(t.term for t in title.bigrams),
-        title_chars=" ".join(t.term for t in title.chars),
+        title=" ".join(title.bigrams),
+        title_chars=" ".join(title.chars),
         body=body,
         body_chars=body_chars,
         pinyin=pinyin,
@@ -316,49 +313,62 @@ SECTIONS = {
 
 
 def _quote(lexeme: str) -> str:
-    return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
+    if "'" in lexeme or "\\" in lexeme:
+        return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
+    return f"'{lexeme}'"
+
+
+_MARK = {"A": "A", "B": "B", "C": "C", "D": ""}  # D is PostgreSQL's default weight: unwritten
 
 
 def pg_lexemes(doc: dict[str, Any]) -> str:
     """The document as a ``tsvector`` literal: both token streams with positions, pinyin
-    syllables (``^hui``) and initials (``^^h``), and the exact-code lexeme ``~=<code>``."""
+    syllables (``^hui``) and initials (``^^h``), and the exact-code lexeme ``~=<code>``.
+
+    Every term keeps its first ``MAX_POSITIONS`` positions (capped at ``MAX_POSITION``), each
+    with the weight of the section it was first seen in at that position; terms are listed in
+    the order they were first seen (tests/search/test_document_golden.py holds the output)."""
     entries: dict[str, dict[int, str]] = {}
 
-    def add(term: str, position: int, weight: str) -> None:
-        positions = entries.setdefault(term, {})
-        if len(positions) < MAX_POSITIONS:
-            positions.setdefault(min(position, MAX_POSITION), weight)
-
-    def add_text(text: str, section: str) -> None:
+    def add(pairs: Iterable[tuple[str, int]], section: str) -> None:
         base, weight = SECTIONS[section]
-        tokens = analysis.analyze(text)
-        for token in (*tokens.bigrams, *tokens.chars):
-            add(token.term, base + token.position, weight)
+        for term, offset in pairs:
+            position = min(base + offset, MAX_POSITION)
+            positions = entries.get(term)
+            if positions is None:
+                entries[term] = {position: weight}
+            elif len(positions) < MAX_POSITIONS and position not in positions:
+                positions[position] = weight
 
-    def add_runs(runs: list[list[str]], section: str, prefix: str) -> None:
-        base, weight = SECTIONS[section]
-        position = base
-        for run in runs:
-            for syllable in run:
-                add(prefix + syllable, position, weight)
-                position += 1
-            position += 1  # a gap: a phrase never spans two runs
+    def runs(readings: analysis.Readings, prefix: str) -> list[tuple[str, int]]:
+        pairs, position = [], 0
+        for run in readings:
+            pairs += [(prefix + syllable, position + i) for i, syllable in enumerate(run)]
+            position += len(run) + 1  # a gap: a phrase never spans two runs
+        return pairs
 
-    add_text(doc["title"], "title")
+    def add_terms(text: str, section: str) -> None:
+        found = analysis.terms(text)
+        add(zip(found.lexemes, found.offsets, strict=True), section)
+
+    add_terms(doc["title"], "title")
     for name in BODY_FIELDS:
-        add_text(_text(doc, name), name)
+        add_terms(_text(doc, name), name)
     for name in ("title", "creator"):
-        readings = analysis.pinyin(doc.get(name) or "")
-        add_runs(readings.syllables, f"{name}_pinyin", analysis.PINYIN)
-        add_runs(readings.initials, f"{name}_initials", analysis.PINYIN * 2)
+        syllables, initials = analysis.pinyin_terms(doc.get(name) or "")
+        add(runs(syllables, analysis.PINYIN), f"{name}_pinyin")
+        add(runs(initials, analysis.PINYIN * 2), f"{name}_initials")
     code = analysis.code_key(doc["reference_code"])
     if code:
-        add(code, SECTIONS["reference_code"][0], "D")
+        add([(code, 0)], "reference_code")
         entries.setdefault("~=" + code, {})
     parts = []
     for term, positions in entries.items():
-        if positions:
-            listed = ",".join(f"{p}{w if w != 'D' else ''}" for p, w in sorted(positions.items()))
+        if len(positions) == 1:
+            ((position, weight),) = positions.items()
+            parts.append(f"{_quote(term)}:{position}{_MARK[weight]}")
+        elif positions:
+            listed = ",".join(f"{p}{_MARK[w]}" for p, w in sorted(positions.items()))
             parts.append(f"{_quote(term)}:{listed}")
         else:
             parts.append(_quote(term))

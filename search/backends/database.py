@@ -24,7 +24,7 @@ from typing import Any
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Exists, OuterRef, Q
 
-from search.analysis import ParsedQuery, parse_query, pinyin_query
+from search.analysis import ParsedQuery, code_key, parse_query, pinyin_query, title_key
 from search.backends.base import (
     BulkResult,
     ReindexResult,
@@ -86,8 +86,10 @@ REFUSALS = (DatabaseError, OverflowError, ValueError)
 log = logging.getLogger(__name__)
 
 
-def row_values(doc: dict[str, Any]) -> dict[str, Any]:
-    """The row of ``doc``; ``_doc`` and ``_analysed`` are for the vendor's ``_insert``."""
+def row_values(doc: dict[str, Any], *, streams: bool = True) -> dict[str, Any]:
+    """The row of ``doc``; ``_doc`` and ``_analysed`` are for the vendor's ``_insert``. Without
+    ``streams`` (a vendor that builds its own tokens, PostgreSQL from ``pg_lexemes``) only the
+    keys are analysed: the token columns stay empty and ``_analysed`` is None."""
     values = {name: doc.get(name) for name in DOC_FIELDS}
     values["record_id"] = doc["pk"]
     for name in ("date_start", "date_end"):
@@ -96,6 +98,13 @@ def row_values(doc: dict[str, Any]) -> dict[str, Any]:
     for name in ("creator", "keywords", "notes", "room", "fonds_code", "category_code"):
         values[name] = values[name] or ""
     values["category_name"] = values["category_name"] or ""
+    if not streams:
+        values["title_tokens"] = values["body_tokens"] = ""
+        values["title_key"] = title_key(doc.get("title") or "")
+        values["code_key"] = code_key(doc.get("reference_code") or "")
+        values["_doc"] = doc
+        values["_analysed"] = None
+        return values
     tokens = analysed(doc)
     values["title_tokens"] = tokens.title
     values["body_tokens"] = " ".join(tokens.body)
@@ -164,6 +173,7 @@ class DatabaseBackend(SearchBackend):
     """The shared part of the database backend; a vendor module supplies the rest."""
 
     name = "database"
+    streams = True  # the vendor's _insert reads the token streams of ``row_values``
 
     def ping(self) -> dict[str, Any]:
         with connection.cursor() as cursor:
@@ -256,7 +266,7 @@ class DatabaseBackend(SearchBackend):
                         result.skipped_stale += 1
                         continue
                     replace_ids.append(pk)
-                rows.append(row_values(doc))
+                rows.append(row_values(doc, streams=self.streams))
             if replace_ids:
                 self._delete_rows(replace_ids)
             if rows:

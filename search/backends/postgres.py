@@ -23,6 +23,8 @@ EMPTY = ("title_tokens", "body_tokens")
 
 
 class PostgresSearchBackend(database.DatabaseBackend):
+    streams = False  # the row's tokens are its ``pg_lexemes``, nothing else is analysed
+
     def _insert(self, rows: list[dict[str, Any]]) -> None:
         """COPY: no per-row SQL compilation."""
         columns = ", ".join(f'"{c}"' for c in (*COPY_COLUMNS, "lexemes", *EMPTY))
