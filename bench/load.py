@@ -23,7 +23,8 @@ request fails; 403 and 404 count as errors too (a persona is only shown links it
 Prints, one figure per line: requests, errors (with the first few), p50/p95 per page kind
 (the path with ids folded, kinds with enough samples) and for all HTML pages, downloads
 (CSV/XLSX/PDF) apart; websocket messages received; readings published/stored; alarm events;
-dead letters; the RSS of every process at start and at the end. Target (issue 18): 0 errors,
+dead letters; the RSS of every process at start and at the end, and each minute for the web
+server and two workers (flat, or still growing?). Target (issue 18): 0 errors,
 p95 ≤ 300 ms for pages, memory flat.
 """
 
@@ -410,6 +411,15 @@ def main() -> None:
                     cwd=ROOT, env=env, stdout=logs, stderr=subprocess.STDOUT, check=False,
                 )  # fmt: skip
 
+        series: list[tuple[float, dict[str, float]]] = []
+
+        def sample_memory() -> None:
+            """RSS of every process each LOAD_SAMPLE_EVERY seconds: flat, or still growing?"""
+            every = float(os.environ.get("LOAD_SAMPLE_EVERY", "60"))
+            while time.monotonic() < stop_at:
+                time.sleep(min(every, max(0.0, stop_at - time.monotonic())))
+                series.append((SECONDS - max(0.0, stop_at - time.monotonic()), rss(processes)))
+
         async def everyone() -> None:
             tasks = [
                 user(i, p, base, cookies.get(p or ""), stats, stop_at, random.Random(i))
@@ -420,7 +430,9 @@ def main() -> None:
                 for p in people
                 if p and p != "researcher"
             ]
-            await asyncio.gather(asyncio.to_thread(scenarios), *tasks)
+            await asyncio.gather(
+                asyncio.to_thread(scenarios), asyncio.to_thread(sample_memory), *tasks
+            )
 
         print(
             f"# {len(people)} users for {SECONDS:.0f} s behind nginx; {SENSORS} sensors every "
@@ -473,6 +485,9 @@ def main() -> None:
     for name in processes:
         report(f"load_rss_start_{name}", rss_start[name], "MiB")
         report(f"load_rss_end_{name}", rss_end[name], "MiB")
+    for name in ("web", "mqtt_ingest", "evaluate_alarms"):
+        points = " ".join(f"{at:.0f}s:{sample[name]:.0f}" for at, sample in series)
+        print(f"rss_series {name} MiB {points}", flush=True)
     report("load_processes_died", len(died), "processes")
     if died:
         print(f"#   died: {', '.join(died)}; log: {var / 'processes.log'}", file=sys.stderr)

@@ -84,7 +84,8 @@ def test_a_push_payload_is_rendered_per_reader_and_loses_its_render_key():
 @pytest.mark.parametrize(
     ("preferred", "cookie", "accept", "expected"),
     [
-        ("en", "zh-hans", "zh-CN", "en"),
+        ("en", "zh-hans", "zh-CN", "zh-hans"),  # the language menu in this browser wins
+        ("en", "", "zh-CN", "en"),  # then the profile
         ("", "en", "zh-CN", "en"),
         ("", "", "en-US,en;q=0.9", "en"),
         ("", "", "fr-FR, zh-CN;q=0.5", "zh-hans"),
