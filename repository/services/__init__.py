@@ -107,6 +107,7 @@ from repository.services.locations import (
     records_in_room,
     retrieval_list,
     room_occupancy,
+    rooms_occupancy,
     where_is,
 )
 from repository.services.moves import move_record
@@ -206,6 +207,7 @@ __all__ = [
     "retrieval_list",
     "review_queue_for",
     "room_occupancy",
+    "rooms_occupancy",
     "snapshot",
     "update_record",
     "validate_code_segments",

@@ -54,7 +54,7 @@ def staff_where_is(request: HttpRequest) -> HttpResponse:
 
 @staff_required
 def staff_rooms(request: HttpRequest) -> HttpResponse:
-    rooms = [services.room_occupancy(room) for room in StoreRoom.objects.all()]
+    rooms = services.rooms_occupancy(StoreRoom.objects.all())
     return render(request, "repository/staff/rooms.html", {"rooms": rooms})
 
 

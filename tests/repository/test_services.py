@@ -10,7 +10,7 @@ from django.utils import translation
 from accounts.models import AuditLog
 from repository import services
 from repository.choices import AccessStatus, OpeningDecision
-from repository.models import Box, Item, Move, OpeningReview, Position, Volume
+from repository.models import Box, Item, Move, OpeningReview, Position, StoreRoom, Volume
 from search.models import OutboxEntry
 from tests.repository.conftest import make_item, make_volume
 
@@ -324,6 +324,33 @@ def test_where_is_and_room_occupancy(ws, unit, room, archivist_a, keeper):
     assert occupancy["used"] == 1 and occupancy["capacity"] == 24 * 2
     volumes, items = services.records_in_room(room)
     assert list(items) == [item]
+
+
+def test_rooms_overview_counts_each_room_alone_in_five_queries(
+    ws, unit, room, archivist_a, django_assert_max_num_queries
+):
+    other = StoreRoom.objects.create(code="K02", name="二号库房")
+    services.create_shelving_unit(
+        other, acting_user=None, code="01", columns=1, sections=1, layers=2, sides=1,
+        position_capacity=3,
+    )  # fmt: skip
+    there = Position.objects.filter(room=other).first()
+    here = Position.objects.filter(room=room).first()
+    for n, target in enumerate((here, there, there), start=1):
+        services.move_record(make_item(ws, n), target, acting_user=archivist_a, reason="入库")
+    empty = StoreRoom.objects.create(code="K03", name="三号库房")
+    with django_assert_max_num_queries(5):
+        overview = services.rooms_occupancy([room, other, empty])
+    assert [(o["room"], o["used"], o["capacity"]) for o in overview] == [
+        (room, 1, 48),
+        (other, 2, 6),
+        (empty, 0, 0),
+    ]
+    for one in overview:  # the same answer as one room at a time
+        alone = services.room_occupancy(one["room"])
+        assert (alone["used"], alone["capacity"], alone["percent"]) == (
+            one["used"], one["capacity"], one["percent"]
+        )  # fmt: skip
 
 
 def test_retrieval_list_in_shelf_order(ws, unit, archivist_a):
