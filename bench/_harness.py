@@ -39,6 +39,25 @@ def ensure_database(env: dict[str, str] | None = None) -> None:
     )
 
 
+def seeded_database(url: str, env: dict[str, str], records: int, *, keep: bool) -> bool:
+    """A throw-away PostgreSQL database at ``url`` holding ``seed_demo --records N``: dropped,
+    re-created, migrated and seeded, unless ``keep`` and it exists. True when it was (re)made."""
+    import psycopg
+
+    base, name = url.rsplit("/", 1)
+    with psycopg.connect(base + "/postgres", autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if exists and keep:
+            return False
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    seed_env = dict(env, DATABASE_URL=url, DEBUG="true")
+    subprocess.run([PYTHON, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=seed_env, check=True)
+    seed = [PYTHON, "manage.py", "seed_demo", "--records", str(records)]
+    subprocess.run(seed, cwd=ROOT, env=seed_env, check=True, stdout=subprocess.DEVNULL)
+    return True
+
+
 def report(name: str, value: float, unit: str) -> None:
     print(f"{name} {value:.2f} {unit}", flush=True)
 

@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _harness import PYTHON, report  # noqa: E402
+from _harness import PYTHON, report, seeded_database  # noqa: E402
 
 RECORDS = int(os.environ.get("BENCH_BACKUP_RECORDS", "20000"))
 FILES = int(os.environ.get("BENCH_BACKUP_FILES", "200"))
@@ -111,17 +111,10 @@ def main() -> None:
         BACKUP_COPY_REPOSITORY="",
     )
     try:
+        seeded_database(
+            f"{SERVER}/{NAME}", env, RECORDS, keep=os.environ.get("BENCH_KEEP_DB") == "1"
+        )
         with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
-            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [NAME]).fetchone()
-            if not (exists and os.environ.get("BENCH_KEEP_DB") == "1"):
-                recreate(conn, NAME)
-                subprocess.run(
-                    [PYTHON, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True
-                )
-                subprocess.run(
-                    [PYTHON, "manage.py", "seed_demo", "--records", str(RECORDS)],
-                    cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL,
-                )  # fmt: skip
             recreate(conn, TARGET)
         for index in range(FILES):
             (media / "scans" / f"scan-{index:05d}.bin").write_bytes(os.urandom(256 * 1024))

@@ -48,7 +48,7 @@ from urllib.parse import quote, urljoin, urlsplit
 import httpx
 import psutil
 import websockets
-from _harness import PYTHON, ROOT, free_port, production_env, report
+from _harness import PYTHON, ROOT, SERVERS, free_port, production_env, report, seeded_database
 
 sys.path.insert(0, str(ROOT))
 from tests.ops.front import plain_http_site
@@ -150,7 +150,7 @@ class Stats:
         self.group[group].append(seconds)
 
 
-async def user(name, persona, base, cookie, stats: Stats, stop_at: float, rng) -> None:
+async def user(persona, base, cookie, stats: Stats, stop_at: float, rng) -> None:
     cookies = {"sessionid": cookie} if cookie else {}
     home = "/" if persona in (None, "researcher") else "/staff/"
     async with httpx.AsyncClient(
@@ -286,30 +286,14 @@ def wait_http(url: str, seconds: float = 120) -> None:
 
 
 def prepare_database(env: dict[str, str]) -> None:
-    import psycopg
-
-    base, name = DATABASE_URL.rsplit("/", 1)
     keep = os.environ.get("LOAD_KEEP_DB") == "1"
-    with psycopg.connect(base + "/postgres", autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if exists and keep:
-            return
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    seed_env = dict(env, DEBUG="true")
-    subprocess.run([PYTHON, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=seed_env, check=True)
-    subprocess.run(
-        [PYTHON, "manage.py", "seed_demo", "--records", str(RECORDS)],
-        cwd=ROOT,
-        env=seed_env,
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
+    if not seeded_database(DATABASE_URL, env, RECORDS, keep=keep):
+        return
     subprocess.run(  # the simulator speaks for registered sensors: register LOAD_SENSORS
         [PYTHON, "manage.py", "shell", "--no-imports", "-c",
          f"from devices.demo import ensure_demo_sensors; ensure_demo_sensors({SENSORS}, "
          f"interval={int(INTERVAL)})"],
-        cwd=ROOT, env=seed_env, check=True,
+        cwd=ROOT, env=dict(env, DEBUG="true"), check=True,
     )  # fmt: skip
 
 
@@ -351,23 +335,9 @@ def main() -> None:
     processes: dict[str, subprocess.Popen] = {
         "web": subprocess.Popen(
             [
-                PYTHON,
-                "-m",
-                "uvicorn",
-                "config.asgi:application",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(app_port),
-                "--workers",
-                WEB_WORKERS,
-                "--proxy-headers",
-                "--forwarded-allow-ips",
-                "127.0.0.1",
-                "--no-server-header",
-                "--no-access-log",
-                "--log-level",
-                "warning",
+                *SERVERS["uvicorn"](app_port),
+                *("--workers", WEB_WORKERS, "--proxy-headers", "--no-server-header"),
+                *("--forwarded-allow-ips", "127.0.0.1"),
             ],
             cwd=ROOT,
             env=env,
@@ -422,7 +392,7 @@ def main() -> None:
 
         async def everyone() -> None:
             tasks = [
-                user(i, p, base, cookies.get(p or ""), stats, stop_at, random.Random(i))
+                user(p, base, cookies.get(p or ""), stats, stop_at, random.Random(i))
                 for i, p in enumerate(people)
             ]
             tasks += [
