@@ -28,12 +28,25 @@ class Command(BaseCommand):
             "--if-empty", action="store_true", help="do nothing when users already exist"
         )
         parser.add_argument(
+            "--no-index",
+            action="store_true",
+            help="leave the search index to `search_reindex` (large seeds, benchmarks)",
+        )
+        parser.add_argument(
             "--allow-production",
             action="store_true",
             help="allow demo users with a known password when DEBUG is off",
         )
 
-    def handle(self, *args, records: int, if_empty: bool, allow_production: bool, **options):
+    def handle(
+        self,
+        *args,
+        records: int,
+        if_empty: bool,
+        no_index: bool,
+        allow_production: bool,
+        **options,
+    ):
         if records < 0:
             raise CommandError("--records must be 0 or more")
         if not settings.DEBUG and not allow_production:
@@ -46,6 +59,9 @@ class Command(BaseCommand):
             return
         translation.activate(settings.LANGUAGE_CODE)
         for app in APP_ORDER:
+            if no_index and app == "search":
+                self.stdout.write("  [search] index not built (--no-index): run search_reindex")
+                continue
             try:
                 module = importlib.import_module(f"{app}.demo")
             except ModuleNotFoundError as exc:
