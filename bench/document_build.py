@@ -100,7 +100,7 @@ import sys, time, django
 django.setup()
 sys.path.insert(0, "bench")
 import document_build as bench
-from search.documents import analysed, pg_lexemes
+from search.tokens import analysed, pg_lexemes
 docs = bench.CORPORA[sys.argv[1]](int(sys.argv[2]))
 cpu, wall = time.process_time(), time.perf_counter()
 for doc in docs:

@@ -2,6 +2,7 @@
 ``helpers.bulk`` of pre-built documents into a scratch index in the same run.
 
     BENCH_RECORDS=20000 .venv/bin/python bench/reindex_throughput.py
+    BENCH_RECORDS=20000 BENCH_REINDEX_WORKERS=2 .venv/bin/python bench/reindex_throughput.py
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/lantai_search_bench \
     ELASTICSEARCH_URL=http://127.0.0.1:9201 BENCH_RECORDS=200000 \
         .venv/bin/python bench/reindex_throughput.py
@@ -30,23 +31,28 @@ from search_latency import ES_PREFIX, ensure_database, environment, seed  # noqa
 
 CEILING_DOCS = int(os.environ.get("BENCH_CEILING_DOCS", "100000"))
 
+WORKERS = os.environ.get("BENCH_REINDEX_WORKERS", "1")  # search_reindex --workers
+
 CHILD = """
-import resource, sys, django
+import os, resource, sys, django
 django.setup()
 from django.core.management import call_command
-call_command("search_reindex", "--no-progress")
+call_command("search_reindex", "--no-progress", "--workers", os.environ["BENCH_REINDEX_WORKERS"])
 print("PEAK_RSS_KB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print("WORKERS_PEAK_RSS_KB", resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 """
 
 
 def run_reindex(env: dict[str, str]) -> tuple[float, int, float]:
-    """(records/s, records, peak RSS MiB) of ``search_reindex`` in a child process."""
+    """(records/s, records, peak RSS MiB) of ``search_reindex`` in a child process (with
+    BENCH_REINDEX_WORKERS analysis workers; the largest worker's peak RSS is printed)."""
     # Production settings: with DEBUG on, Django keeps the last 9,000 SQL statements in memory,
     # which would be counted as the reindexer's own memory.
     child_env = production_env(
         **{k: v for k, v in env.items() if k in ("DATABASE_URL", "ELASTICSEARCH_URL")},
         ELASTICSEARCH_INDEX_PREFIX=ES_PREFIX,
         DJANGO_SETTINGS_MODULE="config.settings",
+        BENCH_REINDEX_WORKERS=WORKERS,
     )
     done = subprocess.run(
         [PYTHON, "-c", CHILD], cwd=ROOT, env=child_env, capture_output=True, text=True
@@ -56,7 +62,10 @@ def run_reindex(env: dict[str, str]) -> tuple[float, int, float]:
         raise SystemExit(f"search_reindex failed (exit {done.returncode})")
     streamed = int(re.search(r"(\d+) streamed", done.stdout).group(1))
     seconds = float(re.search(r"([\d.]+)s \(", done.stdout).group(1))
-    rss_kb = int(re.search(r"PEAK_RSS_KB (\d+)", done.stdout).group(1))
+    rss_kb = int(re.search(r"^PEAK_RSS_KB (\d+)", done.stdout, re.M).group(1))
+    workers_kb = int(re.search(r"WORKERS_PEAK_RSS_KB (\d+)", done.stdout).group(1))
+    if WORKERS != "1":
+        print(f"# {WORKERS} analysis workers, largest peak RSS {workers_kb / 1024:.0f} MiB")
     return streamed / seconds, streamed, rss_kb / 1024
 
 

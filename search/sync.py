@@ -36,6 +36,7 @@ from search.documents import (
     split_doc_id,
 )
 from search.models import OutboxEntry
+from search.parallel import prepared
 
 log = logging.getLogger(__name__)
 
@@ -246,9 +247,14 @@ def expected_count(since) -> int:
 
 
 def reindex(
-    *, backend: SearchBackend | None = None, progress: bool = False, chunk_size: int = 2000
+    *,
+    backend: SearchBackend | None = None,
+    progress: bool = False,
+    chunk_size: int = 2000,
+    workers: int = 1,
 ) -> ReindexResult:
-    """Zero-downtime full rebuild; then re-apply what changed while it ran."""
+    """Zero-downtime full rebuild; then re-apply what changed while it ran. With ``workers``
+    > 1 the documents are analysed in that many processes (``search.parallel``)."""
     backend = backend or get_backend()
     started_at = timezone.now()
     expected = expected_count(started_at)
@@ -257,7 +263,8 @@ def reindex(
         for kind in record_models():
             yield from iter_documents(kind, chunk_size=chunk_size, created_at__lte=started_at)
 
-    docs = every_document()
+    rows = every_document()
+    docs = prepared(rows, backend.prepare_document, workers=workers)
     try:
         with tqdm(
             total=expected, disable=not progress, unit="rec", desc="reindex", mininterval=1
@@ -265,6 +272,7 @@ def reindex(
             result = backend.rebuild(docs, expected=expected, progress=bar)
     finally:  # a failed rebuild closes its server-side cursor now, not whenever it is collected
         docs.close()
+        rows.close()
     if result.switched:
         result.caught_up = catch_up(backend, since=started_at - timedelta(seconds=1))
     return result

@@ -9,7 +9,7 @@ database backend), so the outbox drainer, the reindexer and the reconciler may r
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -62,6 +62,9 @@ class SearchBackend(ABC):
     """A search engine behind Lantai's one search API."""
 
     name: str = "base"
+    # A module-level (picklable) function that does a document's analysis ahead of its write,
+    # in a rebuild's worker processes (``search.parallel``); None when there is none to do.
+    prepare_document: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
     @abstractmethod
     def ping(self) -> dict[str, Any]:

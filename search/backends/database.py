@@ -32,7 +32,7 @@ from search.backends.base import (
     effective_request,
     suggest_code,
 )
-from search.documents import analysed, record_models
+from search.documents import record_models
 from search.highlight import highlight_fields
 from search.models import SearchDocument
 from search.query import (
@@ -44,6 +44,7 @@ from search.query import (
     Visibility,
     encode_cursor,
 )
+from search.tokens import analysed, with_analysed
 
 DOC_FIELDS = (
     "doc_id",
@@ -174,6 +175,7 @@ class DatabaseBackend(SearchBackend):
 
     name = "database"
     streams = True  # the vendor's _insert reads the token streams of ``row_values``
+    prepare_document = staticmethod(with_analysed)
 
     def ping(self) -> dict[str, Any]:
         with connection.cursor() as cursor:

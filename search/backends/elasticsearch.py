@@ -55,7 +55,6 @@ from search.backends.base import (
     effective_request,
     suggest_code,
 )
-from search.documents import analysed
 from search.highlight import highlight_fields
 from search.query import (
     FACET_FIELDS,
@@ -69,6 +68,7 @@ from search.query import (
     Visibility,
     encode_cursor,
 )
+from search.tokens import analysed, with_analysed
 
 STREAMS = ("title_bi", "title_chars", "body_bi", "body_chars", "pinyin", "initials")
 TITLE_BOOST = 3.0  # a term in the title counts three times one elsewhere
@@ -113,7 +113,8 @@ def build_mapping() -> Mapping:
 def source_of(doc: dict[str, Any]) -> dict[str, Any]:
     """The indexed document: the record's fields plus the token streams of ``analysed``."""
     tokens = analysed(doc)
-    kept = {k: v for k, v in doc.items() if k != "page_text"}  # searched, never shown
+    # page text is searched, never shown; ``_`` keys are analysis done ahead (search.parallel)
+    kept = {k: v for k, v in doc.items() if k != "page_text" and not k.startswith("_")}
     return kept | {
         "title_bi": tokens.title,
         "title_chars": tokens.title_chars,
@@ -349,6 +350,7 @@ def build_suggest(
 
 class ElasticsearchBackend(SearchBackend):
     name = "elasticsearch"
+    prepare_document = staticmethod(with_analysed)
 
     def __init__(
         self,

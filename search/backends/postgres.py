@@ -14,8 +14,8 @@ from django.db import connection
 import search.backends.database as database
 from search.analysis import ParsedQuery
 from search.backends import pg_search
-from search.documents import pg_lexemes
 from search.query import SearchRequest, Visibility
+from search.tokens import pg_lexemes, with_lexemes
 
 # title_tokens/body_tokens stay empty here: the vector is built from ``lexemes``
 COPY_COLUMNS = (*database.DOC_FIELDS, "record_id", "title_key", "code_key")
@@ -24,6 +24,7 @@ EMPTY = ("title_tokens", "body_tokens")
 
 class PostgresSearchBackend(database.DatabaseBackend):
     streams = False  # the row's tokens are its ``pg_lexemes``, nothing else is analysed
+    prepare_document = staticmethod(with_lexemes)
 
     def _insert(self, rows: list[dict[str, Any]]) -> None:
         """COPY: no per-row SQL compilation."""

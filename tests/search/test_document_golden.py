@@ -31,7 +31,7 @@ from pypinyin import Style, lazy_pinyin
 
 from search import analysis
 from search.backends.database import model_values, row_values
-from search.documents import NOTES_ANALYSED, PAGES_ANALYSED, analysed, pg_lexemes
+from search.tokens import NOTES_ANALYSED, PAGES_ANALYSED, analysed, pg_lexemes
 
 GOLDEN = Path(__file__).with_name("golden_documents.json")
 FIELDS = ("reference_code", "title", "creator", "keywords", "notes", "page_text")
