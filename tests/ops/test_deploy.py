@@ -4,6 +4,7 @@ a protected scan (X-Accel-Redirect) and takes the client's address from the prox
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -25,7 +26,15 @@ from tests.ops.front import DEPLOY, locations, nginx_conf, plain_http_site
 from tests.repository.conftest import fonds_a, make_item, ws  # noqa: F401 - fixtures
 
 ROOT = Path(__file__).resolve().parents[2]
-INSTANCES = ["mqtt_ingest", "evaluate_alarms", "search_sync", "send_notifications", "run_imports"]
+INSTANCES = [
+    "mqtt_ingest",
+    "evaluate_alarms",
+    "search_sync",
+    "ocr_pages",
+    "send_notifications",
+    "run_imports",
+]
+DEV_ONLY = {"mqtt_broker", "simulate_sensors"}  # make run's embedded broker and demo sensors
 JOBS = ["expire_grants", "send_overdue_reminders"]
 
 
@@ -58,6 +67,21 @@ def wait_port(port: int, process: subprocess.Popen, seconds: float = 60) -> None
 
 
 # --- systemd ----------------------------------------------------------------------------------
+
+
+def test_production_runs_every_worker_make_run_starts():
+    """The class of a worker missing from production (``ocr_pages`` was: a systemd machine never
+    read a scanned page): every long-running command of ``scripts/run.py`` is in the target."""
+    spec = importlib.util.spec_from_file_location("lantai_run", ROOT / "scripts" / "run.py")
+    run = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run)
+    started = {command for _, command, _, _ in run.WORKERS if command} - DEV_ONLY
+    assert started == set(INSTANCES)
+    target = (DEPLOY / "systemd" / "lantai.target").read_text()
+    unit = (DEPLOY / "systemd" / "lantai-worker@.service").read_text()
+    for name in started:
+        assert f"lantai-worker@{name}.service" in target
+        assert f"lantai-worker@{name}" in unit  # listed in the unit's own comment
 
 
 def test_every_systemd_unit_verifies(tmp_path):
