@@ -68,6 +68,19 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def wait_http(url: str, seconds: float = 120) -> None:
+    """Wait until ``url`` answers below 500 (a server starting up); SystemExit after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"{url} did not answer in {seconds} s")
+
+
 def production_env(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(

@@ -48,7 +48,16 @@ from urllib.parse import quote, urljoin, urlsplit
 import httpx
 import psutil
 import websockets
-from _harness import PYTHON, ROOT, SERVERS, free_port, production_env, report, seeded_database
+from _harness import (
+    PYTHON,
+    ROOT,
+    SERVERS,
+    free_port,
+    production_env,
+    report,
+    seeded_database,
+    wait_http,
+)
 
 sys.path.insert(0, str(ROOT))
 from tests.ops.front import plain_http_site
@@ -271,18 +280,6 @@ def rss(processes: dict[str, subprocess.Popen]) -> dict[str, float]:
         except psutil.NoSuchProcess:
             out[name] = float("nan")
     return out
-
-
-def wait_http(url: str, seconds: float = 120) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=2).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"{url} did not answer in {seconds} s")
 
 
 def prepare_database(env: dict[str, str]) -> None:
