@@ -611,7 +611,7 @@ def family_of(prefix: str) -> str:
 def query_values(world: World) -> dict[str, list[str]]:
     v = world.values
     return {
-        "q": ["LEAK"],
+        "q": ["LEAK", "-LEAK"],  # a word, and a query of exclusions only (refused by search)
         "size": ["500"],
         "page_size": ["500"],
         "format": ["csv", "xlsx", "pdf"],
