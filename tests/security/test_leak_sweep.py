@@ -666,7 +666,7 @@ def route_urls(route: Route, world: World) -> list[tuple[str, str, object]]:
                 continue
             kind, name = part
             if (
-                name in ("pk", "id", "object_id", "user_id", "group_id")
+                name in ("pk", "id", "object_id", "user_id", "group_id", "page_id")
                 or kind == "int"
                 and name != "number"
             ):
