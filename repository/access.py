@@ -130,6 +130,21 @@ def access_page(user, pk) -> DigitalPage:
     return page
 
 
+def access_page_for_change(user, pk, *, kind: str | None = None, record_pk=None) -> DigitalPage:
+    """A digitised page that ``user`` may replace or delete: ``access_page``, and the record's
+    fonds is one they may change (``can_change_fonds``, as ``access_record_for_change``).
+    With ``kind`` and ``record_pk`` (the API's nested address) only a page of that record.
+    ``Http404`` otherwise, for missing and forbidden alike."""
+    page = access_page(user, pk)
+    if kind is not None:
+        page_kind = "volume" if page.volume_id else "item"
+        if page_kind != kind or str(page.record.pk) != str(record_pk):
+            raise Http404
+    if not can_change_fonds(user, page.record.fonds):
+        raise Http404
+    return page
+
+
 def sees_fonds(user, fonds_id: int) -> bool:
     """Staff with view permission on the fonds (the public view is not enough)."""
     if not is_staff_viewer(user):

@@ -222,6 +222,10 @@ class PageUploadForm(forms.Form):
     page_number = forms.IntegerField(label=_("page number"), min_value=1, required=False)
 
 
+class PageReplaceForm(forms.Form):
+    image = forms.FileField(label=_("new scan (JPEG, PNG or TIFF)"))
+
+
 class WhereIsForm(forms.Form):
     code = forms.CharField(label=_("reference, box or position code"), max_length=64)
 

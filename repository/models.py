@@ -31,7 +31,7 @@ from repository.choices import (
     ShelvingKind,
     StocktakeStatus,
 )
-from repository.querysets import MoveQuerySet, PlaceQuerySet, RecordQuerySet
+from repository.querysets import AUDIENCE_FIELDS, MoveQuerySet, PlaceQuerySet, RecordQuerySet
 from repository.retention import validate_code as validate_retention_code
 
 OPENING_AGE_YEARS = 25  # Archives Law: records generally open 25 years after formation
@@ -198,8 +198,9 @@ class DescribedRecord(models.Model):
         if not hasattr(self, "_audience"):  # created here: what it was born with
             self._remember_audience()
 
-    # The columns that decide who sees a record (``repository.querysets.record_door``).
-    AUDIENCE_FIELDS = ("access_status", "classification", "fonds_id", "volume_id")
+    # The columns that decide who sees a record (``repository.querysets.record_door``, which
+    # also keeps bulk writes of them on the narrowing path: ``RecordQuerySet.update``).
+    AUDIENCE_FIELDS = AUDIENCE_FIELDS
 
     @classmethod
     def from_db(cls, db, field_names, values):
@@ -229,6 +230,18 @@ class DescribedRecord(models.Model):
             return False
         return int(self.classification) > int(before["classification"]) or any(
             self.__dict__.get(f) != before[f] for f in ("fonds_id", "volume_id") if f in before
+        )
+
+    @property
+    def audience_changed(self) -> bool:
+        """A column of the record door changed since it was loaded (or created): widening or
+        narrowing, who may see it is not what it was (a volume's items follow it in search)."""
+        before = getattr(self, "_audience", None)
+        if not before:
+            return False
+        return any(
+            before[f] is not None and f in self.__dict__ and self.__dict__[f] != before[f]
+            for f in self.AUDIENCE_FIELDS
         )
 
     @property

@@ -8,6 +8,9 @@ API, export and search: nothing lists records around it.
   tables) up to their clearance;
 - superusers see every fonds, up to their clearance.
 
+The one write rule here keeps the door honest in search: a bulk ``update()`` of the columns the
+door reads must take the narrowing path (``RecordQuerySet.update(..., narrows=True)``).
+
 The store rooms have their doors here too, built on the same rule: positions and boxes are
 listed to staff only (``PlaceQuerySet.visible_to``), and a move to staff only when it moves a
 record they may see or a box (``MoveQuerySet.visible_to``).
@@ -15,10 +18,17 @@ record they may see or a box (``MoveQuerySet.visible_to``).
 
 from __future__ import annotations
 
-from django.db import models
+from django.db import models, transaction
 
 from accounts.roles import is_staff
+from core.outbox import enqueue_many
 from repository.choices import PUBLIC_STATUSES
+
+# The columns the record door reads (``record_door``): who may see a record follows them.
+AUDIENCE_FIELDS = ("access_status", "classification", "fonds_id", "volume_id")
+# ... as ``update()`` may name them (a foreign key by field or by column)
+AUDIENCE_NAMES = frozenset({*AUDIENCE_FIELDS, "fonds", "volume"})
+NARROWING_CHUNK = 500  # records per UPDATE of ``RecordQuerySet.update(..., narrows=True)``
 
 
 def visible_fonds_ids(user) -> list[int] | None:
@@ -64,6 +74,48 @@ class RecordQuerySet(models.QuerySet):
 
     def visible_to(self, user) -> RecordQuerySet:
         return self.filter(record_door(self.model, user))
+
+    def update(self, *, narrows: bool = False, **kwargs) -> int:
+        """``QuerySet.update``, except for the columns of the record door (``AUDIENCE_NAMES``).
+        A bulk write of those changes who may see records behind the instances' back (no
+        ``DescribedRecord.narrowed``, no outbox row), so search would go on showing records
+        their readers may no longer see. It must say ``narrows=True``: the rows are then
+        written with their versions bumped and, in the same transaction, each changed record
+        gets a narrowing outbox row (``core.outbox.enqueue_many``; a volume's items follow
+        it), so search hides them at once and applies them first. Without it: ``TypeError``.
+        Services change records one by one and need none of this (their outbox rows know what
+        narrowed)."""
+        if narrows:
+            return self._update_narrowing(kwargs)
+        self._refuse_door_columns("update", kwargs)
+        return super().update(**kwargs)
+
+    def bulk_update(self, objs, fields, batch_size=None) -> int:
+        """Refused for the door's columns, as ``update`` (it has no narrowing path)."""
+        self._refuse_door_columns("bulk_update", fields)
+        return super().bulk_update(objs, fields, batch_size=batch_size)
+
+    def _refuse_door_columns(self, method: str, names) -> None:
+        touched = sorted(AUDIENCE_NAMES.intersection(names))
+        if touched:
+            raise TypeError(
+                f"{method}() of {', '.join(touched)} changes who may see "
+                f"{self.model.__name__} records: use update(..., narrows=True) (search must "
+                "hide them first) or the services"
+            )
+
+    def _update_narrowing(self, values: dict) -> int:
+        values.setdefault("version", models.F("version") + 1)
+        updated = 0
+        with transaction.atomic(using=self.db):
+            ids = list(self.order_by().values_list("pk", flat=True))
+            for start in range(0, len(ids), NARROWING_CHUNK):
+                rows = self.model._default_manager.filter(
+                    pk__in=ids[start : start + NARROWING_CHUNK]
+                )
+                updated += models.QuerySet.update(rows, **values)
+                enqueue_many(list(rows.only("pk", "version")), narrows=True)
+        return updated
 
     def hidden_from(self, user) -> RecordQuerySet:
         """Exactly the records ``visible_to(user)`` leaves out (for "does anything named here

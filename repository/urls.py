@@ -15,6 +15,17 @@ urlpatterns = [
     path("staff/catalogue/hierarchy/", views.staff_hierarchy, name="staff-hierarchy"),
     path("staff/catalogue/export.<str:fmt>", views.staff_export, name="staff-export"),
     path("staff/catalogue/new/<str:kind>/", views.staff_record_new, name="staff-record-new"),
+    # a page's doors before the record's: "pages/<pk>/delete/" would match "<kind>/<pk>/delete/"
+    path(
+        "staff/catalogue/pages/<int:pk>/replace/",
+        views.staff_page_replace,
+        name="staff-page-replace",
+    ),
+    path(
+        "staff/catalogue/pages/<int:pk>/delete/",
+        views.staff_page_delete,
+        name="staff-page-delete",
+    ),
     path("staff/catalogue/<str:kind>/<int:pk>/", views.staff_record, name="staff-record"),
     path(
         "staff/catalogue/<str:kind>/<int:pk>/edit/",

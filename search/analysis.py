@@ -18,7 +18,8 @@ its compact form (``J012-WS·2019-Y-BGS-0001`` → ``j012ws2019ybgs0001``), so a
 any separators, or none, finds it. Titles and creators also give pinyin: each character's
 syllable and its initial, as streams whose positions allow phrase queries (``huiyi``, ``hyjy``).
 
-Queries (``parse_query``): quoted phrases must appear as written; ``-word`` excludes; a year range
+Queries (``parse_query``): quoted phrases must appear as written; ``-word`` excludes (from what
+the other words find: a query of exclusions only is refused); a year range
 (``1990-1995``, ``1990至1995年``) becomes the year filter; a lone stop character (``的``) is
 dropped unless nothing else is left; each remaining word must match, a Chinese word when enough
 of its bigrams match (``minimum``, stricter for short words: every bigram up to two, all but one
@@ -554,6 +555,12 @@ class ParsedQuery:
     @property
     def empty(self) -> bool:
         return not self.clauses
+
+    @property
+    def excludes_only(self) -> bool:
+        """Only ``-word`` exclusions, no word to look for (``-会议``): refused on every backend
+        (``search.backends.base.require_words``)."""
+        return not self.clauses and bool(self.excluded)
 
     def pinyin_sequences(self) -> list[tuple[str, ...]]:
         """The pinyin readings the fallback matches (``pinyin_query``): each a sequence of

@@ -101,7 +101,12 @@ ERROR = inline_serializer(
 )
 MULTI = {"many": True, "explode": False, "style": "form"}
 PARAMETERS = [
-    OpenApiParameter("q", str, description=f"Words or a reference code (≤ {MAX_QUERY_LENGTH})"),
+    OpenApiParameter(
+        "q",
+        str,
+        description=f"Words or a reference code (≤ {MAX_QUERY_LENGTH}); -word leaves out records "
+        "with that word (a query of -words only is refused with a 400)",
+    ),
     OpenApiParameter("page", int, description="1-based; page × size ≤ 10,000, then the cursor"),
     OpenApiParameter("size", int, description=f"1–{MAX_PAGE_SIZE} (default 20)"),
     OpenApiParameter("cursor", str, description="next_cursor of the previous page (deep pages)"),

@@ -1,5 +1,5 @@
-"""Volumes and items: list, read, describe, renumber, move, decide opening, digitised pages;
-the opening-review queue."""
+"""Volumes and items: list, read, describe, renumber, move, decide opening, digitised pages
+(list, upload, replace, delete); the opening-review queue."""
 
 from __future__ import annotations
 
@@ -212,6 +212,10 @@ class PageUploadSerializer(serializers.Serializer):
     page_number = serializers.IntegerField(required=False, min_value=1)
 
 
+class PageReplaceSerializer(serializers.Serializer):
+    image = serializers.FileField(help_text="The new scan: JPEG, PNG or TIFF.")
+
+
 def _page_data(request, page) -> dict:
     return {
         "id": page.pk,
@@ -252,6 +256,30 @@ class PagesMixin:
         if not access.sees_fonds(request.user, record.fonds_id):
             pages = pages.filter(withheld=False)
         return Response([_page_data(request, p) for p in pages[:1000]])
+
+    @extend_schema(methods=["PUT"], request=PageReplaceSerializer, responses=DigitalPageSerializer)
+    @extend_schema(methods=["DELETE"], request=None, responses={204: None})
+    @action(
+        detail=True,
+        methods=["put", "delete"],
+        url_path=r"pages/(?P<page_id>\d{1,19})",
+        pagination_class=None,
+    )
+    def page(self, request, pk=None, page_id=None):
+        """One digitised page of the record: replace its scan (PUT, multipart ``image``: the
+        same number and withheld state; its text is read again) or delete it (DELETE: its scans
+        and text go; search forgets its words at once). Archivists who may change the fonds;
+        both audited."""
+        page = access.access_page_for_change(request.user, page_id, kind=self.kind, record_pk=pk)
+        if request.method == "DELETE":
+            images.delete_digital_page(page, acting_user=request.user)
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        serializer = PageReplaceSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        page = images.replace_digital_page(
+            page, serializer.validated_data["image"], acting_user=request.user
+        )
+        return Response(_page_data(request, page))
 
 
 class VolumeViewSet(PagesMixin, RecordViewSet):

@@ -56,7 +56,9 @@ Digitised pages (``repository.images``):
 - ``replace_digital_page(page, upload, *, acting_user) -> DigitalPage`` (same number and
   withheld state; its text is read again) and ``delete_digital_page(page, *, acting_user)``
   (its text goes with it); both audited, both make search forget the old words at once.
-  Like ``add_digital_page`` they trust the caller's ``access_record_for_change``.
+  Like ``add_digital_page`` they trust the caller's access helper (``access_record_for_change``;
+  for a page, ``access_page_for_change``). Doors: the record's staff page (replace, delete with
+  a confirmation) and ``PUT``/``DELETE /api/v1/{items,volumes}/{id}/pages/{page_id}/``.
 - ``render_variant(page, "thumb" | "web", *, watermark: bool) -> bytes``; the page URL is
   ``repository:page-image`` (watermarked for the public and researchers; withheld pages and
   originals never reach them). Borrowing may grant time-limited access by serving

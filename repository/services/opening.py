@@ -28,7 +28,7 @@ from django.utils.translation import gettext_lazy
 from accounts.audit import record_event
 from accounts.choices import Classification
 from core.errors import DomainError
-from core.outbox import enqueue, enqueue_many
+from core.outbox import enqueue
 from repository.choices import AccessStatus, DecisionSource, OpeningDecision
 from repository.models import Category, Item, OpeningReview, Volume
 from repository.services.fields import kind_of, require_change
@@ -246,9 +246,7 @@ def decide_opening(
         note=reason,
     )
     narrows = newly_withheld or record.narrowed  # search applies such changes first
-    enqueue(record, narrows=narrows, pages=newly_withheld)
-    if isinstance(record, Volume):  # its items' public flag follows the volume
-        enqueue_many(list(record.items.all()), narrows=narrows)
+    enqueue(record, narrows=narrows, pages=newly_withheld)  # a volume's items follow it
     return review
 
 

@@ -1,5 +1,5 @@
 """Staff pages of the catalogue: the record list, export, hierarchy, a record, and its edits
-(new, edit, renumber, delete, move, page upload, original scan)."""
+(new, edit, renumber, delete, move, page upload, replace and delete, original scan)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,14 @@ from accounts.permissions import staff_required
 from core.downloads import protected_file
 from repository import access, images, listing, services
 from repository.choices import AccessStatus
-from repository.forms import MoveForm, NewRecordForm, PageUploadForm, RecordForm, RenumberForm
+from repository.forms import (
+    MoveForm,
+    NewRecordForm,
+    PageReplaceForm,
+    PageUploadForm,
+    RecordForm,
+    RenumberForm,
+)
 from repository.models import Fonds
 from repository.validation import format_partial_date
 from repository.views.common import archivist_required, client_ip, export_response, list_context
@@ -221,6 +228,41 @@ def staff_page_upload(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
     else:
         messages.error(request, _("Choose an image file."))
     return redirect("repository:staff-record", kind=kind, pk=pk)
+
+
+def _back_to_record(page) -> HttpResponse:
+    kind = "volume" if page.volume_id else "item"
+    return redirect("repository:staff-record", kind=kind, pk=page.record.pk)
+
+
+@archivist_required
+@require_POST
+def staff_page_replace(request: HttpRequest, pk: int) -> HttpResponse:
+    """A new scan of a page (same number, same withheld state); its text is read again."""
+    page = access.access_page_for_change(request.user, pk)
+    form = PageReplaceForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, _("Choose an image file."))
+        return _back_to_record(page)
+    try:
+        images.replace_digital_page(page, form.cleaned_data["image"], acting_user=request.user)
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+    else:
+        messages.success(request, _("Page %(n)d replaced.") % {"n": page.page_number})
+    return _back_to_record(page)
+
+
+@archivist_required
+@require_POST
+def staff_page_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    """Remove a page (its scans and text; search forgets its words at once)."""
+    page = access.access_page_for_change(request.user, pk)
+    number = page.page_number
+    images.delete_digital_page(page, acting_user=request.user)
+    messages.success(request, _("Page %(n)d deleted.") % {"n": number})
+    return _back_to_record(page)
 
 
 @staff_required

@@ -13,8 +13,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 from search.analysis import CJK_RE, ParsedQuery, code_key
-from search.query import SearchRequest, SearchResult, Suggestion, Visibility
+from search.query import SearchInputError, SearchRequest, SearchResult, Suggestion, Visibility
 
 
 def effective_request(request: SearchRequest, parsed: ParsedQuery) -> SearchRequest:
@@ -27,6 +29,25 @@ def effective_request(request: SearchRequest, parsed: ParsedQuery) -> SearchRequ
     filters["year_from"] = parsed.year_from if low is None else max(low, parsed.year_from)
     filters["year_to"] = parsed.year_to if high is None else min(high, parsed.year_to)
     return replace(request, filters=filters)
+
+
+def require_words(parsed: ParsedQuery) -> None:
+    """A query of ``-word`` exclusions only (``-会议``) is refused with a reason, by every
+    backend alike (every door answers 400). "Everything you may see but X" cannot be answered
+    within the database backend's budget: when X is in most records the few that are left can
+    only be found by reading the whole catalogue (PostgreSQL plans a sequential scan of
+    ``search_document``; see docs/pg-search-planner.md). Type-ahead suggests nothing for it."""
+    if parsed.excludes_only:
+        raise SearchInputError(
+            {
+                "q": [
+                    _(
+                        "Give at least one word to search for: a minus word (-word) only "
+                        "leaves out records that the other words find."
+                    )
+                ]
+            }
+        )
 
 
 def suggest_code(prefix: str) -> str:

@@ -30,6 +30,7 @@ from search.backends.base import (
     ReindexResult,
     SearchBackend,
     effective_request,
+    require_words,
     suggest_code,
 )
 from search.documents import record_models
@@ -309,6 +310,7 @@ class DatabaseBackend(SearchBackend):
 
     def search(self, request: SearchRequest, visibility: Visibility) -> SearchResult:
         parsed = parse_query(request.query)
+        require_words(parsed)
         request = effective_request(request, parsed)
         page = self._page(request, visibility, parsed)
         if parsed.latin and page.total == 0:  # no Latin text has it: try it as pinyin
@@ -341,7 +343,8 @@ class DatabaseBackend(SearchBackend):
 
     def suggest(self, prefix: str, visibility: Visibility, *, size: int = 8) -> list[Suggestion]:
         prefix = prefix.strip()
-        if not prefix:
+        parsed = parse_query(prefix)
+        if not prefix or parsed.excludes_only:
             return []
         visible = SearchDocument.objects.filter(visibility_q(visibility))
         by_code: list[dict] = []
@@ -353,7 +356,6 @@ class DatabaseBackend(SearchBackend):
                 .values("title", "reference_code", "kind", "record_id")[:size]
             )
         by_title: list[dict] = []
-        parsed = parse_query(prefix)
         if len(by_code) < size and not parsed.empty:
             by_title = self._suggest_by_words(parsed, visibility, size, prefix=False)
             if len(by_title) < size and parsed.latin:

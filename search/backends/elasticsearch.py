@@ -53,6 +53,7 @@ from search.backends.base import (
     SearchBackend,
     SearchUnavailable,
     effective_request,
+    require_words,
     suggest_code,
 )
 from search.highlight import highlight_fields
@@ -461,6 +462,7 @@ class ElasticsearchBackend(SearchBackend):
     # --- reads ---------------------------------------------------------------------------
     def search(self, request: SearchRequest, visibility: Visibility) -> SearchResult:
         parsed = parse_query(request.query)
+        require_words(parsed)
         check_cursor(request, has_text=not parsed.empty)
         self.setup()
         body = build_search(request, visibility, index=self.alias, parsed=parsed).to_dict()
@@ -500,10 +502,10 @@ class ElasticsearchBackend(SearchBackend):
 
     def suggest(self, prefix: str, visibility: Visibility, *, size: int = 8) -> list[Suggestion]:
         prefix = prefix.strip()
-        if not prefix:
+        parsed = parse_query(prefix)
+        if not prefix or parsed.excludes_only:
             return []
         self.setup()
-        parsed = parse_query(prefix)
         searches = []
         code = suggest_code(prefix)
         if code:

@@ -334,7 +334,7 @@ def test_controlled_records_are_listed_metadata_only_per_fonds(
         ask(registered, [{"record": records["secret"]}])
     with pytest.raises(services.BorrowingError):  # nor one not yet reviewed
         records["controlled"].__class__.objects.filter(pk=controlled.pk).update(
-            access_status="unreviewed"
+            access_status="unreviewed", narrows=True
         )
         ask(registered, [{"record": controlled}])
 

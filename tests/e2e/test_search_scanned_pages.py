@@ -38,7 +38,7 @@ def test_upload_read_find_open_and_withheld_stays_hidden(
     for n, text in enumerate(("仓库温湿度巡查记录", "秘密补充说明不得公开"), start=1):
         path = tmp_path / f"scan-{n}.png"
         path.write_bytes(scan(text))
-        staff.locator("input[name=image]").set_input_files(str(path))
+        staff.locator("form.page-upload input[name=image]").set_input_files(str(path))
         staff.get_by_role("button", name="上传页面").click()
         expect(staff.locator("main")).to_contain_text(f"已添加第 {n} 页")
     staff.context.close()

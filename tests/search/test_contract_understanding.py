@@ -13,7 +13,7 @@ from accounts.choices import Classification
 from repository.choices import AccessStatus, Carrier, Retention
 from repository.models import Item
 from search.outbox import enqueue
-from search.query import SearchRequest, Visibility
+from search.query import SearchInputError, SearchRequest, Visibility
 from tests.search.conftest import sync
 
 PUBLIC = Visibility()
@@ -117,6 +117,29 @@ def test_minus_word_excludes(backend, indexed):
     # today "A -B" returned only B: the minus must exclude
     assert codes(run(backend, "合同 -基建")) == ["J013-WS·2019-Y-BGS-0001"]
     assert codes(run(backend, "合同 -征集")) == ["J012-KJ·2019-Y-JJC-0001"]
+
+
+@pytest.mark.parametrize("query", ["-基建", "-基建 -征集", "-J012", "1990-2020 -合同"])
+def test_a_query_of_exclusions_only_is_refused_with_a_reason(backend, indexed, query):
+    """Every backend ignored the minus when nothing else was asked: "-基建" listed everything
+    the caller may see, 基建 records included. "Everything but X" cannot be answered within
+    the database backend's budget (a sequential scan when X is in most records), so every
+    backend refuses it alike, for every caller; type-ahead suggests nothing (a code prefix
+    such as "-J012" suggested J012 codes)."""
+    for visibility in (PUBLIC, EVERYTHING):
+        with pytest.raises(SearchInputError) as refused:
+            run(backend, query, visibility, facets=("fonds",))
+        assert list(refused.value.errors) == ["q"]
+        assert backend.suggest(query, visibility) == []
+
+
+def test_a_minus_word_still_narrows_a_search_that_has_words(backend, indexed):
+    result = run(backend, "合同 -基建 -工程", PUBLIC, facets=("fonds",))
+    assert codes(result) == [] and result.total == 0  # 档案征集合同 is not public
+    result = run(backend, "合同 -基建", EVERYTHING, facets=("fonds",))
+    assert codes(result) == ["J013-WS·2019-Y-BGS-0001"] and result.total == 1
+    assert sum(b.count for b in result.facets["fonds"]) == 1
+    assert codes(run(backend, "- 合同", PUBLIC)) == ["J012-KJ·2019-Y-JJC-0001"]  # a lone "-"
 
 
 @pytest.mark.parametrize(

@@ -9,11 +9,14 @@ import pytest
 from accounts.choices import Role
 from accounts.permissions import grant, role_group
 from repository.models import Item, Volume
-from search.query import FACETS, SearchRequest, Visibility
+from search.query import FACETS, SearchInputError, SearchRequest, Visibility
 
 STAFF_PERSONAS = {"front_desk", "keeper", "archivist_a", "approver_secret", "admin"}
 # Words that occur in hidden records' titles, creators or codes.
 PROBES = ["档案", "合同", "移交", "机密", "秘密", "保密办", "征集", "J012-WS", "J013-WS", "2016"]
+# Queries of exclusions only: refused (400) by every search door, suggesting nothing; before,
+# every backend dropped the minus and listed everything the caller may see.
+EXCLUSIONS_ONLY = ["-档案", "-合同 -机密", "-J012-WS", "-2016"]
 
 
 @pytest.fixture
@@ -65,6 +68,10 @@ def test_backend_results_counts_facets_match_visible_to(backend, granted, person
             assert sum(b.count for b in buckets) <= result.total
         suggested = {s.reference_code for s in backend.suggest(probe, visibility, size=50)}
         assert suggested <= allowed, (persona, probe, suggested - allowed)
+    for probe in EXCLUSIONS_ONLY:
+        with pytest.raises(SearchInputError):
+            backend.search(SearchRequest(query=probe, size=100, facets=FACETS), visibility)
+        assert backend.suggest(probe, visibility, size=50) == [], (persona, probe)
 
 
 def test_expected_visibility_shape(granted, personas):
@@ -105,6 +112,27 @@ def test_every_door_shows_nothing_hidden(backend, granted, personas, client_for,
                 t for t in forbidden if t in body or t.encode("unicode_escape").decode() in body
             }
             assert not leaked, (persona, probe, index, leaked)
+
+
+@pytest.mark.parametrize("persona", sorted({"public", "researcher", "outsider"} | STAFF_PERSONAS))
+def test_exclusions_only_are_refused_at_every_door(backend, granted, personas, client_for, persona):
+    user = personas[persona]
+    client = client_for(user)
+    hidden = hidden_texts(user)
+    pages = ["/search/", "/staff/search/"] if persona in STAFF_PERSONAS else ["/search/"]
+    for probe in EXCLUSIONS_ONLY:
+        answers = [client.get(page, {"q": probe}) for page in pages]
+        api = client.get("/api/v1/search/", {"q": probe, "facets": ",".join(FACETS)})
+        assert api.status_code == 400 and list(api.json()["errors"]) == ["q"], (persona, probe)
+        for page in answers:
+            assert page.status_code == 400 and 'class="search-hit"' not in page.content.decode()
+        for door in ("/search/suggest/", "/api/v1/search/suggest/"):
+            suggest = client.get(door, {"q": probe})
+            assert suggest.status_code == 200 and suggest.json()["suggestions"] == [], door
+        for response in [*answers, api]:
+            body = response.content.decode()
+            leaked = {t for t in hidden if t in body or t.encode("unicode_escape").decode() in body}
+            assert not leaked, (persona, probe, leaked)
 
 
 def test_api_totals_and_facets_per_persona(backend, granted, personas, client_for):

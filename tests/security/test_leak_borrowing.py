@@ -508,7 +508,7 @@ def test_a_record_that_leaves_the_requesters_view_is_listed_without_code_or_titl
     req = world["requests"]["r_open"]
     record = world["records"]["B_open"]
     Item.objects.filter(pk=record.pk).update(
-        classification=S.SECRET, access_status=AccessStatus.CONTROLLED
+        classification=S.SECRET, access_status=AccessStatus.CONTROLLED, narrows=True
     )
     client = client_of(cast, "researcher")
     page = client.get(f"/requests/{req.pk}/")

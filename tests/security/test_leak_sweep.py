@@ -611,7 +611,7 @@ def family_of(prefix: str) -> str:
 def query_values(world: World) -> dict[str, list[str]]:
     v = world.values
     return {
-        "q": ["LEAK"],
+        "q": ["LEAK", "-LEAK"],  # a word, and a query of exclusions only (refused by search)
         "size": ["500"],
         "page_size": ["500"],
         "format": ["csv", "xlsx", "pdf"],
@@ -666,7 +666,7 @@ def route_urls(route: Route, world: World) -> list[tuple[str, str, object]]:
                 continue
             kind, name = part
             if (
-                name in ("pk", "id", "object_id", "user_id", "group_id")
+                name in ("pk", "id", "object_id", "user_id", "group_id", "page_id")
                 or kind == "int"
                 and name != "number"
             ):
