@@ -10,8 +10,9 @@ Elasticsearch and on the database backend, beside a naive ``icontains`` scan on 
 The catalogue comes from ``seed_demo --records N`` (idempotent; the bench database is whatever
 DATABASE_URL names, a SQLite file under var/bench/ when unset). The database backend's index is
 built by the seed; the Elasticsearch index (prefix ``lantai_bench``) by the reindex service when
-its count differs (BENCH_SEED=0 skips the seed). Queries arrive at BENCH_RATE per second (20) for BENCH_QUERIES queries (200)
-on 4 worker threads; the baseline runs BENCH_BASELINE_QUERIES (40) of the same queries.
+its count differs (BENCH_SEED=0 skips the seed). Queries arrive at BENCH_RATE per second (20)
+for BENCH_QUERIES queries (200) on 4 worker threads; the baseline runs BENCH_BASELINE_QUERIES
+(40) of the same queries.
 Beside the latencies: how many of the query set's answers have capped totals or estimated facet
 counts (the database backend counts exactly up to 1,000 and estimates facets beyond).
 """
