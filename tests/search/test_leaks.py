@@ -42,7 +42,7 @@ PROBES = [
 ]
 # Queries of exclusions only: refused (400) by every search door, suggesting nothing; before,
 # every backend dropped the minus and listed everything the caller may see.
-EXCLUSIONS_ONLY = ["-档案", "-合同 -机密", "-J012-WS", "-2016"]
+EXCLUSIONS_ONLY = ["-档案", "-合同 -机密", "-J012-WS", "-2016", '-"档案"', "-“机密会议” -合同"]
 
 
 @pytest.fixture

@@ -628,7 +628,7 @@ def family_of(prefix: str) -> str:
 def query_values(world: World) -> dict[str, list[str]]:
     v = world.values
     return {
-        "q": ["LEAK", "-LEAK"],  # a word, and a query of exclusions only (refused by search)
+        "q": ["LEAK", "-LEAK", '-"LEAK"'],  # a word; exclusions only (refused by search)
         "size": ["500"],
         "page_size": ["500"],
         "format": ["csv", "xlsx", "pdf"],
