@@ -16,6 +16,8 @@ _ = SimpleNamespace()
 _.title_tokens  # search_document: read by SQL (FTS5 rows, the generated tsvector)
 _.body_tokens
 _.lexemes
+_.volume_classification  # search_document: read by the visibility clauses (Q by name, SQL)
+_.volume_fonds_id
 _.claimed_at  # search.PageText: claimed by the OCR worker (SQL update)
 _.corrected_by
 _.corrected  # search.api.PageTextSerializer

@@ -18,8 +18,8 @@ its compact form (``J012-WS·2019-Y-BGS-0001`` → ``j012ws2019ybgs0001``), so a
 any separators, or none, finds it. Titles and creators also give pinyin: each character's
 syllable and its initial, as streams whose positions allow phrase queries (``huiyi``, ``hyjy``).
 
-Queries (``parse_query``): quoted phrases must appear as written; ``-word`` excludes (from what
-the other words find: a query of exclusions only is refused); a year range
+Queries (``parse_query``): quoted phrases must appear as written; ``-word`` and ``-"a phrase"``
+exclude (from what the other words find: a query of exclusions only is refused); a year range
 (``1990-1995``, ``1990至1995年``) becomes the year filter; a lone stop character (``的``) is
 dropped unless nothing else is left; each remaining word must match, a Chinese word when enough
 of its bigrams match (``minimum``, stricter for short words: every bigram up to two, all but one
@@ -558,7 +558,7 @@ class ParsedQuery:
 
     @property
     def excludes_only(self) -> bool:
-        """Only ``-word`` exclusions, no word to look for (``-会议``): refused on every backend
+        """Only exclusions, no word to look for (``-会议``, ``-"会议"``): refused on every backend
         (``search.backends.base.require_words``)."""
         return not self.clauses and bool(self.excluded)
 
@@ -588,7 +588,8 @@ def minimum_should_match(n: int) -> int:
     return math.ceil(0.75 * n)
 
 
-_QUOTED_RE = re.compile(r'"([^"]*)"?|“([^”]*)”?|「([^」]*)」?|『([^』]*)』?')
+# A quoted phrase, with the minus that excludes it when one starts the word (``-"工程"``).
+_QUOTED_RE = re.compile(r'(?:(?<!\S)(-+))?(?:"([^"]*)"?|“([^”]*)”?|「([^」]*)」?|『([^』]*)』?)')
 _YEAR_RANGE_RE = re.compile(
     r"(?<![\w.])([12]\d{3})\s*年?\s*(?:-|–|—|~|～|至|到)\s*([12]\d{3})(?:\s*年)?(?![\w])"
 )
@@ -624,10 +625,13 @@ def parse_query(text: str) -> ParsedQuery:
         return ParsedQuery()
     norm = normalize(text)
     phrases: list[str] = []
+    excluded_phrases: list[str] = []
 
     def keep_phrase(match: re.Match) -> str:
-        inner = next((g for g in match.groups() if g is not None), "")
-        phrases.append(inner)
+        """Take a quoted phrase out before the words are split (its blanks are part of it),
+        with its minus: ``-"工程"`` excludes the phrase, as ``-工程`` excludes the word."""
+        inner = next((g for g in match.groups()[1:] if g is not None), "")
+        (excluded_phrases if match.group(1) else phrases).append(inner)
         return " "
 
     rest = _QUOTED_RE.sub(keep_phrase, norm)
@@ -644,6 +648,10 @@ def parse_query(text: str) -> ParsedQuery:
         clause = _clause(phrase, exact=True)
         if clause:
             clauses.append(clause)
+    for phrase in excluded_phrases:
+        clause = _clause(phrase, exact=True)
+        if clause:
+            excluded.append(replace(clause, must=clause.terms))
     for word in rest.split():
         negative = word.startswith("-") and len(word) > 1
         clause = _clause(word[1:] if negative else word)

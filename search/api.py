@@ -104,8 +104,9 @@ PARAMETERS = [
     OpenApiParameter(
         "q",
         str,
-        description=f"Words or a reference code (≤ {MAX_QUERY_LENGTH}); -word leaves out records "
-        "with that word (a query of -words only is refused with a 400)",
+        description=f'Words or a reference code (≤ {MAX_QUERY_LENGTH}); "a phrase" must stand '
+        'together; -word or -"a phrase" leaves out records holding it (a query of exclusions '
+        "only is refused with a 400)",
     ),
     OpenApiParameter("page", int, description="1-based; page × size ≤ 10,000, then the cursor"),
     OpenApiParameter("size", int, description=f"1–{MAX_PAGE_SIZE} (default 20)"),

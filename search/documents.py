@@ -103,11 +103,27 @@ def page_texts(kind: str, pks: Iterable[int]) -> dict[int, str]:
     return {pk: "\n".join(parts) for pk, parts in texts.items()}
 
 
+def volume_door(status=None, classification=None, fonds_id=None) -> dict[str, int | None]:
+    """An item's volume's part of the record door, as its document carries it
+    (``repository.querysets.record_door``: an item passes only if its volume passes too).
+
+    ``volume_classification`` and ``volume_fonds_id`` are the 密级 and fonds of the volume when
+    its own columns keep it from the public; ``None`` when there is no volume or the public may
+    see it (open or open in part, unclassified: it lets everyone through). Staff then see the
+    item only up to the volume's 密级 and with a permission on the volume's fonds as well
+    (``search.query.Visibility.allows`` and each backend's visibility clause)."""
+    if fonds_id is None or _row_public(status, classification):
+        return {"volume_classification": None, "volume_fonds_id": None}
+    return {"volume_classification": int(classification), "volume_fonds_id": fonds_id}
+
+
 def build_document(record: models.Model, *, page_text: str | None = None) -> dict[str, Any]:
     """The search document of a volume or item (same dict for every backend)."""
     kind = MODEL_LABELS[record._meta.label_lower]
     if page_text is None:
         page_text = page_texts(kind, [record.pk]).get(record.pk, "")
+    volume = getattr(record, "volume", None)  # items only
+    door = (volume.access_status, volume.classification, volume.fonds_id) if volume else ()
     return {
         "doc_id": doc_id(kind, record.pk),
         "kind": kind,
@@ -133,6 +149,7 @@ def build_document(record: models.Model, *, page_text: str | None = None) -> dic
         # The record door's rule (repository.models.DescribedRecord.is_public): open or open in
         # part, unclassified, and for an item in a volume the volume as well.
         "is_public": record.is_public,
+        **volume_door(*door),
         "version": int(record.version or 0),
         "page_text": page_text,
     }
@@ -196,6 +213,11 @@ def document_from_row(kind: str, row: dict[str, Any]) -> dict[str, Any]:
             row.get("volume_id") is None
             or _row_public(row["volume__access_status"], row["volume__classification"])
         ),
+        **volume_door(
+            row.get("volume__access_status"),
+            row.get("volume__classification"),
+            row.get("volume__fonds_id"),
+        ),
         "version": int(row["version"] or 0),
         "page_text": "",
     }
@@ -208,7 +230,12 @@ def iter_documents(kind: str, *, chunk_size: int = 2000, **filters: Any) -> Iter
     if _has_field(model, "position"):
         fields.append("position__room__code")
     if _has_field(model, "volume"):
-        fields += ["volume_id", "volume__access_status", "volume__classification"]
+        fields += [
+            "volume_id",
+            "volume__access_status",
+            "volume__classification",
+            "volume__fonds_id",
+        ]
     rows = model.objects.filter(**filters).order_by().values(*fields)
     chunk: list[dict[str, Any]] = []
     for row in rows.iterator(chunk_size=chunk_size):

@@ -70,6 +70,10 @@ class SearchDocument(models.Model):
     carrier = models.CharField(max_length=12)
     room = models.CharField(max_length=20, blank=True)
     is_public = models.BooleanField(default=False)
+    # An item's volume's part of the record door (``search.documents.volume_door``): its 密级 and
+    # fonds when the volume is not public; NULL: no volume, or a public one.
+    volume_classification = models.SmallIntegerField(null=True, blank=True)
+    volume_fonds_id = models.IntegerField(null=True, blank=True)
     version = models.PositiveIntegerField(default=0)
     title_tokens = models.TextField(blank=True)
     body_tokens = models.TextField(blank=True)

@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 
 from accounts.choices import Classification
 from core.input import ID_MAX, InvalidInput, parse_int
-from repository.choices import AccessStatus, Carrier, Retention
+from repository.choices import PUBLIC_STATUSES, AccessStatus, Carrier, Retention
 from repository.querysets import visible_fonds_ids
 
 MAX_QUERY_LENGTH = 200  # characters; longer queries are refused with a reason
@@ -81,16 +81,38 @@ class Visibility:
             clearance=int(user.clearance),
         )
 
+    def permits(self, classification: int | None, fonds_id: int | None) -> bool:
+        """A staff rule of the door on one record's own columns: cleared to its 密级 and
+        permitted on its fonds."""
+        if self.public_only or classification is None or fonds_id is None:
+            return False
+        in_fonds = self.fonds_ids is None or fonds_id in self.fonds_ids
+        return in_fonds and classification <= self.clearance
+
     def allows(self, doc: dict[str, Any]) -> bool:
-        """The same rule in Python (used by tests and by the suggestion fallback)."""
+        """The record door (``repository.querysets.record_door``) on a document, as every
+        backend writes it in its query: the item passes on its own columns (public, or
+        permitted) *and* on its volume's (``volume_fonds_id`` is None: no volume, or a public
+        one; else permitted on the volume's 密级 and fonds). Written out:
+
+            is_public
+            or (permitted(own) and (no guarding volume or permitted(volume)))
+            or (own columns public and permitted(volume))
+
+        ``is_public`` (the item's and its volume's public rule, stored) stands for "own public
+        and no guarding volume", so that a document indexed before the volume columns existed
+        (``volume_fonds_id`` None) is seen as it was until ``search_reindex`` rewrites it."""
         if doc.get("doc_id") in self.hidden:
             return False
         if doc["is_public"]:
             return True
         if self.public_only:
             return False
-        in_fonds = self.fonds_ids is None or doc["fonds_id"] in self.fonds_ids
-        return in_fonds and doc["classification"] <= self.clearance
+        volume = self.permits(doc.get("volume_classification"), doc.get("volume_fonds_id"))
+        if self.permits(doc["classification"], doc["fonds_id"]):
+            return doc.get("volume_fonds_id") is None or volume
+        own_public = doc["access_status"] in PUBLIC_STATUSES and not doc["classification"]
+        return own_public and volume
 
 
 @dataclass

@@ -24,6 +24,7 @@ from typing import Any
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Exists, OuterRef, Q
 
+from repository.choices import PUBLIC_STATUSES
 from search.analysis import ParsedQuery, code_key, parse_query, pinyin_query, title_key
 from search.backends.base import (
     BulkResult,
@@ -69,6 +70,8 @@ DOC_FIELDS = (
     "carrier",
     "room",
     "is_public",
+    "volume_classification",
+    "volume_fonds_id",
     "version",
 )
 # What one search may read of the table (see search.backends.pg_search): totals are exact up to
@@ -129,16 +132,29 @@ def to_doc(row: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
+def permitted_q(visibility: Visibility, prefix: str = "") -> Q:
+    """Cleared to the 密级 in ``<prefix>classification``, permitted on ``<prefix>fonds_id``."""
+    q = Q(**{f"{prefix}classification__lte": visibility.clearance})
+    if visibility.fonds_ids is not None:
+        q &= Q(**{f"{prefix}fonds_id__in": list(visibility.fonds_ids)})
+    return q
+
+
 def visibility_q(visibility: Visibility) -> Q:
+    """``Visibility.allows`` as a condition on ``search_document``."""
     public = Q(is_public=True)
     if visibility.public_only or visibility.fonds_ids == ():
         return public & ~Q(doc_id__in=visibility.hidden) if visibility.hidden else public
-    permitted = Q(classification__lte=visibility.clearance)
-    if visibility.fonds_ids is not None:
-        permitted &= Q(fonds_id__in=list(visibility.fonds_ids))
+    volume = permitted_q(visibility, "volume_")
+    own_public = Q(access_status__in=PUBLIC_STATUSES, classification=0)
+    rule = (
+        public
+        | (permitted_q(visibility) & (Q(volume_fonds_id__isnull=True) | volume))
+        | (own_public & volume)
+    )
     if visibility.hidden:
-        return (public | permitted) & ~Q(doc_id__in=visibility.hidden)
-    return public | permitted
+        return rule & ~Q(doc_id__in=visibility.hidden)
+    return rule
 
 
 def filters_q(filters: dict[str, Any]) -> Q:

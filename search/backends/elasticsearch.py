@@ -37,6 +37,7 @@ from elasticsearch.dsl import (
     Text,
 )
 
+from repository.choices import PUBLIC_STATUSES
 from search import ranking
 from search.analysis import (
     Clause,
@@ -107,6 +108,8 @@ def build_mapping() -> Mapping:
         m.field(name, Keyword())
     m.field("classification", Short())
     m.field("is_public", Boolean())
+    m.field("volume_classification", Short())  # None: no volume, or a public one
+    m.field("volume_fonds_id", Integer())
     m.field("version", Long())
     return m
 
@@ -140,14 +143,41 @@ def visibility_filter(visibility: Visibility) -> Q:
     public = Q("term", is_public=True)
     if visibility.public_only or visibility.fonds_ids == ():
         rule = public
-    else:
-        permitted = [Q("range", classification={"lte": visibility.clearance})]
-        if visibility.fonds_ids is not None:
-            permitted.append(Q("terms", fonds_id=list(visibility.fonds_ids)))
-        rule = Q("bool", should=[public, Q("bool", filter=permitted)], minimum_should_match=1)
+    else:  # ``Visibility.allows``: the item's own columns and its volume's
+        volume = permitted(visibility, "volume_")
+        unguarded = Q("bool", must_not=[Q("exists", field="volume_fonds_id")])
+        own_public = [
+            Q("terms", access_status=[str(s) for s in PUBLIC_STATUSES]),
+            Q("term", classification=0),
+        ]
+        either = [unguarded, Q("bool", filter=volume)]
+        rule = Q(
+            "bool",
+            should=[
+                public,
+                Q(
+                    "bool",
+                    filter=[
+                        *permitted(visibility),
+                        Q("bool", should=either, minimum_should_match=1),
+                    ],
+                ),
+                Q("bool", filter=[*own_public, *volume]),
+            ],
+            minimum_should_match=1,
+        )
     if visibility.hidden:  # the index is behind a narrowing change (search.freshness)
         return Q("bool", filter=[rule], must_not=[Q("terms", doc_id=list(visibility.hidden))])
     return rule
+
+
+def permitted(visibility: Visibility, prefix: str = "") -> list[Q]:
+    """Cleared to ``<prefix>classification``, permitted on ``<prefix>fonds_id`` (no match
+    where the document has none: no guarding volume)."""
+    rules = [Q("range", **{f"{prefix}classification": {"lte": visibility.clearance}})]
+    if visibility.fonds_ids is not None:
+        rules.append(Q("terms", **{f"{prefix}fonds_id": list(visibility.fonds_ids)}))
+    return rules
 
 
 def filter_clauses(filters: dict[str, Any]) -> list[Q]:

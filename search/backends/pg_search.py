@@ -36,6 +36,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils.translation import gettext as _
 
+from repository.choices import PUBLIC_STATUSES
 from search import ranking
 from search.analysis import Clause, ParsedQuery, is_prefix, parse_query
 from search.query import FACET_FIELDS, FacetBucket, SearchInputError, SearchRequest, Visibility
@@ -161,19 +162,34 @@ def words_tsquery(parsed: ParsedQuery) -> str | None:
 def visibility_scope(visibility: Visibility) -> tuple[str, str, list]:
     """The ``visible_to`` rules: ``(tsquery, sql, params)``. The public's ``~p`` is a lexeme (one
     list the GIN index skips through); staff rules cover most of the catalogue, and a union of
-    such dense lists costs the GIN index more than testing the rows it yields, so they are SQL."""
+    such dense lists costs the GIN index more than testing the rows it yields, so they are SQL:
+    ``Visibility.allows`` on the columns, an item's volume's 密级 and fonds included (the
+    ``~c``/``~f`` lexemes are the record's own columns, for filters: never the door)."""
     hidden_sql, hidden_params = "", []
     if visibility.hidden:  # the index is behind a narrowing change (search.freshness)
         hidden_sql, hidden_params = "NOT (doc_id = ANY(%s))", [list(visibility.hidden)]
     if visibility.public_only or visibility.fonds_ids == ():
         return "'~p'", hidden_sql, hidden_params
-    sql, params = "classification <= %s", [int(visibility.clearance)]
-    if visibility.fonds_ids is not None:
-        sql += " AND fonds_id = ANY(%s)"
-        params.append(list(visibility.fonds_ids))
+    own, own_params = permitted_sql(visibility)
+    volume, volume_params = permitted_sql(visibility, "volume_")
+    sql = (
+        f"(is_public OR ({own} AND (volume_fonds_id IS NULL OR {volume}))"
+        f" OR (access_status = ANY(%s) AND classification = 0 AND {volume}))"
+    )
+    params = [*own_params, *volume_params, [str(s) for s in PUBLIC_STATUSES], *volume_params]
     if hidden_sql:
-        return "", f"(is_public OR ({sql})) AND {hidden_sql}", [*params, *hidden_params]
-    return "", f"(is_public OR ({sql}))", params
+        return "", f"{sql} AND {hidden_sql}", [*params, *hidden_params]
+    return "", sql, params
+
+
+def permitted_sql(visibility: Visibility, prefix: str = "") -> tuple[str, list]:
+    """Cleared to ``<prefix>classification``, permitted on ``<prefix>fonds_id`` (false for
+    NULL columns: a document with no guarding volume)."""
+    sql, params = f"{prefix}classification <= %s", [int(visibility.clearance)]
+    if visibility.fonds_ids is not None:
+        sql += f" AND {prefix}fonds_id = ANY(%s)"
+        params.append(list(visibility.fonds_ids))
+    return f"({sql})", params
 
 
 def filters_tsquery(filters: dict[str, Any]) -> str | None:

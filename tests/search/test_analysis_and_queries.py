@@ -164,6 +164,10 @@ def test_staff_visibility_json():
     visibility = Visibility(public_only=False, fonds_ids=(3, 5), clearance=1)
     request = SearchRequest(filters={"year_from": 2000, "carrier": ["paper"]})
     body = build_search(request, visibility).to_dict()
+    volume = [
+        {"range": {"volume_classification": {"lte": 1}}},
+        {"terms": {"volume_fonds_id": [3, 5]}},
+    ]
     assert body["query"]["bool"]["filter"] == [
         {
             "bool": {
@@ -174,6 +178,30 @@ def test_staff_visibility_json():
                             "filter": [
                                 {"range": {"classification": {"lte": 1}}},
                                 {"terms": {"fonds_id": [3, 5]}},
+                                {
+                                    "bool": {
+                                        "should": [
+                                            {
+                                                "bool": {
+                                                    "must_not": [
+                                                        {"exists": {"field": "volume_fonds_id"}}
+                                                    ]
+                                                }
+                                            },
+                                            {"bool": {"filter": volume}},
+                                        ],
+                                        "minimum_should_match": 1,
+                                    }
+                                },
+                            ]
+                        }
+                    },
+                    {
+                        "bool": {
+                            "filter": [
+                                {"terms": {"access_status": ["open", "partial"]}},
+                                {"term": {"classification": 0}},
+                                *volume,
                             ]
                         }
                     },
@@ -194,8 +222,9 @@ def test_staff_without_fonds_gets_public_filter_only():
 
 def test_superuser_has_no_fonds_clause():
     body = build_search(SearchRequest(), Visibility(False, None, 2)).to_dict()
-    staff = body["query"]["bool"]["filter"][0]["bool"]["should"][1]
-    assert staff == {"bool": {"filter": [{"range": {"classification": {"lte": 2}}}]}}
+    staff = body["query"]["bool"]["filter"][0]["bool"]["should"][1]["bool"]["filter"]
+    assert staff[0] == {"range": {"classification": {"lte": 2}}}
+    assert "terms" not in str(staff)  # no fonds clause, on its own columns or its volume's
 
 
 def test_cursor_query_json():
@@ -263,9 +292,28 @@ def test_good_parameters():
 
 
 def test_bulk_rows_and_instances_make_the_same_document(catalogue):
+    from repository.models import Item, Volume
     from search.documents import build_document, iter_documents
 
-    for kind, model in (("item", type(catalogue["code"])), ("volume", type(catalogue["volume"]))):
+    open_volume = catalogue["volume"]
+    secret_volume = Volume.objects.create(
+        fonds=catalogue["fonds"]["B"],
+        category=catalogue["categories"][("B", "WS")],
+        reference_code="J013-WS·2019-Y-BGS-V01",
+        title="秘密案卷",
+        access_status="controlled",
+        classification=1,
+    )
+    Item.objects.filter(pk=catalogue["code"].pk).update(volume=open_volume, narrows=True)
+    Item.objects.filter(pk=catalogue["loan"].pk).update(volume=secret_volume, narrows=True)
+    for kind, model in (("item", Item), ("volume", Volume)):
         streamed = {d["pk"]: d for d in iter_documents(kind)}
         for record in model.objects.all():
             assert streamed[record.pk] == build_document(record)
+    # the volume's part of the door: none for an open volume, its 密级 and fonds otherwise
+    docs = {d["pk"]: d for d in iter_documents("item")}
+    assert docs[catalogue["code"].pk]["volume_fonds_id"] is None
+    assert docs[catalogue["code"].pk]["volume_classification"] is None
+    assert docs[catalogue["loan"].pk]["volume_fonds_id"] == secret_volume.fonds_id
+    assert docs[catalogue["loan"].pk]["volume_classification"] == 1
+    assert docs[catalogue["loan"].pk]["classification"] == 0  # its own, as shown

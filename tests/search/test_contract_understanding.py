@@ -119,7 +119,34 @@ def test_minus_word_excludes(backend, indexed):
     assert codes(run(backend, "合同 -征集")) == ["J012-KJ·2019-Y-JJC-0001"]
 
 
-@pytest.mark.parametrize("query", ["-基建", "-基建 -征集", "-J012", "1990-2020 -合同"])
+@pytest.mark.parametrize(
+    "typed",
+    ['合同 -"工程"', "合同 -“基建工程”", "合同 -「工程」", '-"基建" 合同', '合同 -"基建  工程"'],
+)
+def test_a_minus_before_a_quoted_phrase_excludes_the_phrase(backend, indexed, typed):
+    """The quotes were taken out before the minus was read: ``-"工程"`` searched *for* 工程
+    (``合同 -"工程"`` found only 2019年基建工程合同, the one record it was to leave out)."""
+    for visibility in (EVERYTHING, PUBLIC):
+        result = run(backend, typed, visibility, facets=("fonds",))
+        expected = ["J013-WS·2019-Y-BGS-0001"] if visibility is EVERYTHING else []
+        assert codes(result) == expected, typed  # 档案征集合同（乙）, not public
+        assert result.total == len(expected)
+        assert sum(b.count for b in result.facets["fonds"]) == len(expected)
+
+
+def test_a_minus_phrase_excludes_only_where_the_phrase_stands_together(backend, indexed):
+    both = {"J012-KJ·2019-Y-JJC-0001", "J013-WS·2019-Y-BGS-0001"}
+    assert set(codes(run(backend, "合同"))) == both
+    assert set(codes(run(backend, '合同 -"工程基建"'))) == both  # 基建工程合同 has no 工程基建
+    assert codes(run(backend, '合同 "基建工程"')) == ["J012-KJ·2019-Y-JJC-0001"]  # as before
+    # a minus inside a word excludes nothing: 合同- and 工程 are both looked for
+    assert codes(run(backend, '合同-"工程"')) == ["J012-KJ·2019-Y-JJC-0001"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["-基建", "-基建 -征集", "-J012", "1990-2020 -合同", '-"基建"', '-"基建工程" -征集', "-“合同”"],
+)
 def test_a_query_of_exclusions_only_is_refused_with_a_reason(backend, indexed, query):
     """Every backend ignored the minus when nothing else was asked: "-基建" listed everything
     the caller may see, 基建 records included. "Everything but X" cannot be answered within

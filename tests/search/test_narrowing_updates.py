@@ -13,12 +13,13 @@ import pytest
 from django.db.models import F
 
 from accounts.choices import Classification
+from accounts.permissions import grant
 from repository import services
 from repository.choices import AccessStatus, OpeningDecision
 from repository.models import Item, Volume
 from search.models import OutboxEntry
 from search.outbox import enqueue
-from search.query import SearchRequest
+from search.query import SearchRequest, Visibility
 from search.services import search_records
 from tests.search.conftest import sync
 
@@ -146,3 +147,51 @@ def test_an_ordinary_edit_of_a_volume_does_not_requeue_its_items(catalogue):
     volume.save()
     enqueue(volume)
     assert list(OutboxEntry.objects.values_list("model_label", flat=True)) == ["repository.volume"]
+
+
+def staff_codes(user, query: str, backend=None) -> set[str]:
+    """What ``user`` finds: through the service (the index, and what is pending hidden), or
+    with ``backend`` the index alone."""
+    request = SearchRequest(query=query)
+    if backend is None:
+        return {h.doc["reference_code"] for h in search_records(user, request).hits}
+    return {
+        h.doc["reference_code"] for h in backend.search(request, Visibility.for_user(user)).hits
+    }
+
+
+def test_classifying_a_volume_takes_its_items_from_staff_cleared_below_it(
+    backend, volume_with_item, front_desk, approver_secret
+):
+    """Its items' documents carry the volume's 密级 (the door's volume rule): raising it queues
+    them force-rewritten and narrowing (applied first, hidden at once while pending);
+    declassifying the volume brings them back."""
+    volume, item = volume_with_item
+    for user in (front_desk, approver_secret):  # 非密 and 机密, both on fonds A
+        grant("repository.view_fonds_records", user, volume.fonds)
+    Volume.objects.filter(pk=volume.pk).update(access_status=AccessStatus.CONTROLLED, narrows=True)
+    sync(backend)
+    assert item.reference_code in staff_codes(front_desk, "借阅制度", backend)
+    OutboxEntry.objects.all().delete()
+    volume.refresh_from_db()
+    services.update_record(volume, {"classification": Classification.SECRET}, acting_user=None)
+    row = OutboxEntry.objects.get(model_label="repository.item", object_id=item.pk)
+    assert row.narrows and row.force
+    assert item.reference_code not in staff_codes(front_desk, "借阅制度")  # pending: hidden
+    sync(backend)
+    assert item.reference_code not in staff_codes(front_desk, "借阅制度", backend)
+    assert item.reference_code not in staff_codes(front_desk, item.reference_code, backend)
+    assert item.reference_code in staff_codes(approver_secret, "借阅制度", backend)
+    volume.refresh_from_db()
+    services.declassify_record(
+        volume,
+        to_level=Classification.NONE,
+        basis="保密期限届满",
+        authority="市档案局",
+        decided_on=dt.date(2026, 1, 5),
+        acting_user=None,
+    )
+    row = OutboxEntry.objects.get(model_label="repository.item", object_id=item.pk)
+    assert row.force and not row.narrows
+    sync(backend)
+    assert item.reference_code in staff_codes(front_desk, "借阅制度", backend)

@@ -27,7 +27,10 @@ ALPHABET = (
     " \t\u3000\u200b\ufeff\U0001f600\u0301"  # spaces, invisible, emoji, combining mark
 )
 queries = st.text(alphabet=ALPHABET, min_size=0, max_size=40) | st.sampled_from(
-    ["x", "-", "--x", '"', '""', '-"会议"', "()", "!", "&", "|", "'", "\\", "a:b", "*", "~1"]
+    [
+        *("x", "-", "--x", '"', '""', '-"会议"', "()", "!", "&", "|", "'", "\\", "a:b", "*", "~1"),
+        *('纪要 -"会议"', '-"会议 纪要" 档案', "-“会议”", '--"x"', '-""', '纪要 -"', 'a-"会议"'),
+    ]
 )
 
 
